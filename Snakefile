@@ -1,0 +1,17 @@
+# skyhunt: galaxy-cluster finding in millimetre sky maps (see README.md, ../shared/DESIGN.md).
+from snakemake.utils import min_version
+
+min_version("9.0")
+
+
+configfile: "config.yaml"
+
+
+include: "workflow/rules/common.smk"
+include: "workflow/rules/sky.smk"
+
+
+rule all:
+    input:
+        rules.sky.input,
+    default_target: True

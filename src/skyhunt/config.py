@@ -1,0 +1,451 @@
+"""Validate the workflow configuration against its JSON schema.
+
+The schema, ``workflow/schemas/config.schema.yaml``, documents every key of
+``config.yaml`` (type, unit, allowed range and default). :func:`validate_config`
+fills in the defaults of omitted optional keys, checks the result against the
+schema and against the rules a schema cannot express (``ra_min < ra_max``,
+unique band names, ...), and reports *every* problem at once in a single
+:class:`ConfigError`, each naming the offending key by its dotted path, e.g.::
+
+    config key 'sky.bands[1].noise_uk_arcmin': expected a number >= 0, got -2.6
+
+Typical use in the Snakefile::
+
+    from skyhunt.config import validate_config
+    config = validate_config(config)
+"""
+
+from __future__ import annotations
+
+import copy
+import difflib
+import re
+from collections.abc import Iterable, Mapping
+from pathlib import Path
+from typing import Any
+
+import jsonschema
+import yaml
+
+#: The schema shipped with the workflow: ``<repo>/workflow/schemas/config.schema.yaml``.
+SCHEMA_PATH = Path(__file__).resolve().parents[2] / "workflow" / "schemas" / "config.schema.yaml"
+
+#: Sky components a stage may add.
+COMPONENTS = ("cmb", "tsz", "ksz", "ir", "radio", "dust")
+
+# Scientific notation without a sign in the exponent ("1.0e13"): YAML 1.2 reads it as a
+# float, but PyYAML (YAML 1.1, used by Snakemake) reads it as a string.
+_SCI_NOTATION = re.compile(r"^\s*[-+]?(?:\d+\.?\d*|\.\d+)[eE][-+]?\d+\s*$")
+_NUMERIC_STRING = re.compile(r"^\s*[-+]?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?\s*$")
+
+_TYPE_NAMES = {
+    "number": "a number",
+    "integer": "an integer",
+    "string": "a string",
+    "boolean": "true or false",
+    "object": "a mapping of keys to values",
+    "array": "a list",
+    "null": "nothing (null)",
+}
+
+
+class ConfigError(ValueError):
+    """The workflow configuration is invalid.
+
+    The message lists every problem found, one per line, each naming the
+    offending config key.
+
+    Parameters
+    ----------
+    problems : str or list of str
+        One message per problem, e.g.
+        ``"config key 'sky.nside': expected one of 32, 64, ..., got 1000"``.
+    details : list of str, optional
+        The same messages with explanatory hints (shown in the error text);
+        default: ``problems``.
+
+    Attributes
+    ----------
+    problems : list of str
+        The individual problems (without the explanatory key descriptions).
+    """
+
+    def __init__(self, problems: str | list[str], details: list[str] | None = None):
+        self.problems = [problems] if isinstance(problems, str) else list(problems)
+        lines = details if details is not None else self.problems
+        n = len(self.problems)
+        header = f"invalid skyhunt configuration ({n} problem{'s' if n != 1 else ''}):"
+        super().__init__("\n".join([header, *(f"  - {line}" for line in lines)]))
+
+
+def load_schema(path: str | Path | None = None) -> dict:
+    """Read the configuration JSON schema (written in YAML).
+
+    Parameters
+    ----------
+    path : str or Path, optional
+        Schema file. Default: :data:`SCHEMA_PATH`, the schema shipped in
+        ``workflow/schemas/config.schema.yaml``, located relative to this module.
+
+    Returns
+    -------
+    dict
+        The schema, checked to be a valid JSON schema of its declared draft
+        (draft 2020-12 when it declares none).
+
+    Raises
+    ------
+    FileNotFoundError
+        If the schema file does not exist.
+    jsonschema.exceptions.SchemaError
+        If the file is not a valid JSON schema.
+    """
+    path = Path(path) if path is not None else SCHEMA_PATH
+    if not path.is_file():
+        raise FileNotFoundError(f"config schema {path} not found")
+    with open(path, encoding="utf-8") as f:
+        schema = yaml.safe_load(f)
+    if not isinstance(schema, dict):
+        raise jsonschema.exceptions.SchemaError(f"config schema {path} is not a mapping")
+    _validator_class(schema).check_schema(schema)
+    return schema
+
+
+def validate_config(config: Mapping, schema_path: str | Path | None = None) -> dict:
+    """Check a workflow configuration and fill in the defaults of omitted keys.
+
+    Parameters
+    ----------
+    config : mapping
+        The configuration as loaded from ``config.yaml`` (e.g. Snakemake's
+        ``config``). It is not modified.
+    schema_path : str or Path, optional
+        JSON schema to validate against; default :data:`SCHEMA_PATH`.
+
+    Returns
+    -------
+    dict
+        A new, completed configuration: omitted optional keys (also inside
+        nested mappings and list items) carry their schema defaults, numbers
+        that PyYAML read as strings in scientific notation (``1.0e13``) are
+        floats, other numbers of ``number`` keys are floats and integral
+        floats of ``integer`` keys are ints.
+
+    Raises
+    ------
+    ConfigError
+        If the configuration violates the schema or a cross-key rule. The
+        message lists every problem, each as ``config key '<dotted.path>': ...``,
+        e.g. ``config key 'sky.bands[1].freq_ghz': expected a number > 0, got -90.0``.
+    """
+    if not isinstance(config, Mapping):
+        raise ConfigError([f"the configuration must be a mapping of keys to values, got {_show(config)}"])
+    schema = load_schema(schema_path)
+    completed = _complete(_plain(config), schema, schema)
+
+    validator = _validator_class(schema)(schema)
+    problems: list[str] = []
+    details: list[str] = []
+    bad_paths: set[str] = set()
+    for error in validator.iter_errors(completed):
+        for problem, key_schema, path in _describe_error(error):
+            if problem in problems:
+                continue
+            problems.append(problem)
+            details.append(_with_hint(problem, key_schema))
+            bad_paths.add(path)
+    for problem in _semantic_problems(completed, bad_paths):
+        problems.append(problem)
+        details.append(problem)
+    if problems:
+        raise ConfigError(problems, details)
+    return completed
+
+
+# --------------------------------------------------------------------------------------------
+# defaults and number normalisation
+
+
+def _validator_class(schema: dict):
+    return jsonschema.validators.validator_for(schema, default=jsonschema.Draft202012Validator)
+
+
+def _plain(value: Any) -> Any:
+    """Deep copy with plain dicts and lists (Snakemake may hand over OrderedDicts)."""
+    if isinstance(value, Mapping):
+        return {k: _plain(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_plain(v) for v in value]
+    return copy.deepcopy(value)
+
+
+def _resolve(schema: dict, root: dict) -> dict:
+    """Follow a local ``$ref`` (``#/...``) to the schema it points to."""
+    seen = 0
+    while isinstance(schema, dict) and "$ref" in schema and seen < 32:
+        ref = schema["$ref"]
+        if not ref.startswith("#"):
+            return schema
+        target: Any = root
+        for part in filter(None, ref[1:].split("/")):
+            target = target[part.replace("~1", "/").replace("~0", "~")]
+        schema = target
+        seen += 1
+    return schema
+
+
+def _types(schema: dict) -> set[str]:
+    t = schema.get("type", ())
+    return {t} if isinstance(t, str) else set(t)
+
+
+def _complete(instance: Any, schema: dict, root: dict) -> Any:
+    """Fill defaults and normalise numbers in place of a plain copy; return the result."""
+    schema = _resolve(schema, root)
+    if not isinstance(schema, dict):
+        return instance
+    if isinstance(instance, dict):
+        properties = schema.get("properties", {})
+        for key, sub in properties.items():
+            sub = _resolve(sub, root)
+            if key not in instance and isinstance(sub, dict) and "default" in sub:
+                instance[key] = copy.deepcopy(sub["default"])
+        for key in instance:
+            if key in properties:
+                instance[key] = _complete(instance[key], properties[key], root)
+        return instance
+    if isinstance(instance, list):
+        items = schema.get("items")
+        if isinstance(items, dict):
+            return [_complete(item, items, root) for item in instance]
+        return instance
+    types = _types(schema)
+    if "number" in types and "integer" not in types:
+        if isinstance(instance, str) and _SCI_NOTATION.match(instance):
+            return float(instance)
+        if isinstance(instance, int) and not isinstance(instance, bool):
+            return float(instance)
+    if "integer" in types and isinstance(instance, float) and instance.is_integer():
+        return int(instance)
+    return instance
+
+
+# --------------------------------------------------------------------------------------------
+# error messages
+
+
+def _key_path(parts: Iterable) -> str:
+    out = ""
+    for part in parts:
+        if isinstance(part, int):
+            out += f"[{part}]"
+        else:
+            out += f".{part}" if out else str(part)
+    return out
+
+
+def _join(path: str, key: str) -> str:
+    return f"{path}.{key}" if path else key
+
+
+def _show(value: Any, limit: int = 80) -> str:
+    if value is None:
+        return "nothing (null)"
+    text = repr(value)
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
+def _show_typed(value: Any) -> str:
+    if value is None:
+        return "nothing (an empty value)"
+    if isinstance(value, bool):
+        return f"{str(value).lower()} (a boolean)"
+    kind = {str: "a string", int: "an integer", float: "a number", list: "a list", dict: "a mapping"}
+    text = f"{_show(value)} ({kind.get(type(value), type(value).__name__)})"
+    if isinstance(value, str) and _NUMERIC_STRING.match(value):
+        text += "; remove the quotes to give a number"
+    return text
+
+
+def _first_sentence(text: str) -> str:
+    text = " ".join(text.split())
+    match = re.search(r"(?<=[a-z0-9)])\.\s+(?=[A-Z])", text)
+    return text[: match.start() + 1] if match else text
+
+
+def _with_hint(problem: str, key_schema: dict | None) -> str:
+    if isinstance(key_schema, dict) and key_schema.get("description"):
+        return f"{problem}\n      ({_first_sentence(key_schema['description'])})"
+    return problem
+
+
+def _suggest(word: str, choices: Iterable[str]) -> str:
+    close = difflib.get_close_matches(str(word), [str(c) for c in choices], n=1, cutoff=0.6)
+    return f"; did you mean {close[0]!r}?" if close else ""
+
+
+def _describe_error(error: jsonschema.ValidationError) -> list[tuple[str, dict | None, str]]:
+    """Turn one jsonschema error into ``(message, schema of the key, dotted path)`` triples."""
+    path = _key_path(error.absolute_path)
+    kind = error.validator
+    value = error.validator_value
+    instance = error.instance
+    schema = error.schema if isinstance(error.schema, dict) else {}
+    where = f"config key {path!r}" if path else "the configuration"
+
+    if kind == "required":
+        missing = [k for k in value if isinstance(instance, dict) and k not in instance]
+        sub = schema.get("properties", {})
+        return [
+            (
+                f"config key {_join(path, k)!r} is missing; it is required (no default)",
+                sub.get(k),
+                _join(path, k),
+            )
+            for k in missing
+        ]
+    if kind == "additionalProperties":
+        known = sorted(schema.get("properties", {}))
+        extras = [k for k in instance if k not in schema.get("properties", {})]
+        return [
+            (
+                f"config key {_join(path, str(k))!r} is not a known key "
+                f"(known: {', '.join(known)}){_suggest(k, known)}",
+                None,
+                _join(path, str(k)),
+            )
+            for k in extras
+        ]
+    if kind == "type":
+        types = [value] if isinstance(value, str) else list(value)
+        expected = " or ".join(_TYPE_NAMES.get(t, t) for t in types)
+        return [(f"{where}: expected {expected}, got {_show_typed(instance)}", schema, path)]
+    if kind == "enum":
+        choices = ", ".join(_show(c) for c in value)
+        hint = _suggest(instance, value) if isinstance(instance, str) else ""
+        return [(f"{where}: expected one of {choices}, got {_show(instance)}{hint}", schema, path)]
+    bounds = {
+        "minimum": ">=",
+        "exclusiveMinimum": ">",
+        "maximum": "<=",
+        "exclusiveMaximum": "<",
+    }
+    if kind in bounds:
+        return [(f"{where}: expected a number {bounds[kind]} {value}, got {_show(instance)}", schema, path)]
+    if kind == "pattern":
+        return [
+            (
+                f"{where}: expected a string matching {value} (letters, digits, underscores), "
+                f"got {_show(instance)}",
+                schema,
+                path,
+            )
+        ]
+    if kind == "minItems":
+        return [
+            (f"{where}: expected a list of at least {value} item(s), got {_show(instance)}", schema, path)
+        ]
+    if kind == "maxItems":
+        return [(f"{where}: expected a list of at most {value} item(s), got {_show(instance)}", schema, path)]
+    return [(f"{where}: {error.message}", schema, path)]
+
+
+# --------------------------------------------------------------------------------------------
+# rules the schema cannot express
+
+
+def _get(config: Any, *keys: str | int) -> Any:
+    node = config
+    for key in keys:
+        if isinstance(key, int):
+            if not isinstance(node, list) or key >= len(node):
+                return None
+        elif not isinstance(node, dict) or key not in node:
+            return None
+        node = node[key]
+    return node
+
+
+def _is_number(value: Any) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool)
+
+
+def _semantic_problems(config: dict, bad_paths: set[str]) -> list[str]:
+    """Cross-key rules; a rule is skipped when one of its keys already failed the schema."""
+    problems: list[str] = []
+
+    def ordered(low_path: tuple, high_path: tuple, rule: str, strict: bool = True) -> None:
+        low, high = _get(config, *low_path), _get(config, *high_path)
+        low_key, high_key = _key_path(low_path), _key_path(high_path)
+        if not (_is_number(low) and _is_number(high)) or {low_key, high_key} & bad_paths:
+            return
+        if (low >= high) if strict else (low > high):
+            op = "<" if strict else "<="
+            problems.append(
+                f"config key {low_key!r}: expected {rule} ({low_key.rsplit('.', 1)[-1]} {op} "
+                f"{high_key} = {high!r}), got {low!r}"
+            )
+
+    fp = ("sky", "footprint")
+    ordered((*fp, "ra_min"), (*fp, "ra_max"), "the footprint's lower RA edge below its upper edge")
+    ordered((*fp, "dec_min"), (*fp, "dec_max"), "the footprint's lower Dec edge below its upper edge")
+    ordered(("sky", "cosmology", "Ob0"), ("sky", "cosmology", "Om0"), "baryons to be a part of the matter")
+    for pop in ("radio", "ir"):
+        base = ("sky", "point_sources", "populations", pop)
+        ordered((*base, "s_min_mjy"), (*base, "s_max_mjy"), "the lowest flux below the highest")
+    ordered(
+        ("sky", "halos", "m_vir_min"),
+        ("sky", "point_sources", "halo_hosted_radio", "m_vir_min"),
+        "the halo light cone to reach down to the mass of radio-hosting halos",
+        strict=False,
+    )
+
+    nside = _get(config, "sky", "nside")
+    if isinstance(nside, int) and "sky.nside" not in bad_paths:
+        for section in ("cmb", "dust"):
+            lmax = _get(config, "sky", section, "lmax")
+            key = f"sky.{section}.lmax"
+            if isinstance(lmax, int) and key not in bad_paths and lmax > 3 * nside - 1:
+                problems.append(
+                    f"config key {key!r}: expected lmax <= 3*nside - 1 = {3 * nside - 1} "
+                    f"(sky.nside = {nside}), got {lmax}"
+                )
+
+    for list_key, what in (("bands", "band"), ("stages", "stage")):
+        items = _get(config, "sky", list_key)
+        seen: dict[str, int] = {}
+        for i, item in enumerate(items if isinstance(items, list) else []):
+            name = _get(item, "name")
+            if not isinstance(name, str):
+                continue
+            if name in seen:
+                problems.append(
+                    f"config key 'sky.{list_key}[{i}].name': expected a {what} name not used by "
+                    f"another {what} ({what} names must be unique; sky.{list_key}[{seen[name]}] "
+                    f"is already called {name!r}), got {name!r}"
+                )
+            else:
+                seen[name] = i
+
+    stages = _get(config, "sky", "stages")
+    if isinstance(stages, list):
+        added: dict[str, str] = {}
+        for i, stage in enumerate(stages):
+            adds = _get(stage, "add")
+            for j, comp in enumerate(adds if isinstance(adds, list) else []):
+                if comp not in COMPONENTS:
+                    continue
+                if comp in added:
+                    problems.append(
+                        f"config key 'sky.stages[{i}].add[{j}]': expected each component to be added "
+                        f"once only, got {comp!r}, which {added[comp]} already adds"
+                    )
+                else:
+                    added[comp] = f"sky.stages[{i}]"
+        first = _get(stages, 0, "add")
+        if isinstance(first, list) and "cmb" not in first and "sky.stages[0].add" not in bad_paths:
+            problems.append(
+                "config key 'sky.stages[0].add': expected the first stage to add cmb (every stage "
+                f"is built on the primary CMB), got {_show(first)}"
+            )
+    return problems

@@ -1,0 +1,117 @@
+"""Sky components in µK_CMB on the footprint's pixels, and their sum per noise stage.
+
+The components and the cumulative noise ladder follow DeepSZ (Lin et al.
+2021, section 1.2): CMB + tSZ, then kSZ, infrared galaxies, radio galaxies
+and Galactic dust, with white instrument noise in every stage.
+"""
+
+from __future__ import annotations
+
+import zlib
+
+import healpy as hp
+import numpy as np
+
+from skyhunt.sky import spectra
+from skyhunt.sky.gaussian_field import draw_alm, synthesize_on_pixels
+
+#: Sky components a stage may add, in DeepSZ's order.
+COMPONENTS = ("cmb", "tsz", "ksz", "ir", "radio", "dust")
+
+_T_CMB_UK = spectra.T_CMB_K * 1e6
+
+
+def component_rng(seed: int, name: str) -> np.random.Generator:
+    """Independent random stream for one component (or table) from the global seed.
+
+    Streams depend only on ``seed`` and ``name``, so a component's realisation
+    does not change when other components are added, removed or reordered.
+    """
+    return np.random.default_rng([int(seed), zlib.crc32(name.encode())])
+
+
+def cmb_map(cl_uk2: np.ndarray, nside: int, pixels: np.ndarray, rng, nthreads: int = 1) -> np.ndarray:
+    """Lensed CMB temperature at ``pixels`` in µK_CMB (identical in every band).
+
+    Parameters
+    ----------
+    cl_uk2 : ndarray
+        C_ell in µK_CMB^2 up to the synthesis lmax.
+    nside : int
+    pixels : ndarray of int
+        Sorted RING pixels.
+    rng : numpy.random.Generator
+    nthreads : int
+    """
+    return synthesize_on_pixels(draw_alm(cl_uk2, rng), nside, pixels, nthreads=nthreads)
+
+
+def dust_spectrum(dust_cfg: dict) -> np.ndarray:
+    """Power-law Galactic dust C_ell at the dust reference frequency, µK_CMB^2.
+
+    C_ell = C_ref (ell / ell_ref)^slope for ell >= 2, with C_ref set by
+    ``d_ell_ref_uk2`` = ell_ref (ell_ref + 1) C_ref / 2 pi.
+    """
+    ell = np.arange(dust_cfg["lmax"] + 1, dtype=float)
+    ell_ref = float(dust_cfg["ell_ref"])
+    c_ref = dust_cfg["d_ell_ref_uk2"] * 2.0 * np.pi / (ell_ref * (ell_ref + 1.0))
+    cl = np.zeros_like(ell)
+    cl[2:] = c_ref * (ell[2:] / ell_ref) ** dust_cfg["ell_slope"]
+    return cl
+
+
+def dust_maps(dust_cfg: dict, bands: list[dict], nside: int, pixels, rng, nthreads: int = 1) -> dict:
+    """Galactic dust: one Gaussian field scaled to each band as a modified blackbody.
+
+    Returns
+    -------
+    dict
+        Band name -> map in µK_CMB at ``pixels``.
+    """
+    template = synthesize_on_pixels(draw_alm(dust_spectrum(dust_cfg), rng), nside, pixels, nthreads)
+    return {
+        b["name"]: template
+        * float(
+            spectra.modified_blackbody_uk_ratio(
+                b["freq_ghz"], dust_cfg["ref_freq_ghz"], dust_cfg["beta"], dust_cfg["t_dust_k"]
+            )
+        )
+        for b in bands
+    }
+
+
+def tsz_map(y: np.ndarray, freq_ghz: float) -> np.ndarray:
+    """Thermal SZ temperature in µK_CMB from a Compton-y map: T_CMB f(x) y."""
+    return _T_CMB_UK * float(spectra.tsz_spectrum(freq_ghz)) * y
+
+
+def ksz_map(tau_v: np.ndarray) -> np.ndarray:
+    """Kinematic SZ temperature in µK_CMB from tau v_los / c: -T_CMB tau v / c."""
+    return -_T_CMB_UK * tau_v
+
+
+def white_noise_sigma_uk(noise_uk_arcmin: float, nside: int) -> float:
+    """Pixel rms of white noise: the µK-arcmin level over the pixel side (sqrt of area in arcmin^2)."""
+    return noise_uk_arcmin / np.sqrt(hp.nside2pixarea(nside, degrees=True) * 3600.0)
+
+
+def noise_map(noise_uk_arcmin: float, nside: int, npix: int, rng) -> np.ndarray:
+    """White instrument noise in µK_CMB on ``npix`` pixels."""
+    return rng.standard_normal(npix) * white_noise_sigma_uk(noise_uk_arcmin, nside)
+
+
+def stage_components(stages: list[dict], stage: str) -> list[str]:
+    """Sky components in a cumulative noise stage: those added by it and all before it.
+
+    Raises
+    ------
+    KeyError
+        If ``stage`` is not configured.
+    """
+    names = [s["name"] for s in stages]
+    if stage not in names:
+        raise KeyError(f"noise stage {stage!r} is not in config sky.stages ({names})")
+    out = []
+    for s in stages[: names.index(stage) + 1]:
+        out.extend(s["add"])
+    return out

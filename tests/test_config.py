@@ -1,0 +1,402 @@
+"""Tests of the config schema and :mod:`skyhunt.config`."""
+
+from __future__ import annotations
+
+import copy
+from pathlib import Path
+
+import pytest
+import yaml
+
+from skyhunt.config import SCHEMA_PATH, ConfigError, load_schema, validate_config
+
+REPO = Path(__file__).resolve().parents[1]
+CONFIG_PATH = REPO / "config.yaml"
+
+
+@pytest.fixture(scope="module")
+def shipped() -> dict:
+    with open(CONFIG_PATH, encoding="utf-8") as f:
+        return yaml.safe_load(f)
+
+
+@pytest.fixture
+def cfg(shipped) -> dict:
+    return copy.deepcopy(shipped)
+
+
+def problems_of(config: dict) -> str:
+    with pytest.raises(ConfigError) as info:
+        validate_config(config)
+    return str(info.value)
+
+
+# ---------------------------------------------------------------------------------------------
+# the shipped config and the schema itself
+
+
+def test_schema_path_is_the_workflow_schema():
+    assert SCHEMA_PATH == REPO / "workflow" / "schemas" / "config.schema.yaml"
+    assert load_schema()["type"] == "object"
+
+
+def test_shipped_config_validates(shipped):
+    before = copy.deepcopy(shipped)
+    out = validate_config(shipped)
+    assert shipped == before, "validate_config must not modify its input"
+    assert out is not shipped
+    assert out["seed"] == 20210310
+    assert out["sky"]["nside"] == 8192
+    assert [b["name"] for b in out["sky"]["bands"]] == ["090", "148", "219"]
+
+
+def test_shipped_config_through_snakemake_loader():
+    from snakemake.common.configfile import load_configfile
+
+    out = validate_config(load_configfile(str(CONFIG_PATH)))
+    assert isinstance(out["sky"]["halos"]["m_vir_min"], float)
+
+
+def test_pyyaml_scientific_notation_strings_become_numbers(cfg):
+    """PyYAML (YAML 1.1, used by Snakemake) reads ``1.0e13`` without an exponent sign as a string."""
+    halos = yaml.safe_load("m_vir_min: 1.0e13\nz_max: 3e0\n")
+    assert halos["m_vir_min"] == "1.0e13"  # the quirk this guards against
+    cfg["sky"]["halos"].update(halos)
+    out = validate_config(cfg)
+    assert out["sky"]["halos"]["m_vir_min"] == 1.0e13
+    assert out["sky"]["halos"]["z_max"] == 3.0
+    assert isinstance(out["sky"]["halos"]["m_vir_min"], float)
+    # but only where a number is expected, and only real numbers
+    cfg["sky"]["halos"]["m_vir_min"] = "1.0e13 M_sun"
+    assert "config key 'sky.halos.m_vir_min': expected a number" in problems_of(cfg)
+
+
+def _walk(config, schema, path=""):
+    """Yield (dotted path, value, schema) for every key of ``config``."""
+    if isinstance(config, dict):
+        for key, value in config.items():
+            sub = schema["properties"][key]
+            child = f"{path}.{key}" if path else key
+            yield child, value, sub
+            yield from _walk(value, sub, child)
+    elif isinstance(config, list):
+        for i, item in enumerate(config):
+            yield from _walk(item, schema["items"], f"{path}[{i}]")
+
+
+def test_every_shipped_key_is_documented(shipped):
+    schema = load_schema()
+    completed = validate_config(shipped)
+    seen = 0
+    for path, value, sub in _walk(shipped, schema):
+        seen += 1
+        assert "type" in sub, path
+        assert sub.get("description"), path
+        if isinstance(value, dict):
+            assert sub.get("additionalProperties") is False, path
+        if "default" in sub and not isinstance(value, dict):
+            assert sub["default"] == _lookup(completed, path), f"{path}: default differs from config.yaml"
+    assert seen > 60
+
+
+def _lookup(config, dotted):
+    node = config
+    for part in dotted.replace("[", ".[").split("."):
+        node = node[int(part[1:-1])] if part.startswith("[") else node[part]
+    return node
+
+
+def test_all_objects_in_schema_are_closed():
+    def objects(schema, path="<root>"):
+        if schema.get("type") == "object":
+            yield path, schema
+        for key, sub in schema.get("properties", {}).items():
+            yield from objects(sub, f"{path}.{key}")
+        if isinstance(schema.get("items"), dict):
+            yield from objects(schema["items"], f"{path}[]")
+
+    found = list(objects(load_schema()))
+    assert len(found) > 10
+    for path, sub in found:
+        assert sub.get("additionalProperties") is False, path
+
+
+def test_model_enums_accept_mdef_vir():
+    """Every allowed colossus model can be evaluated for virial masses."""
+    from colossus.halo import concentration
+    from colossus.lss import mass_function
+
+    halos = load_schema()["properties"]["sky"]["properties"]["halos"]["properties"]
+    for model in halos["mass_function"]["enum"]:
+        mdefs = mass_function.models[model].mdefs
+        assert "vir" in mdefs or "*" in mdefs, model
+    for model in halos["concentration_model"]["enum"]:
+        assert "vir" in concentration.models[model].mdefs, model
+
+
+# ---------------------------------------------------------------------------------------------
+# defaults
+
+
+def test_defaults_fill_omitted_optional_keys(cfg):
+    del cfg["sky"]["margin_deg"]
+    del cfg["sky"]["cosmology"]  # a whole section
+    del cfg["sky"]["halos"]["z_max"]  # a key inside a section
+    del cfg["sky"]["bands"][1]["beam_fwhm_arcmin"]  # a key inside a list item
+    del cfg["sky"]["point_sources"]["populations"]["ir"]["slope"]
+    del cfg["sky"]["stages"]
+    before = copy.deepcopy(cfg)
+    out = validate_config(cfg)
+    assert cfg == before
+    assert out["sky"]["margin_deg"] == 0.5
+    assert out["sky"]["cosmology"] == {
+        "H0": 71.0,
+        "Om0": 0.264,
+        "Ob0": 0.044,
+        "sigma8": 0.80,
+        "ns": 0.96,
+        "tau": 0.087,
+    }
+    assert out["sky"]["halos"]["z_max"] == 3.0
+    assert out["sky"]["bands"][1]["beam_fwhm_arcmin"] == 0.0
+    assert out["sky"]["point_sources"]["populations"]["ir"]["slope"] == 2.8
+    assert out["sky"]["point_sources"]["populations"]["radio"]["slope"] == 2.0
+    assert [s["name"] for s in out["sky"]["stages"]] == ["cmb_tsz", "ksz", "ir", "radio", "dust"]
+
+
+def test_minimal_config_is_completed():
+    minimal = {
+        "seed": 1,
+        "sky": {
+            "footprint": {"ra_min": 10, "ra_max": 20, "dec_min": -5, "dec_max": 5},
+            "bands": [{"name": "f150", "freq_ghz": 150, "noise_uk_arcmin": 5, "ps_d3000_uk2": 9}],
+        },
+    }
+    out = validate_config(minimal)
+    assert out["sky"]["nside"] == 8192
+    assert out["sky"]["cmb"]["lmax"] == 8000
+    assert out["sky"]["dust"]["lmax"] == 3000
+    assert out["sky"]["point_sources"]["halo_hosted_radio"]["probability"] == 0.1
+    # ints given for number keys come back as floats
+    assert out["sky"]["footprint"]["ra_min"] == 10.0
+    assert isinstance(out["sky"]["footprint"]["ra_min"], float)
+    assert isinstance(out["sky"]["bands"][0]["freq_ghz"], float)
+
+
+def test_integral_float_for_integer_key_becomes_int(cfg):
+    cfg["sky"]["cmb"]["lmax"] = 6000.0
+    out = validate_config(cfg)
+    assert out["sky"]["cmb"]["lmax"] == 6000
+    assert isinstance(out["sky"]["cmb"]["lmax"], int)
+
+
+# ---------------------------------------------------------------------------------------------
+# malformed configs: each must name the offending key
+
+
+def test_wrong_type_string_for_number(cfg):
+    cfg["sky"]["bands"][1]["freq_ghz"] = "148 GHz"
+    msg = problems_of(cfg)
+    assert "config key 'sky.bands[1].freq_ghz': expected a number, got '148 GHz'" in msg
+
+
+def test_quoted_number_gets_a_hint(cfg):
+    cfg["sky"]["margin_deg"] = "0.5"
+    msg = problems_of(cfg)
+    assert "config key 'sky.margin_deg': expected a number, got '0.5'" in msg
+    assert "remove the quotes" in msg
+
+
+def test_wrong_type_section_is_not_a_mapping(cfg):
+    cfg["sky"]["footprint"] = [0, 12, 0, 10]
+    msg = problems_of(cfg)
+    assert "config key 'sky.footprint': expected a mapping of keys to values" in msg
+
+
+def test_negative_noise(cfg):
+    cfg["sky"]["bands"][2]["noise_uk_arcmin"] = -6.6
+    msg = problems_of(cfg)
+    assert "config key 'sky.bands[2].noise_uk_arcmin': expected a number >= 0, got -6.6" in msg
+    assert "arcmin" in msg  # the unit hint from the schema description
+
+
+def test_dec_out_of_range(cfg):
+    cfg["sky"]["footprint"]["dec_max"] = 95
+    msg = problems_of(cfg)
+    assert "config key 'sky.footprint.dec_max': expected a number <= 90, got 95" in msg
+
+
+def test_misspelt_key(cfg):
+    cfg["sky"]["footprnt"] = cfg["sky"].pop("footprint")
+    msg = problems_of(cfg)
+    assert "config key 'sky.footprnt' is not a known key (known: " in msg
+    assert "did you mean 'footprint'?" in msg
+    assert "config key 'sky.footprint' is missing" in msg
+
+
+def test_unknown_top_level_key(cfg):
+    cfg["sed"] = 1
+    msg = problems_of(cfg)
+    assert "config key 'sed' is not a known key (known: seed, sky)" in msg
+
+
+def test_unknown_key_in_list_item(cfg):
+    cfg["sky"]["bands"][0]["fwhm_arcmin"] = 1.0
+    msg = problems_of(cfg)
+    assert "config key 'sky.bands[0].fwhm_arcmin' is not a known key" in msg
+    assert "beam_fwhm_arcmin" in msg
+
+
+def test_unknown_component_in_stage(cfg):
+    cfg["sky"]["stages"][3]["add"] = ["radio", "synchrotron"]
+    msg = problems_of(cfg)
+    assert (
+        "config key 'sky.stages[3].add[1]': expected one of 'cmb', 'tsz', 'ksz', 'ir', 'radio', 'dust'" in msg
+    )
+    assert "got 'synchrotron'" in msg
+
+
+def test_missing_required_key(cfg):
+    del cfg["sky"]["footprint"]["ra_max"]
+    msg = problems_of(cfg)
+    assert "config key 'sky.footprint.ra_max' is missing" in msg
+
+
+def test_missing_required_key_in_band(cfg):
+    del cfg["sky"]["bands"][0]["freq_ghz"]
+    msg = problems_of(cfg)
+    assert "config key 'sky.bands[0].freq_ghz' is missing" in msg
+
+
+def test_duplicate_band_name(cfg):
+    cfg["sky"]["bands"][2]["name"] = "148"
+    msg = problems_of(cfg)
+    assert "config key 'sky.bands[2].name'" in msg
+    assert "band names must be unique" in msg
+    assert "sky.bands[1] is already called '148'" in msg
+
+
+def test_bad_band_name(cfg):
+    cfg["sky"]["bands"][0]["name"] = "90 GHz"
+    msg = problems_of(cfg)
+    assert "config key 'sky.bands[0].name': expected a string matching ^[A-Za-z0-9_]+$" in msg
+
+
+def test_unquoted_numeric_band_name(cfg):
+    cfg["sky"]["bands"][1]["name"] = 148  # YAML `name: 148` without quotes
+    msg = problems_of(cfg)
+    assert "config key 'sky.bands[1].name': expected a string, got 148 (an integer)" in msg
+
+
+@pytest.mark.parametrize("ra_max", [2.0, 5.0])
+def test_ra_min_not_below_ra_max(cfg, ra_max):
+    cfg["sky"]["footprint"]["ra_min"] = 5.0
+    cfg["sky"]["footprint"]["ra_max"] = ra_max
+    msg = problems_of(cfg)
+    assert "config key 'sky.footprint.ra_min'" in msg
+    assert "sky.footprint.ra_max" in msg
+
+
+def test_dec_min_not_below_dec_max(cfg):
+    cfg["sky"]["footprint"]["dec_min"] = 10.0
+    msg = problems_of(cfg)
+    assert "config key 'sky.footprint.dec_min': expected" in msg
+    assert "got 10.0" in msg
+
+
+def test_nside_not_power_of_two(cfg):
+    cfg["sky"]["nside"] = 1000
+    msg = problems_of(cfg)
+    assert "config key 'sky.nside': expected one of 32, 64, " in msg
+    assert "got 1000" in msg
+    assert "power of two" in msg
+
+
+def test_duplicate_stage_name(cfg):
+    cfg["sky"]["stages"][4]["name"] = "ksz"
+    msg = problems_of(cfg)
+    assert "config key 'sky.stages[4].name'" in msg
+    assert "stage names must be unique" in msg
+
+
+def test_component_added_twice(cfg):
+    cfg["sky"]["stages"][1]["add"] = ["ksz", "tsz"]
+    msg = problems_of(cfg)
+    assert "config key 'sky.stages[1].add[1]'" in msg
+    assert "'tsz', which sky.stages[0] already adds" in msg
+
+
+def test_first_stage_without_cmb(cfg):
+    cfg["sky"]["stages"][0]["add"] = ["tsz"]
+    cfg["sky"]["stages"][1]["add"] = ["ksz", "cmb"]
+    msg = problems_of(cfg)
+    assert "config key 'sky.stages[0].add': expected the first stage to add cmb" in msg
+
+
+def test_baryons_exceed_matter(cfg):
+    cfg["sky"]["cosmology"]["Ob0"] = 0.3
+    msg = problems_of(cfg)
+    assert "config key 'sky.cosmology.Ob0'" in msg
+    assert "sky.cosmology.Om0 = 0.264" in msg
+
+
+def test_flux_limits_reversed(cfg):
+    cfg["sky"]["point_sources"]["populations"]["ir"]["s_min_mjy"] = 200.0
+    msg = problems_of(cfg)
+    assert "config key 'sky.point_sources.populations.ir.s_min_mjy'" in msg
+
+
+def test_lmax_above_nside_limit(cfg):
+    cfg["sky"]["nside"] = 1024
+    msg = problems_of(cfg)
+    assert "config key 'sky.cmb.lmax': expected lmax <= 3*nside - 1 = 3071" in msg
+    assert "sky.dust.lmax" not in msg  # 3000 is fine at nside 1024
+
+
+def test_unsupported_mass_function(cfg):
+    cfg["sky"]["halos"]["mass_function"] = "press74"  # FoF masses only, not M_vir
+    msg = problems_of(cfg)
+    assert "config key 'sky.halos.mass_function': expected one of 'tinker08'" in msg
+    assert "got 'press74'" in msg
+
+
+def test_all_problems_reported_at_once(cfg):
+    cfg["sky"]["nside"] = 1000
+    cfg["sky"]["bands"][0]["noise_uk_arcmin"] = -1.0
+    cfg["sky"]["footprint"]["ra_min"] = 20.0
+    cfg["sky"]["stages"][0]["add"] = ["cmb", "cmb"]
+    with pytest.raises(ConfigError) as info:
+        validate_config(cfg)
+    err = info.value
+    assert isinstance(err, ValueError)
+    assert len(err.problems) == 4
+    assert str(err).startswith("invalid skyhunt configuration (4 problems):")
+    for key in ("sky.nside", "sky.bands[0].noise_uk_arcmin", "sky.footprint.ra_min", "sky.stages[0].add[1]"):
+        assert f"config key '{key}'" in str(err)
+
+
+def test_range_error_does_not_also_trigger_cross_key_rule(cfg):
+    cfg["sky"]["footprint"]["ra_min"] = 400.0
+    with pytest.raises(ConfigError) as info:
+        validate_config(cfg)
+    assert info.value.problems == ["config key 'sky.footprint.ra_min': expected a number < 360, got 400.0"]
+
+
+def test_not_a_mapping():
+    with pytest.raises(ConfigError, match="must be a mapping"):
+        validate_config(["seed", 1])
+
+
+def test_custom_schema_path(tmp_path, cfg):
+    schema = load_schema()
+    schema["properties"]["sky"]["properties"]["nside"]["enum"] = [4096]
+    path = tmp_path / "schema.yaml"
+    path.write_text(yaml.safe_dump(schema, allow_unicode=True), encoding="utf-8")
+    msg = problems_of_with(cfg, path)
+    assert "config key 'sky.nside': expected one of 4096, got 8192" in msg
+
+
+def problems_of_with(config: dict, schema_path: Path) -> str:
+    with pytest.raises(ConfigError) as info:
+        validate_config(config, schema_path=schema_path)
+    return str(info.value)

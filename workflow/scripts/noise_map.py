@@ -1,0 +1,7 @@
+from skyhunt.logs import log_to
+from skyhunt.sky import pipeline
+
+log_to(snakemake.log[0])
+pipeline.run_noise_map(
+    snakemake.params.sky, snakemake.params.seed, snakemake.wildcards.band, snakemake.output[0]
+)
