@@ -89,7 +89,7 @@ def run_sources(sky: dict, seed: int, halos_path, out_path) -> None:
     rng = components.component_rng(seed, "sources")
     cat = sources.draw_sources(sky["point_sources"], sky["bands"], footprint, halos, rng)
     log.info("%d point sources: %s", len(cat), cat["population"].value_counts().to_dict())
-    io.write_table(out_path, {c: cat[c].to_numpy() for c in cat.columns}, sources.SOURCE_UNITS,
+    io.write_table(out_path, {c: cat[c].to_numpy() for c in cat.columns}, sources.source_units(sky["bands"]),
                    meta={"seed": seed})
 
 

@@ -1,0 +1,38 @@
+"""Shared fixtures: small, fast sky configurations derived from the shipped config.yaml."""
+
+from __future__ import annotations
+
+import copy
+from pathlib import Path
+
+import pytest
+import yaml
+
+from skyhunt.config import validate_config
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def shipped_config() -> dict:
+    """The validated shipped config.yaml (a fresh copy each call)."""
+    with open(REPO / "config.yaml", encoding="utf-8") as f:
+        return validate_config(yaml.safe_load(f))
+
+
+def small_config(nside: int = 1024, size_deg: float = 2.0, seed: int = 7) -> dict:
+    """The shipped config on a small patch at low resolution, for tests that run the sky stage."""
+    cfg = shipped_config()
+    cfg["seed"] = seed
+    sky = cfg["sky"]
+    sky["nside"] = nside
+    sky["footprint"] = {"ra_min": 10.0, "ra_max": 10.0 + size_deg, "dec_min": -1.0, "dec_max": -1.0 + size_deg}
+    sky["margin_deg"] = 0.3
+    sky["cmb"]["lmax"] = min(2000, 3 * nside - 1)
+    sky["dust"]["lmax"] = min(1000, 3 * nside - 1)
+    sky["halos"]["m_vir_min"] = 5e13
+    return validate_config(cfg)
+
+
+@pytest.fixture
+def sky_small() -> dict:
+    return copy.deepcopy(small_config()["sky"])

@@ -1,0 +1,108 @@
+"""The sky workflow end to end through Snakemake on a tiny patch, and config errors."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+import yaml
+
+from skyhunt import io
+from skyhunt.sky import pipeline
+
+from .conftest import REPO, small_config
+
+
+def snakemake(workdir: Path, *args: str) -> subprocess.CompletedProcess:
+    cmd = [sys.executable, "-m", "snakemake", "--snakefile", str(REPO / "Snakefile"),
+           "--directory", str(workdir), "--cores", "2", *args]
+    return subprocess.run(cmd, capture_output=True, text=True, timeout=900)
+
+
+def write_config(workdir: Path, cfg: dict) -> None:
+    workdir.mkdir(parents=True, exist_ok=True)
+    (workdir / "config.yaml").write_text(yaml.safe_dump(cfg))
+
+
+@pytest.fixture(scope="module")
+def two_runs(tmp_path_factory):
+    cfg = small_config()
+    dirs = []
+    for name in ("run_a", "run_b"):
+        workdir = tmp_path_factory.mktemp(name)
+        write_config(workdir, cfg)
+        proc = snakemake(workdir, "sky")
+        assert proc.returncode == 0, proc.stderr[-4000:]
+        dirs.append(workdir)
+    return cfg, dirs
+
+
+@pytest.mark.slow
+def test_workflow_outputs_are_byte_identical(two_runs):
+    cfg, (a, b) = two_runs
+    outputs = sorted(p.relative_to(a) for p in (a / "results").rglob("*") if p.is_file())
+    n_maps = len(cfg["sky"]["bands"]) * (len(cfg["sky"]["stages"]) + 7)  # 5 stages, 6 components + noise
+    assert len([p for p in outputs if p.suffix == ".fits"]) == n_maps
+    for rel in outputs:
+        assert (a / rel).read_bytes() == (b / rel).read_bytes(), f"{rel} differs between identical runs"
+
+
+@pytest.mark.slow
+def test_stages_are_cumulative_sums(two_runs):
+    cfg, (a, _) = two_runs
+    sky = a / "results" / "sky"
+    for band in [b["name"] for b in cfg["sky"]["bands"]]:
+        _, cmb_tsz, _ = io.read_partial_map(sky / "observed" / f"cmb_tsz_{band}.fits")
+        _, ksz_stage, _ = io.read_partial_map(sky / "observed" / f"ksz_{band}.fits")
+        _, ksz, _ = io.read_partial_map(sky / "components" / f"ksz_{band}.fits")
+        np.testing.assert_allclose(ksz_stage - cmb_tsz, ksz, atol=2e-3)
+        _, noise, hdr = io.read_partial_map(sky / "components" / f"noise_{band}.fits")
+        assert hdr["NSIDE"] == cfg["sky"]["nside"] and hdr["BAND"] == band
+    halos, units = io.read_table(sky / "halos.parquet")
+    assert units["m_vir"] == "M_sun" and units["theta500_arcmin"] == "arcmin"
+    sources, s_units = io.read_table(sky / "sources.parquet")
+    assert s_units["flux_148_mjy"] == "mJy"
+
+
+def test_different_seed_gives_different_outputs(tmp_path):
+    sky = small_config()["sky"]
+    for seed in (1, 2):
+        pipeline.run_halos(sky, seed, tmp_path / f"halos_{seed}.parquet")
+        pipeline.run_noise_map(sky, seed, "148", tmp_path / f"noise_{seed}.fits")
+    assert (tmp_path / "halos_1.parquet").read_bytes() != (tmp_path / "halos_2.parquet").read_bytes()
+    assert (tmp_path / "noise_1.fits").read_bytes() != (tmp_path / "noise_2.fits").read_bytes()
+    pipeline.run_noise_map(sky, 1, "148", tmp_path / "noise_again.fits")
+    assert (tmp_path / "noise_1.fits").read_bytes() == (tmp_path / "noise_again.fits").read_bytes()
+
+
+@pytest.mark.parametrize(
+    ("edit", "key"),
+    [
+        (lambda c: c["sky"]["footprint"].update(ra_min="zero"), "sky.footprint.ra_min"),
+        (lambda c: c["sky"].update(nside=1000), "sky.nside"),
+        (lambda c: c["sky"].update(footprnt={}), "sky.footprnt"),
+        (lambda c: c["sky"]["stages"][1]["add"].append("lensing"), "sky.stages[1].add"),
+    ],
+)
+def test_bad_config_stops_before_any_job(tmp_path, edit, key):
+    cfg = small_config()
+    edit(cfg)
+    write_config(tmp_path, cfg)
+    proc = snakemake(tmp_path, "sky")
+    assert proc.returncode != 0
+    assert f"config key '{key}" in proc.stderr + proc.stdout
+    assert not (tmp_path / "results").exists()
+    assert "Traceback" not in proc.stderr
+
+
+def test_corrupt_input_map_fails_with_file_name(tmp_path):
+    sky = small_config()["sky"]
+    paths = [tmp_path / "cmb_148.fits", tmp_path / "noise_148.fits"]
+    pipeline.run_noise_map(sky, 1, "148", paths[1])
+    paths[0].write_bytes(b"SIMPLE  =                    T" + b" " * 100)
+    with pytest.raises(io.InputFileError, match="cmb_148.fits"):
+        pipeline.run_observed_map(sky, "148", "cmb_tsz", paths, tmp_path / "out.fits")
+    assert not (tmp_path / "out.fits").exists()
