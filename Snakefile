@@ -7,6 +7,13 @@ min_version("9.0")
 configfile: "config.yaml"
 
 
+report: "workflow/report/workflow.rst"
+
+
+# For `--software-deployment-method conda`: every job runs in this environment.
+conda: "envs/skyhunt.yaml"
+
+
 include: "workflow/rules/common.smk"
 include: "workflow/rules/sky.smk"
 

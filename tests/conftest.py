@@ -25,7 +25,12 @@ def small_config(nside: int = 1024, size_deg: float = 2.0, seed: int = 7) -> dic
     cfg["seed"] = seed
     sky = cfg["sky"]
     sky["nside"] = nside
-    sky["footprint"] = {"ra_min": 10.0, "ra_max": 10.0 + size_deg, "dec_min": -1.0, "dec_max": -1.0 + size_deg}
+    sky["footprint"] = {
+        "ra_min": 10.0,
+        "ra_max": 10.0 + size_deg,
+        "dec_min": -1.0,
+        "dec_max": -1.0 + size_deg,
+    }
     sky["margin_deg"] = 0.3
     sky["cmb"]["lmax"] = min(2000, 3 * nside - 1)
     sky["dust"]["lmax"] = min(1000, 3 * nside - 1)

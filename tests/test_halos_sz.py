@@ -73,8 +73,12 @@ def test_projected_table_integrates_to_spherical():
 def _single_halo(theta500_arcmin, y_arcmin2, ra=30.0, dec=0.0, v_los=500.0, t_kev=5.0):
     return pd.DataFrame(
         {
-            "ra": [ra], "dec": [dec], "theta500_arcmin": [theta500_arcmin],
-            "y5r500_arcmin2": [y_arcmin2], "t_keV": [t_kev], "v_los": [v_los],
+            "ra": [ra],
+            "dec": [dec],
+            "theta500_arcmin": [theta500_arcmin],
+            "y5r500_arcmin2": [y_arcmin2],
+            "t_keV": [t_kev],
+            "v_los": [v_los],
         }
     )
 

@@ -44,5 +44,7 @@ def test_beam_preserves_point_source_flux():
     beam = gaussian_beam_operator(nside, pix, 3.0)
     out = beam.T @ src  # spread of one pixel's flux to its neighbours
     assert out.sum() == pytest.approx(1.0, rel=2e-3)
-    peak_ratio = (beam @ src).max() / (hp.nside2pixarea(nside) / (2 * np.pi * (np.radians(3.0 / 60) / 2.3548) ** 2))
+    peak_ratio = (beam @ src).max() / (
+        hp.nside2pixarea(nside) / (2 * np.pi * (np.radians(3.0 / 60) / 2.3548) ** 2)
+    )
     assert peak_ratio == pytest.approx(1.0, rel=0.05), "peak = pixel area / beam area"

@@ -1,4 +1,5 @@
 # Shared helpers: config validation, wildcard values and input functions.
+import os
 import sys
 
 from skyhunt.config import ConfigError, validate_config
@@ -10,6 +11,11 @@ except ConfigError as err:
     sys.exit(f"skyhunt: invalid configuration\n{err}")
 config.clear()
 config.update(validated)
+
+# Jobs in a conda environment (envs/skyhunt.yaml) import skyhunt from the source tree.
+os.environ["PYTHONPATH"] = os.pathsep.join(
+    p for p in (os.path.join(workflow.basedir, "src"), os.environ.get("PYTHONPATH")) if p
+)
 
 BANDS = [b["name"] for b in config["sky"]["bands"]]
 STAGES = [s["name"] for s in config["sky"]["stages"]]

@@ -52,9 +52,7 @@ class Footprint:
         dec_max = min(self.dec_max + margin_deg, 90.0)
         cos_dec = np.cos(np.radians(max(abs(dec_min), abs(dec_max))))
         d_ra = margin_deg / max(cos_dec, 1e-3)
-        return Footprint(
-            max(self.ra_min - d_ra, 0.0), min(self.ra_max + d_ra, 360.0), dec_min, dec_max
-        )
+        return Footprint(max(self.ra_min - d_ra, 0.0), min(self.ra_max + d_ra, 360.0), dec_min, dec_max)
 
     def contains(self, ra: np.ndarray, dec: np.ndarray) -> np.ndarray:
         """Boolean mask of positions (degrees) inside the box."""

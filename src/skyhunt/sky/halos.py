@@ -134,6 +134,7 @@ class LightCone:
         Integrates the mass function with scipy quadrature, independently of
         the sampling grid (used to check :meth:`sample`).
         """
+
         def per_z(z):
             lnm = np.linspace(np.log(m_vir_min), _LOG10_M_MAX * np.log(10.0), 2000)
             return np.trapezoid(self.d2n_dz_dlnm(z, np.exp(lnm)), lnm)

@@ -52,7 +52,9 @@ def run_cmb_spectrum(sky: dict, out_path) -> None:
     with io.atomic_output(out_path) as tmp:
         table.write(tmp, format="ascii.ecsv", overwrite=True)
     d3000 = cl[3000] * 3000 * 3001 / (2 * np.pi) if cl.size > 3000 else float("nan")
-    log.info("CAMB lensed TT to lmax %d in %.1f s; D_3000 = %.2f uK^2", ell[-1], time.perf_counter() - t0, d3000)
+    log.info(
+        "CAMB lensed TT to lmax %d in %.1f s; D_3000 = %.2f uK^2", ell[-1], time.perf_counter() - t0, d3000
+    )
 
 
 def read_cmb_spectrum(path) -> np.ndarray:
@@ -72,7 +74,9 @@ def run_halos(sky: dict, seed: int, out_path) -> None:
     sel = halos["in_footprint"] & (halos["m_vir"] >= 2e14) & (halos["z"] >= 0.25)
     log.info(
         "%d halos (M_vir >= %.2g M_sun), %.2f per deg^2 with M_vir >= 2e14 M_sun and z >= 0.25",
-        len(halos), sky["halos"]["m_vir_min"], sel.sum() / footprint.area_deg2,
+        len(halos),
+        sky["halos"]["m_vir_min"],
+        sel.sum() / footprint.area_deg2,
     )
     io.write_table(
         out_path,
@@ -89,8 +93,12 @@ def run_sources(sky: dict, seed: int, halos_path, out_path) -> None:
     rng = components.component_rng(seed, "sources")
     cat = sources.draw_sources(sky["point_sources"], sky["bands"], footprint, halos, rng)
     log.info("%d point sources: %s", len(cat), cat["population"].value_counts().to_dict())
-    io.write_table(out_path, {c: cat[c].to_numpy() for c in cat.columns}, sources.source_units(sky["bands"]),
-                   meta={"seed": seed})
+    io.write_table(
+        out_path,
+        {c: cat[c].to_numpy() for c in cat.columns},
+        sources.source_units(sky["bands"]),
+        meta={"seed": seed},
+    )
 
 
 def run_cmb_map(sky: dict, seed: int, spectrum_path, out_paths: list, nthreads: int) -> None:
@@ -177,4 +185,3 @@ def _band(sky: dict, name: str) -> dict:
         if band["name"] == name:
             return band
     raise KeyError(f"band {name!r} is not in config sky.bands")
-

@@ -120,4 +120,3 @@ def modified_blackbody_uk_ratio(
 
     ratio_intensity = intensity(freq_ghz) / intensity(ref_freq_ghz)
     return ratio_intensity * dbdt_jy_sr_per_k(ref_freq_ghz) / dbdt_jy_sr_per_k(freq_ghz)
-
