@@ -16,9 +16,11 @@ conda: "envs/skyhunt.yaml"
 
 include: "workflow/rules/common.smk"
 include: "workflow/rules/sky.smk"
+include: "workflow/rules/cutouts.smk"
 
 
 rule all:
     input:
         rules.sky.input,
+        rules.cutouts.output,
     default_target: True

@@ -237,7 +237,7 @@ def test_misspelt_key(cfg):
 def test_unknown_top_level_key(cfg):
     cfg["sed"] = 1
     msg = problems_of(cfg)
-    assert "config key 'sed' is not a known key (known: seed, sky)" in msg
+    assert "config key 'sed' is not a known key (known: cutouts, seed, sky)" in msg
 
 
 def test_unknown_key_in_list_item(cfg):
@@ -424,3 +424,11 @@ def test_schema_defaults_equal_shipped_values(shipped):
     mismatches: list[str] = []
     _defaults_vs_config(schema, shipped, "config", schema, mismatches)
     assert mismatches == []
+
+
+def test_cutout_cross_checks(cfg):
+    cfg["cutouts"]["splits"]["test_max"] = 0.3
+    cfg["cutouts"]["central_arcmin"] = 9.0
+    msg = problems_of(cfg)
+    assert "config key 'cutouts.splits.test_max'" in msg
+    assert "config key 'cutouts.central_arcmin'" in msg

@@ -400,6 +400,18 @@ def _semantic_problems(config: dict, bad_paths: set[str]) -> list[str]:
         strict=False,
     )
 
+    ordered(
+        ("cutouts", "splits", "test_max"),
+        ("cutouts", "splits", "validation_max"),
+        "the test stripe to end before the validation stripe",
+    )
+    ordered(
+        ("cutouts", "central_arcmin"),
+        ("cutouts", "size_arcmin"),
+        "the central square to fit in the cutout",
+        strict=False,
+    )
+
     nside = _get(config, "sky", "nside")
     if isinstance(nside, int) and "sky.nside" not in bad_paths:
         for section in ("cmb", "dust"):

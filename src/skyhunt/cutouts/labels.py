@@ -1,0 +1,186 @@
+"""Cutout labels, RA-stripe splits and the training-set adjacency cut (DeepSZ section 1.2).
+
+A cutout is positive when a qualifying halo (M_vir and z above the
+thresholds) lies in its central ``central`` x ``central`` arcmin square,
+measured in the cutout's own tangent plane. On the standard grid (stride
+equal to the central size) each qualifying halo is given to exactly one
+cutout: the one whose centre is nearest in the Chebyshev (max-norm) sense.
+"""
+
+from __future__ import annotations
+
+import healpy as hp
+import numpy as np
+import pandas as pd
+from scipy.spatial import cKDTree
+
+from skyhunt.cutouts.grid import ARCMIN, CutoutGeometry, Grid, tan_project
+
+#: Split names, in the order of increasing RA stripes.
+SPLITS = ("test", "validation", "train")
+
+
+def _tree(grid: Grid) -> cKDTree:
+    return cKDTree(hp.ang2vec(grid.ra, grid.dec, lonlat=True))
+
+
+def _pairs(grid: Grid, tree: cKDTree, ra: np.ndarray, dec: np.ndarray, radius_arcmin: float):
+    """(object, cutout) index pairs closer than ``radius_arcmin`` on the sky, with TAN offsets (arcmin)."""
+    vec = np.atleast_2d(hp.ang2vec(ra, dec, lonlat=True))
+    chord = 2.0 * np.sin(radius_arcmin * ARCMIN / 2.0)
+    hits = tree.query_ball_point(vec, chord)
+    obj = np.repeat(np.arange(len(hits)), [len(h) for h in hits]).astype(np.int64)
+    cut = (
+        np.concatenate([np.asarray(h, dtype=np.int64) for h in hits]) if len(hits) else np.zeros(0, np.int64)
+    )
+    xi, eta = tan_project(grid.ra[cut], grid.dec[cut], ra[obj], dec[obj])
+    return obj, cut, xi / ARCMIN, eta / ARCMIN
+
+
+def label_cutouts(
+    grid: Grid,
+    geometry: CutoutGeometry,
+    halos: pd.DataFrame,
+    central_arcmin: float,
+    m_vir_min: float,
+    z_min: float,
+    unique: bool = True,
+) -> pd.DataFrame:
+    """Label each cutout and record its qualifying halos.
+
+    Parameters
+    ----------
+    grid : Grid
+    geometry : CutoutGeometry
+    halos : pandas.DataFrame
+        Halo table (halo_id, ra, dec, z, m_vir in M_sun).
+    central_arcmin : float
+        Side of the central square, arcmin (6' in DeepSZ).
+    m_vir_min : float
+        Minimum virial mass of a qualifying halo, M_sun.
+    z_min : float
+        Minimum redshift of a qualifying halo.
+    unique : bool
+        Give each qualifying halo only to its nearest cutout (the standard
+        grid); with ``False`` every cutout whose central square holds it is
+        positive (denser grids).
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per cutout: ``label`` (0/1), ``n_qualifying`` (qualifying
+        halos in the central square), ``halo_id`` (the most massive of them,
+        -1 if none), ``halo_m_vir``, ``halo_z``, ``halo_dx_arcmin`` and
+        ``halo_dy_arcmin`` (its offset east and north of the centre), and
+        ``n_qualifying_in_cutout`` (qualifying halos anywhere in the cutout).
+    """
+    q = halos[(halos["m_vir"] >= m_vir_min) & (halos["z"] >= z_min)].reset_index(drop=True)
+    n = len(grid)
+    out = pd.DataFrame(
+        {
+            "label": np.zeros(n, np.int8),
+            "n_qualifying": np.zeros(n, np.int32),
+            "halo_id": np.full(n, -1, np.int64),
+            "halo_m_vir": np.full(n, np.nan),
+            "halo_z": np.full(n, np.nan),
+            "halo_dx_arcmin": np.full(n, np.nan),
+            "halo_dy_arcmin": np.full(n, np.nan),
+            "n_qualifying_in_cutout": np.zeros(n, np.int32),
+        }
+    )
+    if q.empty:
+        return out
+    tree = _tree(grid)
+    half = geometry.size_arcmin / 2.0
+    obj, cut, dx, dy = _pairs(grid, tree, q["ra"].to_numpy(), q["dec"].to_numpy(), half * np.sqrt(2.0) + 1e-6)
+    cheb = np.maximum(np.abs(dx), np.abs(dy))
+    in_cut = cheb <= half
+    np.add.at(out["n_qualifying_in_cutout"].to_numpy(), cut[in_cut], 1)
+    central = cheb <= central_arcmin / 2.0 + 1e-9
+    if unique:
+        # each halo -> its Chebyshev-nearest cutout only (rounding at the seams cannot double count)
+        order = np.lexsort((cheb, obj))
+        first = np.ones(order.size, bool)
+        first[1:] = obj[order][1:] != obj[order][:-1]
+        keep = np.zeros(obj.size, bool)
+        keep[order[first]] = True
+        central &= keep
+    obj, cut, dx, dy = obj[central], cut[central], dx[central], dy[central]
+    counts = np.bincount(cut, minlength=n)
+    out["n_qualifying"] = counts.astype(np.int32)
+    out["label"] = (counts > 0).astype(np.int8)
+    # record the most massive qualifying halo of each positive cutout
+    order = np.lexsort((-q["m_vir"].to_numpy()[obj], cut))
+    first = np.ones(order.size, bool)
+    first[1:] = cut[order][1:] != cut[order][:-1]
+    sel = order[first]
+    c = cut[sel]
+    out.loc[c, "halo_id"] = q["halo_id"].to_numpy()[obj[sel]]
+    out.loc[c, "halo_m_vir"] = q["m_vir"].to_numpy()[obj[sel]]
+    out.loc[c, "halo_z"] = q["z"].to_numpy()[obj[sel]]
+    out.loc[c, "halo_dx_arcmin"] = dx[sel]
+    out.loc[c, "halo_dy_arcmin"] = dy[sel]
+    return out
+
+
+def assign_splits(
+    ra: np.ndarray,
+    ra_min: float,
+    ra_max: float,
+    test_max: float,
+    validation_max: float,
+    guard_deg: float = 0.0,
+) -> np.ndarray:
+    """Split cutouts into RA stripes (DeepSZ section 1.2: test < 0.13, validation < 0.2, train above).
+
+    Parameters
+    ----------
+    ra : ndarray
+        Cutout centre RAs, degrees.
+    ra_min, ra_max : float
+        RA range of the footprint, degrees; the fractions refer to it.
+    test_max, validation_max : float
+        Upper edges of the test and validation stripes as fractions of the range.
+    guard_deg : float
+        Cutouts whose centre lies within this RA distance of a stripe edge get
+        split ``"guard"`` and belong to none of the sets.
+
+    Returns
+    -------
+    ndarray of str
+    """
+    frac_edges = np.array([test_max, validation_max])
+    edges = ra_min + frac_edges * (ra_max - ra_min)
+    split = np.asarray(SPLITS, dtype=object)[np.searchsorted(edges, ra, side="right")]
+    if guard_deg > 0:
+        near = np.min(np.abs(np.asarray(ra)[:, None] - edges[None, :]), axis=1) < guard_deg
+        split = np.where(near, "guard", split)
+    return split.astype(str)
+
+
+def training_drops(
+    grid: Grid, labels: pd.DataFrame, split: np.ndarray, geometry: CutoutGeometry
+) -> np.ndarray:
+    """Training negatives to leave out: neighbours of positives and cutouts holding an off-centre halo.
+
+    DeepSZ removes, in the training set only, the negative cutouts adjacent to
+    a positive one (the 8 grid neighbours, i.e. every cutout within 1.5
+    strides in both tangent-plane directions) so as not to train on the
+    periphery of a cluster; negatives whose footprint holds a qualifying halo
+    outside their central square go too.
+
+    Returns
+    -------
+    ndarray of bool
+        True for dropped rows (only training negatives can be dropped).
+    """
+    negative_train = (split == "train") & (labels["label"].to_numpy() == 0)
+    drop = negative_train & (labels["n_qualifying_in_cutout"].to_numpy() > 0)
+    pos = np.flatnonzero(labels["label"].to_numpy() == 1)
+    if pos.size:
+        reach = 1.5 * grid.stride_arcmin
+        obj, cut, dx, dy = _pairs(grid, _tree(grid), grid.ra[pos], grid.dec[pos], reach * np.sqrt(2.0) + 1e-6)
+        # offsets of each neighbour's centre seen from the positive's tangent plane
+        near = (np.abs(dx) < reach) & (np.abs(dy) < reach) & (cut != pos[obj])
+        drop[cut[near]] |= negative_train[cut[near]]
+    return drop

@@ -1,0 +1,161 @@
+"""The ``cutouts`` rule: staggered cutouts of every noise stage, labels and splits (DeepSZ 1.2)."""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import time
+
+import numpy as np
+import torch
+
+from skyhunt import io
+from skyhunt.cutouts.extract import PatchInterpolator, extract_row
+from skyhunt.cutouts.grid import CutoutGeometry, make_grid
+from skyhunt.cutouts.labels import assign_splits, label_cutouts, training_drops
+from skyhunt.sky.footprint import Footprint
+
+log = logging.getLogger("skyhunt.cutouts")
+
+#: Units of the cutout index columns.
+INDEX_UNITS = {
+    "cutout_id": "",
+    "ra": "deg",
+    "dec": "deg",
+    "grid_row": "",
+    "grid_col": "",
+    "split": "",
+    "dropped": "",
+    "label": "",
+    "n_qualifying": "",
+    "halo_id": "",
+    "halo_m_vir": "M_sun",
+    "halo_z": "",
+    "halo_dx_arcmin": "arcmin (east of centre)",
+    "halo_dy_arcmin": "arcmin (north of centre)",
+    "n_qualifying_in_cutout": "",
+}
+
+
+def stack_maps(map_paths: list, nside: int) -> tuple[np.ndarray, np.ndarray]:
+    """Read partial maps that share their pixels into one (npix, nmaps) float32 array.
+
+    Raises
+    ------
+    skyhunt.io.InputFileError
+        If a file is missing, corrupt, or covers other pixels than the first.
+    """
+    pixels = None
+    stacked = None
+    for k, path in enumerate(map_paths):
+        pix, values, _ = io.read_partial_map(path, nside=nside)
+        if pixels is None:
+            pixels = pix
+            stacked = np.empty((pix.size, len(map_paths)), dtype=np.float32)
+        elif not np.array_equal(pix, pixels):
+            raise io.InputFileError(f"map file {path} covers different pixels from {map_paths[0]}")
+        stacked[:, k] = values
+    return pixels, stacked
+
+
+def run_cutouts(
+    cfg: dict, map_paths: dict, halos_path, index_path, stage_paths: dict, nthreads: int = 1
+) -> None:
+    """Cut every noise stage into staggered cutouts; write one array per stage and the index.
+
+    Parameters
+    ----------
+    cfg : dict
+        Validated config (uses ``sky`` and ``cutouts``).
+    map_paths : dict
+        (stage, band name) -> observed map file.
+    halos_path : path-like
+        Halo table.
+    index_path : path-like
+        Output Parquet index, one row per cutout in array order.
+    stage_paths : dict
+        Stage -> output ``.npy`` file of shape (N, nbands, npix, npix), float32, µK_CMB.
+    nthreads : int
+        Threads for the gather.
+    """
+    sky, cc = cfg["sky"], cfg["cutouts"]
+    bands = [b["name"] for b in sky["bands"]]
+    stages = list(stage_paths)
+    geometry = CutoutGeometry(cc["size_arcmin"], cc["npix"])
+    footprint = Footprint.from_config(sky["footprint"])
+    grid = make_grid(footprint, geometry, cc["stride_arcmin"], cc["edge_margin_arcmin"])
+    halos, _ = io.read_table(halos_path)
+    labels = label_cutouts(
+        grid,
+        geometry,
+        halos,
+        cc["central_arcmin"],
+        cc["positive"]["m_vir_min"],
+        cc["positive"]["z_min"],
+        unique=cc["stride_arcmin"] >= cc["central_arcmin"],
+    )
+    split = assign_splits(
+        grid.ra,
+        footprint.ra_min,
+        footprint.ra_max,
+        cc["splits"]["test_max"],
+        cc["splits"]["validation_max"],
+        cc["splits"]["guard_arcmin"] / 60.0,
+    )
+    dropped = training_drops(grid, labels, split, geometry)
+
+    pixels, maps = stack_maps([map_paths[(s, b)] for s in stages for b in bands], sky["nside"])
+    interp = PatchInterpolator(sky["nside"], pixels)
+    torch.set_num_threads(max(int(nthreads), 1))
+    maps_t = torch.from_numpy(maps)
+    shape = (len(grid), len(bands), geometry.npix, geometry.npix)
+    t0 = time.perf_counter()
+    with contextlib.ExitStack() as stack:
+        tmps = {s: stack.enter_context(io.atomic_output(stage_paths[s])) for s in stages}
+        arrays = {
+            s: np.lib.format.open_memmap(tmps[s], mode="w+", dtype=np.float32, shape=shape) for s in stages
+        }
+        for r in np.unique(grid.row):
+            rows = np.flatnonzero(grid.row == r)
+            block = extract_row(
+                interp, maps_t, grid.ra[rows], grid.dec[rows[0]], geometry, cc["interpolation"]
+            )
+            for k, s in enumerate(stages):
+                arrays[s][rows[0] : rows[-1] + 1] = block[:, k * len(bands) : (k + 1) * len(bands)]
+        for arr in arrays.values():
+            arr.flush()
+        del arrays
+    dt = time.perf_counter() - t0
+    log.info(
+        "cut %d cutouts x %d stages in %.1f s (%.0f cutouts/s per stage)",
+        len(grid),
+        len(stages),
+        dt,
+        len(grid) * len(stages) / dt,
+    )
+
+    columns = {
+        "cutout_id": np.arange(len(grid), dtype=np.int64),
+        "ra": grid.ra,
+        "dec": grid.dec,
+        "grid_row": grid.row.astype(np.int32),
+        "grid_col": grid.col.astype(np.int32),
+        "split": split,
+        "dropped": dropped,
+        **{c: labels[c].to_numpy() for c in labels.columns},
+    }
+    io.write_table(index_path, columns, INDEX_UNITS, meta={"cutouts": cc, "stages": stages, "bands": bands})
+    for name in ("test", "validation", "train"):
+        sel = split == name
+        log.info(
+            "%-10s %6d cutouts, %4d positive, %5d dropped",
+            name,
+            sel.sum(),
+            labels["label"].to_numpy()[sel].sum(),
+            dropped[sel].sum(),
+        )
+    pos = labels["label"].to_numpy() == 1
+    log.info(
+        "%.2f %% of positives hold more than one qualifying halo",
+        100.0 * np.mean(labels["n_qualifying"].to_numpy()[pos] > 1) if pos.any() else 0.0,
+    )
