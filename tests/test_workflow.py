@@ -44,7 +44,7 @@ def two_runs(tmp_path_factory):
     for name in ("run_a", "run_b"):
         workdir = tmp_path_factory.mktemp(name)
         write_config(workdir, cfg)
-        proc = snakemake(workdir, "sky")
+        proc = snakemake(workdir)  # the default target: sky and cutouts
         assert proc.returncode == 0, proc.stderr[-4000:]
         dirs.append(workdir)
     return cfg, dirs
@@ -56,6 +56,10 @@ def test_workflow_outputs_are_byte_identical(two_runs):
     outputs = sorted(p.relative_to(a) for p in (a / "results").rglob("*") if p.is_file())
     n_maps = len(cfg["sky"]["bands"]) * (len(cfg["sky"]["stages"]) + 7)  # 5 stages, 6 components + noise
     assert len([p for p in outputs if p.suffix == ".fits"]) == n_maps
+    assert {p.name for p in outputs if p.parent.name == "cutouts"} == {
+        "index.parquet",
+        *(f"{s['name']}.npy" for s in cfg["sky"]["stages"]),
+    }
     for rel in outputs:
         assert (a / rel).read_bytes() == (b / rel).read_bytes(), f"{rel} differs between identical runs"
 

@@ -42,37 +42,38 @@ class PatchInterpolator:
         self.theta = np.arccos(cos_theta)
         self.phi0 = hp.pix2ang(nside, self.startpix)[1]
         # where each ring's footprint pixels sit in `pixels`: first index, first j, count
-        ring_of = np.searchsorted(self.startpix, self.pixels, side="right") - 1
+        # `pixels` is sorted, so each ring's footprint pixels form one run
+        run_start = np.flatnonzero(np.diff(self.pixels, prepend=-2) != 1)
+        run_ring = np.searchsorted(self.startpix, self.pixels[run_start], side="right") - 1
+        if np.any(np.diff(run_ring) == 0):
+            raise ValueError("footprint pixels must form one contiguous run per ring (an RA box)")
         self.first = np.full(rings.size, -1, dtype=np.int64)
         self.count = np.zeros(rings.size, dtype=np.int64)
-        uniq, first_idx, counts = np.unique(ring_of, return_index=True, return_counts=True)
-        self.first[uniq] = first_idx
-        self.count[uniq] = counts
         self.lo = np.zeros(rings.size, dtype=np.int64)
-        self.lo[uniq] = self.pixels[first_idx] - self.startpix[uniq]
+        self.first[run_ring] = run_start
+        self.count[run_ring] = np.diff(run_start, append=self.pixels.size)
+        self.lo[run_ring] = self.pixels[run_start] - self.startpix[run_ring]
 
-    def _ring_taps(self, ring: np.ndarray, phi: np.ndarray):
-        """Footprint indices and weights of the two pixels of ``ring`` bracketing ``phi``.
+    def _ring_taps(self, ring: np.ndarray, phi: np.ndarray, idx: np.ndarray, w: np.ndarray) -> None:
+        """Write the two pixels of ``ring`` bracketing ``phi``, and their weights, into ``idx`` and ``w``.
 
-        ``ring`` (0-based) has the shape of the trailing axes of ``phi`` (a row
-        template), so per-ring constants are looked up once per template point.
+        ``ring`` (0-based) has the shape of the trailing axis of ``phi`` (a row
+        template), so per-ring constants are looked up once per template
+        point. ``idx`` and ``w`` are (..., 2) views receiving footprint indices
+        and longitude weights. Cutouts may not straddle RA = 0: pixels on both
+        sides of it are never adjacent in a footprint's pixel list.
         """
-        nphi = self.nphi[ring]
-        tmp = (phi - self.phi0[ring]) * (nphi / (2.0 * np.pi))
-        i1 = np.floor(tmp)
-        w2 = (tmp - i1).astype(np.float32)
-        i1 = i1.astype(np.int64) % nphi
-        i2 = i1 + 1
-        i2[i2 == nphi] = 0
-        return self._index(ring, i1), self._index(ring, i2), 1.0 - w2, w2
-
-    def _index(self, ring: np.ndarray, j: np.ndarray) -> np.ndarray:
-        k = j - self.lo[ring]
-        if k.min() < 0 or np.any(k >= self.count[ring]):
+        tmp = (phi - self.phi0[ring]) * (self.nphi[ring] / (2.0 * np.pi))
+        j = np.floor(tmp)
+        w[..., 1] = tmp - j
+        w[..., 0] = 1.0 - w[..., 1]
+        k = j - self.lo[ring]  # position within the ring's run of footprint pixels
+        if k.min() < 0 or np.any(k >= self.count[ring] - 1):
             raise ValueError(
                 "interpolation needs pixels outside the map footprint; keep cutouts further from its edge"
             )
-        return k + self.first[ring]
+        idx[..., 0] = k + self.first[ring]
+        idx[..., 1] = idx[..., 0] + 1
 
     def meridian(self, theta: np.ndarray):
         """Rings bracketing each colatitude and the weight of the southern one.
@@ -112,14 +113,20 @@ class PatchInterpolator:
         """
         if method == "bilinear":
             ring1, ring2, wt = self.meridian(theta)
-            a1, a2, wa1, wa2 = self._ring_taps(ring1, phi)
-            b1, b2, wb1, wb2 = self._ring_taps(ring2, phi)
-            idx = np.stack([a1, a2, b1, b2], axis=-1)
-            w = np.stack([wa1 * (1 - wt), wa2 * (1 - wt), wb1 * wt, wb2 * wt], axis=-1)
+            idx = np.empty((*phi.shape, 4), dtype=np.int64)
+            w = np.empty((*phi.shape, 4), dtype=np.float32)
+            self._ring_taps(ring1, phi, idx[..., :2], w[..., :2])
+            self._ring_taps(ring2, phi, idx[..., 2:], w[..., 2:])
+            w[..., :2] *= (1.0 - wt)[:, None]
+            w[..., 2:] *= wt[:, None]
         elif method == "nearest":
             pix = hp.ang2pix(self.nside, np.broadcast_to(theta, phi.shape), phi)
-            ring = np.searchsorted(self.startpix, pix, side="right") - 1
-            idx = self._index(ring, pix - self.startpix[ring])[..., None]
+            idx = np.searchsorted(self.pixels, pix)
+            if np.any(self.pixels[np.minimum(idx, self.pixels.size - 1)] != pix):
+                raise ValueError(
+                    "cutout pixels fall outside the map footprint; keep cutouts further from its edge"
+                )
+            idx = idx[..., None]
             w = np.ones(idx.shape, dtype=np.float32)
         else:
             raise ValueError(f"unknown interpolation {method!r}: expected 'bilinear' or 'nearest'")
@@ -133,6 +140,7 @@ def extract_row(
     dec0: float,
     geometry: CutoutGeometry,
     method: str = "bilinear",
+    out: np.ndarray | None = None,
 ) -> np.ndarray:
     """Cut out all cutouts of one grid row (same centre declination).
 
@@ -147,22 +155,30 @@ def extract_row(
         Centre declination of the row, degrees.
     geometry : CutoutGeometry
     method : {"bilinear", "nearest"}
+    out : ndarray, optional
+        C-contiguous float32 array (e.g. rows of a memmap) of the output shape
+        to write into.
 
     Returns
     -------
     ndarray, shape (len(ra0), nmaps, npix, npix), float32
+        ``out`` if given.
     """
     xi, eta = geometry.pixel_offsets()
     # the row template: positions relative to a centre at RA 0 (shared by every cutout of the row)
     dra, dec = tan_deproject(0.0, dec0, xi.ravel(), eta.ravel())
+    dra = (dra + 180.0) % 360.0 - 180.0  # signed RA offsets from the centre
     theta = np.radians(90.0 - dec)
     phi = np.radians(np.asarray(ra0, dtype=float))[:, None] + np.radians(dra)[None, :]
     idx, w = interp.taps(theta, phi, method)
-    out = torch.nn.functional.embedding_bag(
+    vals = torch.nn.functional.embedding_bag(
         torch.from_numpy(idx), maps, per_sample_weights=torch.from_numpy(w), mode="sum"
     )  # (ncut * npix^2, nmaps): one fused gather and weighted sum
     n = geometry.npix
-    return out.view(len(ra0), n * n, -1).permute(0, 2, 1).reshape(len(ra0), -1, n, n).numpy()
+    if out is None:
+        out = np.empty((len(ra0), maps.shape[1], n, n), dtype=np.float32)
+    torch.from_numpy(out).view(len(ra0), -1, n * n).copy_(vals.view(len(ra0), n * n, -1).permute(0, 2, 1))
+    return out
 
 
 def extract_cutouts(
@@ -190,5 +206,18 @@ def extract_cutouts(
     rows, inverse = np.unique(dec, return_inverse=True)
     for r, dec0 in enumerate(rows):
         sel = np.flatnonzero(inverse == r)
-        out[sel] = extract_row(interp, maps, ra[sel], dec0, geometry, method)
+        if sel[-1] - sel[0] + 1 == sel.size:  # a run of rows (as on a grid): write in place
+            extract_row(interp, maps, ra[sel], dec0, geometry, method, out=out[sel[0] : sel[-1] + 1])
+        else:
+            out[sel] = extract_row(interp, maps, ra[sel], dec0, geometry, method)
     return out
+
+
+def interpolation_reach_arcmin(nside: int) -> float:
+    """How far from a sample point bilinear interpolation may reach for pixels, arcmin.
+
+    The four pixels used lie on the two rings bracketing the point, each at
+    most about two pixel radii away; cutouts must stay this far inside the
+    footprint (in addition to any configured margin).
+    """
+    return float(2.0 * np.degrees(hp.max_pixrad(nside)) * 60.0)

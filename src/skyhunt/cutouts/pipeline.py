@@ -10,7 +10,7 @@ import numpy as np
 import torch
 
 from skyhunt import io
-from skyhunt.cutouts.extract import PatchInterpolator, extract_row
+from skyhunt.cutouts.extract import PatchInterpolator, extract_row, interpolation_reach_arcmin
 from skyhunt.cutouts.grid import CutoutGeometry, make_grid
 from skyhunt.cutouts.labels import assign_splits, label_cutouts, training_drops
 from skyhunt.sky.footprint import Footprint
@@ -83,7 +83,8 @@ def run_cutouts(
     stages = list(stage_paths)
     geometry = CutoutGeometry(cc["size_arcmin"], cc["npix"])
     footprint = Footprint.from_config(sky["footprint"])
-    grid = make_grid(footprint, geometry, cc["stride_arcmin"], cc["edge_margin_arcmin"])
+    margin = max(cc["edge_margin_arcmin"], interpolation_reach_arcmin(sky["nside"]))
+    grid = make_grid(footprint, geometry, cc["stride_arcmin"], margin)
     halos, _ = io.read_table(halos_path)
     labels = label_cutouts(
         grid,
