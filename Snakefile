@@ -10,10 +10,6 @@ configfile: "config.yaml"
 report: "workflow/report/workflow.rst"
 
 
-# For `--software-deployment-method conda`: every job runs in this environment.
-conda: "envs/skyhunt.yaml"
-
-
 include: "workflow/rules/common.smk"
 include: "workflow/rules/sky.smk"
 include: "workflow/rules/cutouts.smk"

@@ -18,5 +18,7 @@ rule cutouts:
     resources:
         mem_mb=3000,
         runtime=30,
+    conda:
+        "../../envs/skyhunt.yaml"
     script:
         "../scripts/cutouts.py"

@@ -14,6 +14,8 @@ rule cmb_spectrum:
     resources:
         mem_mb=1000,
         runtime=10,
+    conda:
+        "../../envs/skyhunt.yaml"
     script:
         "../scripts/cmb_spectrum.py"
 
@@ -31,6 +33,8 @@ rule halos:
     resources:
         mem_mb=2000,
         runtime=10,
+    conda:
+        "../../envs/skyhunt.yaml"
     script:
         "../scripts/halos.py"
 
@@ -50,6 +54,8 @@ rule sources:
     resources:
         mem_mb=2000,
         runtime=10,
+    conda:
+        "../../envs/skyhunt.yaml"
     script:
         "../scripts/sources.py"
 
@@ -70,6 +76,8 @@ rule cmb_map:
     resources:
         mem_mb=4000,
         runtime=30,
+    conda:
+        "../../envs/skyhunt.yaml"
     script:
         "../scripts/cmb_map.py"
 
@@ -89,6 +97,8 @@ rule sz_maps:
     resources:
         mem_mb=2000,
         runtime=30,
+    conda:
+        "../../envs/skyhunt.yaml"
     script:
         "../scripts/sz_maps.py"
 
@@ -106,6 +116,8 @@ rule source_maps:
     resources:
         mem_mb=2000,
         runtime=10,
+    conda:
+        "../../envs/skyhunt.yaml"
     script:
         "../scripts/source_maps.py"
 
@@ -122,6 +134,8 @@ rule dust_map:
     resources:
         mem_mb=2000,
         runtime=10,
+    conda:
+        "../../envs/skyhunt.yaml"
     script:
         "../scripts/dust_map.py"
 
@@ -137,6 +151,8 @@ rule noise_map:
     resources:
         mem_mb=1000,
         runtime=10,
+    conda:
+        "../../envs/skyhunt.yaml"
     script:
         "../scripts/noise_map.py"
 
@@ -155,6 +171,8 @@ rule observed_map:
     resources:
         mem_mb=2000,
         runtime=20,
+    conda:
+        "../../envs/skyhunt.yaml"
     script:
         "../scripts/observed_map.py"
 
