@@ -27,11 +27,10 @@ from typing import Any
 import jsonschema
 import yaml
 
+from skyhunt.sky.components import COMPONENTS
+
 #: The schema shipped with the workflow: ``<repo>/workflow/schemas/config.schema.yaml``.
 SCHEMA_PATH = Path(__file__).resolve().parents[2] / "workflow" / "schemas" / "config.schema.yaml"
-
-#: Sky components a stage may add.
-COMPONENTS = ("cmb", "tsz", "ksz", "ir", "radio", "dust")
 
 # Scientific notation without a sign in the exponent ("1.0e13"): YAML 1.2 reads it as a
 # float, but PyYAML (YAML 1.1, used by Snakemake) reads it as a string.
