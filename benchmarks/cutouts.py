@@ -30,10 +30,11 @@ import numpy as np
 import torch
 import yaml
 
+from skyhunt import io
 from skyhunt.config import validate_config
 from skyhunt.cutouts.extract import PatchInterpolator, extract_cutouts, interpolation_reach_arcmin
 from skyhunt.cutouts.grid import CutoutGeometry, make_grid, tan_deproject
-from skyhunt.cutouts.pipeline import run_cutouts, stack_maps
+from skyhunt.cutouts.pipeline import run_cutouts
 from skyhunt.sky.footprint import Footprint
 
 
@@ -56,7 +57,7 @@ def main() -> None:
     sel = slice(0, min(args.n, len(grid)))
     ra, dec = grid.ra[sel], grid.dec[sel]
     n = ra.size
-    pixels, maps = stack_maps(list(paths.values()), nside)
+    pixels, maps = io.read_partial_maps(list(paths.values()), nside)
 
     # skyhunt on the whole grid (its one-off set-up amortised as in the rule), then the subset
     t0 = time.perf_counter()

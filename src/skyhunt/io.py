@@ -154,6 +154,40 @@ def read_partial_map(path: str | os.PathLike, nside: int | None = None):
     return pixels, values, hdr
 
 
+def read_partial_maps(paths: list, nside: int | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """Read partial maps that cover the same pixels into one (npix, nmaps) float32 array.
+
+    Parameters
+    ----------
+    paths : list of path-like
+        Map files written by :func:`write_partial_map`.
+    nside : int, optional
+        Required NSIDE of every file.
+
+    Returns
+    -------
+    pixels : ndarray of int64
+        The shared RING pixel indices.
+    maps : ndarray, shape (len(pixels), len(paths)), float32
+        One column per file.
+
+    Raises
+    ------
+    InputFileError
+        If a file is missing, corrupt, or covers other pixels than the first.
+    """
+    pixels = maps = None
+    for k, path in enumerate(paths):
+        pix, values, _ = read_partial_map(path, nside=nside)
+        if pixels is None:
+            pixels = pix
+            maps = np.empty((pix.size, len(paths)), dtype=np.float32)
+        elif not np.array_equal(pix, pixels):
+            raise InputFileError(f"map file {path} covers different pixels from {paths[0]}")
+        maps[:, k] = values
+    return pixels, maps
+
+
 def write_table(path: str | os.PathLike, columns: dict, units: dict, meta: dict | None = None) -> None:
     """Write a Parquet table atomically, recording column units in the schema metadata.
 

@@ -135,7 +135,7 @@ class PatchInterpolator:
 
 def extract_row(
     interp: PatchInterpolator,
-    maps: np.ndarray,
+    maps: torch.Tensor,
     ra0: np.ndarray,
     dec0: float,
     geometry: CutoutGeometry,

@@ -37,6 +37,14 @@ def _pairs(grid: Grid, tree: cKDTree, ra: np.ndarray, dec: np.ndarray, radius_ar
     return obj, cut, xi / ARCMIN, eta / ARCMIN
 
 
+def _first_per_group(group: np.ndarray, rank: np.ndarray) -> np.ndarray:
+    """Index of the lowest-``rank`` element of each value of ``group``."""
+    order = np.lexsort((rank, group))
+    first = np.ones(order.size, bool)
+    first[1:] = group[order][1:] != group[order][:-1]
+    return order[first]
+
+
 def label_cutouts(
     grid: Grid,
     geometry: CutoutGeometry,
@@ -99,21 +107,15 @@ def label_cutouts(
     central = cheb <= central_arcmin / 2.0 + 1e-9
     if unique:
         # each halo -> its Chebyshev-nearest cutout only (rounding at the seams cannot double count)
-        order = np.lexsort((cheb, obj))
-        first = np.ones(order.size, bool)
-        first[1:] = obj[order][1:] != obj[order][:-1]
         keep = np.zeros(obj.size, bool)
-        keep[order[first]] = True
+        keep[_first_per_group(obj, cheb)] = True
         central &= keep
     obj, cut, dx, dy = obj[central], cut[central], dx[central], dy[central]
     counts = np.bincount(cut, minlength=n)
     out["n_qualifying"] = counts.astype(np.int32)
     out["label"] = (counts > 0).astype(np.int8)
     # record the most massive qualifying halo of each positive cutout
-    order = np.lexsort((-q["m_vir"].to_numpy()[obj], cut))
-    first = np.ones(order.size, bool)
-    first[1:] = cut[order][1:] != cut[order][:-1]
-    sel = order[first]
+    sel = _first_per_group(cut, -q["m_vir"].to_numpy()[obj])
     c = cut[sel]
     out.loc[c, "halo_id"] = q["halo_id"].to_numpy()[obj[sel]]
     out.loc[c, "halo_m_vir"] = q["m_vir"].to_numpy()[obj[sel]]

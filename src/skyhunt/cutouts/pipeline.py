@@ -37,27 +37,6 @@ INDEX_UNITS = {
 }
 
 
-def stack_maps(map_paths: list, nside: int) -> tuple[np.ndarray, np.ndarray]:
-    """Read partial maps that share their pixels into one (npix, nmaps) float32 array.
-
-    Raises
-    ------
-    skyhunt.io.InputFileError
-        If a file is missing, corrupt, or covers other pixels than the first.
-    """
-    pixels = None
-    stacked = None
-    for k, path in enumerate(map_paths):
-        pix, values, _ = io.read_partial_map(path, nside=nside)
-        if pixels is None:
-            pixels = pix
-            stacked = np.empty((pix.size, len(map_paths)), dtype=np.float32)
-        elif not np.array_equal(pix, pixels):
-            raise io.InputFileError(f"map file {path} covers different pixels from {map_paths[0]}")
-        stacked[:, k] = values
-    return pixels, stacked
-
-
 def run_cutouts(
     cfg: dict, map_paths: dict, halos_path, index_path, stage_paths: dict, nthreads: int = 1
 ) -> None:
@@ -105,7 +84,7 @@ def run_cutouts(
     )
     dropped = training_drops(grid, labels, split, geometry)
 
-    pixels, maps = stack_maps([map_paths[(s, b)] for s in stages for b in bands], sky["nside"])
+    pixels, maps = io.read_partial_maps([map_paths[(s, b)] for s in stages for b in bands], sky["nside"])
     interp = PatchInterpolator(sky["nside"], pixels)
     torch.set_num_threads(max(int(nthreads), 1))
     maps_t = torch.from_numpy(maps)

@@ -140,8 +140,11 @@ class LightCone:
             return np.trapezoid(self.d2n_dz_dlnm(z, np.exp(lnm)), lnm)
 
         z_lo, z_hi = max(z_min, 1e-4), self.z[-1]
+
         # the integrand steps where the mass definition switches (see d2n_dz_dlnm)
-        excess = lambda z: mass_so.densityThreshold(z, "vir") / self.cosmo.rho_m(z) - 200.0  # noqa: E731
+        def excess(z):
+            return mass_so.densityThreshold(z, "vir") / self.cosmo.rho_m(z) - 200.0
+
         points = [optimize.brentq(excess, z_lo, z_hi)] if excess(z_lo) * excess(z_hi) < 0 else None
         total, _ = integrate.quad(per_z, z_lo, z_hi, points=points, limit=400, epsrel=1e-4)
         return total * n_steradian

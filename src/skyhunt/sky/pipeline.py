@@ -160,23 +160,12 @@ def run_observed_map(sky: dict, band_name: str, stage: str, input_paths: list, o
     ``input_paths`` lists the stage's component maps with the noise map last.
     """
     band = _band(sky, band_name)
-    *sky_paths, noise_path = input_paths
-    pixels = None
-    total = None
-    for path in sky_paths:
-        pix, values, _ = io.read_partial_map(path, nside=sky["nside"])
-        if pixels is None:
-            pixels, total = pix, values.astype(np.float64)
-        elif not np.array_equal(pix, pixels):
-            raise io.InputFileError(f"map file {path} covers different pixels from {sky_paths[0]}")
-        else:
-            total += values
+    pixels, maps = io.read_partial_maps(input_paths, nside=sky["nside"])
+    total = maps[:, :-1].sum(axis=1, dtype=np.float64)
     if band["beam_fwhm_arcmin"] > 0:
         total = gaussian_beam_operator(sky["nside"], pixels, band["beam_fwhm_arcmin"]) @ total
         log.info("applied %.2f arcmin FWHM Gaussian beam", band["beam_fwhm_arcmin"])
-    pix, noise, _ = io.read_partial_map(noise_path, nside=sky["nside"])
-    if not np.array_equal(pix, pixels):
-        raise io.InputFileError(f"map file {noise_path} covers different pixels from {sky_paths[0]}")
+    noise = maps[:, -1]
     _write_band_map(out_path, pixels, total + noise, sky, band, stage)
 
 
