@@ -13,10 +13,12 @@ report: "workflow/report/workflow.rst"
 include: "workflow/rules/common.smk"
 include: "workflow/rules/sky.smk"
 include: "workflow/rules/cutouts.smk"
+include: "workflow/rules/cnn.smk"
 
 
 rule all:
     input:
         rules.sky.input,
         rules.cutouts.output,
+        expand("results/cnn/{stage}/scores.parquet", stage=config["cnn"]["stages"]),
     default_target: True

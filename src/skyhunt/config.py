@@ -459,4 +459,25 @@ def _semantic_problems(config: dict, bad_paths: set[str]) -> list[str]:
                 "config key 'sky.stages[0].add': expected the first stage to add cmb (every stage "
                 f"is built on the primary CMB), got {_show(first)}"
             )
+
+    stage_names = [_get(s, "name") for s in stages] if isinstance(stages, list) else []
+    cnn_stages = _get(config, "cnn", "stages")
+    for i, name in enumerate(cnn_stages if isinstance(cnn_stages, list) else []):
+        if stage_names and name not in stage_names:
+            problems.append(
+                f"config key 'cnn.stages[{i}]': expected the name of a noise stage in sky.stages "
+                f"({', '.join(map(str, stage_names))}), got {name!r}"
+            )
+    tr, opt = ("cnn", "training"), ("cnn", "optimizer")
+    ordered((*tr, "ratio_start"), (*tr, "ratio_stop"), "the ladder to run upwards", strict=False)
+    ordered((*opt, "warmup_batches"), (*opt, "drop_after_batches"), "the drop after warm-up", strict=False)
+    every = _get(config, *tr, "eval_every_batches")
+    for key in ("patience_batches", "max_batches_per_ratio"):
+        value = _get(config, *tr, key)
+        if _is_number(every) and _is_number(value) and value % every:
+            problems.append(
+                f"config key 'cnn.training.{key}': expected a multiple of "
+                f"cnn.training.eval_every_batches = {every} (validation, checkpoints and stopping "
+                f"happen every that many batches), got {value}"
+            )
     return problems

@@ -1,0 +1,240 @@
+"""Cutout datasets and the oversampling sampler S_r of DeepSZ section 2.2.2.
+
+Batches are drawn as whole index arrays (one fancy-indexed read of the memory-mapped
+cutout array per batch) rather than item by item. Every training batch is a pure function
+of (seed, r, epoch), so a run resumed from an epoch-end checkpoint draws exactly the
+batches an uninterrupted run would have drawn.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import lightning as L
+import numpy as np
+import pandas as pd
+import torch
+from torch.utils.data import DataLoader, Dataset, Sampler
+
+from skyhunt import io
+
+
+@dataclass(frozen=True)
+class SplitRows:
+    """Row numbers (into the cutout arrays) of the training, validation and test sets.
+
+    Training excludes the negatives flagged ``dropped`` (DeepSZ 1.2); validation and test keep all.
+    """
+
+    train: np.ndarray
+    validation: np.ndarray
+    test: np.ndarray
+
+    @classmethod
+    def from_index(cls, index: pd.DataFrame) -> SplitRows:
+        rows = np.arange(len(index))
+        split, dropped = index["split"].to_numpy(), index["dropped"].to_numpy(bool)
+        return cls(rows[(split == "train") & ~dropped], rows[split == "validation"], rows[split == "test"])
+
+
+def band_statistics(array: np.ndarray, rows: np.ndarray, chunk: int = 4096) -> tuple[np.ndarray, np.ndarray]:
+    """Per-band mean and standard deviation over ``array[rows]`` (µK_CMB), streamed in chunks.
+
+    Parameters
+    ----------
+    array : ndarray, shape (N, bands, npix, npix)
+        Cutouts (may be a memmap).
+    rows : ndarray of int
+        Rows to use (the training set).
+
+    Returns
+    -------
+    mean, std : ndarray, shape (bands,), float64
+    """
+    total = np.zeros(array.shape[1])
+    total_sq = np.zeros(array.shape[1])
+    for start in range(0, len(rows), chunk):
+        x = np.asarray(array[np.sort(rows[start : start + chunk])], dtype=np.float64)
+        total += x.sum(axis=(0, 2, 3))
+        total_sq += (x * x).sum(axis=(0, 2, 3))
+    n = len(rows) * array.shape[2] * array.shape[3]
+    mean = total / n
+    return mean, np.sqrt(np.maximum(total_sq / n - mean**2, 0.0))
+
+
+def dihedral(x: np.ndarray, codes: np.ndarray) -> np.ndarray:
+    """Apply one of the 8 flips/90-degree rotations to each cutout.
+
+    Parameters
+    ----------
+    x : ndarray, shape (B, bands, n, n)
+    codes : ndarray of int in [0, 8), shape (B,)
+        ``code % 4`` quarter turns, then a left-right flip if ``code >= 4``.
+    """
+    out = np.empty_like(x)
+    for code in np.unique(codes):
+        sel = codes == code
+        y = np.rot90(x[sel], int(code) % 4, axes=(-2, -1))
+        out[sel] = y[..., ::-1] if code >= 4 else y
+    return out
+
+
+class CutoutBatches(Dataset):
+    """Whole batches of cutouts: ``dataset[(rows, codes)]`` -> (x, y).
+
+    Parameters
+    ----------
+    array : ndarray, shape (N, bands, npix, npix), float32
+        Cutouts in µK_CMB (a memmap is fine).
+    labels : ndarray of bool, shape (N,)
+    """
+
+    def __init__(self, array: np.ndarray, labels: np.ndarray):
+        self.array = array
+        self.labels = np.asarray(labels, dtype=np.int64)
+
+    def __getitem__(self, key):
+        rows, codes = key
+        x = np.asarray(self.array[rows], dtype=np.float32)
+        if codes is not None:
+            x = dihedral(x, codes)
+        return torch.from_numpy(np.ascontiguousarray(x)), torch.from_numpy(self.labels[rows])
+
+
+class RatioSampler(Sampler):
+    """S_r: batches in which each draw is a positive with probability 1 / (1 + r).
+
+    Positives and negatives are each drawn uniformly with replacement, so the expected
+    negative-to-positive ratio is r and every batch is a fresh draw (DeepSZ 2.2.2 i).
+
+    Parameters
+    ----------
+    positives, negatives : ndarray of int
+        Row numbers of each class.
+    ratio : float
+        Effective negative-to-positive ratio r.
+    batch_size, n_batches : int
+        Batch size and batches per epoch.
+    seed : int
+        Base seed; epoch ``e`` uses the stream ``(seed, e)``.
+    augment : bool
+        Draw a random flip/rotation code per cutout.
+    """
+
+    def __init__(self, positives, negatives, ratio, batch_size, n_batches, seed, augment=False):
+        if len(positives) == 0 or len(negatives) == 0:
+            raise ValueError(
+                f"the training set needs both classes; it has {len(positives)} positive and "
+                f"{len(negatives)} negative cutouts"
+            )
+        self.positives, self.negatives = np.asarray(positives), np.asarray(negatives)
+        self.ratio, self.batch_size, self.n_batches = ratio, batch_size, n_batches
+        self.seed, self.augment, self.epoch = seed, augment, 0
+
+    def set_epoch(self, epoch: int) -> None:
+        """Select the random stream of ``epoch`` (Lightning calls this at each epoch start)."""
+        self.epoch = epoch
+
+    def __len__(self) -> int:
+        return self.n_batches
+
+    def __iter__(self):
+        rng = np.random.default_rng([self.seed, self.epoch])
+        for _ in range(self.n_batches):
+            positive = rng.random(self.batch_size) < 1.0 / (1.0 + self.ratio)
+            rows = np.where(
+                positive,
+                self.positives[rng.integers(len(self.positives), size=self.batch_size)],
+                self.negatives[rng.integers(len(self.negatives), size=self.batch_size)],
+            )
+            codes = rng.integers(8, size=self.batch_size) if self.augment else None
+            yield rows, codes
+
+
+def oversampled(positives, negatives, ratio: float, seed: int) -> np.ndarray:
+    """A fixed oversampled evaluation set: every negative plus ``len(negatives) / r`` positives
+    drawn with replacement (the "over-sampled validation set" of DeepSZ 2.2.2 ii)."""
+    rng = np.random.default_rng(seed)
+    n_pos = max(1, round(len(negatives) / ratio))
+    return np.concatenate([np.asarray(negatives), rng.choice(positives, size=n_pos, replace=True)])
+
+
+def in_batches(rows: np.ndarray, batch_size: int) -> list:
+    """Consecutive batches of ``rows`` without augmentation, for evaluation."""
+    return [(rows[i : i + batch_size], None) for i in range(0, len(rows), batch_size)]
+
+
+class CutoutDataModule(L.LightningDataModule):
+    """Training batches from S_r and the oversampled validation set at the same r.
+
+    Parameters
+    ----------
+    array_path, index_path : path-like
+        One noise stage's cutout array (``.npy``) and the shared cutout index.
+    ratio : float
+        Negative-to-positive ratio r of this training stage.
+    batch_size, batches_per_epoch : int
+        Batch size, and batches between two validations (one Lightning epoch).
+    seed : int
+        Seed of this ratio stage's draws.
+    augment : bool
+        Random flips and quarter turns of training cutouts.
+    """
+
+    def __init__(self, array_path, index_path, ratio, batch_size, batches_per_epoch, seed, augment):
+        super().__init__()
+        self.array = load_cutout_array(array_path)
+        self.index, _ = io.read_table(index_path)
+        check_index_matches(self.index, self.array, index_path, array_path)
+        self.rows = SplitRows.from_index(self.index)
+        labels = self.index["label"].to_numpy(bool)
+        self.dataset = CutoutBatches(self.array, labels)
+        self.ratio, self.batch_size, self.seed = ratio, batch_size, seed
+        self.batches_per_epoch, self.augment = batches_per_epoch, augment
+        self.train_pos = self.rows.train[labels[self.rows.train]]
+        self.train_neg = self.rows.train[~labels[self.rows.train]]
+        self.val_pos = self.rows.validation[labels[self.rows.validation]]
+        self.val_neg = self.rows.validation[~labels[self.rows.validation]]
+        if len(self.val_pos) == 0:
+            raise ValueError(f"{index_path}: the validation split holds no positive cutouts")
+
+    def train_dataloader(self):
+        sampler = RatioSampler(
+            self.train_pos,
+            self.train_neg,
+            self.ratio,
+            self.batch_size,
+            self.batches_per_epoch,
+            self.seed,
+            self.augment,
+        )
+        return DataLoader(self.dataset, batch_size=None, sampler=sampler)
+
+    def val_dataloader(self):
+        rows = oversampled(self.val_pos, self.val_neg, self.ratio, self.seed)
+        return DataLoader(self.dataset, batch_size=None, sampler=in_batches(rows, self.batch_size))
+
+
+def load_cutout_array(path) -> np.ndarray:
+    """Memory-map a cutout array (N, bands, npix, npix) float32, or fail naming the file."""
+    try:
+        array = np.load(path, mmap_mode="r")
+    except (OSError, ValueError) as err:
+        raise io.InputFileError(f"{path}: not a readable .npy cutout array ({err})") from err
+    if array.ndim != 4 or array.dtype != np.float32 or array.shape[2] != array.shape[3]:
+        raise io.InputFileError(
+            f"{path}: expected a float32 array of shape (N, bands, npix, npix), "
+            f"got {array.dtype} {array.shape}"
+        )
+    return array
+
+
+def check_index_matches(index: pd.DataFrame, array: np.ndarray, index_path, array_path) -> None:
+    """Fail unless the index has one row per cutout and the columns training needs."""
+    missing = {"cutout_id", "split", "dropped", "label"} - set(index.columns)
+    if missing:
+        raise io.InputFileError(f"{index_path}: missing columns {sorted(missing)}")
+    if len(index) != len(array):
+        raise io.InputFileError(
+            f"{array_path} holds {len(array)} cutouts but {index_path} lists {len(index)}"
+        )

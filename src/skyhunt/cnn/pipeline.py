@@ -1,0 +1,76 @@
+"""The ``train_cnn`` and ``score_cnn`` rules (DeepSZ section 2.2)."""
+
+from __future__ import annotations
+
+import logging
+
+import numpy as np
+
+from skyhunt import io
+from skyhunt.cnn.calibration import PlattScaling
+from skyhunt.cnn.data import SplitRows, check_index_matches, load_cutout_array
+from skyhunt.cnn.module import CutoutClassifier
+from skyhunt.cnn.training import Device, predict_scores
+from skyhunt.metrics import f1_curve
+
+log = logging.getLogger("skyhunt.cnn")
+
+#: Units of the score table columns.
+SCORE_UNITS = {"cutout_id": "", "split": "", "raw_score": "log-odds", "probability": ""}
+
+
+def run_score_cnn(cnn: dict, model_path, array_path, index_path, scores_path) -> None:
+    """Score every cutout with the chosen model; calibrate with Platt scaling fitted on validation.
+
+    Parameters
+    ----------
+    cnn : dict
+        Validated config section ``cnn``.
+    model_path : path-like
+        Checkpoint written by ``train_cnn``.
+    array_path, index_path : path-like
+        The stage's cutouts and the shared cutout index.
+    scores_path : path-like
+        Output Parquet table: ``cutout_id, split, raw_score, probability`` in index order; the
+        Platt parameters are in its ``skyhunt`` metadata.
+    """
+    try:
+        module = CutoutClassifier.load_from_checkpoint(model_path, map_location="cpu")
+    except Exception as err:
+        raise io.InputFileError(f"{model_path}: not a readable skyhunt CNN checkpoint ({err})") from err
+    module.to("cuda" if Device.detect(cnn["accelerator"]).accelerator == "gpu" else "cpu")
+    array = load_cutout_array(array_path)
+    index, _ = io.read_table(index_path)
+    check_index_matches(index, array, index_path, array_path)
+    labels = index["label"].to_numpy(bool)
+    raw = predict_scores(module, array, np.arange(len(index)), cnn["training"]["batch_size"])
+    rows = SplitRows.from_index(index)
+    platt = PlattScaling.fit(raw[rows.validation], labels[rows.validation])
+    probability = platt(raw)
+    threshold, f1 = f1_curve(probability[rows.validation], labels[rows.validation]).best
+    test = probability[rows.test] >= threshold
+    truth = labels[rows.test]
+    test_f1 = 2 * (test & truth).sum() / max(test.sum() + truth.sum(), 1)
+    log.info(
+        "Platt slope %.3f, intercept %.3f; validation F1 %.3f at probability >= %.3f; test F1 %.3f there "
+        "(%d of %d test positives found, %d false positives)",
+        platt.slope,
+        platt.intercept,
+        f1,
+        threshold,
+        test_f1,
+        (test & truth).sum(),
+        truth.sum(),
+        (test & ~truth).sum(),
+    )
+    io.write_table(
+        scores_path,
+        {
+            "cutout_id": index["cutout_id"].to_numpy(),
+            "split": index["split"].to_numpy(),
+            "raw_score": raw.astype(np.float64),
+            "probability": probability,
+        },
+        SCORE_UNITS,
+        meta={"platt_slope": platt.slope, "platt_intercept": platt.intercept, "fitted_on": "validation"},
+    )

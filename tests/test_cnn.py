@@ -1,0 +1,290 @@
+"""CNN (DeepSZ 2.2): architectures, the S_r sampler, the ratio ladder, resuming, Platt scaling."""
+
+from __future__ import annotations
+
+import copy
+
+import numpy as np
+import pandas as pd
+import pytest
+import torch
+from lightning.pytorch.callbacks import Callback
+
+from skyhunt import io
+from skyhunt.cnn.calibration import PlattScaling
+from skyhunt.cnn.data import RatioSampler, band_statistics, dihedral, oversampled
+from skyhunt.cnn.models import DeepSZResNet, SmallCNN, build_model
+from skyhunt.cnn.module import learning_rate
+from skyhunt.cnn.pipeline import run_score_cnn
+from skyhunt.cnn.training import train_ladder
+from skyhunt.metrics import f1_curve
+
+from .conftest import shipped_config
+
+NPIX = 16
+
+
+@pytest.fixture(autouse=True, scope="module")
+def one_thread():
+    """Tiny models run fastest on one thread (and the workflow gives each training job one)."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
+def tiny_cnn_config() -> dict:
+    """The shipped cnn section, shrunk to a ladder of two ratios of a few batches each."""
+    cnn = copy.deepcopy(shipped_config()["cnn"])
+    cnn["progress_bar"] = False
+    cnn["accelerator"] = "cpu"
+    cnn["training"].update(
+        batch_size=32,
+        ratio_start=1,
+        ratio_stop=2,
+        eval_every_batches=5,
+        patience_batches=10,
+        max_batches_per_ratio=30,
+        log_every_batches=5,
+    )
+    cnn["optimizer"].update(
+        lr_start=0.01, lr=0.03, warmup_batches=10, drop_after_batches=20, lr_after_drop=0.01
+    )
+    return cnn
+
+
+def make_dataset(tmp_path, signal_uk: float, seed: int = 0, n: int = 1200, positive_fraction: float = 0.1):
+    """White-noise cutouts (3 bands, 10 µK rms); positives carry a central Gaussian decrement of
+    ``signal_uk`` at 90 and 148 GHz (none at 219), like an SZ cluster. RA stripes as in DeepSZ."""
+    rng = np.random.default_rng(seed)
+    label = rng.random(n) < positive_fraction
+    x = rng.normal(0.0, 10.0, size=(n, 3, NPIX, NPIX)).astype(np.float32)
+    yy, xx = np.mgrid[:NPIX, :NPIX] - (NPIX - 1) / 2
+    offset = rng.uniform(-3, 3, size=(n, 2))  # cluster anywhere in the central region
+    blob = np.exp(
+        -((xx[None] - offset[:, :1, None]) ** 2 + (yy[None] - offset[:, 1:, None]) ** 2) / (2 * 1.5**2)
+    )
+    for band, scale in enumerate((1.0, 0.6, 0.0)):
+        x[:, band] -= (signal_uk * scale * blob * label[:, None, None]).astype(np.float32)
+    ra = rng.uniform(0, 10, n)
+    split = np.where(ra < 1.3, "test", np.where(ra < 3.0, "validation", "train"))
+    index = pd.DataFrame(
+        {"cutout_id": np.arange(n), "ra": ra, "split": split, "dropped": np.zeros(n, bool), "label": label}
+    )
+    np.save(tmp_path / "stage.npy", x)
+    io.write_table(
+        tmp_path / "index.parquet", {c: index[c].to_numpy() for c in index}, {c: "" for c in index}
+    )
+    return tmp_path / "stage.npy", tmp_path / "index.parquet", index
+
+
+def run_ladder(tmp_path, array, index, cnn, name="run", callbacks=()):
+    out = tmp_path / name
+    train_ladder(
+        cnn,
+        11,
+        array,
+        index,
+        out / "work",
+        out / "model.ckpt",
+        out / "history.csv",
+        out / "training.json",
+        callbacks=list(callbacks),
+    )
+    run_score_cnn(cnn, out / "model.ckpt", array, index, out / "scores.parquet")
+    scores, units = io.read_table(out / "scores.parquet")
+    return out, scores
+
+
+def test_deepsz_resnet_follows_the_paper():
+    net = DeepSZResNet(in_channels=3, npix=32)
+    stem = [m for m in net.features[:2]]
+    assert [c[0].kernel_size for c in stem] == [(3, 3), (3, 3)]
+    assert [c[0].stride for c in stem] == [(1, 1), (2, 2)]
+    assert isinstance(net.features[2], torch.nn.MaxPool2d)
+    blocks = net.features[3:]
+    widths = [b.body[0].out_channels for b in blocks]
+    assert widths == [64] * 3 + [128] * 4 + [256] * 6  # ResNet-50 stages 1-3; no stage 4
+    linear = [m for m in net.head if isinstance(m, torch.nn.Linear)]
+    assert [m.out_features for m in linear] == [256, 256, 2]
+    assert net(torch.zeros(2, 3, 32, 32)).shape == (2, 2)
+    assert build_model("small", 3, 32)(torch.zeros(2, 3, 32, 32)).shape == (2, 2)
+    with pytest.raises(ValueError, match="unknown architecture"):
+        build_model("resnet18", 3, 32)
+
+
+def test_models_see_where_the_signal_is():
+    """No global pooling: a cutout's label depends on where the cluster sits."""
+    torch.manual_seed(0)
+    net = SmallCNN(3, 32).eval()
+    a = torch.zeros(1, 3, 32, 32)
+    b = a.clone()
+    a[..., 14:18, 14:18] = 1.0
+    b[..., 0:4, 0:4] = 1.0
+    assert not torch.allclose(net(a), net(b))
+
+
+def test_learning_rate_schedule():
+    opt = shipped_config()["cnn"]["optimizer"]
+    assert learning_rate(0, opt) == pytest.approx(opt["lr_start"])
+    mid = opt["warmup_batches"] // 2
+    assert learning_rate(mid, opt) == pytest.approx((opt["lr_start"] + opt["lr"]) / 2)
+    assert learning_rate(opt["warmup_batches"], opt) == pytest.approx(opt["lr"])
+    assert learning_rate(opt["drop_after_batches"] - 1, opt) == pytest.approx(opt["lr"])
+    assert learning_rate(opt["drop_after_batches"], opt) == pytest.approx(opt["lr_after_drop"])
+
+
+@pytest.mark.parametrize("ratio", [1, 5, 20])
+def test_sampler_realises_the_ratio(ratio):
+    pos, neg = np.arange(0, 30), np.arange(30, 3000)
+    sampler = RatioSampler(pos, neg, ratio, batch_size=128, n_batches=200, seed=3, augment=True)
+    rows = np.concatenate([r for r, _ in sampler])
+    n_pos = np.isin(rows, pos).sum()
+    n = len(rows)
+    p = 1 / (1 + ratio)
+    assert abs(n_pos - n * p) < 4 * np.sqrt(n * p * (1 - p))  # binomial sampling error
+    realised = (n - n_pos) / n_pos
+    assert realised == pytest.approx(ratio, rel=4 * np.sqrt((1 - p) / (n * p)) / (1 - p))
+    assert len(np.unique(rows[np.isin(rows, pos)])) == len(pos)  # every positive is drawn
+    # a fresh draw each epoch, and the same draw for the same epoch
+    first = [r.copy() for r, _ in sampler]
+    sampler.set_epoch(1)
+    assert not np.array_equal(np.concatenate([r for r, _ in sampler]), np.concatenate(first))
+    sampler.set_epoch(0)
+    assert all(np.array_equal(a, b) for a, (b, _) in zip(first, sampler, strict=True))
+
+
+def test_oversampled_validation_and_augmentation():
+    rows = oversampled(np.arange(5), np.arange(5, 405), ratio=4, seed=1)
+    assert (rows >= 5).sum() == 400 and (rows < 5).sum() == 100
+    x = np.arange(2 * 3 * 4 * 4, dtype=np.float32).reshape(2, 3, 4, 4)
+    out = dihedral(x, np.array([1, 6]))
+    np.testing.assert_array_equal(out[0], np.rot90(x[0], 1, axes=(-2, -1)))
+    np.testing.assert_array_equal(out[1], np.rot90(x[1], 2, axes=(-2, -1))[..., ::-1])
+
+
+def test_band_statistics_are_streamed_exactly():
+    x = np.random.default_rng(2).normal(3.0, 2.0, size=(50, 3, 4, 4)).astype(np.float32)
+    rows = np.arange(0, 50, 3)
+    mean, std = band_statistics(x, rows, chunk=4)
+    np.testing.assert_allclose(mean, x[rows].mean(axis=(0, 2, 3)), rtol=1e-6)
+    np.testing.assert_allclose(std, x[rows].std(axis=(0, 2, 3)), rtol=1e-5)
+
+
+def test_platt_scaling_is_monotone():
+    rng = np.random.default_rng(0)
+    s = rng.normal(size=5000)
+    y = rng.random(5000) < 1 / (1 + np.exp(-(2 * s - 1)))
+    platt = PlattScaling.fit(s, y)
+    assert platt.slope == pytest.approx(2, rel=0.15) and platt.intercept == pytest.approx(-1, abs=0.15)
+    grid = np.linspace(-10, 10, 1001)
+    assert np.all(np.diff(platt(grid)) >= 0)
+    # anti-correlated scores cannot reverse the ranking: the slope stops at zero
+    assert PlattScaling.fit(-s, y).slope == 0.0
+    with pytest.raises(ValueError, match="both classes"):
+        PlattScaling.fit(s, np.zeros(5000, bool))
+
+
+def test_f1_curve_is_exact():
+    rng = np.random.default_rng(4)
+    s = np.round(rng.normal(size=300), 1)  # many ties
+    y = rng.random(300) < 0.2
+    curve = f1_curve(s, y)
+    for t, f in zip(curve.thresholds, curve.f1, strict=True):
+        pred = s >= t
+        assert f == pytest.approx(2 * (pred & y).sum() / (pred.sum() + y.sum()))
+    assert curve.best[1] == pytest.approx(max(curve.f1))
+
+
+@pytest.fixture(scope="module")
+def signal_run(tmp_path_factory):
+    tmp = tmp_path_factory.mktemp("signal")
+    array, index, table = make_dataset(tmp, signal_uk=60.0)
+    out, scores = run_ladder(tmp, array, index, tiny_cnn_config())
+    return tmp, array, index, table, out, scores
+
+
+def test_obvious_signal_is_learned(signal_run):
+    _, _, _, table, out, scores = signal_run
+    val = (scores["split"] == "validation").to_numpy()
+    _, f1 = f1_curve(scores["probability"][val], table["label"][val]).best
+    assert f1 > 0.9
+    history = pd.read_csv(out / "history.csv")
+    assert set(history["ratio"]) == {1, 2} and set(history["split"]) == {"train", "val"}
+    for _, part in history.groupby("split"):
+        assert part["batch"].is_monotonic_increasing
+
+
+def test_pure_noise_is_not_learned(tmp_path):
+    """Same pipeline, labels with no counterpart in the inputs: no leakage, so no skill."""
+    array, index, table = make_dataset(tmp_path, signal_uk=0.0)
+    _, scores = run_ladder(tmp_path, array, index, tiny_cnn_config())
+    test = (scores["split"] == "test").to_numpy()
+    val = (scores["split"] == "validation").to_numpy()
+    threshold, _ = f1_curve(scores["probability"][val], table["label"][val]).best
+    pred, truth = scores["probability"][test] >= threshold, table["label"][test]
+    f1 = 2 * (pred & truth).sum() / (pred.sum() + truth.sum())
+    assert f1 < 0.4  # an all-positive guess scores 2p / (1 + p) = 0.18 here
+
+
+def test_same_config_same_scores(signal_run, tmp_path):
+    tmp, array, index, _, _, scores = signal_run
+    _, again = run_ladder(tmp_path, array, index, tiny_cnn_config())
+    np.testing.assert_array_equal(again["raw_score"], scores["raw_score"])
+
+
+class Interrupt(Callback):
+    """Stops the run with an error after ``at`` batches of the ratio-``ratio`` stage, like a kill."""
+
+    def __init__(self, ratio, at):
+        self.ratio, self.at = ratio, at
+
+    def on_train_batch_end(self, trainer, module, outputs, batch, batch_idx):
+        if trainer.datamodule.ratio == self.ratio and trainer.global_step >= self.at:
+            raise SystemExit("killed")
+
+
+def test_killed_training_resumes(signal_run, tmp_path):
+    _, array, index, _, out, scores = signal_run
+    cnn = tiny_cnn_config()
+    with pytest.raises(SystemExit):
+        run_ladder(tmp_path, array, index, cnn, callbacks=[Interrupt(ratio=2, at=12)])
+    work = tmp_path / "run" / "work"
+    assert (work / "r01" / "stage.json").exists() and (work / "r02" / "last.ckpt").exists()
+    assert not (work / "r02" / "stage.json").exists() and not (tmp_path / "run" / "model.ckpt").exists()
+    _, resumed = run_ladder(tmp_path, array, index, cnn)
+    summary = (tmp_path / "run" / "training.json").read_text()
+    assert summary == (out / "training.json").read_text()  # same chosen stage, same records
+    np.testing.assert_array_equal(resumed["raw_score"], scores["raw_score"])
+
+
+def test_calibration_uses_validation_only(signal_run, tmp_path):
+    _, array, _, table, out, scores = signal_run
+    flipped = table.copy()
+    test = flipped["split"] != "validation"
+    flipped.loc[test, "label"] = ~flipped.loc[test, "label"]
+    io.write_table(
+        tmp_path / "index.parquet", {c: flipped[c].to_numpy() for c in flipped}, {c: "" for c in flipped}
+    )
+    run_score_cnn(
+        tiny_cnn_config(), out / "model.ckpt", array, tmp_path / "index.parquet", tmp_path / "s.parquet"
+    )
+    again, _ = io.read_table(tmp_path / "s.parquet")
+    np.testing.assert_array_equal(again["probability"], scores["probability"])
+
+
+def test_bad_inputs_name_the_file(signal_run, tmp_path):
+    _, array, index, _, out, _ = signal_run
+    cnn = tiny_cnn_config()
+    bad = tmp_path / "bad.npy"
+    bad.write_bytes(b"not an array")
+    with pytest.raises(io.InputFileError, match="bad.npy"):
+        run_score_cnn(cnn, out / "model.ckpt", bad, index, tmp_path / "s.parquet")
+    short = tmp_path / "short.npy"
+    np.save(short, np.load(array)[:10])
+    with pytest.raises(io.InputFileError, match="short.npy holds 10 cutouts"):
+        run_score_cnn(cnn, out / "model.ckpt", short, index, tmp_path / "s.parquet")
+    with pytest.raises(io.InputFileError, match="junk.ckpt"):
+        (tmp_path / "junk.ckpt").write_bytes(b"\0" * 10)
+        run_score_cnn(cnn, tmp_path / "junk.ckpt", array, index, tmp_path / "s.parquet")
+    assert not (tmp_path / "s.parquet").exists()
