@@ -41,7 +41,9 @@ def write_sehgal_maps(root: Path, nside: int, bands: dict[str, float], seed: int
         for band, freq in bands.items():
             uk = rng.normal(0.0, rms, hp.nside2npix(nside)).astype(np.float32)
             jy = (uk * uk_to_jy_per_sr(freq)).astype(np.float32)
-            hp.write_map(root / f"{band}_{file_comp}_healpix.fits", jy, dtype=np.float32, column_units="Jy/sr")
+            hp.write_map(
+                root / f"{band}_{file_comp}_healpix.fits", jy, dtype=np.float32, column_units="Jy/sr"
+            )
             truth[(comp, band)] = jy.astype(np.float64) / uk_to_jy_per_sr(freq)
     return truth
 

@@ -49,14 +49,18 @@ def test_read_pixels_ring_nested_and_row_layouts_agree(tmp_path):
     hdu.header.update({"PIXTYPE": "HEALPIX", "ORDERING": "RING", "NSIDE": NSIDE, "INDXSCHM": "IMPLICIT"})
     hdu.writeto(tmp_path / "flat.fits")
     for name in ("ring", "nest", "flat"):
-        np.testing.assert_array_equal(survey.read_healpix_pixels(tmp_path / f"{name}.fits", NSIDE, pixels), m[pixels])
+        np.testing.assert_array_equal(
+            survey.read_healpix_pixels(tmp_path / f"{name}.fits", NSIDE, pixels), m[pixels]
+        )
 
 
 def test_read_pixels_rejects_wrong_nside_unseen_and_garbage(tmp_path):
     m = np.zeros(hp.nside2npix(NSIDE), dtype=np.float32)
     pixels = Footprint(20.0, 40.0, 10.0, 30.0).pixels(NSIDE)
     hp.write_map(tmp_path / "m.fits", m, dtype=np.float32)
-    with pytest.raises(io.InputFileError, match=r"m\.fits has NSIDE=64, the configuration \(sky\.nside\) needs 128"):
+    with pytest.raises(
+        io.InputFileError, match=r"m\.fits has NSIDE=64, the configuration \(sky\.nside\) needs 128"
+    ):
         survey.read_healpix_pixels(tmp_path / "m.fits", 128, Footprint(20.0, 40.0, 10.0, 30.0).pixels(128))
     m[pixels[5]] = hp.UNSEEN
     hp.write_map(tmp_path / "u.fits", m, dtype=np.float32)
@@ -128,7 +132,18 @@ def test_user_halo_table_gets_m500c_from_c_of_m(sky, tmp_path):
 
 
 def test_source_catalogues_merge_with_fluxes_and_spectral_index(sky, tmp_path):
-    cols = ["halo_id", "ra", "dec", "z", "flux_030", "flux_090", "flux_148", "flux_219", "flux_277", "flux_350"]
+    cols = [
+        "halo_id",
+        "ra",
+        "dec",
+        "z",
+        "flux_030",
+        "flux_090",
+        "flux_148",
+        "flux_219",
+        "flux_277",
+        "flux_350",
+    ]
     ir = np.array(
         [
             [7, 25.0, 15.0, 1.2, 0.01, 0.3, 1.0, 3.0, 6.0, 10.0],
@@ -148,9 +163,13 @@ def test_source_catalogues_merge_with_fluxes_and_spectral_index(sky, tmp_path):
     assert len(empty) == 0 and list(empty.columns) == list(units)
 
     with pytest.raises(io.InputFileError, match=r"IRBlastPop\.dat has 10 columns, the configuration names 9"):
-        survey.run_import_sources(sky, [(tmp_path / "IRBlastPop.dat", cols[:-1], "ir")], tmp_path / "x.parquet")
+        survey.run_import_sources(
+            sky, [(tmp_path / "IRBlastPop.dat", cols[:-1], "ir")], tmp_path / "x.parquet"
+        )
     with pytest.raises(io.InputFileError, match=r"lack \['flux_090', 'flux_148', 'flux_219'\]"):
-        survey.run_import_sources(sky, [(tmp_path / "IRBlastPop.dat", ["ra", "dec"], "ir")], tmp_path / "x.parquet")
+        survey.run_import_sources(
+            sky, [(tmp_path / "IRBlastPop.dat", ["ra", "dec"], "ir")], tmp_path / "x.parquet"
+        )
     assert not (tmp_path / "x.parquet").exists()
 
 

@@ -32,12 +32,19 @@ def sehgal_run(tmp_path_factory):
     rng = np.random.default_rng(5)
     n = 40
     halos = sehgal_halo_rows(
-        rng.uniform(9.0, 13.5, n), rng.uniform(0.5, 4.0, n), rng.uniform(0.1, 1.0, n), 10 ** rng.uniform(13.5, 15, n)
+        rng.uniform(9.0, 13.5, n),
+        rng.uniform(0.5, 4.0, n),
+        rng.uniform(0.1, 1.0, n),
+        10 ** rng.uniform(13.5, 15, n),
     )
     write_ascii(root / "halo_nbody.ascii", np.vstack([halos, sehgal_halo_rows(60.0, 60.0, 0.5, 1e15)]))
-    ir = np.column_stack([np.arange(5), rng.uniform(10, 12, 5), rng.uniform(1, 3, 5), np.ones(5), np.ones((5, 6))])
+    ir = np.column_stack(
+        [np.arange(5), rng.uniform(10, 12, 5), rng.uniform(1, 3, 5), np.ones(5), np.ones((5, 6))]
+    )
     write_ascii(root / "IRBlastPop.dat", ir)
-    radio = np.column_stack([np.arange(3), rng.uniform(10, 12, 3), rng.uniform(1, 3, 3), np.ones(3), np.ones((3, 7))])
+    radio = np.column_stack(
+        [np.arange(3), rng.uniform(10, 12, 3), rng.uniform(1, 3, 3), np.ones(3), np.ones((3, 7))]
+    )
     write_ascii(root / "radio.cat", radio)
 
     work = tmp_path_factory.mktemp("sehgal_run")

@@ -104,7 +104,9 @@ def load_manifest(path: str | os.PathLike) -> dict[str, ManifestEntry]:
         entry = entry or {}
         unknown = set(entry) - {"size", "sha256", "md5"}
         if unknown:
-            raise DownloadError(f"download manifest {path}: entry {name!r} has unknown keys {sorted(unknown)}")
+            raise DownloadError(
+                f"download manifest {path}: entry {name!r} has unknown keys {sorted(unknown)}"
+            )
         size = entry.get("size")
         if size is not None and (not isinstance(size, int) or size < 0):
             raise DownloadError(f"download manifest {path}: {name}.size must be a byte count, got {size!r}")

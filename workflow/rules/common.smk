@@ -3,6 +3,7 @@ import dataclasses
 import os
 import re
 import sys
+import urllib.parse
 
 from skyhunt.config import ConfigError, validate_config
 from skyhunt.download import DownloadError, load_manifest
@@ -76,7 +77,8 @@ def sehgal_manifest():
 
 
 def download_url(wildcards):
-    return SEHGAL_CFG["base_url"].rstrip("/") + "/" + wildcards.file
+    """URL of one simulation file: sky.sehgal2010.base_url joined with the file name."""
+    return urllib.parse.urljoin(SEHGAL_CFG["base_url"], wildcards.file)
 
 
 def download_entry(wildcards):

@@ -173,11 +173,15 @@ def read_healpix_pixels(path, nside: int, pixels: np.ndarray, field: int = 0) ->
         raise io.InputFileError(f"map file {path} is not a readable HEALPix FITS map: {exc}") from exc
     bad = ~np.isfinite(values) | np.isclose(values, hp.UNSEEN)
     if bad.any():
-        raise io.InputFileError(f"map file {path} has {bad.sum()} missing (UNSEEN or non-finite) footprint pixels")
+        raise io.InputFileError(
+            f"map file {path} has {bad.sum()} missing (UNSEEN or non-finite) footprint pixels"
+        )
     return values
 
 
-def run_import_map(sky: dict, component: str, band_name: str, in_path, unit: str, field: int, out_path) -> None:
+def run_import_map(
+    sky: dict, component: str, band_name: str, in_path, unit: str, field: int, out_path
+) -> None:
     """Cut one full-sky component map to the footprint, convert it to µK_CMB and write it.
 
     Parameters
@@ -249,7 +253,9 @@ def read_sehgal_halos(path) -> pd.DataFrame:
     try:
         raw = pd.read_csv(path, sep=r"\s+", header=None, comment="#", dtype=np.float64)
     except Exception as exc:
-        raise io.InputFileError(f"halo catalogue {path} is not a whitespace-separated numeric table: {exc}") from exc
+        raise io.InputFileError(
+            f"halo catalogue {path} is not a whitespace-separated numeric table: {exc}"
+        ) from exc
     if raw.shape[1] != len(SEHGAL_HALO_COLUMNS):
         raise io.InputFileError(
             f"halo catalogue {path} has {raw.shape[1]} columns; halo_nbody.ascii has "
@@ -341,7 +347,8 @@ def run_import_halos(sky: dict, catalogue_path, kind: str, out_path) -> None:
     sel = halos["in_footprint"] & (halos["m_vir"] >= 2e14) & (halos["z"] >= 0.25)
     area = Footprint.from_config(sky["footprint"]).area_deg2
     log.info(
-        "%d of %d catalogue halos in the padded footprint; %.2f per deg^2 with M_vir >= 2e14 M_sun, z >= 0.25",
+        "%d of %d catalogue halos in the padded footprint; %.2f per deg^2 with M_vir >= 2e14 M_sun, z >= 0.25"
+        " in the footprint",
         len(halos),
         len(catalogue),
         sel.sum() / area,
@@ -392,7 +399,9 @@ def read_source_catalogue(path, columns: list[str], population: str, bands: list
     try:
         raw = pd.read_csv(path, sep=r"\s+", header=None, comment="#", dtype=np.float64)
     except Exception as exc:
-        raise io.InputFileError(f"source catalogue {path} is not a whitespace-separated numeric table: {exc}") from exc
+        raise io.InputFileError(
+            f"source catalogue {path} is not a whitespace-separated numeric table: {exc}"
+        ) from exc
     if raw.shape[1] != len(columns):
         raise io.InputFileError(
             f"source catalogue {path} has {raw.shape[1]} columns, the configuration names {len(columns)} "
@@ -403,7 +412,9 @@ def read_source_catalogue(path, columns: list[str], population: str, bands: list
         "ra": raw["ra"].to_numpy(),
         "dec": raw["dec"].to_numpy(),
         "population": np.full(len(raw), population, dtype=object),
-        "host_halo_id": raw["halo_id"].to_numpy().astype(np.int64) if "halo_id" in raw else np.full(len(raw), -1),
+        "host_halo_id": raw["halo_id"].to_numpy().astype(np.int64)
+        if "halo_id" in raw
+        else np.full(len(raw), -1),
     }
     by_freq = sorted(bands, key=lambda b: b["freq_ghz"])
     lo, hi = by_freq[0], by_freq[-1]
@@ -438,7 +449,9 @@ def run_import_sources(sky: dict, catalogues: list[tuple], out_path) -> None:
     cat.insert(0, "source_id", np.arange(len(cat), dtype=np.int64))
     if not catalogues:
         log.warning("no point-source catalogue configured: writing an empty sources table")
-    log.info("%d point sources in the padded footprint: %s", len(cat), cat["population"].value_counts().to_dict())
+    log.info(
+        "%d point sources in the padded footprint: %s", len(cat), cat["population"].value_counts().to_dict()
+    )
     io.write_table(
         out_path,
         {c: cat[c].to_numpy() for c in units},
@@ -464,4 +477,3 @@ def _read_any_table(path: Path, what: str) -> pd.DataFrame:
         return Table.read(path).to_pandas()
     except Exception as exc:
         raise io.InputFileError(f"{what} {path} is not a table astropy can read: {exc}") from exc
-
