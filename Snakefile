@@ -11,6 +11,17 @@ report: "workflow/report/workflow.rst"
 
 
 include: "workflow/rules/common.smk"
+
+
+if SKY_SOURCE == "simulate":
+
+    include: "workflow/rules/simulate.smk"
+
+else:
+
+    include: "workflow/rules/survey.smk"
+
+
 include: "workflow/rules/sky.smk"
 include: "workflow/rules/cutouts.smk"
 include: "workflow/rules/cnn.smk"

@@ -480,4 +480,48 @@ def _semantic_problems(config: dict, bad_paths: set[str]) -> list[str]:
                 f"cnn.training.eval_every_batches = {every} (validation, checkpoints and stopping "
                 f"happen every that many batches), got {value}"
             )
+    problems.extend(_sky_source_problems(config, bad_paths))
+    return problems
+
+
+#: Frequency labels of the Sehgal et al. (2010) maps on LAMBDA (GHz, zero-padded).
+SEHGAL_BANDS = ("030", "090", "148", "219", "277", "350")
+
+
+def _sky_source_problems(config: dict, bad_paths: set[str]) -> list[str]:
+    """Rules for sky.source sehgal2010 (octant, band labels) and maps (path template)."""
+    problems: list[str] = []
+    source = _get(config, "sky", "source")
+    if source == "sehgal2010":
+        fp = _get(config, "sky", "footprint") or {}
+        octant = {"ra_min": 0.0, "ra_max": 90.0, "dec_min": 0.0, "dec_max": 90.0}
+        for key, edge in octant.items():
+            value = fp.get(key)
+            path = f"sky.footprint.{key}"
+            if not _is_number(value) or path in bad_paths:
+                continue
+            if (value < edge) if key.endswith("min") else (value > edge):
+                problems.append(
+                    f"config key {path!r}: expected the footprint inside the octant 0 <= RA <= 90, "
+                    f"0 <= Dec <= 90 deg, where the Sehgal et al. (2010) halos and sources are unique "
+                    f"(sky.source = 'sehgal2010'), got {value!r}"
+                )
+        for i, band in enumerate(_get(config, "sky", "bands") or []):
+            name = _get(band, "name")
+            if isinstance(name, str) and name not in SEHGAL_BANDS:
+                problems.append(
+                    f"config key 'sky.bands[{i}].name': expected one of the Sehgal et al. (2010) "
+                    f"frequency labels {', '.join(SEHGAL_BANDS)} (sky.source = 'sehgal2010'), got {name!r}"
+                )
+    templates = [("sky.maps.path_template", _get(config, "sky", "maps", "path_template"), source == "maps")]
+    templates.append(("sky.sehgal2010.map_template", _get(config, "sky", "sehgal2010", "map_template"), True))
+    for key, template, required in templates:
+        if not isinstance(template, str) or key in bad_paths:
+            continue
+        fields = set(re.findall(r"{([^{}]*)}", template))
+        if fields - {"component", "band"} or (required and fields != {"component", "band"}):
+            problems.append(
+                f"config key {key!r}: expected a file name with the fields {{component}} and {{band}} "
+                f"and no others, got {template!r}"
+            )
     return problems

@@ -1,9 +1,13 @@
 # Shared helpers: config validation, wildcard values and input functions.
+import dataclasses
 import os
+import re
 import sys
+import urllib.parse
 
 from skyhunt.config import ConfigError, validate_config
-from skyhunt.sky.components import stage_components
+from skyhunt.download import DownloadError, load_manifest
+from skyhunt.sky.components import COMPONENTS, stage_components
 
 try:
     validated = validate_config(config)
@@ -31,3 +35,82 @@ def observed_map_inputs(wildcards):
     """Component maps of the stage's cumulative components, plus noise, for one band."""
     comps = stage_components(config["sky"]["stages"], wildcards.stage)
     return [f"{SKY}/components/{c}_{wildcards.band}.fits" for c in comps + ["noise"]]
+
+
+# ---------------------------------------------------------------------------------------------
+# sky sources (sky.source): simulate.smk or survey.smk makes the component maps and tables
+
+SKY_SOURCE = config["sky"]["source"]
+SKY_COMPONENTS = sorted({c for s in config["sky"]["stages"] for c in s["add"]})
+SEHGAL = "resources/sehgal2010"
+SEHGAL_CFG = config["sky"]["sehgal2010"]
+SHIPPED_MANIFEST = os.path.join(workflow.basedir, "workflow", "resources", "sehgal2010_manifest.yaml")
+
+
+def sehgal_map_name(component, band):
+    """File name of a Sehgal et al. (2010) map on LAMBDA, e.g. 148_tsz_healpix.fits."""
+    name = SEHGAL_CFG["components"][component]
+    return SEHGAL_CFG["map_template"].format(component=name, band=band)
+
+
+def sehgal_files():
+    """Every file the configured Sehgal run needs: maps of the used components, then catalogues."""
+    maps = [sehgal_map_name(c, b) for c in SKY_COMPONENTS for b in BANDS]
+    cats = [SEHGAL_CFG["halo_catalogue"]] + [c["file"] for c in SEHGAL_CFG["source_catalogues"]]
+    return maps + cats
+
+
+def sehgal_manifest():
+    """Manifest entries (size, sha256, md5) of the files to download; stops if one is missing."""
+    path = SEHGAL_CFG["manifest"] or SHIPPED_MANIFEST
+    try:
+        manifest = load_manifest(path)
+    except DownloadError as err:
+        sys.exit(f"skyhunt: {err}")
+    missing = [f for f in sehgal_files() if f not in manifest]
+    if missing:
+        sys.exit(
+            f"skyhunt: download manifest {path} has no entry for {', '.join(missing)}; add one per file "
+            "(write 'name: {size: null, sha256: null, md5: null}' if the values are unknown)"
+        )
+    return {name: dataclasses.asdict(manifest[name]) for name in sehgal_files()}
+
+
+def download_url(wildcards):
+    """URL of one simulation file: sky.sehgal2010.base_url joined with the file name."""
+    return urllib.parse.urljoin(SEHGAL_CFG["base_url"], wildcards.file)
+
+
+def download_entry(wildcards):
+    return SEHGAL_MANIFEST[wildcards.file]
+
+
+def import_map_input(wildcards):
+    """The full-sky map of one component and band: downloaded (sehgal2010) or the user's (maps)."""
+    if SKY_SOURCE == "sehgal2010":
+        return f"{SEHGAL}/{sehgal_map_name(wildcards.component, wildcards.band)}"
+    return config["sky"]["maps"]["path_template"].format(component=wildcards.component, band=wildcards.band)
+
+
+def import_halos_input(wildcards):
+    if SKY_SOURCE == "sehgal2010":
+        return f"{SEHGAL}/{SEHGAL_CFG['halo_catalogue']}"
+    return config["sky"]["maps"]["halo_catalogue"]
+
+
+def import_sources_input(wildcards):
+    if SKY_SOURCE == "sehgal2010":
+        return [f"{SEHGAL}/{c['file']}" for c in SEHGAL_CFG["source_catalogues"]]
+    path = config["sky"]["maps"]["source_catalogue"]
+    return [path] if path else []
+
+
+def source_catalogue_specs():
+    """(columns, population) of each source catalogue, in the order of import_sources_input."""
+    if SKY_SOURCE == "sehgal2010":
+        return [(c["columns"], c["population"]) for c in SEHGAL_CFG["source_catalogues"]]
+    maps = config["sky"]["maps"]
+    return [(maps["source_columns"], maps["source_population"])] if maps["source_catalogue"] else []
+
+
+SEHGAL_MANIFEST = sehgal_manifest() if SKY_SOURCE == "sehgal2010" else {}

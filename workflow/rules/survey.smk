@@ -1,0 +1,97 @@
+# An external sky (sky.source: sehgal2010 or maps): full-sky HEALPix maps cut to the footprint and
+# converted to µK_CMB, and the halo and source catalogues, written as the same files simulate.smk
+# writes. Included by the Snakefile instead of simulate.smk.
+
+
+wildcard_constraints:
+    component="|".join(COMPONENTS),
+
+
+rule download_sehgal2010:
+    output:
+        f"{SEHGAL}/{{file}}",
+    wildcard_constraints:
+        file="|".join(re.escape(f) for f in SEHGAL_MANIFEST) or "(?!)",
+    params:
+        url=download_url,
+        entry=download_entry,
+        retries=SEHGAL_CFG["retries"],
+        backoff_s=SEHGAL_CFG["backoff_s"],
+        timeout_s=SEHGAL_CFG["timeout_s"],
+    log:
+        "logs/download/{file}.log",
+    benchmark:
+        "benchmarks/output/download/{file}.tsv"
+    localrule: True  # compute nodes of most clusters have no internet access
+    resources:
+        mem_mb=500,
+        runtime=240,
+        download=1,
+    conda:
+        "../../envs/skyhunt.yaml"
+    script:
+        "../scripts/download.py"
+
+
+rule import_map:
+    input:
+        import_map_input,
+    output:
+        f"{SKY}/components/{{component}}_{{band}}.fits",
+    params:
+        sky=config["sky"],
+        unit=SEHGAL_CFG["map_unit"] if SKY_SOURCE == "sehgal2010" else config["sky"]["maps"]["unit"],
+        field=0 if SKY_SOURCE == "sehgal2010" else config["sky"]["maps"]["field"],
+    log:
+        "logs/sky/import_{component}_{band}.log",
+    benchmark:
+        "benchmarks/output/sky/import_{component}_{band}.tsv"
+    resources:
+        mem_mb=2000,
+        runtime=20,
+    conda:
+        "../../envs/skyhunt.yaml"
+    script:
+        "../scripts/import_map.py"
+
+
+rule import_halos:
+    input:
+        import_halos_input,
+    output:
+        f"{SKY}/halos.parquet",
+    params:
+        sky=config["sky"],
+        kind=SKY_SOURCE,
+    log:
+        "logs/sky/import_halos.log",
+    benchmark:
+        "benchmarks/output/sky/import_halos.tsv"
+    resources:
+        mem_mb=4000,
+        runtime=20,
+    conda:
+        "../../envs/skyhunt.yaml"
+    script:
+        "../scripts/import_halos.py"
+
+
+rule import_sources:
+    input:
+        import_sources_input,
+    output:
+        f"{SKY}/sources.parquet",
+    params:
+        sky=config["sky"],
+        specs=source_catalogue_specs(),
+    log:
+        "logs/sky/import_sources.log",
+    benchmark:
+        "benchmarks/output/sky/import_sources.tsv"
+    resources:
+        mem_mb=2000,
+        runtime=20,
+    conda:
+        "../../envs/skyhunt.yaml"
+    script:
+        "../scripts/import_sources.py"
