@@ -17,6 +17,7 @@ import json
 import logging
 import time
 from dataclasses import dataclass
+from io import BytesIO
 from pathlib import Path
 
 import lightning as L
@@ -248,8 +249,10 @@ def export_model(checkpoint, model_path, record: dict) -> None:
     full = torch.load(checkpoint, map_location="cpu", weights_only=True)
     model = {key: full[key] for key in ("pytorch-lightning_version", "hyper_parameters", "state_dict")}
     model["skyhunt"] = {k: v for k, v in record.items() if k != "checkpoint"}
+    buffer = BytesIO()  # not the file: torch.save names the archive after it, and tmp names are random
+    torch.save(model, buffer)
     with io.atomic_output(model_path) as tmp:
-        torch.save(model, tmp)
+        tmp.write_bytes(buffer.getvalue())
 
 
 def _stage_history(stage_dir: Path, ratio: int, offset: int) -> pd.DataFrame:
