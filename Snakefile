@@ -13,10 +13,12 @@ report: "workflow/report/workflow.rst"
 include: "workflow/rules/common.smk"
 include: "workflow/rules/sky.smk"
 include: "workflow/rules/cutouts.smk"
+include: "workflow/rules/mf.smk"
 
 
 rule all:
     input:
         rules.sky.input,
         rules.cutouts.output,
+        rules.mf.input,
     default_target: True
