@@ -33,7 +33,9 @@ def toy_cmb(lmax: int = 10000) -> np.ndarray:
     """A CMB-like C_ell (µK^2): D_ell ~ 2500 µK^2 at the first peak, damped beyond ell ~ 2000."""
     ell = np.arange(lmax + 1, dtype=float)
     cl = np.zeros_like(ell)
-    d = 2500.0 * np.exp(-((ell[2:] / 1800.0) ** 2)) + 2500.0 * (ell[2:] / 200.0) ** 2 / (1 + (ell[2:] / 200.0) ** 2)
+    d = 2500.0 * np.exp(-((ell[2:] / 1800.0) ** 2)) + 2500.0 * (ell[2:] / 200.0) ** 2 / (
+        1 + (ell[2:] / 200.0) ** 2
+    )
     cl[2:] = d * np.exp(-((ell[2:] / 2500.0) ** 2)) * 2 * np.pi / (ell[2:] * (ell[2:] + 1))
     return cl
 
@@ -51,7 +53,9 @@ def flat_setup(cfg, bands=None, n=384, scales=None, cmb=True):
     ncfg = {"ksz_d3000_uk2": 0.0, "sz_background_d3000_uk2": 0.0, "sz_background_ref_ghz": 90.0}
     cl = toy_cmb() if cmb else np.zeros(3)
     sky = noise.sky_terms(ell, cl, bands, cfg["sky"]["point_sources"], ncfg, ["cmb"])
-    nmat = noise.model_spectra(sky, noise.white_noise(bands), np.ones((len(bands), *ell.shape)), np.ones(ell.shape))
+    nmat = noise.model_spectra(
+        sky, noise.white_noise(bands), np.ones((len(bands), *ell.shape)), np.ones(ell.shape)
+    )
     scales = np.asarray(scales if scales is not None else cfg["mf"]["core_radii_arcmin"])
     bank = np.stack([templates.beta_model_ft(ell, s) for s in scales])
     signal = bank[:, None] * sz_vector(bands)[None, :, None, None]
@@ -73,8 +77,13 @@ def test_injection_recovery_flat(cfg):
     rng = np.random.default_rng(1)
     # on a pixel centre the peak pixel sees the full SNR; off-centre only the position is checked
     # (the pixel nearest a sharp peak sees less: a 0.5' core loses ~10 % a third of a pixel away)
-    for scale, (iy, ix) in [(1, (190.0, 201.0)), (3, (190.0, 201.0)), (7, (190.0, 201.0)), (1, (190.3, 201.6)),
-                            (3, (170.7, 160.2))]:
+    for scale, (iy, ix) in [
+        (1, (190.0, 201.0)),
+        (3, (190.0, 201.0)),
+        (7, (190.0, 201.0)),
+        (1, (190.3, 201.6)),
+        (3, (170.7, 160.2)),
+    ]:
         y0 = 80.0 * mf.sigma[scale]
         maps = gaussian_realisation(grid, nmat, rng) + inject(grid, bank[scale], y0, f_b, iy, ix)
         snr = mf.snr(scipy.fft.rfft2(maps, axes=(-2, -1)))
@@ -139,7 +148,7 @@ def beta_on_healpix(nside, pixels, ra0, dec0, core_arcmin, y0, bands):
 
 @pytest.fixture(scope="module")
 def healpix_patch(cfg):
-    """A 1.2 x 1.2 deg patch at nside 8192 with white noise, a cluster at the centre and a radio source on it."""
+    """A 1.2 x 1.2 deg patch at nside 8192: white noise, a cluster at the centre, a radio source on it."""
     sky = copy.deepcopy(cfg["sky"])
     nside = sky["nside"]
     fp = Footprint(20.0, 21.2, 2.0, 3.2)
@@ -147,7 +156,8 @@ def healpix_patch(cfg):
     rng = np.random.default_rng(4)
     bands = sky["bands"]
     noise_maps = np.stack(
-        [rng.standard_normal(pixels.size) * white_noise_sigma_uk(b["noise_uk_arcmin"], nside) for b in bands], axis=1
+        [rng.standard_normal(pixels.size) * white_noise_sigma_uk(b["noise_uk_arcmin"], nside) for b in bands],
+        axis=1,
     )
     ra0, dec0 = 20.6, 2.6
     mf = copy.deepcopy(cfg["mf"])
@@ -161,12 +171,30 @@ def healpix_patch(cfg):
     y0 = 25.0 * sigma[3]
     cluster = beta_on_healpix(nside, pixels, ra0, dec0, 1.0, y0, bands).astype(np.float32)
     src = pd.DataFrame(
-        {"source_id": [0], "ra": [ra0], "dec": [dec0], "population": ["radio"], "host_halo_id": [-1],
-         "spectral_index": [-0.5], "flux_090_mjy": [6.0], "flux_148_mjy": [4.7], "flux_219_mjy": [3.9]}
+        {
+            "source_id": [0],
+            "ra": [ra0],
+            "dec": [dec0],
+            "population": ["radio"],
+            "host_halo_id": [-1],
+            "spectral_index": [-0.5],
+            "flux_090_mjy": [6.0],
+            "flux_148_mjy": [4.7],
+            "flux_219_mjy": [3.9],
+        }
     )
     source_maps = np.stack([paint_sources(src, "radio", b, nside, pixels) for b in bands], axis=1)
-    return {"inp": inp, "pixels": pixels, "noise": noise_maps.astype(np.float32), "cluster": cluster,
-            "source": source_maps.astype(np.float32), "src": src, "sigma": sigma, "ra0": ra0, "dec0": dec0}
+    return {
+        "inp": inp,
+        "pixels": pixels,
+        "noise": noise_maps.astype(np.float32),
+        "cluster": cluster,
+        "source": source_maps.astype(np.float32),
+        "src": src,
+        "sigma": sigma,
+        "ra0": ra0,
+        "dec0": dec0,
+    }
 
 
 def _near(cand, ra0, dec0, radius_arcmin):
@@ -175,13 +203,16 @@ def _near(cand, ra0, dec0, radius_arcmin):
 
 
 def test_injection_recovery_healpix_tiles(healpix_patch):
-    """Through the HEALPix interpolation, tiling (cluster on the corner shared by 4 cores) and window model."""
+    """Through HEALPix interpolation, tiles (cluster on the corner of 4 cores) and the window model."""
     hpx = healpix_patch
     cand = search(hpx["noise"] + hpx["cluster"], hpx["pixels"], hpx["inp"])
     near = _near(cand, hpx["ra0"], hpx["dec0"], 5.0)
     assert len(near) == 1  # found once although it sits on the corner of four tile cores
     row = near.iloc[0]
-    assert np.hypot((row["ra"] - hpx["ra0"]) * np.cos(np.radians(hpx["dec0"])), row["dec"] - hpx["dec0"]) * 60 < 0.5
+    assert (
+        np.hypot((row["ra"] - hpx["ra0"]) * np.cos(np.radians(hpx["dec0"])), row["dec"] - hpx["dec0"]) * 60
+        < 0.5
+    )
     assert row["snr"] == pytest.approx(25.0, rel=0.05)
     assert abs(row["scale_index"] - 3) <= 1
 
@@ -249,20 +280,41 @@ def test_matching_order_independent(cfg):
     fp = Footprint(0.0, 2.0, 0.0, 2.0)
     geometry = CutoutGeometry(8.0, 32)
     grid = make_grid(fp, geometry, 6.0, 1.0)
-    index = pd.DataFrame({"cutout_id": np.arange(len(grid)), "ra": grid.ra, "dec": grid.dec,
-                          "grid_row": grid.row, "grid_col": grid.col, "split": "train"})
+    index = pd.DataFrame(
+        {
+            "cutout_id": np.arange(len(grid)),
+            "ra": grid.ra,
+            "dec": grid.dec,
+            "grid_row": grid.row,
+            "grid_col": grid.col,
+            "split": "train",
+        }
+    )
     rng = np.random.default_rng(7)
     nh = 400
-    halos = pd.DataFrame({"halo_id": np.arange(nh) + 100, "ra": rng.uniform(0.1, 1.9, nh),
-                          "dec": rng.uniform(0.1, 1.9, nh), "z": rng.uniform(0.1, 1.0, nh),
-                          "m_vir": 10 ** rng.uniform(13.5, 15, nh), "in_footprint": np.ones(nh, bool)})
+    halos = pd.DataFrame(
+        {
+            "halo_id": np.arange(nh) + 100,
+            "ra": rng.uniform(0.1, 1.9, nh),
+            "dec": rng.uniform(0.1, 1.9, nh),
+            "z": rng.uniform(0.1, 1.0, nh),
+            "m_vir": 10 ** rng.uniform(13.5, 15, nh),
+            "in_footprint": np.ones(nh, bool),
+        }
+    )
     # detections: two per halo for some (scatter 0.4'), plus random ones
     k = rng.choice(nh, 150)
-    det = pd.DataFrame({
-        "ra": np.concatenate([halos["ra"].to_numpy()[k] + rng.normal(0, 0.4 / 60, 150), rng.uniform(0.1, 1.9, 80)]),
-        "dec": np.concatenate([halos["dec"].to_numpy()[k] + rng.normal(0, 0.4 / 60, 150), rng.uniform(0.1, 1.9, 80)]),
-        "snr": np.round(rng.uniform(3, 20, 230), 1),  # rounded: ties must be resolved order-independently
-    })
+    det = pd.DataFrame(
+        {
+            "ra": np.concatenate(
+                [halos["ra"].to_numpy()[k] + rng.normal(0, 0.4 / 60, 150), rng.uniform(0.1, 1.9, 80)]
+            ),
+            "dec": np.concatenate(
+                [halos["dec"].to_numpy()[k] + rng.normal(0, 0.4 / 60, 150), rng.uniform(0.1, 1.9, 80)]
+            ),
+            "snr": np.round(rng.uniform(3, 20, 230), 1),  # rounded: ties must be resolved order-independently
+        }
+    )
     ref = cutout_snr(det, halos, index, geometry, 6.0, 1.0)
     for seed in range(3):
         perm = np.random.default_rng(seed).permutation(len(det))

@@ -44,7 +44,7 @@ def two_runs(tmp_path_factory):
     for name in ("run_a", "run_b"):
         workdir = tmp_path_factory.mktemp(name)
         write_config(workdir, cfg)
-        proc = snakemake(workdir)  # the default target: sky and cutouts
+        proc = snakemake(workdir)  # the default target: sky, cutouts and matched filter
         assert proc.returncode == 0, proc.stderr[-4000:]
         dirs.append(workdir)
     return cfg, dirs
@@ -59,6 +59,11 @@ def test_workflow_outputs_are_byte_identical(two_runs):
     assert {p.name for p in outputs if p.parent.name == "cutouts"} == {
         "index.parquet",
         *(f"{s['name']}.npy" for s in cfg["sky"]["stages"]),
+    }
+    assert {str(p) for p in outputs if p.parts[1] == "mf"} == {
+        f"results/mf/{s['name']}/{f}"
+        for s in cfg["sky"]["stages"]
+        for f in ("candidates.parquet", "cutout_snr.parquet")
     }
     for rel in outputs:
         assert (a / rel).read_bytes() == (b / rel).read_bytes(), f"{rel} differs between identical runs"

@@ -52,7 +52,9 @@ class FlatGrid:
         """(k_y, k_x) of the ``rfft2`` modes, rad^-1, shape (ny, nx // 2 + 1) each."""
         ky = 2.0 * np.pi * scipy.fft.fftfreq(self.ny, self.pixel_rad)
         kx = 2.0 * np.pi * scipy.fft.rfftfreq(self.nx, self.pixel_rad)
-        return np.broadcast_to(ky[:, None], (self.ny, kx.size)), np.broadcast_to(kx[None, :], (self.ny, kx.size))
+        return np.broadcast_to(ky[:, None], (self.ny, kx.size)), np.broadcast_to(
+            kx[None, :], (self.ny, kx.size)
+        )
 
     def ell(self) -> np.ndarray:
         """|k| of the ``rfft2`` modes (= multipole), rad^-1."""
@@ -103,9 +105,7 @@ class MatchedFilter:
         self.signal = (signal / p2).astype(np.float32)  # DFT units
         self.signal[:, :, 0, 0] = 0.0
         weight = grid.mode_weight()
-        norm = np.array(
-            [np.einsum("byx,byx,yx->", s, self._g(k), weight) for k, s in enumerate(self.signal)]
-        )
+        norm = np.array([np.einsum("byx,byx,yx->", s, self._g(k), weight) for k, s in enumerate(self.signal)])
         if np.any(norm <= 0):
             raise ValueError("matched filter has no signal: the templates or transfer functions vanish")
         self.alpha = grid.npix / norm  # unbiased y0 amplitude

@@ -24,8 +24,14 @@ def _flat_dl_to_cl(ell: np.ndarray, d_ell: float) -> np.ndarray:
     return out
 
 
-def sky_terms(ell: np.ndarray, cl_cmb: np.ndarray, bands: list[dict], point_sources_cfg: dict,
-              noise_cfg: dict, components: list[str]) -> np.ndarray:
+def sky_terms(
+    ell: np.ndarray,
+    cl_cmb: np.ndarray,
+    bands: list[dict],
+    point_sources_cfg: dict,
+    noise_cfg: dict,
+    components: list[str],
+) -> np.ndarray:
     """Astrophysical noise of the paper's model, per band pair, before beams and windows.
 
     Terms (DeepSZ section 2.1), each included only when its component is in
@@ -83,8 +89,9 @@ def white_noise(bands: list[dict]) -> np.ndarray:
     return (np.array([b["noise_uk_arcmin"] for b in bands], dtype=float) * ARCMIN) ** 2
 
 
-def model_spectra(sky_cl: np.ndarray, white: np.ndarray, sky_transfer: np.ndarray,
-                  map_window: np.ndarray) -> np.ndarray:
+def model_spectra(
+    sky_cl: np.ndarray, white: np.ndarray, sky_transfer: np.ndarray, map_window: np.ndarray
+) -> np.ndarray:
     """Noise cross-spectra of flat tiles under the model.
 
     ``N_bb'(k) = W(k)^2 [T_b(k) T_b'(k) C^sky_bb'(k) + delta_bb' N_b]``, where
@@ -114,8 +121,15 @@ def model_spectra(sky_cl: np.ndarray, white: np.ndarray, sky_transfer: np.ndarra
     return out * map_window**2
 
 
-def estimate_spectra(maps_k: np.ndarray, ell: np.ndarray, pixel_rad: float, npix: int, w2_mean: float,
-                     bin_width: float, mode_weight: np.ndarray) -> np.ndarray:
+def estimate_spectra(
+    maps_k: np.ndarray,
+    ell: np.ndarray,
+    pixel_rad: float,
+    npix: int,
+    w2_mean: float,
+    bin_width: float,
+    mode_weight: np.ndarray,
+) -> np.ndarray:
     """Cross-spectra between bands estimated from the (apodized) tile maps themselves.
 
     ``N_bb'(ell) = <Re(m~_b m~_b'^*)> p^2 / (n_pix <w^2>)``, averaged over the

@@ -48,8 +48,16 @@ def find_groups(snr: np.ndarray, threshold: float) -> dict[str, np.ndarray]:
     above = snr >= threshold
     labels, n = ndimage.label(above, structure=_STRUCTURE)
     if n == 0:
-        return {k: np.zeros(0, dtype=t) for k, t in
-                (("iy", float), ("ix", float), ("snr", float), ("scale", np.int64), ("npix", np.int64))}
+        return {
+            k: np.zeros(0, dtype=t)
+            for k, t in (
+                ("iy", float),
+                ("ix", float),
+                ("snr", float),
+                ("scale", np.int64),
+                ("npix", np.int64),
+            )
+        }
     s_idx, y_idx, x_idx = np.nonzero(above)
     lab = labels[s_idx, y_idx, x_idx] - 1
     val = snr[s_idx, y_idx, x_idx].astype(np.float64)
@@ -73,7 +81,9 @@ def find_groups(snr: np.ndarray, threshold: float) -> dict[str, np.ndarray]:
     }
 
 
-def suppress_sidelobes(x: np.ndarray, y: np.ndarray, snr: np.ndarray, radius: float, ratio: float) -> np.ndarray:
+def suppress_sidelobes(
+    x: np.ndarray, y: np.ndarray, snr: np.ndarray, radius: float, ratio: float
+) -> np.ndarray:
     """Keep-mask dropping detections that sit in the side-lobes of a much brighter one.
 
     Detections are visited in decreasing SNR (ties by position, so the

@@ -55,8 +55,12 @@ def run_matched_filter(
         if ps["treatment"] == "subtract":
             t0 = time.perf_counter()
             subtract_sources(maps, pixels, sky["nside"], bright, bands, present)
-            log.info("subtracted %d sources above %.3g mJy in %.1f s", len(bright), ps["flux_min_mjy"],
-                     time.perf_counter() - t0)
+            log.info(
+                "subtracted %d sources above %.3g mJy in %.1f s",
+                len(bright),
+                ps["flux_min_mjy"],
+                time.perf_counter() - t0,
+            )
         else:
             holes = (bright["ra"].to_numpy(), bright["dec"].to_numpy())
             log.info("masking %d sources above %.3g mJy", len(bright), ps["flux_min_mjy"])
@@ -92,11 +96,23 @@ def run_match_mf(cfg: dict, candidates_path, halos_path, index_path, out_path) -
     if missing:
         raise io.InputFileError(f"cutout index {index_path} lacks columns {missing}")
     table = cutout_snr(
-        cand, halos, index, CutoutGeometry(cc["size_arcmin"], cc["npix"]), cc["stride_arcmin"],
+        cand,
+        halos,
+        index,
+        CutoutGeometry(cc["size_arcmin"], cc["npix"]),
+        cc["stride_arcmin"],
         cfg["mf"]["matching"]["radius_arcmin"],
     )
-    io.write_table(out_path, {c: table[c].to_numpy() for c in CUTOUT_SNR_UNITS}, CUTOUT_SNR_UNITS,
-                   meta={"matching": cfg["mf"]["matching"]})
+    io.write_table(
+        out_path,
+        {c: table[c].to_numpy() for c in CUTOUT_SNR_UNITS},
+        CUTOUT_SNR_UNITS,
+        meta={"matching": cfg["mf"]["matching"]},
+    )
     hit = table["snr"].to_numpy() > 0
-    log.info("%d of %d cutouts hold a detection; %d of them a matched halo", hit.sum(), len(table),
-             np.sum(table["halo_id"].to_numpy()[hit] >= 0))
+    log.info(
+        "%d of %d cutouts hold a detection; %d of them a matched halo",
+        hit.sum(),
+        len(table),
+        np.sum(table["halo_id"].to_numpy()[hit] >= 0),
+    )

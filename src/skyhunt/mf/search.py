@@ -74,6 +74,15 @@ class SearchInputs:
     holes: tuple | None = None
 
 
+def search_margin_arcmin(nside: int, mf_cfg: dict) -> float:
+    """Distance from the footprint edge within which no detection is kept, arcmin.
+
+    Tiles only sample the maps this far inside (the interpolation reach), and
+    detections are kept only where the apodization weight is 1.
+    """
+    return interpolation_reach_arcmin(nside) + mf_cfg["tiles"]["apodization_arcmin"]
+
+
 def sz_vector(bands: list[dict]) -> np.ndarray:
     """F_b = T_CMB f(x_b): µK_CMB per unit Compton-y in each band (non-relativistic)."""
     return T_CMB_K * 1e6 * tsz_spectrum([b["freq_ghz"] for b in bands])
@@ -126,8 +135,9 @@ def tile_spectra(inp: SearchInputs, grid: FlatGrid, dec0: float) -> tuple[np.nda
         for b in range(nb):
             signal[:, b] += np.multiply(bank, band_t[b], out=tmp)
         if n_model is not None:
-            sky_cl = noise.sky_terms(ell, inp.cl_cmb, inp.bands, inp.point_sources_cfg, mf["noise_model"],
-                                     inp.components)
+            sky_cl = noise.sky_terms(
+                ell, inp.cl_cmb, inp.bands, inp.point_sources_cfg, mf["noise_model"], inp.components
+            )
             n_model += noise.model_spectra(sky_cl, white, sky_t, window)
     return signal, n_model
 
@@ -180,8 +190,7 @@ def search(maps: np.ndarray, pixels: np.ndarray, inp: SearchInputs, nthreads: in
 def tile_maps(layout: TileLayout, tile, interp, maps_t, inp: SearchInputs):
     """Apodized tile maps (n_bands, npix, npix) and the apodization weight."""
     ra, dec = layout.pixel_positions(tile)
-    reach = interpolation_reach_arcmin(inp.nside)
-    valid = inside_mask(inp.footprint, ra, dec, reach)
+    valid = inside_mask(inp.footprint, ra, dec, interpolation_reach_arcmin(inp.nside))
     if inp.holes is not None and len(inp.holes[0]):
         hy, hx = layout.pixel_of(tile, *inp.holes)
         iy, ix = np.rint(hy).astype(np.int64), np.rint(hx).astype(np.int64)
@@ -206,8 +215,13 @@ def tile_filter(inp: SearchInputs, grid: FlatGrid, dec0: float, maps_k, weight, 
     if inp.mf_cfg["noise"] == "model":
         return cache[dec0]
     n = noise.estimate_spectra(
-        maps_k, grid.ell(), grid.pixel_rad, grid.npix, float(np.mean(weight.astype(np.float64) ** 2)),
-        inp.mf_cfg["noise_ell_bin"], grid.mode_weight(),
+        maps_k,
+        grid.ell(),
+        grid.pixel_rad,
+        grid.npix,
+        float(np.mean(weight.astype(np.float64) ** 2)),
+        inp.mf_cfg["noise_ell_bin"],
+        grid.mode_weight(),
     )
     return MatchedFilter(grid, n, cache[dec0])
 
@@ -224,8 +238,11 @@ def search_tile(
     det = inp.mf_cfg["detection"]
     g = find_groups(snr, det["snr_min"])
     keep = suppress_sidelobes(
-        g["ix"] * layout.pixel_arcmin, g["iy"] * layout.pixel_arcmin, g["snr"],
-        det["sidelobe_radius_arcmin"], det["sidelobe_snr_ratio"],
+        g["ix"] * layout.pixel_arcmin,
+        g["iy"] * layout.pixel_arcmin,
+        g["snr"],
+        det["sidelobe_radius_arcmin"],
+        det["sidelobe_snr_ratio"],
     )
     ra, dec = layout.sky_of(tile, g["iy"], g["ix"])
     iy = np.clip(np.rint(g["iy"]).astype(np.int64), 0, layout.npix - 1)

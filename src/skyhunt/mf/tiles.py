@@ -134,10 +134,12 @@ def make_layout(footprint: Footprint, core_deg: float, overlap_deg: float, pixel
             tiles.append(Tile(len(tiles), ra0, dec0, r_lo, r_hi, d_lo, d_hi))
             # the core's boundary in the tangent plane
             t = np.linspace(0.0, 1.0, 33)
-            bra = np.concatenate([r_lo + (r_hi - r_lo) * t, np.full(33, r_hi), r_lo + (r_hi - r_lo) * t,
-                                  np.full(33, r_lo)])
-            bdec = np.concatenate([np.full(33, d_lo), d_lo + (d_hi - d_lo) * t, np.full(33, d_hi),
-                                   d_lo + (d_hi - d_lo) * t])
+            bra = np.concatenate(
+                [r_lo + (r_hi - r_lo) * t, np.full(33, r_hi), r_lo + (r_hi - r_lo) * t, np.full(33, r_lo)]
+            )
+            bdec = np.concatenate(
+                [np.full(33, d_lo), d_lo + (d_hi - d_lo) * t, np.full(33, d_hi), d_lo + (d_hi - d_lo) * t]
+            )
             xi, eta = tan_project(ra0, dec0, bra, bdec)
             half = max(half, float(np.max(np.abs(np.concatenate([xi, eta])))) / ARCMIN)
     half += overlap_deg * 60.0

@@ -208,7 +208,9 @@ def band_correlation(point_sources_cfg: Mapping, bands: Sequence[Mapping]) -> np
         ``C_bb' / sqrt(C_bb C_b'b')``, dimensionless, ones on the diagonal.
     """
     amp = _amplitude_vector(normalise_counts(point_sources_cfg, bands))
-    log_ratio = np.log(np.array([b["freq_ghz"] for b in bands], dtype=float) / point_sources_cfg["ref_freq_ghz"])
+    log_ratio = np.log(
+        np.array([b["freq_ghz"] for b in bands], dtype=float) / point_sources_cfg["ref_freq_ghz"]
+    )
     lsum = log_ratio[:, None] + log_ratio[None, :]
     cross = np.zeros_like(lsum)
     for a, name in zip(amp, POPULATIONS, strict=True):
