@@ -13,11 +13,13 @@ import logging
 import time
 from dataclasses import dataclass
 
+import healpy as hp
 import numpy as np
 import pandas as pd
 import scipy.fft
 import torch
 from scipy import ndimage
+from scipy.spatial import cKDTree
 
 from skyhunt.cutouts.extract import PatchInterpolator, interpolate_at, interpolation_reach_arcmin
 from skyhunt.mf import noise, templates
@@ -174,7 +176,8 @@ def search(maps: np.ndarray, pixels: np.ndarray, inp: SearchInputs, nthreads: in
         found = search_tile(layout, tile, interp, maps_t, inp, cache, nthreads)
         found["scale_arcmin"] = scales[found["scale_index"]]
         out.append(found)
-    cand = pd.concat(out, ignore_index=True) if out else pd.DataFrame(columns=list(CANDIDATE_UNITS))
+    cand = pd.concat(out, ignore_index=True) if out else pd.DataFrame(columns=[*CANDIDATE_UNITS, "depth"])
+    cand = cand[deduplicate_seams(cand)].drop(columns="depth")
     log.info(
         "%d tiles of %d^2 pixels (%.2f arcmin) in %.1f s: %d candidates above SNR %.1f",
         len(layout.tiles),
@@ -226,6 +229,56 @@ def tile_filter(inp: SearchInputs, grid: FlatGrid, dec0: float, maps_k, weight, 
     return MatchedFilter(grid, n, cache[dec0])
 
 
+#: Tiles keep detections up to this far outside their core (arcmin); neighbouring tiles
+#: measure a cluster on a seam at slightly different positions, so each may place it in the
+#: other's core. :func:`deduplicate_seams` then keeps one of each pair.
+SEAM_ARCMIN = 2.0
+
+#: Detections of different tiles closer than this (arcmin) are one cluster seen twice.
+DUPLICATE_ARCMIN = 1.0
+
+
+def core_depth_arcmin(tile, ra: np.ndarray, dec: np.ndarray) -> np.ndarray:
+    """Signed distance (arcmin) of positions inside the tile's core box: > 0 inside, < 0 outside."""
+    cos_dec = np.cos(np.radians(dec))
+    d = np.minimum.reduce(
+        [(ra - tile.ra_lo) * cos_dec, (tile.ra_hi - ra) * cos_dec, dec - tile.dec_lo, tile.dec_hi - dec]
+    )
+    return d * 60.0
+
+
+def deduplicate_seams(cand: pd.DataFrame) -> np.ndarray:
+    """Keep-mask removing the second sighting of a cluster near a tile seam.
+
+    Among detections of different tiles within :data:`DUPLICATE_ARCMIN`, the
+    one deepest inside its own tile's core is kept, so a cluster on a seam
+    (or a corner shared by four cores) is counted exactly once; detections
+    outside their own core are kept only if no other tile saw them.
+    """
+    n = len(cand)
+    keep = np.ones(n, dtype=bool)
+    if n < 2:
+        return keep
+    vec = hp.ang2vec(cand["ra"].to_numpy(), cand["dec"].to_numpy(), lonlat=True)
+    pairs = cKDTree(vec).query_pairs(
+        2.0 * np.sin(np.radians(DUPLICATE_ARCMIN / 60.0) / 2.0), output_type="ndarray"
+    )
+    tile = cand["tile"].to_numpy()
+    depth = cand["depth"].to_numpy()
+    pairs = pairs[tile[pairs[:, 0]] != tile[pairs[:, 1]]]
+    order = np.lexsort((np.arange(n), -depth))  # deepest first
+    rank = np.empty(n, dtype=np.int64)
+    rank[order] = np.arange(n)
+    partners = [[] for _ in range(n)]
+    for a, b in pairs:
+        partners[a].append(b)
+        partners[b].append(a)
+    for i in order:
+        if any(keep[j] and rank[j] < rank[i] for j in partners[i]):
+            keep[i] = False
+    return keep
+
+
 def search_tile(
     layout: TileLayout, tile, interp, maps_t, inp: SearchInputs, cache: dict, nthreads: int = 1
 ) -> pd.DataFrame:
@@ -236,7 +289,7 @@ def search_tile(
     mf = tile_filter(inp, grid, tile.dec0, maps_k, weight, cache)
     snr = mf.snr(maps_k, workers=nthreads)
     det = inp.mf_cfg["detection"]
-    g = find_groups(snr, det["snr_min"])
+    g = find_groups(snr, det["snr_min"], det["centroid_fraction"])
     keep = suppress_sidelobes(
         g["ix"] * layout.pixel_arcmin,
         g["iy"] * layout.pixel_arcmin,
@@ -247,11 +300,13 @@ def search_tile(
     ra, dec = layout.sky_of(tile, g["iy"], g["ix"])
     iy = np.clip(np.rint(g["iy"]).astype(np.int64), 0, layout.npix - 1)
     ix = np.clip(np.rint(g["ix"]).astype(np.int64), 0, layout.npix - 1)
-    keep &= (layout.core_index(ra, dec) == tile.index) & (weight[iy, ix] >= 1.0)
+    depth = core_depth_arcmin(tile, ra, dec)
+    keep &= (depth > -SEAM_ARCMIN) & (weight[iy, ix] >= 1.0) & inside_mask(inp.footprint, ra, dec, 0.0)
     return pd.DataFrame(
         {
             "ra": ra[keep],
             "dec": dec[keep],
+            "depth": depth[keep],
             "snr": g["snr"][keep],
             "scale_index": g["scale"][keep],
             "y0": g["snr"][keep] * mf.sigma[g["scale"][keep]],
