@@ -87,7 +87,7 @@ def test_injection_recovery_flat(cfg):
         y0 = 80.0 * mf.sigma[scale]
         maps = gaussian_realisation(grid, nmat, rng) + inject(grid, bank[scale], y0, f_b, iy, ix)
         snr = mf.snr(scipy.fft.rfft2(maps, axes=(-2, -1)))
-        g = find_groups(snr, 5.0)
+        g = find_groups(snr, 5.0, centroid_fraction=cfg["mf"]["detection"]["centroid_fraction"])
         best = np.argmax(g["snr"])
         dist = np.hypot(g["iy"][best] - iy, g["ix"][best] - ix) * grid.pixel_arcmin
         assert dist < 0.5
