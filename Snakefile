@@ -25,6 +25,7 @@ else:
 include: "workflow/rules/sky.smk"
 include: "workflow/rules/cutouts.smk"
 include: "workflow/rules/cnn.smk"
+include: "workflow/rules/mf.smk"
 
 
 rule all:
@@ -32,4 +33,5 @@ rule all:
         rules.sky.input,
         rules.cutouts.output,
         expand("results/cnn/{stage}/scores.parquet", stage=config["cnn"]["stages"]),
+        rules.mf.input,
     default_target: True

@@ -35,6 +35,8 @@ def small_config(nside: int = 1024, size_deg: float = 2.0, seed: int = 7) -> dic
     sky["cmb"]["lmax"] = min(2000, 3 * nside - 1)
     sky["dust"]["lmax"] = min(1000, 3 * nside - 1)
     sky["halos"]["m_vir_min"] = 5e13
+    # matched-filter tiles sampled to suit the coarse pixels (3.4' at nside 1024)
+    cfg["mf"]["tiles"].update(core_deg=1.0, overlap_deg=0.4, pixel_arcmin=1.0)
     return validate_config(cfg)
 
 

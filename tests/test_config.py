@@ -237,7 +237,7 @@ def test_misspelt_key(cfg):
 def test_unknown_top_level_key(cfg):
     cfg["sed"] = 1
     msg = problems_of(cfg)
-    assert "config key 'sed' is not a known key (known: cutouts, seed, sky)" in msg
+    assert "config key 'sed' is not a known key (known: cnn, cutouts, mf, seed, sky)" in msg
 
 
 def test_unknown_key_in_list_item(cfg):

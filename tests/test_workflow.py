@@ -82,6 +82,11 @@ def test_workflow_outputs_are_byte_identical(two_runs):
         "training.json",
         "scores.parquet",
     }
+    assert {str(p) for p in outputs if p.parts[1] == "mf"} == {
+        f"results/mf/{s['name']}/{f}"
+        for s in cfg["sky"]["stages"]
+        for f in ("candidates.parquet", "cutout_snr.parquet")
+    }
     for rel in outputs:
         assert (a / rel).read_bytes() == (b / rel).read_bytes(), f"{rel} differs between identical runs"
 

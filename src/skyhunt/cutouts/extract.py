@@ -181,6 +181,34 @@ def extract_row(
     return out
 
 
+def interpolate_at(
+    interp: PatchInterpolator, maps: torch.Tensor, ra: np.ndarray, dec: np.ndarray, method: str = "bilinear"
+) -> np.ndarray:
+    """Values of the stacked partial maps at arbitrary positions (e.g. the pixels of a large flat tile).
+
+    Parameters
+    ----------
+    interp : PatchInterpolator
+    maps : torch.Tensor, shape (npix, nmaps), float32
+        Partial maps stacked as columns, rows in ``interp.pixels`` order.
+    ra, dec : ndarray
+        Positions in degrees (any shape, flattened); all must lie far enough
+        inside the footprint for the interpolation.
+    method : {"bilinear", "nearest"}
+
+    Returns
+    -------
+    ndarray, shape (ra.size, nmaps), float32
+    """
+    theta = np.radians(90.0 - np.ravel(dec))
+    phi = np.radians(np.ravel(ra))[None, :]  # one "row" whose template is the points themselves
+    idx, w = interp.taps(theta, phi, method)
+    vals = torch.nn.functional.embedding_bag(
+        torch.from_numpy(idx), maps, per_sample_weights=torch.from_numpy(w), mode="sum"
+    )
+    return vals.numpy()
+
+
 def extract_cutouts(
     interp: PatchInterpolator,
     maps: torch.Tensor,

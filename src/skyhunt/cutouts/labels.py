@@ -45,6 +45,39 @@ def _first_per_group(group: np.ndarray, rank: np.ndarray) -> np.ndarray:
     return order[first]
 
 
+def holding_cutout(grid: Grid, geometry: CutoutGeometry, ra: np.ndarray, dec: np.ndarray) -> np.ndarray:
+    """The cutout holding each position: the one whose centre is Chebyshev-nearest in its tangent plane.
+
+    This is the rule :func:`label_cutouts` gives qualifying halos on the
+    standard grid. Positions outside every cutout get -1.
+
+    Parameters
+    ----------
+    grid : Grid
+    geometry : CutoutGeometry
+    ra, dec : ndarray
+        Positions in degrees.
+
+    Returns
+    -------
+    ndarray of int64
+        Grid index per position, or -1.
+    """
+    ra = np.atleast_1d(np.asarray(ra, dtype=float))
+    dec = np.atleast_1d(np.asarray(dec, dtype=float))
+    out = np.full(ra.size, -1, dtype=np.int64)
+    if ra.size == 0:
+        return out
+    half = geometry.size_arcmin / 2.0
+    obj, cut, dx, dy = _pairs(grid, _tree(grid), ra, dec, half * np.sqrt(2.0) + 1e-6)
+    cheb = np.maximum(np.abs(dx), np.abs(dy))
+    inside = cheb <= half
+    obj, cut, cheb = obj[inside], cut[inside], cheb[inside]
+    best = _first_per_group(obj, cheb)
+    out[obj[best]] = cut[best]
+    return out
+
+
 def label_cutouts(
     grid: Grid,
     geometry: CutoutGeometry,

@@ -184,6 +184,43 @@ def expected_d3000(
     return _d3000_per_amplitude(point_sources_cfg, bands) @ _amplitude_vector(amplitudes)
 
 
+def band_correlation(point_sources_cfg: Mapping, bands: Sequence[Mapping]) -> np.ndarray:
+    """Correlation coefficient of the field sources' Poisson power between bands.
+
+    For a Poisson population the cross-power of bands b and b' is
+    ``C_bb' = sum_p A_p E[S_b S_b']`` with
+    ``E[S_b S_b'] = E[S(nu0)^2] exp(mu L + sigma^2 L^2 / 2)``, ``L = ln(nu_b nu_b' / nu0^2)``
+    (independent flux and Gaussian spectral index); the amplitudes are those
+    of :func:`normalise_counts`. Used by the matched filter's noise model
+    (DeepSZ section 2.1), which takes the per-band power from the config and
+    the correlation from here.
+
+    Parameters
+    ----------
+    point_sources_cfg : mapping
+        The ``sky.point_sources`` config.
+    bands : sequence of mapping
+        The ``sky.bands`` entries (``freq_ghz``, ``ps_d3000_uk2``).
+
+    Returns
+    -------
+    ndarray, shape (n_bands, n_bands)
+        ``C_bb' / sqrt(C_bb C_b'b')``, dimensionless, ones on the diagonal.
+    """
+    amp = _amplitude_vector(normalise_counts(point_sources_cfg, bands))
+    log_ratio = np.log(
+        np.array([b["freq_ghz"] for b in bands], dtype=float) / point_sources_cfg["ref_freq_ghz"]
+    )
+    lsum = log_ratio[:, None] + log_ratio[None, :]
+    cross = np.zeros_like(lsum)
+    for a, name in zip(amp, POPULATIONS, strict=True):
+        pop = point_sources_cfg["populations"][name]
+        mu, sigma = pop["spectral_index_mean"], pop["spectral_index_sigma"]
+        cross += a * flux_distribution(pop).moment(2) * np.exp(mu * lsum + 0.5 * (sigma * lsum) ** 2)
+    diag = np.sqrt(np.diag(cross))
+    return cross / np.outer(diag, diag)
+
+
 def d3000_relative_scatter(
     point_sources_cfg: Mapping,
     bands: Sequence[Mapping],

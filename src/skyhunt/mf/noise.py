@@ -1,0 +1,175 @@
+"""Noise cross-spectra between bands for the matched filter (DeepSZ section 2.1).
+
+Two ways: the paper's model (:func:`model_spectra`), or spectra estimated
+from the maps themselves (:func:`estimate_spectra`), for users without a
+noise model. Both return the power of every band pair as C_ell in
+µK_CMB^2 sr, on the 2-D wavenumber grid of a flat tile.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from skyhunt.sky.sources import ELL_REF, band_correlation
+from skyhunt.sky.spectra import tsz_spectrum
+
+ARCMIN = np.pi / (180.0 * 60.0)
+
+
+def _flat_dl_to_cl(ell: np.ndarray, d_ell: float) -> np.ndarray:
+    """C_ell of a spectrum flat in D_ell (µK^2); 0 at ell = 0."""
+    out = np.zeros_like(ell, dtype=float)
+    pos = ell > 0
+    out[pos] = d_ell * 2.0 * np.pi / (ell[pos] * (ell[pos] + 1.0))
+    return out
+
+
+def sky_terms(
+    ell: np.ndarray,
+    cl_cmb: np.ndarray,
+    bands: list[dict],
+    point_sources_cfg: dict,
+    noise_cfg: dict,
+    components: list[str],
+) -> np.ndarray:
+    """Astrophysical noise of the paper's model, per band pair, before beams and windows.
+
+    Terms (DeepSZ section 2.1), each included only when its component is in
+    the noise stage's maps:
+
+    * CMB: the CAMB lensed C_ell (0 beyond its lmax), identical in every band;
+    * kinematic SZ: flat in D_ell with ``noise_cfg['ksz_d3000_uk2']``, identical in every band;
+    * point sources (component ``ir`` or ``radio``): flat in C_ell with the
+      per-band ``ps_d3000_uk2`` of ``sky.bands``; the band-band correlation
+      follows the configured source populations
+      (:func:`skyhunt.sky.sources.band_correlation`);
+    * SZ background (always, as tSZ is in every stage): flat in D_ell with
+      ``noise_cfg['sz_background_d3000_uk2']`` at ``sz_background_ref_ghz``,
+      scaled to each band by the non-relativistic SZ spectrum, fully correlated.
+
+    Parameters
+    ----------
+    ell : ndarray
+        Wavenumbers, rad^-1.
+    cl_cmb : ndarray
+        CMB C_ell, µK^2, indexed by ell.
+    bands : list of dict
+        ``sky.bands`` entries.
+    point_sources_cfg : dict
+        ``sky.point_sources`` (for the band correlation).
+    noise_cfg : dict
+        ``mf.noise_model``.
+    components : list of str
+        Sky components in the maps (e.g. from ``stage_components``).
+
+    Returns
+    -------
+    ndarray, shape (n_bands, n_bands, *ell.shape)
+        C_ell in µK_CMB^2 sr.
+    """
+    ell = np.asarray(ell, dtype=float)
+    nb = len(bands)
+    cmb = np.interp(ell, np.arange(cl_cmb.size), cl_cmb, right=0.0)
+    common = cmb.copy()
+    if "ksz" in components:
+        common += _flat_dl_to_cl(ell, noise_cfg["ksz_d3000_uk2"])
+    out = np.broadcast_to(common, (nb, nb, *ell.shape)).copy()
+    f = tsz_spectrum([b["freq_ghz"] for b in bands]) / tsz_spectrum(noise_cfg["sz_background_ref_ghz"])
+    out += np.multiply.outer(np.outer(f, f), _flat_dl_to_cl(ell, noise_cfg["sz_background_d3000_uk2"]))
+    if "ir" in components or "radio" in components:
+        d = np.array([b["ps_d3000_uk2"] for b in bands], dtype=float)
+        cl_ps = np.sqrt(np.outer(d, d)) * band_correlation(point_sources_cfg, bands)
+        cl_ps *= 2.0 * np.pi / (ELL_REF * (ELL_REF + 1.0))
+        out += cl_ps.reshape(nb, nb, *([1] * ell.ndim))
+    return out
+
+
+def white_noise(bands: list[dict]) -> np.ndarray:
+    """Instrument white-noise C_ell per band, µK_CMB^2 sr (from ``noise_uk_arcmin``)."""
+    return (np.array([b["noise_uk_arcmin"] for b in bands], dtype=float) * ARCMIN) ** 2
+
+
+def model_spectra(
+    sky_cl: np.ndarray, white: np.ndarray, sky_transfer: np.ndarray, map_window: np.ndarray
+) -> np.ndarray:
+    """Noise cross-spectra of flat tiles under the model.
+
+    ``N_bb'(k) = W(k)^2 [T_b(k) T_b'(k) C^sky_bb'(k) + delta_bb' N_b]``, where
+    T_b is the transfer of sky signals (beam, and the HEALPix pixel window if
+    the maps carry it) and W the transfer of the map sampling (bilinear
+    interpolation, which acts on noise pixels and sky alike).
+
+    Parameters
+    ----------
+    sky_cl : ndarray, shape (nb, nb, ...)
+        From :func:`sky_terms`, µK^2 sr.
+    white : ndarray, shape (nb,)
+        From :func:`white_noise`, µK^2 sr.
+    sky_transfer : ndarray, shape (nb, ...)
+        T_b(k).
+    map_window : ndarray, shape (...)
+        W(k).
+
+    Returns
+    -------
+    ndarray, shape (nb, nb, ...)
+        µK^2 sr.
+    """
+    out = sky_cl * sky_transfer[:, None] * sky_transfer[None, :]
+    idx = np.arange(white.size)
+    out[idx, idx] += white.reshape(-1, *([1] * (out.ndim - 2)))
+    return out * map_window**2
+
+
+def estimate_spectra(
+    maps_k: np.ndarray,
+    ell: np.ndarray,
+    pixel_rad: float,
+    npix: int,
+    w2_mean: float,
+    bin_width: float,
+    mode_weight: np.ndarray,
+) -> np.ndarray:
+    """Cross-spectra between bands estimated from the (apodized) tile maps themselves.
+
+    ``N_bb'(ell) = <Re(m~_b m~_b'^*)> p^2 / (n_pix <w^2>)``, averaged over the
+    modes in annuli of width ``bin_width`` in ell (an isotropic estimate; the
+    average of rank-one positive matrices stays positive definite). The
+    estimate includes every sky component actually in the maps, clusters
+    included, as a real survey's would.
+
+    Parameters
+    ----------
+    maps_k : ndarray, shape (nb, ny, nx // 2 + 1), complex
+        ``scipy.fft.rfft2`` of the apodized maps, µK.
+    ell : ndarray, shape (ny, nx // 2 + 1)
+        |k| of the modes, rad^-1.
+    pixel_rad : float
+        Tile pixel side, rad.
+    npix : int
+        Pixels in the tile.
+    w2_mean : float
+        Mean of the squared apodization weight over the tile.
+    bin_width : float
+        Annulus width in ell.
+    mode_weight : ndarray, shape (ny, nx // 2 + 1)
+        How many modes of the full plane each rfft mode stands for (1 or 2).
+
+    Returns
+    -------
+    ndarray, shape (nb, nb, ny, nx // 2 + 1)
+        µK^2 sr, piecewise constant in ell.
+    """
+    nb = maps_k.shape[0]
+    b = (ell / bin_width).astype(np.int64).ravel()
+    nbin = int(b.max()) + 1
+    wt = mode_weight.ravel()
+    counts = np.bincount(b, weights=wt, minlength=nbin)
+    norm = pixel_rad**2 / (npix * w2_mean)
+    out = np.empty((nb, nb, *ell.shape))
+    for i in range(nb):
+        for j in range(i, nb):
+            cross = (maps_k[i] * np.conj(maps_k[j])).real.ravel() * wt
+            binned = np.bincount(b, weights=cross, minlength=nbin) / np.maximum(counts, 1.0) * norm
+            out[i, j] = out[j, i] = binned[b].reshape(ell.shape)
+    return out

@@ -1,0 +1,315 @@
+"""Cluster search over partial HEALPix maps: tiles, filters, peaks, stitched into one catalogue.
+
+DeepSZ section 2.1. For each tile of the layout (:mod:`skyhunt.mf.tiles`):
+sample the bands by bilinear interpolation, apodize, build the filter bank
+for the tile's noise (model or estimated from the tile), compute the SNR maps
+of all scales, find groups, suppress side-lobes, and keep the detections in
+the tile's own core and clear of the apodized border.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from dataclasses import dataclass
+
+import healpy as hp
+import numpy as np
+import pandas as pd
+import scipy.fft
+import torch
+from scipy import ndimage
+from scipy.spatial import cKDTree
+
+from skyhunt.cutouts.extract import PatchInterpolator, interpolate_at, interpolation_reach_arcmin
+from skyhunt.mf import noise, templates
+from skyhunt.mf.filter import FlatGrid, MatchedFilter
+from skyhunt.mf.peaks import find_groups, suppress_sidelobes
+from skyhunt.mf.tiles import TileLayout, apodization, inside_mask, make_layout
+from skyhunt.sky.footprint import Footprint
+from skyhunt.sky.spectra import T_CMB_K, tsz_spectrum
+
+log = logging.getLogger("skyhunt.mf")
+
+#: Columns of a candidate table and their units.
+CANDIDATE_UNITS = {
+    "ra": "deg",
+    "dec": "deg",
+    "snr": "",
+    "scale_arcmin": "arcmin (beta-model core radius, or theta500 for Arnaud templates)",
+    "scale_index": "",
+    "y0": "Compton-y (template central value)",
+    "tile": "",
+    "stage": "",
+}
+
+
+@dataclass
+class SearchInputs:
+    """Everything the search needs besides the maps.
+
+    Attributes
+    ----------
+    nside : int
+    footprint : Footprint
+    bands : list of dict
+        ``sky.bands``.
+    point_sources_cfg : dict
+        ``sky.point_sources`` (band correlation of the source noise term).
+    mf_cfg : dict
+        ``mf`` config.
+    cl_cmb : ndarray
+        CMB C_ell, µK^2.
+    components : list of str
+        Sky components in the maps.
+    holes : tuple of ndarray, optional
+        (ra, dec) in degrees of sources to mask (``point_sources.treatment: mask``).
+    """
+
+    nside: int
+    footprint: Footprint
+    bands: list
+    point_sources_cfg: dict
+    mf_cfg: dict
+    cl_cmb: np.ndarray
+    components: list
+    holes: tuple | None = None
+
+
+def search_margin_arcmin(nside: int, mf_cfg: dict) -> float:
+    """Distance from the footprint edge within which no detection is kept, arcmin.
+
+    Tiles only sample the maps this far inside (the interpolation reach), and
+    detections are kept only where the apodization weight is 1.
+    """
+    return interpolation_reach_arcmin(nside) + mf_cfg["tiles"]["apodization_arcmin"]
+
+
+def sz_vector(bands: list[dict]) -> np.ndarray:
+    """F_b = T_CMB f(x_b): µK_CMB per unit Compton-y in each band (non-relativistic)."""
+    return T_CMB_K * 1e6 * tsz_spectrum([b["freq_ghz"] for b in bands])
+
+
+#: Aliases summed in the tile spectra: shifts of k by (i, j) 2 pi / p, |i|, |j| <= 1.
+ALIASES = [(i, j) for i in (-1, 0, 1) for j in (-1, 0, 1)]
+
+
+def tile_spectra(inp: SearchInputs, grid: FlatGrid, dec0: float) -> tuple[np.ndarray, np.ndarray | None]:
+    """Templates as seen in each band, and the model noise, for a tile centred at ``dec0``.
+
+    The tile samples the bilinearly interpolated HEALPix maps at its pixels,
+    so the continuous spectra (sky signal times the band's beam, and the
+    HEALPix pixel window if configured, everything times the interpolation
+    window W, see :func:`skyhunt.mf.templates.interpolation_window`) alias:
+    a tile mode k holds the continuous modes k + 2 pi (i, j) / p. The
+    interpolation window has zeros inside the tile band (its in-ring pixel
+    spacing, 0.66' at nside 8192, exceeds two tile pixels), where only the
+    aliases remain, so both the noise model and the templates sum the
+    aliases in :data:`ALIASES`.
+
+    Returns
+    -------
+    signal : ndarray, shape (n_scales, nb, ny, nx // 2 + 1)
+        ``F_b T_b t~_s`` summed over aliases, µK sr per unit y.
+    noise : ndarray, shape (nb, nb, ny, nx // 2 + 1) or None
+        Model cross-spectra, µK^2 sr (None when ``mf.noise`` is ``maps``).
+    """
+    mf = inp.mf_cfg
+    ky0, kx0 = grid.wavenumbers()
+    k_nyq = 2.0 * np.pi / grid.pixel_rad
+    fsz = sz_vector(inp.bands)
+    nb = len(inp.bands)
+    n_model = np.zeros((nb, nb, *ky0.shape)) if mf["noise"] == "model" else None
+    signal = None
+    white = noise.white_noise(inp.bands)
+    for i, j in ALIASES:
+        kx, ky = kx0 + i * k_nyq, ky0 + j * k_nyq
+        ell = np.hypot(kx, ky)
+        window = templates.interpolation_window(kx, ky, inp.nside, dec0)
+        sky_t = np.stack([templates.gaussian_beam(ell, b["beam_fwhm_arcmin"]) for b in inp.bands])
+        if mf["healpix_pixwin"]:
+            sky_t = sky_t * templates.healpix_pixel_window(ell, inp.nside)
+        bank = templates.template_bank(ell, mf)[1].astype(np.float32)
+        if signal is None:
+            signal = np.zeros((bank.shape[0], nb, *ky0.shape), dtype=np.float32)
+            tmp = np.empty_like(bank)
+        band_t = (fsz[:, None, None] * sky_t * window).astype(np.float32)
+        for b in range(nb):
+            signal[:, b] += np.multiply(bank, band_t[b], out=tmp)
+        if n_model is not None:
+            sky_cl = noise.sky_terms(
+                ell, inp.cl_cmb, inp.bands, inp.point_sources_cfg, mf["noise_model"], inp.components
+            )
+            n_model += noise.model_spectra(sky_cl, white, sky_t, window)
+    return signal, n_model
+
+
+def search(maps: np.ndarray, pixels: np.ndarray, inp: SearchInputs, nthreads: int = 1) -> pd.DataFrame:
+    """Matched-filter detections over the footprint.
+
+    Parameters
+    ----------
+    maps : ndarray, shape (npix, n_bands), float32
+        Partial maps in µK_CMB (bright sources already subtracted if so configured).
+    pixels : ndarray of int
+        Their sorted RING pixels.
+    inp : SearchInputs
+    nthreads : int
+        Threads for the gather and the FFTs.
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per detection (columns of :data:`CANDIDATE_UNITS` but
+        ``stage``), sorted by decreasing SNR.
+    """
+    tcfg = inp.mf_cfg["tiles"]
+    layout = make_layout(inp.footprint, tcfg["core_deg"], tcfg["overlap_deg"], tcfg["pixel_arcmin"])
+    interp = PatchInterpolator(inp.nside, pixels)
+    torch.set_num_threads(max(int(nthreads), 1))
+    maps_t = torch.from_numpy(np.ascontiguousarray(maps, dtype=np.float32))
+    scales, _ = templates.template_bank(np.ones(1), inp.mf_cfg)
+    out = []
+    t0 = time.perf_counter()
+    cache: dict = {}  # tiles of one row share their spectra (and, with model noise, their filter)
+    for tile in layout.tiles:
+        found = search_tile(layout, tile, interp, maps_t, inp, cache, nthreads)
+        found["scale_arcmin"] = scales[found["scale_index"]]
+        out.append(found)
+    cand = pd.concat(out, ignore_index=True) if out else pd.DataFrame(columns=[*CANDIDATE_UNITS, "depth"])
+    cand = cand[deduplicate_seams(cand)].drop(columns="depth")
+    log.info(
+        "%d tiles of %d^2 pixels (%.2f arcmin) in %.1f s: %d candidates above SNR %.1f",
+        len(layout.tiles),
+        layout.npix,
+        layout.pixel_arcmin,
+        time.perf_counter() - t0,
+        len(cand),
+        inp.mf_cfg["detection"]["snr_min"],
+    )
+    return cand.sort_values(["snr", "ra", "dec"], ascending=[False, True, True], ignore_index=True)
+
+
+def tile_maps(layout: TileLayout, tile, interp, maps_t, inp: SearchInputs):
+    """Apodized tile maps (n_bands, npix, npix) and the apodization weight."""
+    ra, dec = layout.pixel_positions(tile)
+    valid = inside_mask(inp.footprint, ra, dec, interpolation_reach_arcmin(inp.nside))
+    if inp.holes is not None and len(inp.holes[0]):
+        hy, hx = layout.pixel_of(tile, *inp.holes)
+        iy, ix = np.rint(hy).astype(np.int64), np.rint(hx).astype(np.int64)
+        on = (iy >= 0) & (iy < layout.npix) & (ix >= 0) & (ix < layout.npix)
+        seeds = np.ones(valid.shape, dtype=bool)
+        seeds[iy[on], ix[on]] = False
+        dist = ndimage.distance_transform_edt(seeds) * layout.pixel_arcmin
+        valid &= dist > inp.mf_cfg["point_sources"]["mask_radius_arcmin"]
+    weight = apodization(valid, layout.pixel_arcmin, inp.mf_cfg["tiles"]["apodization_arcmin"])
+    nb = maps_t.shape[1]
+    flat = np.zeros((nb, layout.npix * layout.npix), dtype=np.float32)
+    v = valid.ravel()
+    flat[:, v] = interpolate_at(interp, maps_t, ra.ravel()[v], dec.ravel()[v]).T
+    return flat.reshape(nb, layout.npix, layout.npix) * weight, weight
+
+
+def tile_filter(inp: SearchInputs, grid: FlatGrid, dec0: float, maps_k, weight, cache: dict) -> MatchedFilter:
+    """The tile's filter bank: model noise, or noise estimated from its apodized maps (``mf.noise``)."""
+    if dec0 not in cache:
+        signal, n_model = tile_spectra(inp, grid, dec0)
+        cache[dec0] = MatchedFilter(grid, n_model, signal) if n_model is not None else signal
+    if inp.mf_cfg["noise"] == "model":
+        return cache[dec0]
+    n = noise.estimate_spectra(
+        maps_k,
+        grid.ell(),
+        grid.pixel_rad,
+        grid.npix,
+        float(np.mean(weight.astype(np.float64) ** 2)),
+        inp.mf_cfg["noise_ell_bin"],
+        grid.mode_weight(),
+    )
+    return MatchedFilter(grid, n, cache[dec0])
+
+
+#: Tiles keep detections up to this far outside their core (arcmin); neighbouring tiles
+#: measure a cluster on a seam at slightly different positions, so each may place it in the
+#: other's core. :func:`deduplicate_seams` then keeps one of each pair.
+SEAM_ARCMIN = 2.0
+
+#: Detections of different tiles closer than this (arcmin) are one cluster seen twice.
+DUPLICATE_ARCMIN = 1.0
+
+
+def core_depth_arcmin(tile, ra: np.ndarray, dec: np.ndarray) -> np.ndarray:
+    """Signed distance (arcmin) of positions inside the tile's core box: > 0 inside, < 0 outside."""
+    cos_dec = np.cos(np.radians(dec))
+    d = np.minimum.reduce(
+        [(ra - tile.ra_lo) * cos_dec, (tile.ra_hi - ra) * cos_dec, dec - tile.dec_lo, tile.dec_hi - dec]
+    )
+    return d * 60.0
+
+
+def deduplicate_seams(cand: pd.DataFrame) -> np.ndarray:
+    """Keep-mask removing the second sighting of a cluster near a tile seam.
+
+    Among detections of different tiles within :data:`DUPLICATE_ARCMIN`, the
+    one deepest inside its own tile's core is kept, so a cluster on a seam
+    (or a corner shared by four cores) is counted exactly once; detections
+    outside their own core are kept only if no other tile saw them.
+    """
+    n = len(cand)
+    keep = np.ones(n, dtype=bool)
+    if n < 2:
+        return keep
+    vec = hp.ang2vec(cand["ra"].to_numpy(), cand["dec"].to_numpy(), lonlat=True)
+    pairs = cKDTree(vec).query_pairs(
+        2.0 * np.sin(np.radians(DUPLICATE_ARCMIN / 60.0) / 2.0), output_type="ndarray"
+    )
+    tile = cand["tile"].to_numpy()
+    depth = cand["depth"].to_numpy()
+    pairs = pairs[tile[pairs[:, 0]] != tile[pairs[:, 1]]]
+    order = np.lexsort((np.arange(n), -depth))  # deepest first
+    rank = np.empty(n, dtype=np.int64)
+    rank[order] = np.arange(n)
+    partners = [[] for _ in range(n)]
+    for a, b in pairs:
+        partners[a].append(b)
+        partners[b].append(a)
+    for i in order:
+        if any(keep[j] and rank[j] < rank[i] for j in partners[i]):
+            keep[i] = False
+    return keep
+
+
+def search_tile(
+    layout: TileLayout, tile, interp, maps_t, inp: SearchInputs, cache: dict, nthreads: int = 1
+) -> pd.DataFrame:
+    """Detections of one tile that lie in its core and where its apodization weight is 1."""
+    maps, weight = tile_maps(layout, tile, interp, maps_t, inp)
+    grid = FlatGrid(layout.npix, layout.npix, layout.pixel_arcmin)
+    maps_k = scipy.fft.rfft2(maps, axes=(-2, -1), workers=nthreads)
+    mf = tile_filter(inp, grid, tile.dec0, maps_k, weight, cache)
+    snr = mf.snr(maps_k, workers=nthreads)
+    det = inp.mf_cfg["detection"]
+    g = find_groups(snr, det["snr_min"], det["centroid_fraction"])
+    keep = suppress_sidelobes(
+        g["ix"] * layout.pixel_arcmin,
+        g["iy"] * layout.pixel_arcmin,
+        g["snr"],
+        det["sidelobe_radius_arcmin"],
+        det["sidelobe_snr_ratio"],
+    )
+    ra, dec = layout.sky_of(tile, g["iy"], g["ix"])
+    iy = np.clip(np.rint(g["iy"]).astype(np.int64), 0, layout.npix - 1)
+    ix = np.clip(np.rint(g["ix"]).astype(np.int64), 0, layout.npix - 1)
+    depth = core_depth_arcmin(tile, ra, dec)
+    keep &= (depth > -SEAM_ARCMIN) & (weight[iy, ix] >= 1.0) & inside_mask(inp.footprint, ra, dec, 0.0)
+    return pd.DataFrame(
+        {
+            "ra": ra[keep],
+            "dec": dec[keep],
+            "depth": depth[keep],
+            "snr": g["snr"][keep],
+            "scale_index": g["scale"][keep],
+            "y0": g["snr"][keep] * mf.sigma[g["scale"][keep]],
+            "tile": np.full(int(keep.sum()), tile.index, dtype=np.int64),
+        }
+    )

@@ -1,0 +1,51 @@
+# Open multi-frequency matched filter (DeepSZ section 2.1) and matching of its detections to
+# halos and cutouts (section 2.3), one job per noise stage.
+
+
+rule matched_filter:
+    input:
+        maps=expand(f"{SKY}/observed/{{{{stage}}}}_{{band}}.fits", band=BANDS),
+        spectrum=f"{SKY}/cmb_spectrum.ecsv",
+        sources=f"{SKY}/sources.parquet",
+    output:
+        "results/mf/{stage}/candidates.parquet",
+    params:
+        cfg={"sky": config["sky"], "mf": config["mf"]},
+    log:
+        "logs/mf/matched_filter_{stage}.log",
+    benchmark:
+        "benchmarks/output/mf/matched_filter_{stage}.tsv"
+    threads: 2
+    resources:
+        mem_mb=3000,
+        runtime=30,
+    conda:
+        "../../envs/skyhunt.yaml"
+    script:
+        "../scripts/matched_filter.py"
+
+
+rule match_mf:
+    input:
+        candidates="results/mf/{stage}/candidates.parquet",
+        halos=f"{SKY}/halos.parquet",
+        index="results/cutouts/index.parquet",
+    output:
+        "results/mf/{stage}/cutout_snr.parquet",
+    params:
+        cfg={"cutouts": config["cutouts"], "mf": config["mf"]},
+    log:
+        "logs/mf/match_mf_{stage}.log",
+    resources:
+        mem_mb=1000,
+        runtime=10,
+    conda:
+        "../../envs/skyhunt.yaml"
+    script:
+        "../scripts/match_mf.py"
+
+
+rule mf:
+    input:
+        expand("results/mf/{stage}/candidates.parquet", stage=STAGES),
+        expand("results/mf/{stage}/cutout_snr.parquet", stage=STAGES),
