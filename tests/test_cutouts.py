@@ -3,14 +3,14 @@
 from __future__ import annotations
 
 import healpy as hp
+import numba
 import numpy as np
 import pandas as pd
 import pytest
-import torch
 from astropy.wcs import WCS
 
 from skyhunt import io
-from skyhunt.cutouts.extract import PatchInterpolator, extract_cutouts
+from skyhunt.cutouts.extract import PatchInterpolator, extract_cutouts, extract_row
 from skyhunt.cutouts.grid import ARCMIN, CutoutGeometry, make_grid, recut_centres, tan_deproject, tan_project
 from skyhunt.cutouts.labels import assign_splits, label_cutouts, training_drops
 from skyhunt.cutouts.pipeline import run_cutouts
@@ -55,9 +55,7 @@ def test_source_lands_at_expected_pixel(dx, dy):
     fp = Footprint(29.7, 30.3, 19.7, 20.3)
     src_ra, src_dec = tan_deproject(ra0, dec0, dx * ARCMIN, dy * ARCMIN)
     pix, blob = _blob_map(nside, fp, float(src_ra), float(src_dec))
-    cut = extract_cutouts(PatchInterpolator(nside, pix), torch.from_numpy(blob[:, None]), [ra0], [dec0], GEO)[
-        0, 0
-    ]
+    cut = extract_cutouts(PatchInterpolator(nside, pix), blob[:, None], [ra0], [dec0], GEO)[0, 0]
     iy, ix = np.mgrid[0:32, 0:32]
     w = cut * (cut > 0.05)
     cy, cx = (w * iy).sum() / w.sum(), (w * ix).sum() / w.sum()
@@ -73,9 +71,7 @@ def test_extraction_equals_healpy(dec, method):
     rng = np.random.default_rng(1)
     maps = rng.standard_normal((pix.size, 2)).astype(np.float32)
     grid = make_grid(fp, GEO, 6.0, 1.0)
-    out = extract_cutouts(
-        PatchInterpolator(nside, pix), torch.from_numpy(maps), grid.ra, grid.dec, GEO, method
-    )
+    out = extract_cutouts(PatchInterpolator(nside, pix), maps, grid.ra, grid.dec, GEO, method)
     full = np.zeros(hp.nside2npix(nside), dtype=np.float32)
     full[pix] = maps[:, 1]
     xi, eta = GEO.pixel_offsets()
@@ -84,6 +80,46 @@ def test_extraction_equals_healpy(dec, method):
         th, ph = np.radians(90 - dc), np.radians(ra)
         ref = hp.get_interp_val(full, th, ph) if method == "bilinear" else full[hp.ang2pix(nside, th, ph)]
         np.testing.assert_allclose(out[c, 1], ref, atol=2e-6)
+
+
+def test_split_outputs_and_thread_counts_give_identical_bytes():
+    """Writing per-stage outputs (as into the rule's memmaps) and any thread count change no bit."""
+    nside = 2048
+    fp = Footprint(100.0, 102.0, 9.0, 10.5)
+    pix = fp.pixels(nside)
+    maps = np.random.default_rng(2).standard_normal((pix.size, 6)).astype(np.float32)
+    interp = PatchInterpolator(nside, pix)
+    grid = make_grid(fp, GEO, 6.0, 1.0)
+    row = grid.row == grid.row[0]
+    ra, dec0 = grid.ra[row], grid.dec[row][0]
+    assert ra.size > 4
+    whole = extract_row(interp, maps, ra, dec0, GEO)
+    parts = [np.full((ra.size, 2, 32, 32), np.nan, dtype=np.float32) for _ in range(3)]
+    assert extract_row(interp, maps, ra, dec0, GEO, out=parts) is parts
+    assert np.concatenate(parts, axis=1).tobytes() == whole.tobytes()
+    threads = numba.get_num_threads()
+    try:
+        numba.set_num_threads(1)
+        single = extract_row(interp, maps, ra, dec0, GEO)
+    finally:
+        numba.set_num_threads(threads)
+    assert single.tobytes() == whole.tobytes()
+    with pytest.raises(ValueError, match="C-contiguous float32"):
+        extract_row(interp, maps, ra, dec0, GEO, out=[p[:, :1] for p in parts])
+
+
+@pytest.mark.parametrize("method", ["bilinear", "nearest"])
+def test_cutouts_beyond_the_footprint_fail(method):
+    nside = 2048
+    fp = Footprint(100.0, 101.0, 9.0, 10.0)
+    pix = fp.pixels(nside)
+    maps = np.ones((pix.size, 1), dtype=np.float32)
+    interp = PatchInterpolator(nside, pix)
+    inside = extract_cutouts(interp, maps, [100.5], [9.5], GEO, method)
+    np.testing.assert_allclose(inside, 1.0, rtol=1e-6)
+    for ra, dec in [(100.03, 9.5), (100.97, 9.5), (100.5, 9.03), (100.5, 9.97)]:  # 1.8' from an edge
+        with pytest.raises(ValueError, match="outside the map footprint"):
+            extract_cutouts(interp, maps, [ra], [dec], GEO, method)
 
 
 def test_grid_is_on_sky_and_inside_footprint():

@@ -1,22 +1,27 @@
 """Fast extraction of many TAN cutouts from partial HEALPix maps.
 
 The straightforward way calls ``healpy.get_interp_val`` once per cutout, band
-and map. Here all maps are stacked into one (npix, nmaps) array, gathered and
-weighted for all of them at once (``torch.nn.functional.embedding_bag``, a
-fused multi-threaded gather-and-sum), and the HEALPix
-bilinear weights are computed by ring arithmetic rather than per point:
-all cutouts of a grid row share their pixels' colatitudes, so the rings
-bracketing each pixel and the weights along the meridian are computed once
-per row; per cutout only the longitude part remains. The weights are those
-of ``healpy.get_interp_weights`` (HEALPix ``get_interpol``), so the output
-agrees with the straightforward loop to float32 precision.
+and map. Here all maps are stacked into one (npix, nmaps) array and one
+compiled kernel (numba, parallel over the cutouts of a grid row) computes the
+HEALPix bilinear weights of every cutout pixel by ring arithmetic, gathers the
+four neighbouring pixels of all maps at once and writes the weighted sums
+straight into the output (e.g. rows of a memmap). All cutouts of a grid row
+share their pixels' colatitudes in the TAN projection, so the rings bracketing
+each pixel and the weights along the meridian are computed once per row; per
+cutout only the longitude part remains. The weights are those of
+``healpy.get_interp_weights`` (HEALPix ``get_interpol``) and the sums are
+accumulated in float64, so the output agrees with the straightforward loop to
+float32 precision. Every output value is one fixed expression of its taps, so
+the output does not depend on the number of threads.
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import healpy as hp
+import numba
 import numpy as np
-import torch
 
 from skyhunt.cutouts.grid import CutoutGeometry, tan_deproject
 
@@ -54,35 +59,19 @@ class PatchInterpolator:
         self.count[run_ring] = np.diff(run_start, append=self.pixels.size)
         self.lo[run_ring] = self.pixels[run_start] - self.startpix[run_ring]
 
-    def _ring_taps(self, ring: np.ndarray, phi: np.ndarray, idx: np.ndarray, w: np.ndarray) -> None:
-        """Write the two pixels of ``ring`` bracketing ``phi``, and their weights, into ``idx`` and ``w``.
-
-        ``ring`` (0-based) has the shape of the trailing axis of ``phi`` (a row
-        template), so per-ring constants are looked up once per template
-        point. ``idx`` and ``w`` are (..., 2) views receiving footprint indices
-        and longitude weights. Cutouts may not straddle RA = 0: pixels on both
-        sides of it are never adjacent in a footprint's pixel list.
-        """
-        tmp = (phi - self.phi0[ring]) * (self.nphi[ring] / (2.0 * np.pi))
-        j = np.floor(tmp)
-        w[..., 1] = tmp - j
-        w[..., 0] = 1.0 - w[..., 1]
-        k = j - self.lo[ring]  # position within the ring's run of footprint pixels
-        if k.min() < 0 or np.any(k >= self.count[ring] - 1):
-            raise ValueError(
-                "interpolation needs pixels outside the map footprint; keep cutouts further from its edge"
-            )
-        idx[..., 0] = k + self.first[ring]
-        idx[..., 1] = idx[..., 0] + 1
-
     def meridian(self, theta: np.ndarray):
         """Rings bracketing each colatitude and the weight of the southern one.
+
+        Parameters
+        ----------
+        theta : ndarray
+            Colatitudes, radians.
 
         Returns
         -------
         ring1, ring2 : ndarray of int
             0-based rings north and south of each point.
-        w_theta : ndarray
+        w_theta : ndarray of float64
             Weight of ``ring2``; ``ring1`` gets ``1 - w_theta``.
         """
         above = np.searchsorted(self.theta, theta, side="right")  # 1-based ring north of the point
@@ -91,63 +80,124 @@ class PatchInterpolator:
         ring1 = above - 1
         ring2 = above
         w_theta = (theta - self.theta[ring1]) / (self.theta[ring2] - self.theta[ring1])
-        return ring1, ring2, w_theta.astype(np.float32)
+        return ring1, ring2, w_theta
 
-    def taps(self, theta: np.ndarray, phi: np.ndarray, method: str = "bilinear"):
-        """Footprint indices and weights interpolating at (theta, phi).
+    def ring_tables(self, theta: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Per-point constants of the two rings bracketing each colatitude, for :func:`_bilinear_rows`.
 
         Parameters
         ----------
         theta : ndarray, shape (m,)
-            Colatitudes in radians (a row template).
-        phi : ndarray, shape (n, m)
-            Longitudes in radians, one row per cutout.
-        method : {"bilinear", "nearest"}
-            HEALPix bilinear interpolation (as ``healpy.get_interp_val``) or
-            the value of the pixel containing the point.
+            Colatitudes of a row template, radians.
 
         Returns
         -------
-        idx : ndarray of int64, shape (n * m, ntap)
-        w : ndarray of float32, shape (n * m, ntap)
+        real : ndarray of float64, shape (2, 3, m)
+            For the northern [0] and southern [1] ring: longitude of its first
+            pixel (radians), pixels per radian, and the ring's meridian weight.
+        index : ndarray of int64, shape (2, 3, m)
+            For each ring: the first pixel index (within the ring) present in
+            the footprint, its position in ``pixels``, and the ring's number of
+            footprint pixels.
         """
-        if method == "bilinear":
-            ring1, ring2, wt = self.meridian(theta)
-            idx = np.empty((*phi.shape, 4), dtype=np.int64)
-            w = np.empty((*phi.shape, 4), dtype=np.float32)
-            self._ring_taps(ring1, phi, idx[..., :2], w[..., :2])
-            self._ring_taps(ring2, phi, idx[..., 2:], w[..., 2:])
-            w[..., :2] *= (1.0 - wt)[:, None]
-            w[..., 2:] *= wt[:, None]
-        elif method == "nearest":
-            pix = hp.ang2pix(self.nside, np.broadcast_to(theta, phi.shape), phi)
-            idx = np.searchsorted(self.pixels, pix)
-            if np.any(self.pixels[np.minimum(idx, self.pixels.size - 1)] != pix):
-                raise ValueError(
-                    "cutout pixels fall outside the map footprint; keep cutouts further from its edge"
+        ring1, ring2, wt = self.meridian(theta)
+        rings = np.stack([ring1, ring2])
+        real = np.stack(
+            [self.phi0[rings], self.nphi[rings] / (2.0 * np.pi), np.stack([1.0 - wt, wt])], axis=1
+        )
+        index = np.stack([self.lo[rings], self.first[rings], self.count[rings]], axis=1)
+        return real, index
+
+    def nearest(self, theta: np.ndarray, phi: np.ndarray) -> np.ndarray:
+        """Positions in ``pixels`` of the pixels containing (theta, phi) (radians)."""
+        pix = hp.ang2pix(self.nside, theta, phi)
+        idx = np.searchsorted(self.pixels, pix)
+        if np.any(self.pixels[np.minimum(idx, self.pixels.size - 1)] != pix):
+            raise ValueError(
+                "cutout pixels fall outside the map footprint; keep cutouts further from its edge"
+            )
+        return idx
+
+
+@numba.njit(parallel=True, cache=True, nogil=True)
+def _bilinear_rows(maps, outs, phi_c, dphi, real, index, bad):
+    """Bilinear cutouts of one grid row, written into ``outs``.
+
+    ``maps`` (npix, nmaps) float32; ``outs`` a tuple of (ncut, nb, m) float32
+    arrays taking maps [g * nb, (g + 1) * nb) each; ``phi_c`` (ncut,) centre
+    longitudes and ``dphi`` (m,) template longitude offsets, radians;
+    ``real`` and ``index`` from :meth:`PatchInterpolator.ring_tables`. Cutouts
+    needing pixels outside the footprint are flagged in ``bad`` (ncut,) and
+    their values are meaningless.
+    """
+    nmaps = maps.shape[1]
+    nb = outs[0].shape[1]
+    for c in numba.prange(phi_c.size):
+        # all maps of one cutout pixel at a time (contiguous in `maps`), transposed at the end
+        vals = np.empty((dphi.size, nmaps), dtype=np.float32)
+        for p in range(dphi.size):
+            phi = phi_c[c] + dphi[p]
+            # the two pixels of the northern (0) and southern (1) ring around phi (HEALPix get_interpol)
+            tmp = (phi - real[0, 0, p]) * real[0, 1, p]
+            j = np.floor(tmp)
+            f0 = tmp - j
+            k0 = np.int64(j) - index[0, 0, p]  # position within the ring's run of footprint pixels
+            tmp = (phi - real[1, 0, p]) * real[1, 1, p]
+            j = np.floor(tmp)
+            f1 = tmp - j
+            k1 = np.int64(j) - index[1, 0, p]
+            i0 = index[0, 1, p] + k0
+            i1 = index[1, 1, p] + k1
+            if k0 < 0 or k0 >= index[0, 2, p] - 1 or k1 < 0 or k1 >= index[1, 2, p] - 1:
+                bad[c] = True
+                i0 = i1 = 0
+            wa0 = real[0, 2, p] * (1.0 - f0)
+            wb0 = real[0, 2, p] * f0
+            wa1 = real[1, 2, p] * (1.0 - f1)
+            wb1 = real[1, 2, p] * f1
+            for m in range(nmaps):  # float64 sums in a fixed order
+                vals[p, m] = (
+                    wa0 * maps[i0, m] + wb0 * maps[i0 + 1, m] + wa1 * maps[i1, m] + wb1 * maps[i1 + 1, m]
                 )
-            idx = idx[..., None]
-            w = np.ones(idx.shape, dtype=np.float32)
-        else:
-            raise ValueError(f"unknown interpolation {method!r}: expected 'bilinear' or 'nearest'")
-        return idx.reshape(-1, idx.shape[-1]), w.reshape(-1, w.shape[-1])
+        for g in range(len(outs)):
+            out = outs[g]
+            for b in range(nb):
+                for p in range(dphi.size):
+                    out[c, b, p] = vals[p, g * nb + b]
+
+
+def _as_outputs(out, ncut: int, nmaps: int, npp: int) -> tuple[np.ndarray, ...]:
+    """Check the output arrays and view them as (ncut, nb, npp) float32 arrays (no copy)."""
+    outs = (out,) if isinstance(out, np.ndarray) else tuple(out)
+    nb = nmaps // len(outs)
+    views = []
+    for o in outs:
+        o = np.asarray(o)
+        fits = nb * len(outs) == nmaps and o.size == ncut * nb * npp
+        if not fits or o.dtype != np.float32 or not o.flags.c_contiguous:
+            raise ValueError(
+                f"{len(outs)} output array(s) must split {nmaps} maps evenly, each C-contiguous float32 of "
+                f"{ncut} cutouts x {nmaps // len(outs)} maps x {npp} pixels; got {o.dtype} {o.shape}"
+            )
+        views.append(o.reshape(ncut, nb, npp))
+    return tuple(views)
 
 
 def extract_row(
     interp: PatchInterpolator,
-    maps: torch.Tensor,
+    maps: np.ndarray,
     ra0: np.ndarray,
     dec0: float,
     geometry: CutoutGeometry,
     method: str = "bilinear",
-    out: np.ndarray | None = None,
-) -> np.ndarray:
+    out: np.ndarray | Sequence[np.ndarray] | None = None,
+) -> np.ndarray | tuple[np.ndarray, ...]:
     """Cut out all cutouts of one grid row (same centre declination).
 
     Parameters
     ----------
     interp : PatchInterpolator
-    maps : torch.Tensor, shape (npix, nmaps), float32
+    maps : ndarray, shape (npix, nmaps), float32
         Partial maps stacked as columns, rows in ``interp.pixels`` order.
     ra0 : ndarray
         Centre RAs of the row's cutouts, degrees.
@@ -155,35 +205,57 @@ def extract_row(
         Centre declination of the row, degrees.
     geometry : CutoutGeometry
     method : {"bilinear", "nearest"}
-    out : ndarray, optional
-        C-contiguous float32 array (e.g. rows of a memmap) of the output shape
-        to write into.
+        HEALPix bilinear interpolation (as ``healpy.get_interp_val``) or the
+        value of the pixel containing each cutout pixel centre.
+    out : ndarray or sequence of ndarray, optional
+        C-contiguous float32 array(s) to write into (e.g. rows of memmaps):
+        one of shape (len(ra0), nmaps, npix, npix), or several of shape
+        (len(ra0), nmaps / len(out), npix, npix) taking consecutive groups of
+        maps (e.g. one per noise stage).
 
     Returns
     -------
-    ndarray, shape (len(ra0), nmaps, npix, npix), float32
+    ndarray, shape (len(ra0), nmaps, npix, npix), float32, or tuple of ndarray
         ``out`` if given.
+
+    Raises
+    ------
+    ValueError
+        If a cutout needs pixels outside the map footprint, or for an unknown ``method``.
     """
+    maps = np.ascontiguousarray(maps, dtype=np.float32)
+    ra0 = np.asarray(ra0, dtype=float)
+    n = geometry.npix
+    if out is None:
+        out = np.empty((ra0.size, maps.shape[1], n, n), dtype=np.float32)
+    outs = _as_outputs(out, ra0.size, maps.shape[1], n * n)
     xi, eta = geometry.pixel_offsets()
     # the row template: positions relative to a centre at RA 0 (shared by every cutout of the row)
     dra, dec = tan_deproject(0.0, dec0, xi.ravel(), eta.ravel())
     dra = (dra + 180.0) % 360.0 - 180.0  # signed RA offsets from the centre
     theta = np.radians(90.0 - dec)
-    phi = np.radians(np.asarray(ra0, dtype=float))[:, None] + np.radians(dra)[None, :]
-    idx, w = interp.taps(theta, phi, method)
-    vals = torch.nn.functional.embedding_bag(
-        torch.from_numpy(idx), maps, per_sample_weights=torch.from_numpy(w), mode="sum"
-    )  # (ncut * npix^2, nmaps): one fused gather and weighted sum
-    n = geometry.npix
-    if out is None:
-        out = np.empty((len(ra0), maps.shape[1], n, n), dtype=np.float32)
-    torch.from_numpy(out).view(len(ra0), -1, n * n).copy_(vals.view(len(ra0), n * n, -1).permute(0, 2, 1))
+    if method == "bilinear":
+        real, index = interp.ring_tables(theta)
+        bad = np.zeros(ra0.size, dtype=bool)
+        _bilinear_rows(maps, outs, np.radians(ra0), np.radians(dra), real, index, bad)
+        if bad.any():
+            raise ValueError(
+                "interpolation needs pixels outside the map footprint; keep cutouts further from its edge"
+            )
+    elif method == "nearest":
+        phi = np.radians(ra0)[:, None] + np.radians(dra)[None, :]
+        vals = maps[interp.nearest(np.broadcast_to(theta, phi.shape), phi)]  # (ncut, n * n, nmaps)
+        nb = outs[0].shape[1]
+        for g, o in enumerate(outs):
+            o[...] = vals[..., g * nb : (g + 1) * nb].transpose(0, 2, 1)
+    else:
+        raise ValueError(f"unknown interpolation {method!r}: expected 'bilinear' or 'nearest'")
     return out
 
 
 def extract_cutouts(
     interp: PatchInterpolator,
-    maps: torch.Tensor,
+    maps: np.ndarray,
     ra: np.ndarray,
     dec: np.ndarray,
     geometry: CutoutGeometry,
@@ -202,6 +274,7 @@ def extract_cutouts(
     """
     ra = np.asarray(ra, dtype=float)
     dec = np.asarray(dec, dtype=float)
+    maps = np.ascontiguousarray(maps, dtype=np.float32)
     out = np.empty((ra.size, maps.shape[1], geometry.npix, geometry.npix), dtype=np.float32)
     rows, inverse = np.unique(dec, return_inverse=True)
     for r, dec0 in enumerate(rows):

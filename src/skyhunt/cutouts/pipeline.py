@@ -6,8 +6,8 @@ import contextlib
 import logging
 import time
 
+import numba
 import numpy as np
-import torch
 
 from skyhunt import io
 from skyhunt.cutouts.extract import PatchInterpolator, extract_row, interpolation_reach_arcmin
@@ -55,7 +55,7 @@ def run_cutouts(
     stage_paths : dict
         Stage -> output ``.npy`` file of shape (N, nbands, npix, npix), float32, µK_CMB.
     nthreads : int
-        Threads for the gather.
+        Threads for the extraction (at most the number of cores numba sees).
     """
     sky, cc = cfg["sky"], cfg["cutouts"]
     bands = [b["name"] for b in sky["bands"]]
@@ -86,8 +86,7 @@ def run_cutouts(
 
     pixels, maps = io.read_partial_maps([map_paths[(s, b)] for s in stages for b in bands], sky["nside"])
     interp = PatchInterpolator(sky["nside"], pixels)
-    torch.set_num_threads(max(int(nthreads), 1))
-    maps_t = torch.from_numpy(maps)
+    numba.set_num_threads(min(max(int(nthreads), 1), numba.config.NUMBA_NUM_THREADS))
     shape = (len(grid), len(bands), geometry.npix, geometry.npix)
     t0 = time.perf_counter()
     with contextlib.ExitStack() as stack:
@@ -96,12 +95,17 @@ def run_cutouts(
             s: np.lib.format.open_memmap(tmps[s], mode="w+", dtype=np.float32, shape=shape) for s in stages
         }
         for r in np.unique(grid.row):
-            rows = np.flatnonzero(grid.row == r)
-            block = extract_row(
-                interp, maps_t, grid.ra[rows], grid.dec[rows[0]], geometry, cc["interpolation"]
+            first, last = np.flatnonzero(grid.row == r)[[0, -1]]  # the grid is ordered by row
+            rows = slice(first, last + 1)
+            extract_row(
+                interp,
+                maps,
+                grid.ra[rows],
+                grid.dec[rows.start],
+                geometry,
+                cc["interpolation"],
+                out=[arrays[s][rows] for s in stages],  # straight into the memmaps
             )
-            for k, s in enumerate(stages):
-                arrays[s][rows[0] : rows[-1] + 1] = block[:, k * len(bands) : (k + 1) * len(bands)]
         for arr in arrays.values():
             arr.flush()
         del arrays
