@@ -6,8 +6,7 @@ the default grid), all noise stages x bands, bilinear interpolation both ways, i
 * straightforward: for every (stage, band) a full-sky map, and for every cutout the TAN
   pixel positions followed by ``healpy.get_interp_val``;
 * skyhunt: :class:`skyhunt.cutouts.extract.PatchInterpolator` set-up, then
-  :func:`skyhunt.cutouts.extract.extract_cutouts` (one compiled numba kernel per grid row,
-  all maps at once);
+  :func:`skyhunt.cutouts.extract.extract_cutouts` (a compiled numba kernel, all maps at once);
 
 and prints cutouts per second for both (one "cutout" = all stages and bands), their ratio and
 the largest difference between the two outputs. Reading the maps from disk is left out of both.
@@ -54,7 +53,7 @@ def skyhunt_run(nside, pixels, maps, ra, dec, geo) -> tuple[np.ndarray, float]:
 
 def compile_seconds() -> float:
     """Time to JIT-compile a fresh, uncached copy of the extraction kernel, seconds."""
-    kernel = extract._bilinear_rows
+    kernel = extract._bilinear
     fresh = numba.njit(parallel=True, nogil=True)(kernel.py_func)
     t0 = time.perf_counter()
     fresh.compile(kernel.signatures[0])
@@ -85,7 +84,7 @@ def main() -> None:
 
     # skyhunt: the first call of this process (JIT compile or cache load), then warm runs
     ours, t_first = skyhunt_run(nside, pixels, maps, ra, dec, geo)
-    cached = sum(extract._bilinear_rows.stats.cache_hits.values()) > 0
+    cached = sum(extract._bilinear.stats.cache_hits.values()) > 0
     t_compile = compile_seconds()
     warm = [skyhunt_run(nside, pixels, maps, ra, dec, geo)[1] for _ in range(args.repeats)]
     t_warm = float(np.median(warm))

@@ -10,7 +10,7 @@ import pytest
 from astropy.wcs import WCS
 
 from skyhunt import io
-from skyhunt.cutouts.extract import PatchInterpolator, extract_cutouts, extract_row
+from skyhunt.cutouts.extract import PatchInterpolator, extract_cutouts
 from skyhunt.cutouts.grid import ARCMIN, CutoutGeometry, make_grid, recut_centres, tan_deproject, tan_project
 from skyhunt.cutouts.labels import assign_splits, label_cutouts, training_drops
 from skyhunt.cutouts.pipeline import run_cutouts
@@ -82,30 +82,32 @@ def test_extraction_equals_healpy(dec, method):
         np.testing.assert_allclose(out[c, 1], ref, atol=2e-6)
 
 
-def test_split_outputs_and_thread_counts_give_identical_bytes():
-    """Writing per-stage outputs (as into the rule's memmaps) and any thread count change no bit."""
+@pytest.mark.parametrize("method", ["bilinear", "nearest"])
+def test_split_outputs_blocks_and_thread_counts_give_identical_bytes(method):
+    """Per-stage outputs (as the rule's memmaps), any block size or thread count change no bit."""
     nside = 2048
     fp = Footprint(100.0, 102.0, 9.0, 10.5)
     pix = fp.pixels(nside)
     maps = np.random.default_rng(2).standard_normal((pix.size, 6)).astype(np.float32)
     interp = PatchInterpolator(nside, pix)
     grid = make_grid(fp, GEO, 6.0, 1.0)
-    row = grid.row == grid.row[0]
-    ra, dec0 = grid.ra[row], grid.dec[row][0]
-    assert ra.size > 4
-    whole = extract_row(interp, maps, ra, dec0, GEO)
+    order = np.random.default_rng(3).permutation(len(grid))  # arbitrary centres, rows interleaved
+    ra, dec = grid.ra[order], grid.dec[order]
+    whole = extract_cutouts(interp, maps, ra, dec, GEO, method)
     parts = [np.full((ra.size, 2, 32, 32), np.nan, dtype=np.float32) for _ in range(3)]
-    assert extract_row(interp, maps, ra, dec0, GEO, out=parts) is parts
+    assert extract_cutouts(interp, maps, ra, dec, GEO, method, out=parts, block=7) is parts
     assert np.concatenate(parts, axis=1).tobytes() == whole.tobytes()
     threads = numba.get_num_threads()
     try:
         numba.set_num_threads(1)
-        single = extract_row(interp, maps, ra, dec0, GEO)
+        single = extract_cutouts(interp, maps, ra, dec, GEO, method)
     finally:
         numba.set_num_threads(threads)
     assert single.tobytes() == whole.tobytes()
+    by_row = extract_cutouts(interp, maps, grid.ra, grid.dec, GEO, method)
+    assert by_row[order].tobytes() == whole.tobytes()
     with pytest.raises(ValueError, match="C-contiguous float32"):
-        extract_row(interp, maps, ra, dec0, GEO, out=[p[:, :1] for p in parts])
+        extract_cutouts(interp, maps, ra, dec, GEO, method, out=[p[:, :1] for p in parts])
 
 
 @pytest.mark.parametrize("method", ["bilinear", "nearest"])

@@ -2,13 +2,14 @@
 
 The straightforward way calls ``healpy.get_interp_val`` once per cutout, band
 and map. Here all maps are stacked into one (npix, nmaps) array and one
-compiled kernel (numba, parallel over the cutouts of a grid row) computes the
-HEALPix bilinear weights of every cutout pixel by ring arithmetic, gathers the
-four neighbouring pixels of all maps at once and writes the weighted sums
-straight into the output (e.g. rows of a memmap). All cutouts of a grid row
-share their pixels' colatitudes in the TAN projection, so the rings bracketing
-each pixel and the weights along the meridian are computed once per row; per
-cutout only the longitude part remains. The weights are those of
+compiled kernel (numba, parallel over cutouts) computes the HEALPix bilinear
+weights of every cutout pixel by ring arithmetic, gathers the four
+neighbouring pixels of all maps at once and writes the weighted sums straight
+into the output (e.g. memmapped arrays, one per noise stage). All cutouts with
+the same centre declination (a grid row) share their pixels' colatitudes in
+the TAN projection, so the rings bracketing each pixel and the weights along
+the meridian are computed once per declination (a row template); per cutout
+only the longitude part remains. The weights are those of
 ``healpy.get_interp_weights`` (HEALPix ``get_interpol``) and the sums are
 accumulated in float64, so the output agrees with the straightforward loop to
 float32 precision. Every output value is one fixed expression of its taps, so
@@ -83,12 +84,12 @@ class PatchInterpolator:
         return ring1, ring2, w_theta
 
     def ring_tables(self, theta: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """Per-point constants of the two rings bracketing each colatitude, for :func:`_bilinear_rows`.
+        """Per-point constants of the two rings bracketing each colatitude, for :func:`_bilinear`.
 
         Parameters
         ----------
         theta : ndarray, shape (m,)
-            Colatitudes of a row template, radians.
+            Colatitudes, radians.
 
         Returns
         -------
@@ -120,41 +121,45 @@ class PatchInterpolator:
 
 
 @numba.njit(parallel=True, cache=True, nogil=True)
-def _bilinear_rows(maps, outs, phi_c, dphi, real, index, bad):
-    """Bilinear cutouts of one grid row, written into ``outs``.
+def _bilinear(maps, outs, phi_c, row, dphi, real, index, bad):
+    """Bilinear cutouts written into ``outs``.
 
     ``maps`` (npix, nmaps) float32; ``outs`` a tuple of (ncut, nb, m) float32
     arrays taking maps [g * nb, (g + 1) * nb) each; ``phi_c`` (ncut,) centre
-    longitudes and ``dphi`` (m,) template longitude offsets, radians;
-    ``real`` and ``index`` from :meth:`PatchInterpolator.ring_tables`. Cutouts
-    needing pixels outside the footprint are flagged in ``bad`` (ncut,) and
-    their values are meaningless.
+    longitudes, radians; ``row`` (ncut,) the template of each cutout;
+    ``dphi`` (nrow * m,) the templates' longitude offsets from the centre,
+    radians; ``real`` and ``index`` (2, 3, nrow * m) from
+    :meth:`PatchInterpolator.ring_tables` of the templates' colatitudes.
+    Cutouts needing pixels outside the footprint are flagged in ``bad``
+    (ncut,) and their values are meaningless.
     """
     nmaps = maps.shape[1]
     nb = outs[0].shape[1]
+    npp = outs[0].shape[2]
     for c in numba.prange(phi_c.size):
         # all maps of one cutout pixel at a time (contiguous in `maps`), transposed at the end
-        vals = np.empty((dphi.size, nmaps), dtype=np.float32)
-        for p in range(dphi.size):
-            phi = phi_c[c] + dphi[p]
+        vals = np.empty((npp, nmaps), dtype=np.float32)
+        for p in range(npp):
+            q = row[c] * npp + p
+            phi = phi_c[c] + dphi[q]
             # the two pixels of the northern (0) and southern (1) ring around phi (HEALPix get_interpol)
-            tmp = (phi - real[0, 0, p]) * real[0, 1, p]
+            tmp = (phi - real[0, 0, q]) * real[0, 1, q]
             j = np.floor(tmp)
             f0 = tmp - j
-            k0 = np.int64(j) - index[0, 0, p]  # position within the ring's run of footprint pixels
-            tmp = (phi - real[1, 0, p]) * real[1, 1, p]
+            k0 = np.int64(j) - index[0, 0, q]  # position within the ring's run of footprint pixels
+            tmp = (phi - real[1, 0, q]) * real[1, 1, q]
             j = np.floor(tmp)
             f1 = tmp - j
-            k1 = np.int64(j) - index[1, 0, p]
-            i0 = index[0, 1, p] + k0
-            i1 = index[1, 1, p] + k1
-            if k0 < 0 or k0 >= index[0, 2, p] - 1 or k1 < 0 or k1 >= index[1, 2, p] - 1:
+            k1 = np.int64(j) - index[1, 0, q]
+            i0 = index[0, 1, q] + k0
+            i1 = index[1, 1, q] + k1
+            if k0 < 0 or k0 >= index[0, 2, q] - 1 or k1 < 0 or k1 >= index[1, 2, q] - 1:
                 bad[c] = True
                 i0 = i1 = 0
-            wa0 = real[0, 2, p] * (1.0 - f0)
-            wb0 = real[0, 2, p] * f0
-            wa1 = real[1, 2, p] * (1.0 - f1)
-            wb1 = real[1, 2, p] * f1
+            wa0 = real[0, 2, q] * (1.0 - f0)
+            wb0 = real[0, 2, q] * f0
+            wa1 = real[1, 2, q] * (1.0 - f1)
+            wb1 = real[1, 2, q] * f1
             for m in range(nmaps):  # float64 sums in a fixed order
                 vals[p, m] = (
                     wa0 * maps[i0, m] + wb0 * maps[i0 + 1, m] + wa1 * maps[i1, m] + wb1 * maps[i1 + 1, m]
@@ -162,7 +167,7 @@ def _bilinear_rows(maps, outs, phi_c, dphi, real, index, bad):
         for g in range(len(outs)):
             out = outs[g]
             for b in range(nb):
-                for p in range(dphi.size):
+                for p in range(npp):
                     out[c, b, p] = vals[p, g * nb + b]
 
 
@@ -183,74 +188,29 @@ def _as_outputs(out, ncut: int, nmaps: int, npp: int) -> tuple[np.ndarray, ...]:
     return tuple(views)
 
 
-def extract_row(
-    interp: PatchInterpolator,
-    maps: np.ndarray,
-    ra0: np.ndarray,
-    dec0: float,
-    geometry: CutoutGeometry,
-    method: str = "bilinear",
-    out: np.ndarray | Sequence[np.ndarray] | None = None,
-) -> np.ndarray | tuple[np.ndarray, ...]:
-    """Cut out all cutouts of one grid row (same centre declination).
-
-    Parameters
-    ----------
-    interp : PatchInterpolator
-    maps : ndarray, shape (npix, nmaps), float32
-        Partial maps stacked as columns, rows in ``interp.pixels`` order.
-    ra0 : ndarray
-        Centre RAs of the row's cutouts, degrees.
-    dec0 : float
-        Centre declination of the row, degrees.
-    geometry : CutoutGeometry
-    method : {"bilinear", "nearest"}
-        HEALPix bilinear interpolation (as ``healpy.get_interp_val``) or the
-        value of the pixel containing each cutout pixel centre.
-    out : ndarray or sequence of ndarray, optional
-        C-contiguous float32 array(s) to write into (e.g. rows of memmaps):
-        one of shape (len(ra0), nmaps, npix, npix), or several of shape
-        (len(ra0), nmaps / len(out), npix, npix) taking consecutive groups of
-        maps (e.g. one per noise stage).
-
-    Returns
-    -------
-    ndarray, shape (len(ra0), nmaps, npix, npix), float32, or tuple of ndarray
-        ``out`` if given.
-
-    Raises
-    ------
-    ValueError
-        If a cutout needs pixels outside the map footprint, or for an unknown ``method``.
-    """
-    maps = np.ascontiguousarray(maps, dtype=np.float32)
-    ra0 = np.asarray(ra0, dtype=float)
-    n = geometry.npix
-    if out is None:
-        out = np.empty((ra0.size, maps.shape[1], n, n), dtype=np.float32)
-    outs = _as_outputs(out, ra0.size, maps.shape[1], n * n)
+def _extract_block(interp, maps, ra, dec, geometry, method, outs) -> None:
+    """Cutouts centred on (ra, dec) (degrees) into ``outs`` (see :func:`_bilinear`)."""
+    decs, row = np.unique(dec, return_inverse=True)
     xi, eta = geometry.pixel_offsets()
-    # the row template: positions relative to a centre at RA 0 (shared by every cutout of the row)
-    dra, dec = tan_deproject(0.0, dec0, xi.ravel(), eta.ravel())
-    dra = (dra + 180.0) % 360.0 - 180.0  # signed RA offsets from the centre
-    theta = np.radians(90.0 - dec)
+    # one template per declination: pixel positions relative to a centre at RA 0
+    dra, dec_t = tan_deproject(0.0, decs[:, None], xi.ravel()[None, :], eta.ravel()[None, :])
+    dphi = np.radians((dra + 180.0) % 360.0 - 180.0)  # signed RA offsets from the centre
+    theta = np.radians(90.0 - dec_t)
     if method == "bilinear":
-        real, index = interp.ring_tables(theta)
-        bad = np.zeros(ra0.size, dtype=bool)
-        _bilinear_rows(maps, outs, np.radians(ra0), np.radians(dra), real, index, bad)
+        real, index = interp.ring_tables(theta.ravel())
+        bad = np.zeros(ra.size, dtype=bool)
+        _bilinear(maps, outs, np.radians(ra), row, dphi.ravel(), real, index, bad)
         if bad.any():
             raise ValueError(
                 "interpolation needs pixels outside the map footprint; keep cutouts further from its edge"
             )
     elif method == "nearest":
-        phi = np.radians(ra0)[:, None] + np.radians(dra)[None, :]
-        vals = maps[interp.nearest(np.broadcast_to(theta, phi.shape), phi)]  # (ncut, n * n, nmaps)
+        vals = maps[interp.nearest(theta[row], np.radians(ra)[:, None] + dphi[row])]  # (ncut, m, nmaps)
         nb = outs[0].shape[1]
         for g, o in enumerate(outs):
             o[...] = vals[..., g * nb : (g + 1) * nb].transpose(0, 2, 1)
     else:
         raise ValueError(f"unknown interpolation {method!r}: expected 'bilinear' or 'nearest'")
-    return out
 
 
 def extract_cutouts(
@@ -260,29 +220,53 @@ def extract_cutouts(
     dec: np.ndarray,
     geometry: CutoutGeometry,
     method: str = "bilinear",
-) -> np.ndarray:
-    """Cutouts at arbitrary centres (grouped by declination to share row templates).
+    out: np.ndarray | Sequence[np.ndarray] | None = None,
+    block: int = 1024,
+) -> np.ndarray | tuple[np.ndarray, ...]:
+    """Cutouts at arbitrary centres, written block by block (e.g. straight into memmaps).
 
     Parameters
     ----------
+    interp : PatchInterpolator
+    maps : ndarray, shape (npix, nmaps), float32
+        Partial maps stacked as columns, rows in ``interp.pixels`` order.
     ra, dec : ndarray
-        Centres in degrees.
+        Centres in degrees. Centres sharing a declination (as along a grid
+        row) share the projection template.
+    geometry : CutoutGeometry
+    method : {"bilinear", "nearest"}
+        HEALPix bilinear interpolation (as ``healpy.get_interp_val``) or the
+        value of the pixel containing each cutout pixel centre.
+    out : ndarray or sequence of ndarray, optional
+        C-contiguous float32 array(s) to write into: one of shape
+        (len(ra), nmaps, npix, npix), or several of shape
+        (len(ra), nmaps / len(out), npix, npix) taking consecutive groups of
+        maps (e.g. one memmap per noise stage).
+    block : int
+        Cutouts per kernel call; bounds the working memory (a few MB per
+        block for bilinear, about 60 kB x nmaps per cutout for nearest).
 
     Returns
     -------
-    ndarray, shape (len(ra), nmaps, npix, npix), float32, in the order of ``ra``.
+    ndarray, shape (len(ra), nmaps, npix, npix), float32, in the order of ``ra``
+        Or ``out`` if given.
+
+    Raises
+    ------
+    ValueError
+        If a cutout needs pixels outside the map footprint, for an unknown
+        ``method``, or for output arrays of the wrong shape or type.
     """
     ra = np.asarray(ra, dtype=float)
     dec = np.asarray(dec, dtype=float)
     maps = np.ascontiguousarray(maps, dtype=np.float32)
-    out = np.empty((ra.size, maps.shape[1], geometry.npix, geometry.npix), dtype=np.float32)
-    rows, inverse = np.unique(dec, return_inverse=True)
-    for r, dec0 in enumerate(rows):
-        sel = np.flatnonzero(inverse == r)
-        if sel[-1] - sel[0] + 1 == sel.size:  # a run of rows (as on a grid): write in place
-            extract_row(interp, maps, ra[sel], dec0, geometry, method, out=out[sel[0] : sel[-1] + 1])
-        else:
-            out[sel] = extract_row(interp, maps, ra[sel], dec0, geometry, method)
+    n = geometry.npix
+    if out is None:
+        out = np.empty((ra.size, maps.shape[1], n, n), dtype=np.float32)
+    outs = _as_outputs(out, ra.size, maps.shape[1], n * n)
+    for start in range(0, ra.size, block):
+        sel = slice(start, start + block)
+        _extract_block(interp, maps, ra[sel], dec[sel], geometry, method, tuple(o[sel] for o in outs))
     return out
 
 

@@ -10,7 +10,7 @@ import numba
 import numpy as np
 
 from skyhunt import io
-from skyhunt.cutouts.extract import PatchInterpolator, extract_row, interpolation_reach_arcmin
+from skyhunt.cutouts.extract import PatchInterpolator, extract_cutouts, interpolation_reach_arcmin
 from skyhunt.cutouts.grid import CutoutGeometry, make_grid
 from skyhunt.cutouts.labels import assign_splits, label_cutouts, training_drops
 from skyhunt.sky.footprint import Footprint
@@ -94,18 +94,10 @@ def run_cutouts(
         arrays = {
             s: np.lib.format.open_memmap(tmps[s], mode="w+", dtype=np.float32, shape=shape) for s in stages
         }
-        for r in np.unique(grid.row):
-            first, last = np.flatnonzero(grid.row == r)[[0, -1]]  # the grid is ordered by row
-            rows = slice(first, last + 1)
-            extract_row(
-                interp,
-                maps,
-                grid.ra[rows],
-                grid.dec[rows.start],
-                geometry,
-                cc["interpolation"],
-                out=[arrays[s][rows] for s in stages],  # straight into the memmaps
-            )
+        # block by block, straight into the memmaps: memory does not grow with the grid
+        extract_cutouts(
+            interp, maps, grid.ra, grid.dec, geometry, cc["interpolation"], out=[arrays[s] for s in stages]
+        )
         for arr in arrays.values():
             arr.flush()
         del arrays
