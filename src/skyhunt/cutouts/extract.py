@@ -2,7 +2,7 @@
 
 The straightforward way calls ``healpy.get_interp_val`` once per cutout, band
 and map. Here all maps are stacked into one (npix, nmaps) array and one
-compiled kernel (numba, parallel over cutouts) computes the HEALPix bilinear
+compiled kernel (numba; threads take chunks of cutouts) computes the HEALPix bilinear
 weights of every cutout pixel by ring arithmetic, gathers the four
 neighbouring pixels of all maps at once and writes the weighted sums straight
 into the output (e.g. memmapped arrays, one per noise stage). All cutouts with
@@ -18,7 +18,9 @@ the output does not depend on the number of threads.
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
 
 import healpy as hp
 import numba
@@ -120,7 +122,11 @@ class PatchInterpolator:
         return idx
 
 
-@numba.njit(parallel=True, cache=True, nogil=True)
+#: Cutouts per task handed to a thread (about a millisecond of work).
+CHUNK = 32
+
+
+@numba.njit(cache=True, nogil=True)
 def _bilinear(maps, outs, phi_c, row, dphi, real, index, bad):
     """Bilinear cutouts written into ``outs``.
 
@@ -136,7 +142,7 @@ def _bilinear(maps, outs, phi_c, row, dphi, real, index, bad):
     nmaps = maps.shape[1]
     nb = outs[0].shape[1]
     npp = outs[0].shape[2]
-    for c in numba.prange(phi_c.size):
+    for c in range(phi_c.size):
         # all maps of one cutout pixel at a time (contiguous in `maps`), transposed at the end
         vals = np.empty((npp, nmaps), dtype=np.float32)
         for p in range(npp):
@@ -188,7 +194,7 @@ def _as_outputs(out, ncut: int, nmaps: int, npp: int) -> tuple[np.ndarray, ...]:
     return tuple(views)
 
 
-def _extract_block(interp, maps, ra, dec, geometry, method, outs) -> None:
+def _extract_block(interp, maps, ra, dec, geometry, method, outs, pool) -> None:
     """Cutouts centred on (ra, dec) (degrees) into ``outs`` (see :func:`_bilinear`)."""
     decs, row = np.unique(dec, return_inverse=True)
     xi, eta = geometry.pixel_offsets()
@@ -198,8 +204,17 @@ def _extract_block(interp, maps, ra, dec, geometry, method, outs) -> None:
     theta = np.radians(90.0 - dec_t)
     if method == "bilinear":
         real, index = interp.ring_tables(theta.ravel())
+        phi_c, dphi = np.radians(ra), dphi.ravel()
         bad = np.zeros(ra.size, dtype=bool)
-        _bilinear(maps, outs, np.radians(ra), row, dphi.ravel(), real, index, bad)
+
+        def run(sel: slice) -> None:
+            # the kernel releases the GIL; each chunk writes only its own cutouts
+            _bilinear(maps, tuple(o[sel] for o in outs), phi_c[sel], row[sel], dphi, real, index, bad[sel])
+
+        if pool is None:
+            run(slice(None))
+        else:  # small chunks, taken by whichever thread is free
+            list(pool.map(run, [slice(start, start + CHUNK) for start in range(0, ra.size, CHUNK)]))
         if bad.any():
             raise ValueError(
                 "interpolation needs pixels outside the map footprint; keep cutouts further from its edge"
@@ -222,6 +237,7 @@ def extract_cutouts(
     method: str = "bilinear",
     out: np.ndarray | Sequence[np.ndarray] | None = None,
     block: int = 1024,
+    threads: int = 1,
 ) -> np.ndarray | tuple[np.ndarray, ...]:
     """Cutouts at arbitrary centres, written block by block (e.g. straight into memmaps).
 
@@ -245,6 +261,8 @@ def extract_cutouts(
     block : int
         Cutouts per kernel call; bounds the working memory (a few MB per
         block for bilinear, about 60 kB x nmaps per cutout for nearest).
+    threads : int
+        Threads running the bilinear kernel. The output does not depend on it.
 
     Returns
     -------
@@ -264,9 +282,11 @@ def extract_cutouts(
     if out is None:
         out = np.empty((ra.size, maps.shape[1], n, n), dtype=np.float32)
     outs = _as_outputs(out, ra.size, maps.shape[1], n * n)
-    for start in range(0, ra.size, block):
-        sel = slice(start, start + block)
-        _extract_block(interp, maps, ra[sel], dec[sel], geometry, method, tuple(o[sel] for o in outs))
+    with ThreadPoolExecutor(threads) if threads > 1 else contextlib.nullcontext() as pool:
+        for start in range(0, ra.size, block):
+            sel = slice(start, start + block)
+            blocks = tuple(o[sel] for o in outs)
+            _extract_block(interp, maps, ra[sel], dec[sel], geometry, method, blocks, pool)
     return out
 
 

@@ -6,7 +6,6 @@ import contextlib
 import logging
 import time
 
-import numba
 import numpy as np
 
 from skyhunt import io
@@ -55,7 +54,7 @@ def run_cutouts(
     stage_paths : dict
         Stage -> output ``.npy`` file of shape (N, nbands, npix, npix), float32, µK_CMB.
     nthreads : int
-        Threads for the extraction (at most the number of cores numba sees).
+        Threads for the extraction.
     """
     sky, cc = cfg["sky"], cfg["cutouts"]
     bands = [b["name"] for b in sky["bands"]]
@@ -86,7 +85,6 @@ def run_cutouts(
 
     pixels, maps = io.read_partial_maps([map_paths[(s, b)] for s in stages for b in bands], sky["nside"])
     interp = PatchInterpolator(sky["nside"], pixels)
-    numba.set_num_threads(min(max(int(nthreads), 1), numba.config.NUMBA_NUM_THREADS))
     shape = (len(grid), len(bands), geometry.npix, geometry.npix)
     t0 = time.perf_counter()
     with contextlib.ExitStack() as stack:
@@ -96,7 +94,14 @@ def run_cutouts(
         }
         # block by block, straight into the memmaps: memory does not grow with the grid
         extract_cutouts(
-            interp, maps, grid.ra, grid.dec, geometry, cc["interpolation"], out=[arrays[s] for s in stages]
+            interp,
+            maps,
+            grid.ra,
+            grid.dec,
+            geometry,
+            cc["interpolation"],
+            out=[arrays[s] for s in stages],
+            threads=max(int(nthreads), 1),
         )
         for arr in arrays.values():
             arr.flush()
