@@ -1,19 +1,21 @@
 """Fast extraction of many TAN cutouts from partial HEALPix maps.
 
 The straightforward way calls ``healpy.get_interp_val`` once per cutout, band
-and map. Here all maps are stacked into one (npix, nmaps) array and one
-compiled kernel (numba; threads take chunks of cutouts) computes the HEALPix bilinear
-weights of every cutout pixel by ring arithmetic, gathers the four
-neighbouring pixels of all maps at once and writes the weighted sums straight
-into the output (e.g. memmapped arrays, one per noise stage). All cutouts with
-the same centre declination (a grid row) share their pixels' colatitudes in
-the TAN projection, so the rings bracketing each pixel and the weights along
-the meridian are computed once per declination (a row template); per cutout
-only the longitude part remains. The weights are those of
+and map. Here all maps are stacked into one (npix, nmaps) array, and a
+compiled kernel (numba, run by threads on small chunks of cutouts) computes
+the HEALPix bilinear weights of every cutout pixel by ring arithmetic, gathers
+the four neighbouring pixels of all maps at once and writes the weighted sums
+straight into the output (e.g. memmapped arrays, one per noise stage). All
+cutouts with the same centre declination (a grid row) share their pixels'
+colatitudes in the TAN projection, so the rings bracketing each pixel and the
+weights along the meridian are computed once per declination (a template);
+per cutout only the longitude part remains. The weights are those of
 ``healpy.get_interp_weights`` (HEALPix ``get_interpol``) and the sums are
 accumulated in float64, so the output agrees with the straightforward loop to
-float32 precision. Every output value is one fixed expression of its taps, so
-the output does not depend on the number of threads.
+float32 precision. Every output value is one fixed expression of its four
+taps, so the output does not depend on the number of threads. Cutouts may not
+straddle RA = 0 (pixels on both sides of it are not adjacent in a footprint's
+pixel list); such cutouts are reported as reaching outside the footprint.
 """
 
 from __future__ import annotations
@@ -236,9 +238,9 @@ def extract_cutouts(
     geometry: CutoutGeometry,
     method: str = "bilinear",
     out: np.ndarray | Sequence[np.ndarray] | None = None,
-    block: int = 1024,
+    block: int = 256,
     threads: int = 1,
-) -> np.ndarray | tuple[np.ndarray, ...]:
+) -> np.ndarray | Sequence[np.ndarray]:
     """Cutouts at arbitrary centres, written block by block (e.g. straight into memmaps).
 
     Parameters
@@ -259,8 +261,9 @@ def extract_cutouts(
         (len(ra), nmaps / len(out), npix, npix) taking consecutive groups of
         maps (e.g. one memmap per noise stage).
     block : int
-        Cutouts per kernel call; bounds the working memory (a few MB per
-        block for bilinear, about 60 kB x nmaps per cutout for nearest).
+        Cutouts handled at a time; bounds the working memory (a few hundred
+        kB per distinct centre declination in a block, plus 4 kB x (nmaps +
+        8) per cutout for nearest).
     threads : int
         Threads running the bilinear kernel. The output does not depend on it.
 
