@@ -9,7 +9,9 @@ grid, or its first ``--n``), all noise stages x bands, bilinear interpolation bo
   :func:`skyhunt.cutouts.extract.extract_cutouts` (a compiled numba kernel, all maps at once);
 
 and prints cutouts per second for both (one "cutout" = all stages and bands), their ratio and
-the largest difference between the two outputs. Reading the maps from disk is left out of both.
+the largest difference between the two outputs. Times are wall-clock, and also CPU time (all
+threads), which depends less on other jobs sharing the machine. Reading the maps from disk is
+left out of both.
 skyhunt is timed warm (the median of ``--repeats`` runs, set-up included) and with the
 kernel's JIT compile added (measured by compiling a fresh, uncached copy of the kernel);
 the first call of this process is also shown, which compiles only if numba's on-disk cache
@@ -44,21 +46,26 @@ from skyhunt.cutouts.pipeline import run_cutouts
 from skyhunt.sky.footprint import Footprint
 
 
-def skyhunt_run(nside, pixels, maps, ra, dec, geo, threads) -> tuple[np.ndarray, float]:
-    """skyhunt's cutouts and the time they took, set-up included, seconds."""
-    t0 = time.perf_counter()
+def clock() -> np.ndarray:
+    """Wall-clock and CPU (all threads of this process) time, seconds."""
+    return np.array([time.perf_counter(), time.process_time()])
+
+
+def skyhunt_run(nside, pixels, maps, ra, dec, geo, threads) -> tuple[np.ndarray, np.ndarray]:
+    """skyhunt's cutouts and the wall and CPU time they took, set-up included, seconds."""
+    t0 = clock()
     interp = extract.PatchInterpolator(nside, pixels)
     out = extract.extract_cutouts(interp, maps, ra, dec, geo, "bilinear", threads=threads)
-    return out, time.perf_counter() - t0
+    return out, clock() - t0
 
 
-def compile_seconds() -> float:
-    """Time to JIT-compile a fresh, uncached copy of the extraction kernel, seconds."""
+def compile_time() -> np.ndarray:
+    """Wall and CPU time to JIT-compile a fresh, uncached copy of the extraction kernel, seconds."""
     kernel = extract._bilinear
     fresh = numba.njit(nogil=True)(kernel.py_func)
-    t0 = time.perf_counter()
+    t0 = clock()
     fresh.compile(kernel.signatures[0])
-    return time.perf_counter() - t0
+    return clock() - t0
 
 
 def main() -> None:
@@ -86,23 +93,23 @@ def main() -> None:
     # skyhunt: the first call of this process (JIT compile or cache load), then warm runs
     ours, t_first = skyhunt_run(nside, pixels, maps, ra, dec, geo, args.threads)
     cached = sum(extract._bilinear.stats.cache_hits.values()) > 0
-    t_compile = compile_seconds()
+    t_compile = compile_time()
     warm = [skyhunt_run(nside, pixels, maps, ra, dec, geo, args.threads)[1] for _ in range(args.repeats)]
-    t_warm = float(np.median(warm))
+    t_warm = np.median(warm, axis=0)
 
     xi, eta = geo.pixel_offsets()
     base = np.empty_like(ours)
     full = np.zeros(hp.nside2npix(nside), dtype=np.float32)
-    t_fill = t_loop = 0.0
+    t_fill = t_loop = np.zeros(2)
     for k in range(maps.shape[1]):
-        t0 = time.perf_counter()
+        t0 = clock()
         full[pixels] = maps[:, k]
-        t_fill += time.perf_counter() - t0
-        t0 = time.perf_counter()
+        t_fill = t_fill + clock() - t0
+        t0 = clock()
         for c in range(n):
             r, d = tan_deproject(ra[c], dec[c], xi, eta)
             base[c, k] = hp.get_interp_val(full, np.radians(90.0 - d), np.radians(r))
-        t_loop += time.perf_counter() - t0
+        t_loop = t_loop + clock() - t0
     del full
 
     # largest absolute difference (uK), relative to the largest |value| of the same cutout and map,
@@ -114,29 +121,30 @@ def main() -> None:
         rel_cut = max(rel_cut, float((d.max(axis=(1, 2)) / np.abs(base[:, k]).max(axis=(1, 2))).max()))
         rel = max(rel, float((d / np.maximum(np.abs(base[:, k]), np.finfo(np.float32).tiny)).max()))
     scale = float(np.abs(base).max())
-    rate_loop, rate_fill = n / t_loop, n / (t_loop + t_fill)
-    rate_warm, rate_first, rate_jit = n / t_warm, n / t_first, n / (t_warm + t_compile)
     print(
         f"{n} cutouts of {len(stages)} stages x {len(bands)} bands, {geo.npix}x{geo.npix} px, nside {nside}, "
         f"bilinear; skyhunt on {args.threads} threads, "
         f"the loop on 1; 1-min load average {load_before:.1f} before, {os.getloadavg()[0]:.1f} after "
         f"on {os.cpu_count()} cores"
     )
-    print(f"{'method':<60}{'seconds':>9}{'cutouts/s':>11}")
+    print(f"{'method':<58}{'wall s':>8}{'cutouts/s':>11}{'CPU s':>8}{'CPU us/cutout':>15}")
+    loop, fill = t_loop, t_loop + t_fill
+    warm, first, jit = t_warm, t_first, t_warm + t_compile
     rows = [
-        ("straightforward, loop only", t_loop),
-        ("straightforward, loop + full-sky map fills", t_loop + t_fill),
-        (f"skyhunt warm, set-up included (median of {args.repeats})", t_warm),
-        (f"skyhunt first call here ({'cache load' if cached else 'JIT compile'} included)", t_first),
-        ("skyhunt warm + JIT compile", t_warm + t_compile),
+        ("straightforward, loop only", loop),
+        ("straightforward, loop + full-sky map fills", fill),
+        (f"skyhunt warm, set-up included (median of {args.repeats})", warm),
+        (f"skyhunt first call here ({'cache load' if cached else 'JIT compile'} included)", first),
+        ("skyhunt warm + JIT compile", jit),
     ]
-    for name, t in rows:
-        print(f"{name:<60}{t:>9.3f}{n / t:>11.0f}")
-    print(f"JIT compile of the kernel (fresh, uncached): {t_compile:.2f} s; on-disk cache hit here: {cached}")
-    for name, rate in (("loop only", rate_loop), ("loop + full-sky map fills", rate_fill)):
+    for name, (wall, cpu) in rows:
+        print(f"{name:<58}{wall:>8.3f}{n / wall:>11.0f}{cpu:>8.3f}{cpu / n * 1e6:>15.1f}")
+    print(f"JIT compile of the kernel (fresh, uncached): {t_compile[0]:.2f} s; on-disk cache hit: {cached}")
+    for name, base_t in (("loop only", loop), ("loop + full-sky map fills", fill)):
         print(
-            f"speed-up over the {name}: {rate_warm / rate:.1f}x warm, {rate_first / rate:.1f}x first call "
-            f"here, {rate_jit / rate:.1f}x warm + JIT compile"
+            f"speed-up over the {name}: {base_t[0] / warm[0]:.1f}x warm, {base_t[0] / first[0]:.1f}x first "
+            f"call here, {base_t[0] / jit[0]:.1f}x warm + JIT compile; "
+            f"in CPU time {base_t[1] / warm[1]:.1f}x warm"
         )
     print(
         f"max |difference| = {diff:.3g} uK on values up to {scale:.3g} uK; relative to the largest "

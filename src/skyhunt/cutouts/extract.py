@@ -262,8 +262,8 @@ def extract_cutouts(
         maps (e.g. one memmap per noise stage).
     block : int
         Cutouts handled at a time; bounds the working memory (a few hundred
-        kB per distinct centre declination in a block, plus 4 kB x (nmaps +
-        8) per cutout for nearest).
+        kB per distinct centre declination in a block, plus about
+        4 kB x (nmaps + 10) per cutout for nearest).
     threads : int
         Threads running the bilinear kernel. The output does not depend on it.
 
