@@ -16,6 +16,9 @@ from skyhunt.sky.footprint import Footprint
 
 log = logging.getLogger("skyhunt.cutouts")
 
+#: Cutouts extracted at a time before they are appended to the stage files.
+BLOCK = 256
+
 #: Units of the cutout index columns.
 INDEX_UNITS = {
     "cutout_id": "",
@@ -85,27 +88,33 @@ def run_cutouts(
 
     pixels, maps = io.read_partial_maps([map_paths[(s, b)] for s in stages for b in bands], sky["nside"])
     interp = PatchInterpolator(sky["nside"], pixels)
-    shape = (len(grid), len(bands), geometry.npix, geometry.npix)
+    shape = (len(bands), geometry.npix, geometry.npix)
+    header = {"descr": np.lib.format.dtype_to_descr(np.dtype(np.float32)), "fortran_order": False}
+    # a block of cutouts at a time into reused buffers, appended to every stage's .npy file:
+    # memory does not grow with the grid, and plain writes are faster than filling memmaps
+    buffers = {s: np.empty((BLOCK, *shape), dtype=np.float32) for s in stages}
     t0 = time.perf_counter()
     with contextlib.ExitStack() as stack:
-        tmps = {s: stack.enter_context(io.atomic_output(stage_paths[s])) for s in stages}
-        arrays = {
-            s: np.lib.format.open_memmap(tmps[s], mode="w+", dtype=np.float32, shape=shape) for s in stages
-        }
-        # block by block, straight into the memmaps: memory does not grow with the grid
-        extract_cutouts(
-            interp,
-            maps,
-            grid.ra,
-            grid.dec,
-            geometry,
-            cc["interpolation"],
-            out=[arrays[s] for s in stages],
-            threads=max(int(nthreads), 1),
-        )
-        for arr in arrays.values():
-            arr.flush()
-        del arrays
+        files = {}
+        for s in stages:
+            tmp = stack.enter_context(io.atomic_output(stage_paths[s]))
+            files[s] = stack.enter_context(open(tmp, "wb"))
+            np.lib.format.write_array_header_1_0(files[s], {**header, "shape": (len(grid), *shape)})
+        for start in range(0, len(grid), BLOCK):
+            sel = slice(start, start + BLOCK)
+            n = grid.ra[sel].size
+            extract_cutouts(
+                interp,
+                maps,
+                grid.ra[sel],
+                grid.dec[sel],
+                geometry,
+                cc["interpolation"],
+                out=[buffers[s][:n] for s in stages],
+                threads=max(int(nthreads), 1),
+            )
+            for s in stages:
+                files[s].write(buffers[s][:n].data)
     dt = time.perf_counter() - t0
     log.info(
         "cut %d cutouts x %d stages in %.1f s (%.0f cutouts/s per stage)",
