@@ -16,12 +16,12 @@ skyhunt is timed warm (the median of ``--repeats`` runs, set-up included) and wi
 kernel's JIT compile added (measured by compiling a fresh, uncached copy of the kernel);
 the first call of this process is also shown, which compiles only if numba's on-disk cache
 (``cache=True``) is empty or stale. It then runs the rule's code on a quarter of the grid and
-on all of it, streaming into memmapped ``.npy`` files, and reports the peak of traced (numpy)
-memory, which should not grow with the number of cutouts.
+on all of it, streaming blocks of cutouts into the ``.npy`` files, and reports the peak of
+traced (numpy) memory, which should not grow with the number of cutouts.
 
 Usage::
 
-    .venv/bin/python benchmarks/cutouts.py [--n 1500] [--threads 2] [--repeats 5]
+    .venv/bin/python benchmarks/cutouts.py [--n 2000] [--threads 2] [--repeats 5]
 """
 
 from __future__ import annotations

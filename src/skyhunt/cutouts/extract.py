@@ -5,7 +5,7 @@ and map. Here all maps are stacked into one (npix, nmaps) array, and a
 compiled kernel (numba, run by threads on small chunks of cutouts) computes
 the HEALPix bilinear weights of every cutout pixel by ring arithmetic, gathers
 the four neighbouring pixels of all maps at once and writes the weighted sums
-straight into the output (e.g. memmapped arrays, one per noise stage). All
+straight into the output (e.g. one array per noise stage). All
 cutouts with the same centre declination (a grid row) share their pixels'
 colatitudes in the TAN projection, so the rings bracketing each pixel and the
 weights along the meridian are computed once per declination (a template);
@@ -241,7 +241,7 @@ def extract_cutouts(
     block: int = 256,
     threads: int = 1,
 ) -> np.ndarray | Sequence[np.ndarray]:
-    """Cutouts at arbitrary centres, written block by block (e.g. straight into memmaps).
+    """Cutouts at arbitrary centres, written block by block into one or several output arrays.
 
     Parameters
     ----------
@@ -259,7 +259,7 @@ def extract_cutouts(
         C-contiguous float32 array(s) to write into: one of shape
         (len(ra), nmaps, npix, npix), or several of shape
         (len(ra), nmaps / len(out), npix, npix) taking consecutive groups of
-        maps (e.g. one memmap per noise stage).
+        maps (e.g. one array per noise stage; memmaps work too).
     block : int
         Cutouts handled at a time; bounds the working memory (a few hundred
         kB per distinct centre declination in a block, plus about
