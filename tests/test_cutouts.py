@@ -83,7 +83,7 @@ def test_extraction_equals_healpy(dec, method):
 
 @pytest.mark.parametrize("method", ["bilinear", "nearest"])
 def test_split_outputs_blocks_and_thread_counts_give_identical_bytes(method):
-    """Per-stage outputs (as the rule's memmaps), any block size or thread count change no bit."""
+    """Per-stage outputs (as in the rule), any block size, order or thread count change no bit."""
     nside = 2048
     fp = Footprint(100.0, 102.0, 9.0, 10.5)
     pix = fp.pixels(nside)
