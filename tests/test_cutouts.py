@@ -6,7 +6,6 @@ import healpy as hp
 import numpy as np
 import pandas as pd
 import pytest
-import torch
 from astropy.wcs import WCS
 
 from skyhunt import io
@@ -55,9 +54,7 @@ def test_source_lands_at_expected_pixel(dx, dy):
     fp = Footprint(29.7, 30.3, 19.7, 20.3)
     src_ra, src_dec = tan_deproject(ra0, dec0, dx * ARCMIN, dy * ARCMIN)
     pix, blob = _blob_map(nside, fp, float(src_ra), float(src_dec))
-    cut = extract_cutouts(PatchInterpolator(nside, pix), torch.from_numpy(blob[:, None]), [ra0], [dec0], GEO)[
-        0, 0
-    ]
+    cut = extract_cutouts(PatchInterpolator(nside, pix), blob[:, None], [ra0], [dec0], GEO)[0, 0]
     iy, ix = np.mgrid[0:32, 0:32]
     w = cut * (cut > 0.05)
     cy, cx = (w * iy).sum() / w.sum(), (w * ix).sum() / w.sum()
@@ -73,9 +70,7 @@ def test_extraction_equals_healpy(dec, method):
     rng = np.random.default_rng(1)
     maps = rng.standard_normal((pix.size, 2)).astype(np.float32)
     grid = make_grid(fp, GEO, 6.0, 1.0)
-    out = extract_cutouts(
-        PatchInterpolator(nside, pix), torch.from_numpy(maps), grid.ra, grid.dec, GEO, method
-    )
+    out = extract_cutouts(PatchInterpolator(nside, pix), maps, grid.ra, grid.dec, GEO, method)
     full = np.zeros(hp.nside2npix(nside), dtype=np.float32)
     full[pix] = maps[:, 1]
     xi, eta = GEO.pixel_offsets()
@@ -84,6 +79,41 @@ def test_extraction_equals_healpy(dec, method):
         th, ph = np.radians(90 - dc), np.radians(ra)
         ref = hp.get_interp_val(full, th, ph) if method == "bilinear" else full[hp.ang2pix(nside, th, ph)]
         np.testing.assert_allclose(out[c, 1], ref, atol=2e-6)
+
+
+@pytest.mark.parametrize("method", ["bilinear", "nearest"])
+def test_split_outputs_blocks_and_thread_counts_give_identical_bytes(method):
+    """Per-stage outputs (as in the rule), any block size, order or thread count change no bit."""
+    nside = 2048
+    fp = Footprint(100.0, 102.0, 9.0, 10.5)
+    pix = fp.pixels(nside)
+    maps = np.random.default_rng(2).standard_normal((pix.size, 6)).astype(np.float32)
+    interp = PatchInterpolator(nside, pix)
+    grid = make_grid(fp, GEO, 6.0, 1.0)
+    order = np.random.default_rng(3).permutation(len(grid))  # arbitrary centres, rows interleaved
+    ra, dec = grid.ra[order], grid.dec[order]
+    whole = extract_cutouts(interp, maps, ra, dec, GEO, method)
+    parts = [np.full((ra.size, 2, 32, 32), np.nan, dtype=np.float32) for _ in range(3)]
+    assert extract_cutouts(interp, maps, ra, dec, GEO, method, out=parts, block=50, threads=3) is parts
+    assert np.concatenate(parts, axis=1).tobytes() == whole.tobytes()
+    by_row = extract_cutouts(interp, maps, grid.ra, grid.dec, GEO, method)
+    assert by_row[order].tobytes() == whole.tobytes()
+    with pytest.raises(ValueError, match="C-contiguous float32"):
+        extract_cutouts(interp, maps, ra, dec, GEO, method, out=[p[:, :1] for p in parts])
+
+
+@pytest.mark.parametrize("method", ["bilinear", "nearest"])
+def test_cutouts_beyond_the_footprint_fail(method):
+    nside = 2048
+    fp = Footprint(100.0, 101.0, 9.0, 10.0)
+    pix = fp.pixels(nside)
+    maps = np.ones((pix.size, 1), dtype=np.float32)
+    interp = PatchInterpolator(nside, pix)
+    inside = extract_cutouts(interp, maps, [100.5], [9.5], GEO, method)
+    np.testing.assert_allclose(inside, 1.0, rtol=1e-6)
+    for ra, dec in [(100.03, 9.5), (100.97, 9.5), (100.5, 9.03), (100.5, 9.97)]:  # 1.8' from an edge
+        with pytest.raises(ValueError, match="outside the map footprint"):
+            extract_cutouts(interp, maps, [ra], [dec], GEO, method)
 
 
 def test_grid_is_on_sky_and_inside_footprint():

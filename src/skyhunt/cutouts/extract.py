@@ -1,22 +1,32 @@
 """Fast extraction of many TAN cutouts from partial HEALPix maps.
 
 The straightforward way calls ``healpy.get_interp_val`` once per cutout, band
-and map. Here all maps are stacked into one (npix, nmaps) array, gathered and
-weighted for all of them at once (``torch.nn.functional.embedding_bag``, a
-fused multi-threaded gather-and-sum), and the HEALPix
-bilinear weights are computed by ring arithmetic rather than per point:
-all cutouts of a grid row share their pixels' colatitudes, so the rings
-bracketing each pixel and the weights along the meridian are computed once
-per row; per cutout only the longitude part remains. The weights are those
-of ``healpy.get_interp_weights`` (HEALPix ``get_interpol``), so the output
-agrees with the straightforward loop to float32 precision.
+and map. Here all maps are stacked into one (npix, nmaps) array, and a
+compiled kernel (numba, run by threads on small chunks of cutouts) computes
+the HEALPix bilinear weights of every cutout pixel by ring arithmetic, gathers
+the four neighbouring pixels of all maps at once and writes the weighted sums
+straight into the output (e.g. one array per noise stage). All
+cutouts with the same centre declination (a grid row) share their pixels'
+colatitudes in the TAN projection, so the rings bracketing each pixel and the
+weights along the meridian are computed once per declination (a template);
+per cutout only the longitude part remains. The weights are those of
+``healpy.get_interp_weights`` (HEALPix ``get_interpol``) and the sums are
+accumulated in float64, so the output agrees with the straightforward loop to
+float32 precision. Every output value is one fixed expression of its four
+taps, so the output does not depend on the number of threads. Cutouts may not
+straddle RA = 0 (pixels on both sides of it are not adjacent in a footprint's
+pixel list); such cutouts are reported as reaching outside the footprint.
 """
 
 from __future__ import annotations
 
+import contextlib
+from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
+
 import healpy as hp
+import numba
 import numpy as np
-import torch
 
 from skyhunt.cutouts.grid import CutoutGeometry, tan_deproject
 
@@ -54,35 +64,19 @@ class PatchInterpolator:
         self.count[run_ring] = np.diff(run_start, append=self.pixels.size)
         self.lo[run_ring] = self.pixels[run_start] - self.startpix[run_ring]
 
-    def _ring_taps(self, ring: np.ndarray, phi: np.ndarray, idx: np.ndarray, w: np.ndarray) -> None:
-        """Write the two pixels of ``ring`` bracketing ``phi``, and their weights, into ``idx`` and ``w``.
-
-        ``ring`` (0-based) has the shape of the trailing axis of ``phi`` (a row
-        template), so per-ring constants are looked up once per template
-        point. ``idx`` and ``w`` are (..., 2) views receiving footprint indices
-        and longitude weights. Cutouts may not straddle RA = 0: pixels on both
-        sides of it are never adjacent in a footprint's pixel list.
-        """
-        tmp = (phi - self.phi0[ring]) * (self.nphi[ring] / (2.0 * np.pi))
-        j = np.floor(tmp)
-        w[..., 1] = tmp - j
-        w[..., 0] = 1.0 - w[..., 1]
-        k = j - self.lo[ring]  # position within the ring's run of footprint pixels
-        if k.min() < 0 or np.any(k >= self.count[ring] - 1):
-            raise ValueError(
-                "interpolation needs pixels outside the map footprint; keep cutouts further from its edge"
-            )
-        idx[..., 0] = k + self.first[ring]
-        idx[..., 1] = idx[..., 0] + 1
-
     def meridian(self, theta: np.ndarray):
         """Rings bracketing each colatitude and the weight of the southern one.
+
+        Parameters
+        ----------
+        theta : ndarray
+            Colatitudes, radians.
 
         Returns
         -------
         ring1, ring2 : ndarray of int
             0-based rings north and south of each point.
-        w_theta : ndarray
+        w_theta : ndarray of float64
             Weight of ``ring2``; ``ring1`` gets ``1 - w_theta``.
         """
         above = np.searchsorted(self.theta, theta, side="right")  # 1-based ring north of the point
@@ -91,94 +85,149 @@ class PatchInterpolator:
         ring1 = above - 1
         ring2 = above
         w_theta = (theta - self.theta[ring1]) / (self.theta[ring2] - self.theta[ring1])
-        return ring1, ring2, w_theta.astype(np.float32)
+        return ring1, ring2, w_theta
 
-    def taps(self, theta: np.ndarray, phi: np.ndarray, method: str = "bilinear"):
-        """Footprint indices and weights interpolating at (theta, phi).
+    def ring_tables(self, theta: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Per-point constants of the two rings bracketing each colatitude, for :func:`_bilinear`.
 
         Parameters
         ----------
         theta : ndarray, shape (m,)
-            Colatitudes in radians (a row template).
-        phi : ndarray, shape (n, m)
-            Longitudes in radians, one row per cutout.
-        method : {"bilinear", "nearest"}
-            HEALPix bilinear interpolation (as ``healpy.get_interp_val``) or
-            the value of the pixel containing the point.
+            Colatitudes, radians.
 
         Returns
         -------
-        idx : ndarray of int64, shape (n * m, ntap)
-        w : ndarray of float32, shape (n * m, ntap)
+        real : ndarray of float64, shape (2, 3, m)
+            For the northern [0] and southern [1] ring: longitude of its first
+            pixel (radians), pixels per radian, and the ring's meridian weight.
+        index : ndarray of int64, shape (2, 3, m)
+            For each ring: the first pixel index (within the ring) present in
+            the footprint, its position in ``pixels``, and the ring's number of
+            footprint pixels.
         """
-        if method == "bilinear":
-            ring1, ring2, wt = self.meridian(theta)
-            idx = np.empty((*phi.shape, 4), dtype=np.int64)
-            w = np.empty((*phi.shape, 4), dtype=np.float32)
-            self._ring_taps(ring1, phi, idx[..., :2], w[..., :2])
-            self._ring_taps(ring2, phi, idx[..., 2:], w[..., 2:])
-            w[..., :2] *= (1.0 - wt)[:, None]
-            w[..., 2:] *= wt[:, None]
-        elif method == "nearest":
-            pix = hp.ang2pix(self.nside, np.broadcast_to(theta, phi.shape), phi)
-            idx = np.searchsorted(self.pixels, pix)
-            if np.any(self.pixels[np.minimum(idx, self.pixels.size - 1)] != pix):
-                raise ValueError(
-                    "cutout pixels fall outside the map footprint; keep cutouts further from its edge"
-                )
-            idx = idx[..., None]
-            w = np.ones(idx.shape, dtype=np.float32)
-        else:
-            raise ValueError(f"unknown interpolation {method!r}: expected 'bilinear' or 'nearest'")
-        return idx.reshape(-1, idx.shape[-1]), w.reshape(-1, w.shape[-1])
+        ring1, ring2, wt = self.meridian(theta)
+        rings = np.stack([ring1, ring2])
+        real = np.stack(
+            [self.phi0[rings], self.nphi[rings] / (2.0 * np.pi), np.stack([1.0 - wt, wt])], axis=1
+        )
+        index = np.stack([self.lo[rings], self.first[rings], self.count[rings]], axis=1)
+        return real, index
+
+    def nearest(self, theta: np.ndarray, phi: np.ndarray) -> np.ndarray:
+        """Positions in ``pixels`` of the pixels containing (theta, phi) (radians)."""
+        pix = hp.ang2pix(self.nside, theta, phi)
+        idx = np.searchsorted(self.pixels, pix)
+        if np.any(self.pixels[np.minimum(idx, self.pixels.size - 1)] != pix):
+            raise ValueError(
+                "cutout pixels fall outside the map footprint; keep cutouts further from its edge"
+            )
+        return idx
 
 
-def extract_row(
-    interp: PatchInterpolator,
-    maps: torch.Tensor,
-    ra0: np.ndarray,
-    dec0: float,
-    geometry: CutoutGeometry,
-    method: str = "bilinear",
-    out: np.ndarray | None = None,
-) -> np.ndarray:
-    """Cut out all cutouts of one grid row (same centre declination).
+#: Cutouts per task handed to a thread (about a millisecond of work).
+CHUNK = 32
 
-    Parameters
-    ----------
-    interp : PatchInterpolator
-    maps : torch.Tensor, shape (npix, nmaps), float32
-        Partial maps stacked as columns, rows in ``interp.pixels`` order.
-    ra0 : ndarray
-        Centre RAs of the row's cutouts, degrees.
-    dec0 : float
-        Centre declination of the row, degrees.
-    geometry : CutoutGeometry
-    method : {"bilinear", "nearest"}
-    out : ndarray, optional
-        C-contiguous float32 array (e.g. rows of a memmap) of the output shape
-        to write into.
 
-    Returns
-    -------
-    ndarray, shape (len(ra0), nmaps, npix, npix), float32
-        ``out`` if given.
+@numba.njit(cache=True, nogil=True)
+def _bilinear(maps, outs, phi_c, row, dphi, real, index, bad):
+    """Bilinear cutouts written into ``outs``.
+
+    ``maps`` (npix, nmaps) float32; ``outs`` a tuple of (ncut, nb, m) float32
+    arrays taking maps [g * nb, (g + 1) * nb) each; ``phi_c`` (ncut,) centre
+    longitudes, radians; ``row`` (ncut,) the template of each cutout;
+    ``dphi`` (nrow * m,) the templates' longitude offsets from the centre,
+    radians; ``real`` and ``index`` (2, 3, nrow * m) from
+    :meth:`PatchInterpolator.ring_tables` of the templates' colatitudes.
+    Cutouts needing pixels outside the footprint are flagged in ``bad``
+    (ncut,) and their values are meaningless.
     """
+    nmaps = maps.shape[1]
+    nb = outs[0].shape[1]
+    npp = outs[0].shape[2]
+    for c in range(phi_c.size):
+        # all maps of one cutout pixel at a time (contiguous in `maps`), transposed at the end
+        vals = np.empty((npp, nmaps), dtype=np.float32)
+        for p in range(npp):
+            q = row[c] * npp + p
+            phi = phi_c[c] + dphi[q]
+            # the two pixels of the northern (0) and southern (1) ring around phi (HEALPix get_interpol)
+            tmp = (phi - real[0, 0, q]) * real[0, 1, q]
+            j = np.floor(tmp)
+            f0 = tmp - j
+            k0 = np.int64(j) - index[0, 0, q]  # position within the ring's run of footprint pixels
+            tmp = (phi - real[1, 0, q]) * real[1, 1, q]
+            j = np.floor(tmp)
+            f1 = tmp - j
+            k1 = np.int64(j) - index[1, 0, q]
+            i0 = index[0, 1, q] + k0
+            i1 = index[1, 1, q] + k1
+            if k0 < 0 or k0 >= index[0, 2, q] - 1 or k1 < 0 or k1 >= index[1, 2, q] - 1:
+                bad[c] = True
+                i0 = i1 = 0
+            wa0 = real[0, 2, q] * (1.0 - f0)
+            wb0 = real[0, 2, q] * f0
+            wa1 = real[1, 2, q] * (1.0 - f1)
+            wb1 = real[1, 2, q] * f1
+            for m in range(nmaps):  # float64 sums in a fixed order
+                vals[p, m] = (
+                    wa0 * maps[i0, m] + wb0 * maps[i0 + 1, m] + wa1 * maps[i1, m] + wb1 * maps[i1 + 1, m]
+                )
+        for g in range(len(outs)):
+            out = outs[g]
+            for b in range(nb):
+                for p in range(npp):
+                    out[c, b, p] = vals[p, g * nb + b]
+
+
+def _as_outputs(out, ncut: int, nmaps: int, npp: int) -> tuple[np.ndarray, ...]:
+    """Check the output arrays and view them as (ncut, nb, npp) float32 arrays (no copy)."""
+    outs = (out,) if isinstance(out, np.ndarray) else tuple(out)
+    nb = nmaps // len(outs)
+    views = []
+    for o in outs:
+        o = np.asarray(o)
+        fits = nb * len(outs) == nmaps and o.size == ncut * nb * npp
+        if not fits or o.dtype != np.float32 or not o.flags.c_contiguous:
+            raise ValueError(
+                f"{len(outs)} output array(s) must split {nmaps} maps evenly, each C-contiguous float32 of "
+                f"{ncut} cutouts x {nmaps // len(outs)} maps x {npp} pixels; got {o.dtype} {o.shape}"
+            )
+        views.append(o.reshape(ncut, nb, npp))
+    return tuple(views)
+
+
+def _extract_block(interp, maps, ra, dec, geometry, method, outs, pool) -> None:
+    """Cutouts centred on (ra, dec) (degrees) into ``outs`` (see :func:`_bilinear`)."""
+    decs, row = np.unique(dec, return_inverse=True)
     xi, eta = geometry.pixel_offsets()
-    # the row template: positions relative to a centre at RA 0 (shared by every cutout of the row)
-    dra, dec = tan_deproject(0.0, dec0, xi.ravel(), eta.ravel())
-    dra = (dra + 180.0) % 360.0 - 180.0  # signed RA offsets from the centre
-    theta = np.radians(90.0 - dec)
-    phi = np.radians(np.asarray(ra0, dtype=float))[:, None] + np.radians(dra)[None, :]
-    idx, w = interp.taps(theta, phi, method)
-    vals = torch.nn.functional.embedding_bag(
-        torch.from_numpy(idx), maps, per_sample_weights=torch.from_numpy(w), mode="sum"
-    )  # (ncut * npix^2, nmaps): one fused gather and weighted sum
-    n = geometry.npix
-    if out is None:
-        out = np.empty((len(ra0), maps.shape[1], n, n), dtype=np.float32)
-    torch.from_numpy(out).view(len(ra0), -1, n * n).copy_(vals.view(len(ra0), n * n, -1).permute(0, 2, 1))
-    return out
+    # one template per declination: pixel positions relative to a centre at RA 0
+    dra, dec_t = tan_deproject(0.0, decs[:, None], xi.ravel()[None, :], eta.ravel()[None, :])
+    dphi = np.radians((dra + 180.0) % 360.0 - 180.0)  # signed RA offsets from the centre
+    theta = np.radians(90.0 - dec_t)
+    if method == "bilinear":
+        real, index = interp.ring_tables(theta.ravel())
+        phi_c, dphi = np.radians(ra), dphi.ravel()
+        bad = np.zeros(ra.size, dtype=bool)
+
+        def run(sel: slice) -> None:
+            # the kernel releases the GIL; each chunk writes only its own cutouts
+            _bilinear(maps, tuple(o[sel] for o in outs), phi_c[sel], row[sel], dphi, real, index, bad[sel])
+
+        if pool is None:
+            run(slice(None))
+        else:  # small chunks, taken by whichever thread is free
+            list(pool.map(run, [slice(start, start + CHUNK) for start in range(0, ra.size, CHUNK)]))
+        if bad.any():
+            raise ValueError(
+                "interpolation needs pixels outside the map footprint; keep cutouts further from its edge"
+            )
+    elif method == "nearest":
+        vals = maps[interp.nearest(theta[row], np.radians(ra)[:, None] + dphi[row])]  # (ncut, m, nmaps)
+        nb = outs[0].shape[1]
+        for g, o in enumerate(outs):
+            o[...] = vals[..., g * nb : (g + 1) * nb].transpose(0, 2, 1)
+    else:
+        raise ValueError(f"unknown interpolation {method!r}: expected 'bilinear' or 'nearest'")
 
 
 def interpolate_at(
@@ -211,33 +260,64 @@ def interpolate_at(
 
 def extract_cutouts(
     interp: PatchInterpolator,
-    maps: torch.Tensor,
+    maps: np.ndarray,
     ra: np.ndarray,
     dec: np.ndarray,
     geometry: CutoutGeometry,
     method: str = "bilinear",
-) -> np.ndarray:
-    """Cutouts at arbitrary centres (grouped by declination to share row templates).
+    out: np.ndarray | Sequence[np.ndarray] | None = None,
+    block: int = 256,
+    threads: int = 1,
+) -> np.ndarray | Sequence[np.ndarray]:
+    """Cutouts at arbitrary centres, written block by block into one or several output arrays.
 
     Parameters
     ----------
+    interp : PatchInterpolator
+    maps : ndarray, shape (npix, nmaps), float32
+        Partial maps stacked as columns, rows in ``interp.pixels`` order.
     ra, dec : ndarray
-        Centres in degrees.
+        Centres in degrees. Centres sharing a declination (as along a grid
+        row) share the projection template.
+    geometry : CutoutGeometry
+    method : {"bilinear", "nearest"}
+        HEALPix bilinear interpolation (as ``healpy.get_interp_val``) or the
+        value of the pixel containing each cutout pixel centre.
+    out : ndarray or sequence of ndarray, optional
+        C-contiguous float32 array(s) to write into: one of shape
+        (len(ra), nmaps, npix, npix), or several of shape
+        (len(ra), nmaps / len(out), npix, npix) taking consecutive groups of
+        maps (e.g. one array per noise stage; memmaps work too).
+    block : int
+        Cutouts handled at a time; bounds the working memory (a few hundred
+        kB per distinct centre declination in a block, plus about
+        4 kB x (nmaps + 10) per cutout for nearest).
+    threads : int
+        Threads running the bilinear kernel. The output does not depend on it.
 
     Returns
     -------
-    ndarray, shape (len(ra), nmaps, npix, npix), float32, in the order of ``ra``.
+    ndarray, shape (len(ra), nmaps, npix, npix), float32, in the order of ``ra``
+        Or ``out`` if given.
+
+    Raises
+    ------
+    ValueError
+        If a cutout needs pixels outside the map footprint, for an unknown
+        ``method``, or for output arrays of the wrong shape or type.
     """
     ra = np.asarray(ra, dtype=float)
     dec = np.asarray(dec, dtype=float)
-    out = np.empty((ra.size, maps.shape[1], geometry.npix, geometry.npix), dtype=np.float32)
-    rows, inverse = np.unique(dec, return_inverse=True)
-    for r, dec0 in enumerate(rows):
-        sel = np.flatnonzero(inverse == r)
-        if sel[-1] - sel[0] + 1 == sel.size:  # a run of rows (as on a grid): write in place
-            extract_row(interp, maps, ra[sel], dec0, geometry, method, out=out[sel[0] : sel[-1] + 1])
-        else:
-            out[sel] = extract_row(interp, maps, ra[sel], dec0, geometry, method)
+    maps = np.ascontiguousarray(maps, dtype=np.float32)
+    n = geometry.npix
+    if out is None:
+        out = np.empty((ra.size, maps.shape[1], n, n), dtype=np.float32)
+    outs = _as_outputs(out, ra.size, maps.shape[1], n * n)
+    with ThreadPoolExecutor(threads) if threads > 1 else contextlib.nullcontext() as pool:
+        for start in range(0, ra.size, block):
+            sel = slice(start, start + block)
+            blocks = tuple(o[sel] for o in outs)
+            _extract_block(interp, maps, ra[sel], dec[sel], geometry, method, blocks, pool)
     return out
 
 

@@ -7,15 +7,17 @@ import logging
 import time
 
 import numpy as np
-import torch
 
 from skyhunt import io
-from skyhunt.cutouts.extract import PatchInterpolator, extract_row, interpolation_reach_arcmin
+from skyhunt.cutouts.extract import PatchInterpolator, extract_cutouts, interpolation_reach_arcmin
 from skyhunt.cutouts.grid import CutoutGeometry, make_grid
 from skyhunt.cutouts.labels import assign_splits, label_cutouts, training_drops
 from skyhunt.sky.footprint import Footprint
 
 log = logging.getLogger("skyhunt.cutouts")
+
+#: Cutouts extracted at a time before they are appended to the stage files.
+BLOCK = 256
 
 #: Units of the cutout index columns.
 INDEX_UNITS = {
@@ -55,7 +57,7 @@ def run_cutouts(
     stage_paths : dict
         Stage -> output ``.npy`` file of shape (N, nbands, npix, npix), float32, µK_CMB.
     nthreads : int
-        Threads for the gather.
+        Threads for the extraction.
     """
     sky, cc = cfg["sky"], cfg["cutouts"]
     bands = [b["name"] for b in sky["bands"]]
@@ -86,25 +88,33 @@ def run_cutouts(
 
     pixels, maps = io.read_partial_maps([map_paths[(s, b)] for s in stages for b in bands], sky["nside"])
     interp = PatchInterpolator(sky["nside"], pixels)
-    torch.set_num_threads(max(int(nthreads), 1))
-    maps_t = torch.from_numpy(maps)
-    shape = (len(grid), len(bands), geometry.npix, geometry.npix)
+    shape = (len(bands), geometry.npix, geometry.npix)
+    header = {"descr": np.lib.format.dtype_to_descr(np.dtype(np.float32)), "fortran_order": False}
+    # a block of cutouts at a time into reused buffers, appended to every stage's .npy file:
+    # memory does not grow with the grid, and plain writes are faster than filling memmaps
+    buffers = {s: np.empty((BLOCK, *shape), dtype=np.float32) for s in stages}
     t0 = time.perf_counter()
     with contextlib.ExitStack() as stack:
-        tmps = {s: stack.enter_context(io.atomic_output(stage_paths[s])) for s in stages}
-        arrays = {
-            s: np.lib.format.open_memmap(tmps[s], mode="w+", dtype=np.float32, shape=shape) for s in stages
-        }
-        for r in np.unique(grid.row):
-            rows = np.flatnonzero(grid.row == r)
-            block = extract_row(
-                interp, maps_t, grid.ra[rows], grid.dec[rows[0]], geometry, cc["interpolation"]
+        files = {}
+        for s in stages:
+            tmp = stack.enter_context(io.atomic_output(stage_paths[s]))
+            files[s] = stack.enter_context(open(tmp, "wb"))
+            np.lib.format.write_array_header_1_0(files[s], {**header, "shape": (len(grid), *shape)})
+        for start in range(0, len(grid), BLOCK):
+            sel = slice(start, start + BLOCK)
+            n = grid.ra[sel].size
+            extract_cutouts(
+                interp,
+                maps,
+                grid.ra[sel],
+                grid.dec[sel],
+                geometry,
+                cc["interpolation"],
+                out=[buffers[s][:n] for s in stages],
+                threads=max(int(nthreads), 1),
             )
-            for k, s in enumerate(stages):
-                arrays[s][rows[0] : rows[-1] + 1] = block[:, k * len(bands) : (k + 1) * len(bands)]
-        for arr in arrays.values():
-            arr.flush()
-        del arrays
+            for s in stages:
+                files[s].write(buffers[s][:n].data)
     dt = time.perf_counter() - t0
     log.info(
         "cut %d cutouts x %d stages in %.1f s (%.0f cutouts/s per stage)",
