@@ -1,23 +1,5 @@
-# Simulated millimetre sky (DeepSZ section 1.1): CMB spectrum, halos, SZ, point sources and
+# Simulated millimetre sky (DeepSZ section 1.1): halos, SZ, point sources, CMB and dust maps
 # dust on the footprint (sky.source: simulate). Included by the Snakefile instead of survey.smk.
-
-
-rule cmb_spectrum:
-    output:
-        f"{SKY}/cmb_spectrum.ecsv",
-    params:
-        sky=config["sky"],
-    log:
-        "logs/sky/cmb_spectrum.log",
-    benchmark:
-        "benchmarks/output/sky/cmb_spectrum.tsv"
-    resources:
-        mem_mb=1000,
-        runtime=10,
-    conda:
-        "../../envs/skyhunt.yaml"
-    script:
-        "../scripts/cmb_spectrum.py"
 
 
 rule halos:

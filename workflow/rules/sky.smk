@@ -2,6 +2,26 @@
 # summed from the component maps, whichever rule made them (simulate.smk or survey.smk).
 
 
+# The CAMB lensed TT spectrum: the simulated CMB's input and the matched filter's CMB noise
+# term, whatever the sky source.
+rule cmb_spectrum:
+    output:
+        f"{SKY}/cmb_spectrum.ecsv",
+    params:
+        sky=config["sky"],
+    log:
+        "logs/sky/cmb_spectrum.log",
+    benchmark:
+        "benchmarks/output/sky/cmb_spectrum.tsv"
+    resources:
+        mem_mb=1000,
+        runtime=10,
+    conda:
+        "../../envs/skyhunt.yaml"
+    script:
+        "../scripts/cmb_spectrum.py"
+
+
 rule noise_map:
     output:
         f"{SKY}/components/noise_{{band}}.fits",
