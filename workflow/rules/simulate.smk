@@ -1,5 +1,5 @@
 # Simulated millimetre sky (DeepSZ section 1.1): halos, SZ, point sources, CMB and dust maps
-# dust on the footprint (sky.source: simulate). Included by the Snakefile instead of survey.smk.
+# on the footprint (sky.source: simulate). Included by the Snakefile instead of survey.smk.
 
 
 rule halos:
