@@ -9,7 +9,6 @@ import numpy as np
 import pandas as pd
 import pytest
 import scipy.fft
-import torch
 
 from skyhunt.cutouts.extract import PatchInterpolator
 from skyhunt.cutouts.grid import CutoutGeometry, make_grid
@@ -223,7 +222,7 @@ def _snr_at(hpx, maps):
     layout = make_layout(inp.footprint, 0.6, 0.25, 0.25)
     tile = layout.tiles[layout.core_index(np.array([hpx["ra0"]]), np.array([hpx["dec0"]]))[0]]
     interp = PatchInterpolator(inp.nside, hpx["pixels"])
-    tmaps, weight = tile_maps(layout, tile, interp, torch.from_numpy(np.ascontiguousarray(maps)), inp)
+    tmaps, weight = tile_maps(layout, tile, interp, np.ascontiguousarray(maps), inp)
     maps_k = scipy.fft.rfft2(tmaps, axes=(-2, -1))
     mf = tile_filter(inp, FlatGrid(layout.npix, layout.npix, 0.25), tile.dec0, maps_k, weight, {})
     iy, ix = (int(round(float(v))) for v in layout.pixel_of(tile, hpx["ra0"], hpx["dec0"]))

@@ -162,7 +162,7 @@ def test_source_catalogues_merge_with_fluxes_and_spectral_index(sky, tmp_path):
     empty, _ = io.read_table(tmp_path / "empty.parquet")
     assert len(empty) == 0 and list(empty.columns) == list(units)
 
-    with pytest.raises(io.InputFileError, match=r"IRBlastPop\.dat has 10 columns, the configuration names 9"):
+    with pytest.raises(io.InputFileError, match=r"IRBlastPop\.dat has 10 columns; the configuration names 9"):
         survey.run_import_sources(
             sky, [(tmp_path / "IRBlastPop.dat", cols[:-1], "ir")], tmp_path / "x.parquet"
         )

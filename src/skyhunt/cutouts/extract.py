@@ -231,14 +231,14 @@ def _extract_block(interp, maps, ra, dec, geometry, method, outs, pool) -> None:
 
 
 def interpolate_at(
-    interp: PatchInterpolator, maps: torch.Tensor, ra: np.ndarray, dec: np.ndarray, method: str = "bilinear"
+    interp: PatchInterpolator, maps: np.ndarray, ra: np.ndarray, dec: np.ndarray, method: str = "bilinear"
 ) -> np.ndarray:
     """Values of the stacked partial maps at arbitrary positions (e.g. the pixels of a large flat tile).
 
     Parameters
     ----------
     interp : PatchInterpolator
-    maps : torch.Tensor, shape (npix, nmaps), float32
+    maps : ndarray, shape (npix, nmaps), float32
         Partial maps stacked as columns, rows in ``interp.pixels`` order.
     ra, dec : ndarray
         Positions in degrees (any shape, flattened); all must lie far enough
@@ -249,13 +249,20 @@ def interpolate_at(
     -------
     ndarray, shape (ra.size, nmaps), float32
     """
-    theta = np.radians(90.0 - np.ravel(dec))
-    phi = np.radians(np.ravel(ra))[None, :]  # one "row" whose template is the points themselves
-    idx, w = interp.taps(theta, phi, method)
-    vals = torch.nn.functional.embedding_bag(
-        torch.from_numpy(idx), maps, per_sample_weights=torch.from_numpy(w), mode="sum"
-    )
-    return vals.numpy()
+    ra, dec = np.ravel(ra), np.ravel(dec)
+    theta, phi = np.radians(90.0 - dec), np.radians(ra)
+    if method == "nearest":
+        return np.asarray(maps[interp.nearest(theta, phi)], dtype=np.float32)
+    if method != "bilinear":
+        raise ValueError(f"unknown interpolation {method!r}: expected 'bilinear' or 'nearest'")
+    # each point is a one-pixel "cutout" with its own template (zero offset from itself)
+    out = np.empty((ra.size, maps.shape[1], 1), dtype=np.float32)
+    real, index = interp.ring_tables(theta)
+    bad = np.zeros(ra.size, dtype=bool)
+    _bilinear(maps, (out,), phi, np.arange(ra.size), np.zeros(ra.size), real, index, bad)
+    if bad.any():
+        raise ValueError("interpolation needs pixels outside the map footprint")
+    return out[:, :, 0]
 
 
 def extract_cutouts(

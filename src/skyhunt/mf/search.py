@@ -17,7 +17,6 @@ import healpy as hp
 import numpy as np
 import pandas as pd
 import scipy.fft
-import torch
 from scipy import ndimage
 from scipy.spatial import cKDTree
 
@@ -166,14 +165,13 @@ def search(maps: np.ndarray, pixels: np.ndarray, inp: SearchInputs, nthreads: in
     tcfg = inp.mf_cfg["tiles"]
     layout = make_layout(inp.footprint, tcfg["core_deg"], tcfg["overlap_deg"], tcfg["pixel_arcmin"])
     interp = PatchInterpolator(inp.nside, pixels)
-    torch.set_num_threads(max(int(nthreads), 1))
-    maps_t = torch.from_numpy(np.ascontiguousarray(maps, dtype=np.float32))
+    maps = np.ascontiguousarray(maps, dtype=np.float32)
     scales, _ = templates.template_bank(np.ones(1), inp.mf_cfg)
     out = []
     t0 = time.perf_counter()
     cache: dict = {}  # tiles of one row share their spectra (and, with model noise, their filter)
     for tile in layout.tiles:
-        found = search_tile(layout, tile, interp, maps_t, inp, cache, nthreads)
+        found = search_tile(layout, tile, interp, maps, inp, cache, nthreads)
         found["scale_arcmin"] = scales[found["scale_index"]]
         out.append(found)
     cand = pd.concat(out, ignore_index=True) if out else pd.DataFrame(columns=[*CANDIDATE_UNITS, "depth"])
@@ -190,7 +188,7 @@ def search(maps: np.ndarray, pixels: np.ndarray, inp: SearchInputs, nthreads: in
     return cand.sort_values(["snr", "ra", "dec"], ascending=[False, True, True], ignore_index=True)
 
 
-def tile_maps(layout: TileLayout, tile, interp, maps_t, inp: SearchInputs):
+def tile_maps(layout: TileLayout, tile, interp, maps, inp: SearchInputs):
     """Apodized tile maps (n_bands, npix, npix) and the apodization weight."""
     ra, dec = layout.pixel_positions(tile)
     valid = inside_mask(inp.footprint, ra, dec, interpolation_reach_arcmin(inp.nside))
@@ -203,10 +201,10 @@ def tile_maps(layout: TileLayout, tile, interp, maps_t, inp: SearchInputs):
         dist = ndimage.distance_transform_edt(seeds) * layout.pixel_arcmin
         valid &= dist > inp.mf_cfg["point_sources"]["mask_radius_arcmin"]
     weight = apodization(valid, layout.pixel_arcmin, inp.mf_cfg["tiles"]["apodization_arcmin"])
-    nb = maps_t.shape[1]
+    nb = maps.shape[1]
     flat = np.zeros((nb, layout.npix * layout.npix), dtype=np.float32)
     v = valid.ravel()
-    flat[:, v] = interpolate_at(interp, maps_t, ra.ravel()[v], dec.ravel()[v]).T
+    flat[:, v] = interpolate_at(interp, maps, ra.ravel()[v], dec.ravel()[v]).T
     return flat.reshape(nb, layout.npix, layout.npix) * weight, weight
 
 
@@ -280,10 +278,10 @@ def deduplicate_seams(cand: pd.DataFrame) -> np.ndarray:
 
 
 def search_tile(
-    layout: TileLayout, tile, interp, maps_t, inp: SearchInputs, cache: dict, nthreads: int = 1
+    layout: TileLayout, tile, interp, sky_maps, inp: SearchInputs, cache: dict, nthreads: int = 1
 ) -> pd.DataFrame:
     """Detections of one tile that lie in its core and where its apodization weight is 1."""
-    maps, weight = tile_maps(layout, tile, interp, maps_t, inp)
+    maps, weight = tile_maps(layout, tile, interp, sky_maps, inp)
     grid = FlatGrid(layout.npix, layout.npix, layout.pixel_arcmin)
     maps_k = scipy.fft.rfft2(maps, axes=(-2, -1), workers=nthreads)
     mf = tile_filter(inp, grid, tile.dec0, maps_k, weight, cache)

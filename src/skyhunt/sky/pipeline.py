@@ -26,7 +26,22 @@ def _footprint_pixels(sky: dict) -> np.ndarray:
     return Footprint.from_config(sky["footprint"]).pixels(sky["nside"])
 
 
-def _write_band_map(path, pixels, values, sky: dict, band: dict, component: str) -> None:
+def write_band_map(path, pixels, values, sky: dict, band: dict, component: str, extra_header=None) -> None:
+    """Write one component (or stage) map of one band, with the header keys every sky map carries.
+
+    Parameters
+    ----------
+    path : path-like
+        Output partial map.
+    pixels, values : ndarray
+        RING pixel indices and values (µK_CMB).
+    sky, band : dict
+        Config ``sky`` and the band's entry of ``sky.bands``.
+    component : str
+        Component or noise-stage name (header ``COMPNT``).
+    extra_header : dict, optional
+        More header cards, ``{key: (value, comment)}``.
+    """
     io.write_partial_map(
         path,
         pixels,
@@ -36,9 +51,9 @@ def _write_band_map(path, pixels, values, sky: dict, band: dict, component: str)
             "COMPNT": (component, "sky component or noise stage"),
             "BAND": (band["name"], "band name"),
             "FREQ": (float(band["freq_ghz"]), "band centre [GHz]"),
+            **(extra_header or {}),
         },
     )
-    log.info("wrote %s (%s, %s GHz): rms %.3g uK", path, component, band["freq_ghz"], np.std(values))
 
 
 def run_cmb_spectrum(sky: dict, out_path) -> None:
@@ -109,7 +124,7 @@ def run_cmb_map(sky: dict, seed: int, spectrum_path, out_paths: list, nthreads: 
     cmb = components.cmb_map(cl, sky["nside"], pixels, components.component_rng(seed, "cmb"), nthreads)
     log.info("synthesised CMB on %d pixels in %.1f s", pixels.size, time.perf_counter() - t0)
     for band, path in zip(sky["bands"], out_paths, strict=True):
-        _write_band_map(path, pixels, cmb, sky, band, "cmb")
+        write_band_map(path, pixels, cmb, sky, band, "cmb")
 
 
 def run_sz_maps(sky: dict, halos_path, tsz_paths: list, ksz_paths: list) -> None:
@@ -121,8 +136,8 @@ def run_sz_maps(sky: dict, halos_path, tsz_paths: list, ksz_paths: list) -> None
     log.info("painted %d halos in %.1f s; max y = %.3g", len(halos), time.perf_counter() - t0, y.max())
     ksz = components.ksz_map(tau_v)
     for band, tpath, kpath in zip(sky["bands"], tsz_paths, ksz_paths, strict=True):
-        _write_band_map(tpath, pixels, components.tsz_map(y, band["freq_ghz"]), sky, band, "tsz")
-        _write_band_map(kpath, pixels, ksz, sky, band, "ksz")
+        write_band_map(tpath, pixels, components.tsz_map(y, band["freq_ghz"]), sky, band, "tsz")
+        write_band_map(kpath, pixels, ksz, sky, band, "ksz")
 
 
 def run_source_maps(sky: dict, sources_path, ir_paths: list, radio_paths: list) -> None:
@@ -132,7 +147,7 @@ def run_source_maps(sky: dict, sources_path, ir_paths: list, radio_paths: list) 
     for band, ipath, rpath in zip(sky["bands"], ir_paths, radio_paths, strict=True):
         for population, path in (("ir", ipath), ("radio", rpath)):
             m = sources.paint_sources(cat, population, band, sky["nside"], pixels)
-            _write_band_map(path, pixels, m, sky, band, population)
+            write_band_map(path, pixels, m, sky, band, population)
 
 
 def run_dust_map(sky: dict, seed: int, out_paths: list, nthreads: int) -> None:
@@ -142,7 +157,7 @@ def run_dust_map(sky: dict, seed: int, out_paths: list, nthreads: int) -> None:
         sky["dust"], sky["bands"], sky["nside"], pixels, components.component_rng(seed, "dust"), nthreads
     )
     for band, path in zip(sky["bands"], out_paths, strict=True):
-        _write_band_map(path, pixels, maps[band["name"]], sky, band, "dust")
+        write_band_map(path, pixels, maps[band["name"]], sky, band, "dust")
 
 
 def run_noise_map(sky: dict, seed: int, band_name: str, out_path) -> None:
@@ -151,7 +166,7 @@ def run_noise_map(sky: dict, seed: int, band_name: str, out_path) -> None:
     pixels = _footprint_pixels(sky)
     rng = components.component_rng(seed, f"noise_{band_name}")
     noise = components.noise_map(band["noise_uk_arcmin"], sky["nside"], pixels.size, rng)
-    _write_band_map(out_path, pixels, noise, sky, band, "noise")
+    write_band_map(out_path, pixels, noise, sky, band, "noise")
 
 
 def run_observed_map(sky: dict, band_name: str, stage: str, input_paths: list, out_path) -> None:
@@ -166,7 +181,7 @@ def run_observed_map(sky: dict, band_name: str, stage: str, input_paths: list, o
         total = gaussian_beam_operator(sky["nside"], pixels, band["beam_fwhm_arcmin"]) @ total
         log.info("applied %.2f arcmin FWHM Gaussian beam", band["beam_fwhm_arcmin"])
     noise = maps[:, -1]
-    _write_band_map(out_path, pixels, total + noise, sky, band, stage)
+    write_band_map(out_path, pixels, total + noise, sky, band, stage)
 
 
 def _band(sky: dict, name: str) -> dict:

@@ -47,6 +47,7 @@ from skyhunt.sky import sources as sky_sources
 from skyhunt.sky.cosmology import colossus
 from skyhunt.sky.footprint import Footprint
 from skyhunt.sky.halos import HALO_UNITS, m500c_from_mvir
+from skyhunt.sky.pipeline import write_band_map
 from skyhunt.sky.profiles import arnaud_halo_properties
 from skyhunt.sky.spectra import jy_per_sr_to_uk_cmb
 
@@ -205,19 +206,11 @@ def run_import_map(
     pixels = Footprint.from_config(sky["footprint"]).pixels(sky["nside"])
     factor = to_uk_cmb_factor(unit, band["freq_ghz"])
     values = read_healpix_pixels(in_path, sky["nside"], pixels, field) * factor
-    io.write_partial_map(
-        out_path,
-        pixels,
-        values,
-        sky["nside"],
-        header={
-            "COMPNT": (component, "sky component or noise stage"),
-            "BAND": (band["name"], "band name"),
-            "FREQ": (float(band["freq_ghz"]), "band centre [GHz]"),
-            "SRCFILE": (Path(in_path).name[:68], "imported full-sky map"),
-            "SRCUNIT": (unit, "unit of the imported map"),
-        },
-    )
+    source = {
+        "SRCFILE": (Path(in_path).name[:68], "imported full-sky map"),
+        "SRCUNIT": (unit, "unit of the imported map"),
+    }
+    write_band_map(out_path, pixels, values, sky, band, component, source)
     log.info(
         "imported %s (%s, x %.6g uK_CMB per %s): %d pixels, rms %.3g uK",
         in_path,
@@ -231,6 +224,40 @@ def run_import_map(
 
 # --------------------------------------------------------------------------------------------
 # halos
+
+
+def read_numeric_table(path, what: str, columns, expected: str) -> pd.DataFrame:
+    """A headerless whitespace-separated numeric ASCII table with exactly ``columns``.
+
+    Parameters
+    ----------
+    path : path-like
+        The table.
+    what : str
+        What it is, for messages ("halo catalogue").
+    columns : sequence of str
+        Column names, in file order.
+    expected : str
+        Who says how many columns there are, for messages ("halo_nbody.ascii has").
+
+    Raises
+    ------
+    skyhunt.io.InputFileError
+        If the file is missing, not numeric, or has another number of columns.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise io.InputFileError(f"{what} {path} does not exist")
+    try:
+        raw = pd.read_csv(path, sep=r"\s+", header=None, comment="#", dtype=np.float64)
+    except Exception as exc:
+        raise io.InputFileError(f"{what} {path} is not a whitespace-separated numeric table: {exc}") from exc
+    if raw.shape[1] != len(columns):
+        raise io.InputFileError(
+            f"{what} {path} has {raw.shape[1]} columns; {expected} {len(columns)} ({', '.join(columns)})"
+        )
+    raw.columns = list(columns)
+    return raw
 
 
 def read_sehgal_halos(path) -> pd.DataFrame:
@@ -247,21 +274,7 @@ def read_sehgal_halos(path) -> pd.DataFrame:
     skyhunt.io.InputFileError
         If the file is missing or does not have 20 numeric columns.
     """
-    path = Path(path)
-    if not path.is_file():
-        raise io.InputFileError(f"halo catalogue {path} does not exist")
-    try:
-        raw = pd.read_csv(path, sep=r"\s+", header=None, comment="#", dtype=np.float64)
-    except Exception as exc:
-        raise io.InputFileError(
-            f"halo catalogue {path} is not a whitespace-separated numeric table: {exc}"
-        ) from exc
-    if raw.shape[1] != len(SEHGAL_HALO_COLUMNS):
-        raise io.InputFileError(
-            f"halo catalogue {path} has {raw.shape[1]} columns; halo_nbody.ascii has "
-            f"{len(SEHGAL_HALO_COLUMNS)} ({', '.join(SEHGAL_HALO_COLUMNS)})"
-        )
-    raw.columns = list(SEHGAL_HALO_COLUMNS)
+    raw = read_numeric_table(path, "halo catalogue", SEHGAL_HALO_COLUMNS, "halo_nbody.ascii has")
     pos = raw[["x_mpc", "y_mpc", "z_mpc"]].to_numpy()
     vel = raw[["vx_km_s", "vy_km_s", "vz_km_s"]].to_numpy()
     dist = np.linalg.norm(pos, axis=1)
@@ -389,25 +402,11 @@ def read_source_catalogue(path, columns: list[str], population: str, bands: list
         and highest configured band, S ∝ nu^index (NaN for one band or a
         non-positive flux).
     """
-    path = Path(path)
-    if not path.is_file():
-        raise io.InputFileError(f"source catalogue {path} does not exist")
     need = ["ra", "dec", *(f"flux_{b['name']}" for b in bands)]
     missing = [c for c in need if c not in columns]
     if missing:
         raise io.InputFileError(f"source catalogue {path}: the configured columns lack {missing}")
-    try:
-        raw = pd.read_csv(path, sep=r"\s+", header=None, comment="#", dtype=np.float64)
-    except Exception as exc:
-        raise io.InputFileError(
-            f"source catalogue {path} is not a whitespace-separated numeric table: {exc}"
-        ) from exc
-    if raw.shape[1] != len(columns):
-        raise io.InputFileError(
-            f"source catalogue {path} has {raw.shape[1]} columns, the configuration names {len(columns)} "
-            f"({', '.join(columns)})"
-        )
-    raw.columns = list(columns)
+    raw = read_numeric_table(path, "source catalogue", columns, "the configuration names")
     out = {
         "ra": raw["ra"].to_numpy(),
         "dec": raw["dec"].to_numpy(),
