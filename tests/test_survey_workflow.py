@@ -58,13 +58,14 @@ def sehgal_run(tmp_path_factory):
         {"name": "cmb_tsz", "add": ["cmb", "tsz"]},
         {"name": "all", "add": ["ksz", "ir", "radio", "dust"]},
     ]
+    cfg["cnn"]["stages"] = ["all"]
     with FixtureServer(root) as server:
         cfg["sky"]["source"] = "sehgal2010"
         cfg["sky"]["sehgal2010"].update(base_url=server.base_url, manifest="manifest.yaml", backoff_s=0.05)
         drop_at = (root / "148_lensedcmb_healpix.fits").stat().st_size // 2
         server.drops["148_lensedcmb_healpix.fits"] = (drop_at, 1)
         write_config(work, cfg)
-        proc = snakemake(work)
+        proc = snakemake(work, "sky", "cutouts")  # the survey path up to the CNN dataset
         assert proc.returncode == 0, proc.stderr[-4000:]
         requests = list(server.requests)
     return cfg, work, truth, requests, drop_at
