@@ -193,7 +193,7 @@ def test_splits_are_disjoint_stripes_covering_the_footprint(scene):
 def test_training_drops_match_brute_force(scene):
     fp, halos, grid, labels = scene
     split = assign_splits(grid.ra, fp.ra_min, fp.ra_max, 0.13, 0.2)
-    dropped = training_drops(grid, labels, split, GEO)
+    dropped = training_drops(grid, labels, split)
     lab = labels.label.to_numpy()
     q = halos[(halos.m_vir >= 2e14) & (halos.z >= 0.25)]
     expected = np.zeros(len(grid), bool)

@@ -60,3 +60,10 @@ def f1_curve(scores: np.ndarray, labels: np.ndarray) -> F1Curve:
     recall = tp / n_pos if n_pos else np.zeros_like(tp)
     f1 = 2 * tp / (predicted + n_pos)
     return F1Curve(thresholds, precision, recall, f1)
+
+
+def f1_at(scores: np.ndarray, labels: np.ndarray, threshold: float) -> float:
+    """F1 of the rule "positive if score >= threshold" (e.g. a validation threshold applied to test)."""
+    predicted = np.asarray(scores) >= threshold
+    labels = np.asarray(labels).astype(bool)
+    return float(2 * (predicted & labels).sum() / max(predicted.sum() + labels.sum(), 1))

@@ -167,21 +167,19 @@ def in_batches(rows: np.ndarray, batch_size: int) -> list:
 class CutoutDataModule(L.LightningDataModule):
     """Training batches from S_r and the oversampled validation set at the same r.
 
+    The inputs are read once; :meth:`set_stage` selects the ratio stage before each fit.
+
     Parameters
     ----------
     array_path, index_path : path-like
         One noise stage's cutout array (``.npy``) and the shared cutout index.
-    ratio : float
-        Negative-to-positive ratio r of this training stage.
     batch_size, batches_per_epoch : int
         Batch size, and batches between two validations (one Lightning epoch).
-    seed : int
-        Seed of this ratio stage's draws.
     augment : bool
         Random flips and quarter turns of training cutouts.
     """
 
-    def __init__(self, array_path, index_path, ratio, batch_size, batches_per_epoch, seed, augment):
+    def __init__(self, array_path, index_path, batch_size, batches_per_epoch, augment):
         super().__init__()
         self.array = load_cutout_array(array_path)
         self.index, _ = io.read_table(index_path)
@@ -189,7 +187,7 @@ class CutoutDataModule(L.LightningDataModule):
         self.rows = SplitRows.from_index(self.index)
         labels = self.index["label"].to_numpy(bool)
         self.dataset = CutoutBatches(self.array, labels)
-        self.ratio, self.batch_size, self.seed = ratio, batch_size, seed
+        self.ratio, self.seed, self.batch_size = 1.0, 0, batch_size
         self.batches_per_epoch, self.augment = batches_per_epoch, augment
         self.train_pos = self.rows.train[labels[self.rows.train]]
         self.train_neg = self.rows.train[~labels[self.rows.train]]
@@ -197,6 +195,10 @@ class CutoutDataModule(L.LightningDataModule):
         self.val_neg = self.rows.validation[~labels[self.rows.validation]]
         if len(self.val_pos) == 0:
             raise ValueError(f"{index_path}: the validation split holds no positive cutouts")
+
+    def set_stage(self, ratio: float, seed: int) -> None:
+        """Draw from S_r with negative-to-positive ratio ``ratio`` and the streams of ``seed``."""
+        self.ratio, self.seed = ratio, seed
 
     def train_dataloader(self):
         sampler = RatioSampler(

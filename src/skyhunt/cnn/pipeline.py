@@ -11,7 +11,7 @@ from skyhunt.cnn.calibration import PlattScaling
 from skyhunt.cnn.data import SplitRows, check_index_matches, load_cutout_array
 from skyhunt.cnn.module import CutoutClassifier
 from skyhunt.cnn.training import Device, predict_scores
-from skyhunt.metrics import f1_curve
+from skyhunt.metrics import f1_at, f1_curve
 
 log = logging.getLogger("skyhunt.cnn")
 
@@ -48,9 +48,8 @@ def run_score_cnn(cnn: dict, model_path, array_path, index_path, scores_path) ->
     platt = PlattScaling.fit(raw[rows.validation], labels[rows.validation])
     probability = platt(raw)
     threshold, f1 = f1_curve(probability[rows.validation], labels[rows.validation]).best
-    test = probability[rows.test] >= threshold
-    truth = labels[rows.test]
-    test_f1 = 2 * (test & truth).sum() / max(test.sum() + truth.sum(), 1)
+    test, truth = probability[rows.test] >= threshold, labels[rows.test]
+    test_f1 = f1_at(probability[rows.test], truth, threshold)
     log.info(
         "Platt slope %.3f, intercept %.3f; validation F1 %.3f at probability >= %.3f; test F1 %.3f there "
         "(%d of %d test positives found, %d false positives)",

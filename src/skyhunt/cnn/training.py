@@ -110,10 +110,13 @@ def train_ladder(
     """
     training, workdir = cnn["training"], Path(workdir)
     device = Device.detect(cnn["accelerator"])
+    data = CutoutDataModule(
+        array_path, index_path, training["batch_size"], training["eval_every_batches"], training["augment"]
+    )
     records, previous = [], None
     for ratio in range(training["ratio_start"], training["ratio_stop"] + 1):
         stage_dir = workdir / f"r{ratio:02d}"
-        record = _run_stage(cnn, seed, ratio, array_path, index_path, stage_dir, previous, device, callbacks)
+        record = _run_stage(cnn, seed, ratio, data, stage_dir, previous, device, callbacks)
         records.append(record)
         previous = workdir / f"r{ratio:02d}" / record["checkpoint"]
     chosen = max(records, key=lambda r: r["validation_f1"])  # first maximum: the lowest such ratio
@@ -137,9 +140,7 @@ def train_ladder(
         tmp.write_text(json.dumps(summary, indent=1))
 
 
-def _run_stage(
-    cnn, seed, ratio, array_path, index_path, stage_dir: Path, previous, device, callbacks
-) -> dict:
+def _run_stage(cnn, seed, ratio, data, stage_dir: Path, previous, device, callbacks) -> dict:
     """Train one ratio stage (or read its result if it already finished) and return its record."""
     done = stage_dir / "stage.json"
     if done.exists():
@@ -155,9 +156,7 @@ def _run_stage(
     every = training["eval_every_batches"]
     sseed = stage_seed(seed, ratio)
     L.seed_everything(sseed, workers=True, verbose=False)
-    data = CutoutDataModule(
-        array_path, index_path, ratio, training["batch_size"], every, sseed, training["augment"]
-    )
+    data.set_stage(ratio, sseed)
     if previous is None:
         mean, std = band_statistics(data.array, data.rows.train)
         module = CutoutClassifier(

@@ -37,6 +37,16 @@ def _pairs(grid: Grid, tree: cKDTree, ra: np.ndarray, dec: np.ndarray, radius_ar
     return obj, cut, xi / ARCMIN, eta / ARCMIN
 
 
+def _within_cutouts(grid: Grid, geometry: CutoutGeometry, ra: np.ndarray, dec: np.ndarray):
+    """(object, cutout) pairs with the object inside the cutout's square, with TAN offsets and
+    Chebyshev distance from the centre (arcmin)."""
+    half = geometry.size_arcmin / 2.0
+    obj, cut, dx, dy = _pairs(grid, _tree(grid), ra, dec, half * np.sqrt(2.0) + 1e-6)
+    cheb = np.maximum(np.abs(dx), np.abs(dy))
+    inside = cheb <= half
+    return obj[inside], cut[inside], dx[inside], dy[inside], cheb[inside]
+
+
 def _first_per_group(group: np.ndarray, rank: np.ndarray) -> np.ndarray:
     """Index of the lowest-``rank`` element of each value of ``group``."""
     order = np.lexsort((rank, group))
@@ -68,11 +78,7 @@ def holding_cutout(grid: Grid, geometry: CutoutGeometry, ra: np.ndarray, dec: np
     out = np.full(ra.size, -1, dtype=np.int64)
     if ra.size == 0:
         return out
-    half = geometry.size_arcmin / 2.0
-    obj, cut, dx, dy = _pairs(grid, _tree(grid), ra, dec, half * np.sqrt(2.0) + 1e-6)
-    cheb = np.maximum(np.abs(dx), np.abs(dy))
-    inside = cheb <= half
-    obj, cut, cheb = obj[inside], cut[inside], cheb[inside]
+    obj, cut, _, _, cheb = _within_cutouts(grid, geometry, ra, dec)
     best = _first_per_group(obj, cheb)
     out[obj[best]] = cut[best]
     return out
@@ -131,12 +137,8 @@ def label_cutouts(
     )
     if q.empty:
         return out
-    tree = _tree(grid)
-    half = geometry.size_arcmin / 2.0
-    obj, cut, dx, dy = _pairs(grid, tree, q["ra"].to_numpy(), q["dec"].to_numpy(), half * np.sqrt(2.0) + 1e-6)
-    cheb = np.maximum(np.abs(dx), np.abs(dy))
-    in_cut = cheb <= half
-    np.add.at(out["n_qualifying_in_cutout"].to_numpy(), cut[in_cut], 1)
+    obj, cut, dx, dy, cheb = _within_cutouts(grid, geometry, q["ra"].to_numpy(), q["dec"].to_numpy())
+    np.add.at(out["n_qualifying_in_cutout"].to_numpy(), cut, 1)
     central = cheb <= central_arcmin / 2.0 + 1e-9
     if unique:
         # each halo -> its Chebyshev-nearest cutout only (rounding at the seams cannot double count)
@@ -193,9 +195,7 @@ def assign_splits(
     return split.astype(str)
 
 
-def training_drops(
-    grid: Grid, labels: pd.DataFrame, split: np.ndarray, geometry: CutoutGeometry
-) -> np.ndarray:
+def training_drops(grid: Grid, labels: pd.DataFrame, split: np.ndarray) -> np.ndarray:
     """Training negatives to leave out: neighbours of positives and cutouts holding an off-centre halo.
 
     DeepSZ removes, in the training set only, the negative cutouts adjacent to

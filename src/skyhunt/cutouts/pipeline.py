@@ -84,7 +84,7 @@ def run_cutouts(
         cc["splits"]["validation_max"],
         cc["splits"]["guard_arcmin"] / 60.0,
     )
-    dropped = training_drops(grid, labels, split, geometry)
+    dropped = training_drops(grid, labels, split)
 
     pixels, maps = io.read_partial_maps([map_paths[(s, b)] for s in stages for b in bands], sky["nside"])
     interp = PatchInterpolator(sky["nside"], pixels)
