@@ -237,7 +237,7 @@ def test_misspelt_key(cfg):
 def test_unknown_top_level_key(cfg):
     cfg["sed"] = 1
     msg = problems_of(cfg)
-    assert "config key 'sed' is not a known key (known: cnn, cutouts, mf, seed, sky)" in msg
+    assert "config key 'sed' is not a known key (known: cnn, cutouts, evaluation, mf, seed, sky)" in msg
 
 
 def test_unknown_key_in_list_item(cfg):
@@ -331,6 +331,15 @@ def test_first_stage_without_cmb(cfg):
     cfg["sky"]["stages"][1]["add"] = ["ksz", "cmb"]
     msg = problems_of(cfg)
     assert "config key 'sky.stages[0].add': expected the first stage to add cmb" in msg
+
+
+def test_evaluation_stage_without_cnn_model(cfg):
+    cfg["cnn"]["stages"] = ["cmb_tsz", "dust"]
+    cfg["evaluation"]["stage"] = "ksz"
+    msg = problems_of(cfg)
+    assert "config key 'evaluation.stage': expected null or one of cnn.stages (cmb_tsz, dust)" in msg
+    cfg["evaluation"]["stage"] = "dust"
+    assert validate_config(cfg)["evaluation"]["stage"] == "dust"
 
 
 def test_baryons_exceed_matter(cfg):

@@ -468,6 +468,13 @@ def _semantic_problems(config: dict, bad_paths: set[str]) -> list[str]:
                 f"config key 'cnn.stages[{i}]': expected the name of a noise stage in sky.stages "
                 f"({', '.join(map(str, stage_names))}), got {name!r}"
             )
+    eval_stage = _get(config, "evaluation", "stage")
+    if eval_stage is not None and isinstance(cnn_stages, list) and eval_stage not in cnn_stages:
+        problems.append(
+            "config key 'evaluation.stage': expected null or one of cnn.stages "
+            f"({', '.join(map(str, cnn_stages))}), since the ensembles need that stage's CNN scores, "
+            f"got {eval_stage!r}"
+        )
     tr, opt = ("cnn", "training"), ("cnn", "optimizer")
     ordered((*tr, "ratio_start"), (*tr, "ratio_stop"), "the ladder to run upwards", strict=False)
     ordered((*opt, "warmup_batches"), (*opt, "drop_after_batches"), "the drop after warm-up", strict=False)

@@ -24,6 +24,8 @@ os.environ["PYTHONPATH"] = os.pathsep.join(
 BANDS = [b["name"] for b in config["sky"]["bands"]]
 STAGES = [s["name"] for s in config["sky"]["stages"]]
 SKY = "results/sky"
+# The noise stage of the ensembles, Table 1 and single-stage figures (DeepSZ section 3).
+EVAL_STAGE = config["evaluation"]["stage"] or config["cnn"]["stages"][-1]
 
 
 wildcard_constraints:
