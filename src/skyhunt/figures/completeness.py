@@ -383,8 +383,9 @@ def run_selection_function(
     z = det["z"].to_numpy()
     logt = np.log10(det["theta500_arcmin"].to_numpy())
     props = [
-        ("Redshift z", z, anchored_edges(0.0, z.max() + 1e-9, redshift_bin, anchor=pos["z_min"]), False),
+        ("z", "Redshift z", z, anchored_edges(0.0, z.max() + 1e-9, redshift_bin, anchor=pos["z_min"]), False),
         (
+            "theta500",
             r"$\theta_{500}$ [arcmin]",
             logt,
             anchored_edges(
@@ -394,13 +395,21 @@ def run_selection_function(
         ),
     ]
     rows = []
-    for xlabel, x, x_edges, log_x in props:
+    for name, xlabel, x, x_edges, log_x in props:
         fraction = {}
         for m in GRID_METHODS:
             fraction[m], n = selection_grid(
                 x, logm, det[f"detected_{m}"], x_edges, m_edges, halos_cfg["min_per_bin"]
             )
-        log.info("%s: %d of %d bins shown", xlabel, np.sum(n >= halos_cfg["min_per_bin"]), n.size)
+        shown = n >= halos_cfg["min_per_bin"]
+        log.info(
+            "(%s, M_vir): %d of %d bins shown, holding %d of %d halos",
+            name,
+            shown.sum(),
+            n.size,
+            n[shown].sum(),
+            n.sum(),
+        )
         rows.append(
             {
                 "xlabel": xlabel,
