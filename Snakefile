@@ -26,6 +26,7 @@ include: "workflow/rules/sky.smk"
 include: "workflow/rules/cutouts.smk"
 include: "workflow/rules/cnn.smk"
 include: "workflow/rules/mf.smk"
+include: "workflow/rules/ensembles.smk"
 
 
 rule all:
@@ -34,4 +35,9 @@ rule all:
         rules.cutouts.output,
         expand("results/cnn/{stage}/scores.parquet", stage=config["cnn"]["stages"]),
         rules.mf.input,
+        rules.table1.output,
+        rules.f1_threshold.output,
+        rules.ensemble_prod.output,
+        rules.ensemble_and.output,
+        rules.noise_components.output,
     default_target: True

@@ -1,0 +1,159 @@
+"""The ``ensembles`` and ``table1`` rules (DeepSZ section 3.2, Table 1)."""
+
+from __future__ import annotations
+
+import json
+import logging
+
+import numpy as np
+import pandas as pd
+
+from skyhunt import io
+from skyhunt.evaluation.ensembles import METHODS, choose_thresholds, predict
+from skyhunt.evaluation.table1 import confusion, markdown, table1
+from skyhunt.figures.style import method_label
+
+log = logging.getLogger("skyhunt.evaluation")
+
+#: The splits the ensembles score (training cutouts are not evaluated).
+SPLITS = ("validation", "test")
+
+#: Units of the ensemble score table.
+SCORE_UNITS = {
+    "cutout_id": "",
+    "split": "",
+    "label": "",
+    "cnn": "probability (Platt-calibrated)",
+    "mf": "SNR (0: no detection)",
+    "q_cnn": "rank percentile within split",
+    "q_mf": "rank percentile within split",
+    "prod": "q_cnn * q_mf",
+    "learned": "probability (logistic, fitted on validation)",
+    **{f"{m}_pos": "positive at the validation threshold" for m in METHODS},
+}
+
+
+def load_method_scores(index_path, cnn_path, mf_path) -> pd.DataFrame:
+    """CNN probability and MF SNR of every cutout of one stage, beside its split and label.
+
+    Parameters
+    ----------
+    index_path : path-like
+        Cutout index (``results/cutouts/index.parquet``).
+    cnn_path : path-like
+        The stage's CNN scores (``score_cnn``).
+    mf_path : path-like
+        The stage's per-cutout MF SNR (``match_mf``).
+
+    Returns
+    -------
+    DataFrame
+        cutout_id, split, label (bool), cnn, mf in index order.
+    """
+    index, _ = io.read_table(index_path)
+    out = index[["cutout_id", "split"]].copy()
+    out["label"] = index["label"].to_numpy(bool)
+    for path, column, name in ((cnn_path, "probability", "cnn"), (mf_path, "snr", "mf")):
+        table, _ = io.read_table(path)
+        if column not in table or "cutout_id" not in table:
+            raise io.InputFileError(f"{path}: expected columns cutout_id and {column}")
+        if not np.array_equal(table["cutout_id"].to_numpy(), out["cutout_id"].to_numpy()):
+            raise io.InputFileError(
+                f"{path}: its cutout_id column does not follow the cutout index {index_path}; "
+                "rerun the rule that made it"
+            )
+        out[name] = table[column].to_numpy(np.float64)
+    return out
+
+
+def run_ensembles(
+    evaluation: dict, stage: str, index_path, cnn_path, mf_path, scores_out, thresholds_out
+) -> None:
+    """Choose every method's threshold on validation and score the validation and test cutouts.
+
+    Parameters
+    ----------
+    evaluation : dict
+        Validated config section ``evaluation``.
+    stage : str
+        The noise stage evaluated.
+    index_path, cnn_path, mf_path : path-like
+        See :func:`load_method_scores`.
+    scores_out : path-like
+        Parquet table, one row per validation and test cutout (:data:`SCORE_UNITS`).
+    thresholds_out : path-like
+        JSON: the stage and, per method, its threshold(s) with validation and test F1.
+    """
+    scores = load_method_scores(index_path, cnn_path, mf_path)
+    scores = scores[scores["split"].isin(SPLITS)].reset_index(drop=True)
+    val = scores[scores["split"] == "validation"]
+    thresholds = choose_thresholds(
+        val["cnn"].to_numpy(), val["mf"].to_numpy(), val["label"].to_numpy(), evaluation["learned"]["l2"]
+    )
+    columns = {c: [] for c in SCORE_UNITS}
+    for name in SPLITS:
+        part = scores[scores["split"] == name]
+        pred = predict(part["cnn"].to_numpy(), part["mf"].to_numpy(), thresholds)
+        for c in ("cutout_id", "split", "label"):
+            columns[c].append(part[c].to_numpy())
+        for c, values in pred.items():
+            columns[c].append(values)
+        f1 = {m: confusion(pred[f"{m}_pos"], part["label"].to_numpy())["f1"] for m in METHODS}
+        for m in METHODS:
+            thresholds[m][f"{name}_f1"] = f1[m]
+    io.write_table(
+        scores_out, {c: np.concatenate(v) for c, v in columns.items()}, SCORE_UNITS, meta={"stage": stage}
+    )
+    with io.atomic_output(thresholds_out) as tmp:
+        tmp.write_text(json.dumps({"stage": stage, "methods": thresholds}, indent=2) + "\n")
+    for m in METHODS:
+        log.info(
+            "%-8s validation F1 %.3f, test F1 %.3f",
+            m,
+            thresholds[m]["validation_f1"],
+            thresholds[m]["test_f1"],
+        )
+
+
+def read_thresholds(path) -> dict:
+    """The JSON written by :func:`run_ensembles`; fails naming the file if it is not one."""
+    try:
+        out = json.loads(open(path, encoding="utf-8").read())
+        assert set(out["methods"]) == set(METHODS)
+    except (OSError, ValueError, KeyError, TypeError, AssertionError) as err:
+        raise io.InputFileError(
+            f"{path}: not a thresholds file written by the ensembles rule ({err!r})"
+        ) from err
+    return out
+
+
+def run_table1(evaluation: dict, seed: int, scores_path, thresholds_path, csv_out, md_out) -> None:
+    """Write DeepSZ Table 1 (test metrics with bootstrap intervals) as CSV and Markdown.
+
+    The CSV has one row per method (:func:`skyhunt.evaluation.table1.table1`); the Markdown adds
+    the table of F1 gains of the ensembles over the single methods.
+    """
+    scores, _ = io.read_table(scores_path)
+    thresholds = read_thresholds(thresholds_path)
+    test = scores[scores["split"] == "test"]
+    if test.empty:
+        raise io.InputFileError(f"{scores_path}: no test cutouts")
+    boot = evaluation["bootstrap"]
+    table, gains = table1(
+        test["cnn"].to_numpy(),
+        test["mf"].to_numpy(),
+        test["label"].to_numpy(bool),
+        thresholds["methods"],
+        boot["samples"],
+        boot["interval"],
+        seed,
+    )
+    n = {"test": len(test), "positives": int(test["label"].sum()), "samples": boot["samples"]}
+    text = markdown(
+        table, gains, {m: method_label(m) for m in METHODS}, thresholds["stage"], boot["interval"], n
+    )
+    with io.atomic_output(csv_out) as tmp:
+        table.to_csv(tmp, index=False, float_format="%.6g")
+    with io.atomic_output(md_out) as tmp:
+        tmp.write_text(text)
+    log.info("\n%s", text)
