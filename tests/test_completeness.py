@@ -14,7 +14,6 @@ from skyhunt import io
 from skyhunt.cutouts.grid import ARCMIN, CutoutGeometry, make_grid, tan_deproject
 from skyhunt.cutouts.labels import assign_splits, label_cutouts
 from skyhunt.evaluation.completeness import (
-    DETECTION_METHODS,
     HALO_DETECTION_UNITS,
     anchored_edges,
     binned_recall,
@@ -25,6 +24,7 @@ from skyhunt.evaluation.completeness import (
     run_halo_detections,
     selection_grid,
 )
+from skyhunt.evaluation.ensembles import METHODS
 from skyhunt.figures.completeness import (
     run_completeness_mass,
     run_completeness_redshift,
@@ -172,7 +172,7 @@ def _synthetic_sky():
     )
     keep = np.isin(split, ["test", "validation"])
     predictions = pd.DataFrame({"cutout_id": index["cutout_id"][keep]})
-    for m in DETECTION_METHODS:
+    for m in METHODS:
         predictions[f"{m}_pos"] = False
     predictions.loc[predictions["cutout_id"] == inner[0], ["cnn_pos", "prod_pos"]] = True
     predictions.loc[predictions["cutout_id"] == inner[2], "mf_pos"] = True
@@ -245,7 +245,7 @@ def _detection_table(path, n: int = 3000, seed: int = 5) -> None:
         "cutout_id": np.arange(n),
         "cutout_label": (logm >= np.log10(2e14)) & (z >= 0.25),
     }
-    for m in DETECTION_METHODS:
+    for m in METHODS:
         boost = 0.1 * (z > 1) if m == "mf" else 0.0
         cols[f"detected_{m}"] = rng.random(n) < np.clip(p + boost, 0, 1)
     io.write_table(path, cols, HALO_DETECTION_UNITS)

@@ -28,11 +28,9 @@ from scipy.stats import beta
 from skyhunt import io
 from skyhunt.cutouts.grid import ARCMIN, CutoutGeometry, Grid, tan_project
 from skyhunt.cutouts.labels import holding_cutout
+from skyhunt.evaluation.ensembles import METHODS
 
 log = logging.getLogger("skyhunt.evaluation")
-
-#: Methods whose cutout predictions ``results/ensembles/scores.parquet`` holds as ``<method>_pos``.
-DETECTION_METHODS = ("mf", "cnn", "and", "prod", "learned")
 
 #: Columns of the per-halo detection table and their units.
 HALO_DETECTION_UNITS = {
@@ -44,7 +42,7 @@ HALO_DETECTION_UNITS = {
     "theta500_arcmin": "arcmin",
     "cutout_id": "",
     "cutout_label": "",
-    **{f"detected_{m}": "" for m in DETECTION_METHODS},
+    **{f"detected_{m}": "" for m in METHODS},
 }
 
 HALO_COLUMNS = ("halo_id", "ra", "dec", "z", "m_vir", "theta500_arcmin")
@@ -60,7 +58,7 @@ def halo_detections(
     central_arcmin: float,
     m_vir_min: float,
     split: str = "test",
-    methods: tuple[str, ...] = DETECTION_METHODS,
+    methods: tuple[str, ...] = METHODS,
 ) -> pd.DataFrame:
     """Whether each method detects each halo of one split (DeepSZ 3.5).
 
@@ -335,7 +333,7 @@ def run_halo_detections(
     for table, path, need in (
         (halos, halos_path, HALO_COLUMNS),
         (index, index_path, INDEX_COLUMNS),
-        (scores, scores_path, ("cutout_id",) + tuple(f"{m}_pos" for m in DETECTION_METHODS)),
+        (scores, scores_path, ("cutout_id",) + tuple(f"{m}_pos" for m in METHODS)),
     ):
         missing = [c for c in need if c not in table]
         if missing:
@@ -367,5 +365,5 @@ def run_halo_detections(
         len(det),
         halos_cfg["m_vir_min"],
         qual.sum(),
-        ", ".join(f"{m} {det.loc[qual, f'detected_{m}'].mean():.3f}" for m in DETECTION_METHODS),
+        ", ".join(f"{m} {det.loc[qual, f'detected_{m}'].mean():.3f}" for m in METHODS),
     )
