@@ -27,6 +27,7 @@ include: "workflow/rules/cutouts.smk"
 include: "workflow/rules/cnn.smk"
 include: "workflow/rules/mf.smk"
 include: "workflow/rules/ensembles.smk"
+include: "workflow/rules/completeness.smk"
 
 
 rule all:
@@ -40,4 +41,7 @@ rule all:
         rules.ensemble_prod.output,
         rules.ensemble_and.output,
         rules.noise_components.output,
+        rules.completeness_mass.output,
+        rules.completeness_redshift.output,
+        rules.selection_function.output,
     default_target: True

@@ -274,7 +274,7 @@ def test_figures_smoke(tmp_path):
     pngs = []
     for name, run, args in (
         ("mass", run_completeness_mass, (cc, halos_cfg, 0.68)),
-        ("redshift", run_completeness_redshift, (cc, 0.68)),
+        ("redshift", run_completeness_redshift, (cc, halos_cfg, 0.68)),
         ("selection", run_selection_function, (cc, halos_cfg)),
     ):
         png, pdf = tmp_path / f"{name}.png", tmp_path / f"{name}.pdf"

@@ -61,6 +61,7 @@ rule completeness_redshift:
         pdf="results/figures/completeness_redshift.pdf",
     params:
         cutouts=config["cutouts"],
+        halos=config["evaluation"]["halos"],
         interval=config["evaluation"]["bootstrap"]["interval"],
         stages=config["sky"]["stages"],
         stage=EVAL_STAGE,

@@ -245,7 +245,6 @@ def run_completeness_mass(
     stage: str,
     png_path,
     pdf_path,
-    mass_bin_dex: float = 0.15,
 ) -> None:
     """DeepSZ Fig. 10: recall against M_vir of test halos, all z (solid) and z >= z_min (dashed).
 
@@ -256,7 +255,8 @@ def run_completeness_mass(
     cutouts_cfg : dict
         Config ``cutouts`` (``positive``: the training cuts).
     halos_cfg : dict
-        Config ``evaluation.halos`` (m_vir_min, M_sun).
+        Config ``evaluation.halos``: m_vir_min (M_sun) and mass_bin_dex, the wanted width of the
+        mass bins in dex (adjusted to put the mass cut on an edge).
     interval : float
         Central probability of the error bars.
     stages : list of dict
@@ -264,12 +264,10 @@ def run_completeness_mass(
     stage : str
         Evaluation noise stage.
     png_path, pdf_path : path-like
-    mass_bin_dex : float
-        Wanted width of the mass bins, dex (adjusted to put the mass cut on an edge).
     """
     det = read_halo_detections(detections_path)
     pos = cutouts_cfg["positive"]
-    edges = _mass_edges(det, halos_cfg["m_vir_min"], pos["m_vir_min"], mass_bin_dex)
+    edges = _mass_edges(det, halos_cfg["m_vir_min"], pos["m_vir_min"], halos_cfg["mass_bin_dex"])
     logm = np.log10(det["m_vir"].to_numpy())
     selections = [
         ("all", "all z", "-"),
@@ -296,12 +294,12 @@ def run_completeness_mass(
 def run_completeness_redshift(
     detections_path,
     cutouts_cfg: dict,
+    halos_cfg: dict,
     interval: float,
     stages: list[dict],
     stage: str,
     png_path,
     pdf_path,
-    redshift_bin: float = 0.25,
 ) -> None:
     """DeepSZ Fig. 11: recall against redshift of the test halos above the training mass cut.
 
@@ -311,6 +309,9 @@ def run_completeness_redshift(
         Per-halo detection table (rule ``halo_detections``).
     cutouts_cfg : dict
         Config ``cutouts`` (``positive``: the training cuts).
+    halos_cfg : dict
+        Config ``evaluation.halos``: redshift_bin, the wanted width of the redshift bins
+        (adjusted to put the redshift cut on an edge).
     interval : float
         Central probability of the error bars.
     stages : list of dict
@@ -318,8 +319,6 @@ def run_completeness_redshift(
     stage : str
         Evaluation noise stage.
     png_path, pdf_path : path-like
-    redshift_bin : float
-        Wanted width of the redshift bins (adjusted to put the redshift cut on an edge).
     """
     det = read_halo_detections(detections_path)
     pos = cutouts_cfg["positive"]
@@ -327,7 +326,7 @@ def run_completeness_redshift(
     if massive.empty:
         raise ValueError(f"{detections_path}: no test halo with M_vir >= {pos['m_vir_min']:.3g} M_sun")
     z = massive["z"].to_numpy()
-    edges = anchored_edges(0.0, z.max() + 1e-9, redshift_bin, anchor=pos["z_min"])
+    edges = anchored_edges(0.0, z.max() + 1e-9, halos_cfg["redshift_bin"], anchor=pos["z_min"])
     masks = {"all": np.ones(len(massive), bool)}
     curves = recall_curves(massive, z, edges, masks, MAIN + EXTRA, interval)
     counts = curves[curves["method"] == "prod"]
@@ -354,9 +353,6 @@ def run_selection_function(
     stage: str,
     png_path,
     pdf_path,
-    mass_bin_dex: float = 0.15,
-    redshift_bin: float = 0.25,
-    theta_bin_dex: float = 0.15,
 ) -> None:
     """DeepSZ Fig. 12: detected fraction of test halos in bins of (z, M_vir) and (theta500, M_vir).
 
@@ -367,15 +363,16 @@ def run_selection_function(
     cutouts_cfg : dict
         Config ``cutouts`` (``positive``: the training cuts).
     halos_cfg : dict
-        Config ``evaluation.halos`` (m_vir_min in M_sun, min_per_bin).
+        Config ``evaluation.halos``: m_vir_min (M_sun), min_per_bin and the wanted bin widths
+        mass_bin_dex (dex of M_vir), redshift_bin and theta500_bin_dex (dex of theta500 in arcmin).
     stages : list of dict
         Config ``sky.stages``.
     stage : str
         Evaluation noise stage.
     png_path, pdf_path : path-like
-    mass_bin_dex, redshift_bin, theta_bin_dex : float
-        Wanted bin widths: dex of M_vir, redshift, dex of theta500 (arcmin).
     """
+    mass_bin_dex, redshift_bin = halos_cfg["mass_bin_dex"], halos_cfg["redshift_bin"]
+    theta_bin_dex = halos_cfg["theta500_bin_dex"]
     det = read_halo_detections(detections_path)
     pos = cutouts_cfg["positive"]
     logm = np.log10(det["m_vir"].to_numpy())
