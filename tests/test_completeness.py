@@ -292,6 +292,13 @@ def test_figure_rejects_table_without_detections(tmp_path):
     io.write_table(path, {"halo_id": np.arange(3)}, {"halo_id": ""})
     with pytest.raises(io.InputFileError, match="lacks columns"):
         run_completeness_redshift(
-            path, cfg["cutouts"], 0.68, cfg["sky"]["stages"], "dust", tmp_path / "a.png", tmp_path / "a.pdf"
+            path,
+            cfg["cutouts"],
+            cfg["evaluation"]["halos"],
+            0.68,
+            cfg["sky"]["stages"],
+            "dust",
+            tmp_path / "a.png",
+            tmp_path / "a.pdf",
         )
     assert not (tmp_path / "a.png").exists()
