@@ -15,6 +15,21 @@ from skyhunt.sky import pipeline
 
 from .conftest import REPO, small_config
 
+#: Every figure of the report (DeepSZ section 3), each a rule of the same name.
+FIGURES = (
+    "cutout_examples",
+    "training_history",
+    "f1_threshold",
+    "ensemble_prod",
+    "ensemble_and",
+    "rgb_examples",
+    "noise_components",
+    "edge_effect",
+    "completeness_mass",
+    "completeness_redshift",
+    "selection_function",
+)
+
 
 def snakemake(workdir: Path, *args: str) -> subprocess.CompletedProcess:
     cmd = [
@@ -87,8 +102,33 @@ def test_workflow_outputs_are_byte_identical(two_runs):
         for s in cfg["sky"]["stages"]
         for f in ("candidates.parquet", "cutout_snr.parquet")
     }
+    assert {p.name for p in outputs if p.parent.name == "figures"} == {
+        f"{name}.{ext}" for name in FIGURES for ext in ("png", "pdf")
+    }
+    assert {p.name for p in outputs if p.parent.name == "tables"} >= {"table1.csv", "table1.md"}
     for rel in outputs:
         assert (a / rel).read_bytes() == (b / rel).read_bytes(), f"{rel} differs between identical runs"
+
+
+@pytest.mark.slow
+def test_report_and_one_figure_by_name(two_runs):
+    _, (a, _) = two_runs
+    proc = snakemake(a, "--report", "results/report.html")
+    assert proc.returncode == 0, proc.stderr[-4000:]
+    html = (a / "results" / "report.html").read_text()
+    for name in FIGURES:
+        assert f"{name}.png" in html, f"{name} is not in the report"
+    assert "table1.csv" in html
+    (a / "results" / "figures" / "f1_threshold.png").unlink()
+    proc = snakemake(a, "f1_threshold")
+    assert proc.returncode == 0, proc.stderr[-4000:]
+    ran = {
+        line.split()[-1].rstrip(":")
+        for line in proc.stderr.splitlines()
+        if line.startswith(("rule ", "localrule "))
+    }
+    assert ran == {"f1_threshold"}
+    assert (a / "results" / "figures" / "f1_threshold.png").is_file()
 
 
 @pytest.mark.slow
