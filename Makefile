@@ -1,5 +1,5 @@
 # Two entry points for a fresh machine (Python 3.11 + pip, no conda, no GPU):
-#   make run   install into .venv and run the default workflow
+#   make run   install into .venv, run the default workflow and write its report
 #   make test  install into .venv and run the test suite
 PYTHON ?= python3.11
 VENV := .venv
@@ -17,6 +17,7 @@ install: $(STAMP)
 
 run: $(STAMP)
 	$(VENV)/bin/snakemake --cores $(CORES)
+	$(VENV)/bin/snakemake --report results/report.html
 
 test: $(STAMP)
 	$(VENV)/bin/pytest

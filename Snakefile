@@ -26,6 +26,8 @@ include: "workflow/rules/sky.smk"
 include: "workflow/rules/cutouts.smk"
 include: "workflow/rules/cnn.smk"
 include: "workflow/rules/mf.smk"
+include: "workflow/rules/ensembles.smk"
+include: "workflow/rules/completeness.smk"
 
 
 rule all:
@@ -34,4 +36,12 @@ rule all:
         rules.cutouts.output,
         expand("results/cnn/{stage}/scores.parquet", stage=config["cnn"]["stages"]),
         rules.mf.input,
+        rules.table1.output,
+        rules.f1_threshold.output,
+        rules.ensemble_prod.output,
+        rules.ensemble_and.output,
+        rules.noise_components.output,
+        rules.completeness_mass.output,
+        rules.completeness_redshift.output,
+        rules.selection_function.output,
     default_target: True

@@ -1,0 +1,179 @@
+"""Tests of thresholds, ensembles and Table 1 (:mod:`skyhunt.evaluation`) and their figures."""
+
+from __future__ import annotations
+
+import itertools
+import json
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from skyhunt import io
+from skyhunt.evaluation.ensembles import (
+    METHODS,
+    LogisticCombination,
+    and_f1,
+    best_and,
+    choose_thresholds,
+    predict,
+    rank_percentile,
+)
+from skyhunt.evaluation.pipeline import run_ensembles, run_table1
+from skyhunt.evaluation.table1 import bootstrap_metrics, confusion
+from skyhunt.figures import thresholds as figs
+from skyhunt.metrics import f1_at
+
+EVALUATION = {"learned": {"l2": 1.0}, "bootstrap": {"samples": 200, "interval": 0.68}}
+
+
+def synthetic_scores(rng, n, n_pos, separation=2.5):
+    """Labels, a CNN-like probability and an MF-like SNR (0 for most negatives), partly independent."""
+    labels = np.zeros(n, bool)
+    labels[rng.choice(n, n_pos, replace=False)] = True
+    signal = rng.normal(size=n) + separation * labels
+    cnn = 1 / (1 + np.exp(-(signal + rng.normal(size=n) - 3)))
+    snr = 3 + np.abs(4 * (signal + rng.normal(size=n)))
+    mf = np.where(snr > 6, snr, 0.0)
+    return labels, cnn, mf
+
+
+def test_rank_percentile_is_the_paper_definition():
+    x = np.array([3.0, 1.0, 3.0, 2.0, 0.0, 0.0])
+    expected = np.array([np.mean(x <= v) for v in x])
+    np.testing.assert_array_equal(rank_percentile(x), expected)
+
+
+def test_and_f1_matches_brute_force():
+    rng = np.random.default_rng(1)
+    labels, cnn, mf = synthetic_scores(rng, 300, 20)
+    mf_t, cnn_t = np.linspace(0, 20, 17), np.linspace(0, 1, 13)
+    grid = and_f1(mf, cnn, labels, mf_t, cnn_t)
+    for (i, a), (j, b) in itertools.product(enumerate(mf_t), enumerate(cnn_t)):
+        assert grid[i, j] == pytest.approx(f1_at((mf >= a) & (cnn >= b), labels, 0.5))
+
+
+def test_best_and_is_the_maximum_over_every_pair_of_scores():
+    rng = np.random.default_rng(2)
+    for _ in range(5):
+        labels, cnn, mf = synthetic_scores(rng, 200, 15, separation=1.5)
+        rule = best_and(mf, cnn, labels)
+        brute = max(f1_at((mf >= a) & (cnn >= b), labels, 0.5) for a in np.unique(mf) for b in np.unique(cnn))
+        assert rule.f1 == pytest.approx(brute)
+        assert f1_at(rule(mf, cnn), labels, 0.5) == pytest.approx(brute)
+
+
+def test_logistic_combination_recovers_generating_coefficients():
+    rng = np.random.default_rng(3)
+    q_cnn, q_mf = rng.uniform(size=(2, 200_000))
+    truth = LogisticCombination(-4.0, (2.0, 1.0, 3.0))
+    labels = rng.uniform(size=q_cnn.size) < truth(q_cnn, q_mf)
+    fit = LogisticCombination.fit(q_cnn, q_mf, labels, l2=0.0)
+    assert fit.intercept == pytest.approx(-4.0, abs=0.15)
+    np.testing.assert_allclose(fit.weights, truth.weights, atol=0.3)
+
+
+def test_thresholds_maximise_validation_f1_and_predict_applies_them():
+    rng = np.random.default_rng(4)
+    labels, cnn, mf = synthetic_scores(rng, 500, 30)
+    th = choose_thresholds(cnn, mf, labels, l2=1.0)
+    pred = predict(cnn, mf, th)
+    for m in METHODS:
+        f1 = confusion(pred[f"{m}_pos"], labels)["f1"]
+        assert f1 == pytest.approx(th[m]["validation_f1"])
+    for m in ("mf", "cnn", "prod", "learned"):  # no other threshold on the same score does better
+        score = pred[m]
+        assert max(f1_at(score, labels, t) for t in np.unique(score)) == pytest.approx(th[m]["validation_f1"])
+    np.testing.assert_allclose(pred["prod"], rank_percentile(cnn) * rank_percentile(mf))
+
+
+def test_bootstrap_interval_covers_the_true_f1_at_its_nominal_rate():
+    """Over many test sets drawn from one population, the 68 % interval covers the population F1 ~68 %."""
+    rng = np.random.default_rng(5)
+    n, n_pos = 400, 40
+    labels, cnn, mf = synthetic_scores(rng, n, n_pos)
+    th = choose_thresholds(cnn, mf, labels, l2=1.0)
+    big = synthetic_scores(rng, 400_000, 40_000)
+    truth = confusion(big[2] >= th["mf"]["threshold"], big[0])["f1"]
+    covered = []
+    for k in range(60):
+        labels, cnn, mf = synthetic_scores(rng, n, n_pos)
+        boot = bootstrap_metrics(cnn, mf, labels, th, samples=100, seed=k)
+        lo, hi = np.percentile(boot["mf", "f1"], [16, 84])
+        covered.append(lo <= truth <= hi)
+    assert 0.5 <= np.mean(covered) <= 0.86
+
+
+@pytest.fixture
+def stage_files(tmp_path):
+    """A cutout index, CNN scores and MF SNRs of one synthetic stage."""
+    rng = np.random.default_rng(6)
+    n = 900
+    labels, cnn, mf = synthetic_scores(rng, n, 60)
+    split = np.array(["train", "validation", "test"])[np.arange(n) % 3]
+    ids = np.arange(n, dtype=np.int64)
+    paths = {k: tmp_path / f"{k}.parquet" for k in ("index", "cnn", "mf")}
+    io.write_table(paths["index"], {"cutout_id": ids, "split": split, "label": labels.astype(np.int8)}, {})
+    io.write_table(paths["cnn"], {"cutout_id": ids, "split": split, "probability": cnn}, {})
+    io.write_table(paths["mf"], {"cutout_id": ids, "split": split, "snr": mf}, {})
+    return paths
+
+
+def test_ensembles_and_table1_end_to_end(tmp_path, stage_files):
+    out = {k: tmp_path / "out" / k for k in ("scores.parquet", "thresholds.json", "t.csv", "t.md")}
+    run_ensembles(EVALUATION, "dust", *stage_files.values(), out["scores.parquet"], out["thresholds.json"])
+    scores, _ = io.read_table(out["scores.parquet"])
+    assert set(scores["split"]) == {"validation", "test"} and len(scores) == 600
+    thresholds = json.loads(out["thresholds.json"].read_text())
+    assert thresholds["stage"] == "dust" and set(thresholds["methods"]) == set(METHODS)
+    run_table1(EVALUATION, 7, out["scores.parquet"], out["thresholds.json"], out["t.csv"], out["t.md"])
+    table = pd.read_csv(out["t.csv"])
+    test = scores[scores["split"] == "test"]
+    assert list(table["method"]) == list(METHODS)
+    assert (table[["tp", "fp", "fn", "tn"]].sum(axis=1) == len(test)).all()
+    assert (table["tp"] + table["fn"] == test["label"].sum()).all()
+    for m, row in table.set_index("method").iterrows():
+        assert row.f1 == pytest.approx(thresholds["methods"][m]["test_f1"])
+        assert row.f1_lo <= row.f1 + 1e-9 and row.f1 - 1e-9 <= row.f1_hi
+    md = out["t.md"].read_text()
+    assert "| EnsemblePROD |" in md and "P(beats both)" in md
+    # same inputs and seed: same bytes
+    first = out["t.csv"].read_bytes()
+    run_table1(EVALUATION, 7, out["scores.parquet"], out["thresholds.json"], out["t.csv"], out["t.md"])
+    assert out["t.csv"].read_bytes() == first
+
+
+def test_misaligned_scores_fail_naming_the_file(tmp_path, stage_files):
+    table, _ = io.read_table(stage_files["mf"])
+    io.write_table(stage_files["mf"], {c: table[c].to_numpy()[::-1] for c in table}, {})
+    out = tmp_path / "out" / "scores.parquet"
+    with pytest.raises(io.InputFileError, match="mf.parquet: its cutout_id column does not follow"):
+        run_ensembles(EVALUATION, "dust", *stage_files.values(), out, tmp_path / "out" / "t.json")
+    assert not (tmp_path / "out").exists() or not any((tmp_path / "out").iterdir())
+
+
+def test_corrupt_thresholds_file_fails_naming_it(tmp_path, stage_files):
+    out = tmp_path / "scores.parquet"
+    run_ensembles(EVALUATION, "dust", *stage_files.values(), out, tmp_path / "t.json")
+    (tmp_path / "t.json").write_text('{"stage": "dust"}')
+    with pytest.raises(io.InputFileError, match="t.json: not a thresholds file"):
+        run_table1(EVALUATION, 7, out, tmp_path / "t.json", tmp_path / "t.csv", tmp_path / "t.md")
+    assert not (tmp_path / "t.csv").exists()
+
+
+def test_threshold_figures_render(tmp_path, stage_files):
+    from skyhunt.evaluation.pipeline import load_method_scores
+    from skyhunt.figures.pipeline import read_ensembles
+
+    scores_path, th_path = tmp_path / "s.parquet", tmp_path / "t.json"
+    run_ensembles(EVALUATION, "dust", *stage_files.values(), scores_path, th_path)
+    scores, th = read_ensembles(scores_path, th_path)
+    for name in ("f1_threshold", "ensemble_prod", "ensemble_and"):
+        getattr(figs, f"plot_{name}")(scores, th, tmp_path / f"{name}.png", tmp_path / f"{name}.pdf")
+    stage = load_method_scores(*stage_files.values())
+    stages = {"a": stage, "b": stage.assign(cnn=stage["cnn"] ** 2)}
+    metrics = figs.stage_metrics(stages)
+    assert metrics["test_auc"].between(0.5, 1).all()
+    figs.plot_noise_components(stages, metrics, {"a": "A", "b": "B"}, tmp_path / "n.png", tmp_path / "n.pdf")
+    for path in tmp_path.glob("*.png"):
+        assert path.stat().st_size > 10_000 and path.with_suffix(".pdf").stat().st_size > 5_000

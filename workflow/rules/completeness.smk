@@ -1,0 +1,99 @@
+# Completeness against halo mass and redshift and the selection function of each method on the
+# test split (DeepSZ section 3.5, Figs. 10-12), from the ensembles' cutout predictions.
+
+
+rule halo_detections:
+    input:
+        halos=f"{SKY}/halos.parquet",
+        index="results/cutouts/index.parquet",
+        scores="results/ensembles/scores.parquet",
+    output:
+        "results/ensembles/halo_detections.parquet",
+    params:
+        cutouts=config["cutouts"],
+        halos=config["evaluation"]["halos"],
+        stage=EVAL_STAGE,
+    log:
+        "logs/ensembles/halo_detections.log",
+    localrule: True
+    conda:
+        "../../envs/skyhunt.yaml"
+    script:
+        "../scripts/halo_detections.py"
+
+
+rule completeness_mass:
+    input:
+        "results/ensembles/halo_detections.parquet",
+    output:
+        png=report(
+            "results/figures/completeness_mass.png",
+            caption="../report/completeness_mass.rst",
+            category="Completeness",
+            labels={"figure": "Completeness vs mass (Fig. 10)"},
+        ),
+        pdf="results/figures/completeness_mass.pdf",
+    params:
+        cutouts=config["cutouts"],
+        halos=config["evaluation"]["halos"],
+        interval=config["evaluation"]["bootstrap"]["interval"],
+        stages=config["sky"]["stages"],
+        stage=EVAL_STAGE,
+    log:
+        "logs/figures/completeness_mass.log",
+    localrule: True
+    conda:
+        "../../envs/skyhunt.yaml"
+    script:
+        "../scripts/figures/completeness_mass.py"
+
+
+rule completeness_redshift:
+    input:
+        "results/ensembles/halo_detections.parquet",
+    output:
+        png=report(
+            "results/figures/completeness_redshift.png",
+            caption="../report/completeness_redshift.rst",
+            category="Completeness",
+            labels={"figure": "Completeness vs redshift (Fig. 11)"},
+        ),
+        pdf="results/figures/completeness_redshift.pdf",
+    params:
+        cutouts=config["cutouts"],
+        halos=config["evaluation"]["halos"],
+        interval=config["evaluation"]["bootstrap"]["interval"],
+        stages=config["sky"]["stages"],
+        stage=EVAL_STAGE,
+    log:
+        "logs/figures/completeness_redshift.log",
+    localrule: True
+    conda:
+        "../../envs/skyhunt.yaml"
+    script:
+        "../scripts/figures/completeness_redshift.py"
+
+
+rule selection_function:
+    input:
+        "results/ensembles/halo_detections.parquet",
+    output:
+        png=report(
+            "results/figures/selection_function.png",
+            caption="../report/selection_function.rst",
+            category="Completeness",
+            labels={"figure": "Selection function (Fig. 12)"},
+        ),
+        pdf="results/figures/selection_function.pdf",
+    params:
+        cutouts=config["cutouts"],
+        halos=config["evaluation"]["halos"],
+        stages=config["sky"]["stages"],
+        stage=EVAL_STAGE,
+    log:
+        "logs/figures/selection_function.log",
+    localrule: True
+    conda:
+        "../../envs/skyhunt.yaml"
+    script:
+        "../scripts/figures/selection_function.py"
