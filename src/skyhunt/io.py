@@ -241,3 +241,15 @@ def read_table(path: str | os.PathLike):
     meta = table.schema.metadata or {}
     units = json.loads(meta.get(b"units", b"{}"))
     return table.to_pandas(), units
+
+
+def read_table_meta(path: str | os.PathLike) -> dict:
+    """The ``skyhunt`` metadata of a Parquet table written by :func:`write_table` ({} if none)."""
+    path = Path(path)
+    if not path.is_file():
+        raise InputFileError(f"table {path} does not exist")
+    try:
+        meta = pq.read_schema(path).metadata or {}
+    except Exception as exc:
+        raise InputFileError(f"table {path} is not a readable Parquet file: {exc}") from exc
+    return json.loads(meta.get(b"skyhunt", b"{}"))

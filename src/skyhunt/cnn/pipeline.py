@@ -19,6 +19,27 @@ log = logging.getLogger("skyhunt.cnn")
 SCORE_UNITS = {"cutout_id": "", "split": "", "raw_score": "log-odds", "probability": ""}
 
 
+def load_model(model_path, accelerator: str = "auto") -> CutoutClassifier:
+    """The trained classifier of ``train_cnn``, on the GPU if ``accelerator`` allows one, else CPU."""
+    try:
+        module = CutoutClassifier.load_from_checkpoint(model_path, map_location="cpu")
+    except Exception as err:
+        raise io.InputFileError(f"{model_path}: not a readable skyhunt CNN checkpoint ({err})") from err
+    return module.to("cuda" if Device.detect(accelerator).accelerator == "gpu" else "cpu")
+
+
+def read_platt(scores_path) -> PlattScaling:
+    """The Platt calibration stored in the metadata of a score table written by :func:`run_score_cnn`."""
+    meta = io.read_table_meta(scores_path)
+    try:
+        return PlattScaling(float(meta["platt_slope"]), float(meta["platt_intercept"]))
+    except (KeyError, TypeError, ValueError) as err:
+        raise io.InputFileError(
+            f"{scores_path}: no Platt parameters (platt_slope, platt_intercept) in its metadata; "
+            "rerun score_cnn"
+        ) from err
+
+
 def run_score_cnn(cnn: dict, model_path, array_path, index_path, scores_path) -> None:
     """Score every cutout with the chosen model; calibrate with Platt scaling fitted on validation.
 
@@ -34,11 +55,7 @@ def run_score_cnn(cnn: dict, model_path, array_path, index_path, scores_path) ->
         Output Parquet table: ``cutout_id, split, raw_score, probability`` in index order; the
         Platt parameters are in its ``skyhunt`` metadata.
     """
-    try:
-        module = CutoutClassifier.load_from_checkpoint(model_path, map_location="cpu")
-    except Exception as err:
-        raise io.InputFileError(f"{model_path}: not a readable skyhunt CNN checkpoint ({err})") from err
-    module.to("cuda" if Device.detect(cnn["accelerator"]).accelerator == "gpu" else "cpu")
+    module = load_model(model_path, cnn["accelerator"])
     array = load_cutout_array(array_path)
     index, _ = io.read_table(index_path)
     check_index_matches(index, array, index_path, array_path)

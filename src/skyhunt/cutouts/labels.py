@@ -37,13 +37,33 @@ def _pairs(grid: Grid, tree: cKDTree, ra: np.ndarray, dec: np.ndarray, radius_ar
     return obj, cut, xi / ARCMIN, eta / ARCMIN
 
 
-def _within_cutouts(grid: Grid, geometry: CutoutGeometry, ra: np.ndarray, dec: np.ndarray):
-    """(object, cutout) pairs with the object inside the cutout's square, with TAN offsets and
-    Chebyshev distance from the centre (arcmin)."""
-    half = geometry.size_arcmin / 2.0
-    obj, cut, dx, dy = _pairs(grid, _tree(grid), ra, dec, half * np.sqrt(2.0) + 1e-6)
+def pairs_within(grid: Grid, ra: np.ndarray, dec: np.ndarray, half_arcmin: float):
+    """(position, cutout) pairs with the position in the square of half-side ``half_arcmin`` around
+    the cutout's centre, measured in the cutout's tangent plane.
+
+    Parameters
+    ----------
+    grid : Grid
+    ra, dec : ndarray
+        Positions in degrees.
+    half_arcmin : float
+        Half-side of the square, arcmin (the cutout's half-size for "in the cutout", 3' for the
+        central 6' x 6' of DeepSZ, a quarter of the size for the middle half).
+
+    Returns
+    -------
+    obj, cut : ndarray of int64
+        Position and grid index of each pair.
+    dx, dy : ndarray
+        Offset of the position east and north of the cutout centre, arcmin.
+    cheb : ndarray
+        Chebyshev distance ``max(|dx|, |dy|)``, arcmin.
+    """
+    ra = np.atleast_1d(np.asarray(ra, dtype=float))
+    dec = np.atleast_1d(np.asarray(dec, dtype=float))
+    obj, cut, dx, dy = _pairs(grid, _tree(grid), ra, dec, half_arcmin * np.sqrt(2.0) + 1e-6)
     cheb = np.maximum(np.abs(dx), np.abs(dy))
-    inside = cheb <= half
+    inside = cheb <= half_arcmin
     return obj[inside], cut[inside], dx[inside], dy[inside], cheb[inside]
 
 
@@ -78,7 +98,7 @@ def holding_cutout(grid: Grid, geometry: CutoutGeometry, ra: np.ndarray, dec: np
     out = np.full(ra.size, -1, dtype=np.int64)
     if ra.size == 0:
         return out
-    obj, cut, _, _, cheb = _within_cutouts(grid, geometry, ra, dec)
+    obj, cut, _, _, cheb = pairs_within(grid, ra, dec, geometry.size_arcmin / 2.0)
     best = _first_per_group(obj, cheb)
     out[obj[best]] = cut[best]
     return out
@@ -137,7 +157,9 @@ def label_cutouts(
     )
     if q.empty:
         return out
-    obj, cut, dx, dy, cheb = _within_cutouts(grid, geometry, q["ra"].to_numpy(), q["dec"].to_numpy())
+    obj, cut, dx, dy, cheb = pairs_within(
+        grid, q["ra"].to_numpy(), q["dec"].to_numpy(), geometry.size_arcmin / 2.0
+    )
     np.add.at(out["n_qualifying_in_cutout"].to_numpy(), cut, 1)
     central = cheb <= central_arcmin / 2.0 + 1e-9
     if unique:

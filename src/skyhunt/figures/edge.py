@@ -1,0 +1,227 @@
+"""Figure ``edge_effect``: the CNN's score against the cluster's place in the cutout (DeepSZ Fig. 9c).
+
+Computation in :mod:`skyhunt.evaluation.edge`; this module reads the rule's inputs, writes the
+remedy table and draws the figure.
+"""
+
+from __future__ import annotations
+
+import logging
+
+import numpy as np
+import pandas as pd
+from matplotlib.patches import Rectangle
+
+from skyhunt import io
+from skyhunt.evaluation.edge import (
+    DENSE_UNITS,
+    RECUT_UNITS,
+    offset_map,
+    offset_profile,
+    qualifying,
+    remedy_table,
+)
+from skyhunt.evaluation.pipeline import read_thresholds
+from skyhunt.figures.style import method_colour, new_figure, save_figure, stage_label
+
+log = logging.getLogger("skyhunt.figures")
+
+#: Side of the (dx, dy) bins of the right panel, arcmin.
+MAP_BIN_ARCMIN = 0.5
+
+#: Columns of the remedy table, with their Markdown headers.
+REMEDY_COLUMNS = {
+    "grid": "grid",
+    "stride_arcmin": "stride (')",
+    "cutouts": "cutouts scored",
+    "halos": "test clusters",
+    "halos_held_4plus": "held by >= 4 cutouts",
+    "halos_found": "found",
+    "completeness": "completeness",
+    "detections": "detecting cutouts",
+    "detections_unexplained": "of which no cluster in central 6'",
+    "candidates": "candidates",
+    "false_candidates": "false candidates",
+    "false_per_deg2": "false per deg²",
+}
+
+
+def plot_edge_effect(
+    profile: pd.DataFrame,
+    edges: np.ndarray,
+    mean_map: np.ndarray,
+    remedy: pd.DataFrame,
+    threshold: float,
+    central_arcmin: float,
+    size_arcmin: float,
+    title: str,
+    png_path,
+    pdf_path,
+) -> None:
+    """Draw the edge-effect figure.
+
+    Parameters
+    ----------
+    profile : pandas.DataFrame
+        From :func:`skyhunt.evaluation.edge.offset_profile`.
+    edges, mean_map
+        From :func:`skyhunt.evaluation.edge.offset_map` (arcmin; mean probability [dy, dx]).
+    remedy : pandas.DataFrame
+        From :func:`skyhunt.evaluation.edge.remedy_table` (rows ``standard`` and ``dense``).
+    threshold : float
+        The CNN's validation threshold (probability).
+    central_arcmin, size_arcmin : float
+        Side of the central square and of the cutout, arcmin.
+    title : str
+        Figure title (stage and sample).
+    png_path, pdf_path : path-like
+    """
+    fig, (ax, axm) = new_figure(1, 2, height=3.6, gridspec_kw={"width_ratios": [1.35, 1]})
+    half, edge = central_arcmin / 2.0, size_arcmin / 2.0
+    x = profile["offset_arcmin"].to_numpy()
+    colour = method_colour("cnn")
+    square = f"edge of central {central_arcmin:g}'×{central_arcmin:g}'"
+    ax.axvspan(half, half * np.sqrt(2.0), color="tab:red", alpha=0.15, lw=0, label=square)
+    ax.axvline(edge, color="0.4", lw=1.0, ls="--", label="cutout edge (on axis)")
+    ax.fill_between(x, profile["p10"], profile["p90"], color="0.6", alpha=0.35, lw=0, label="10th-90th pct.")
+    ax.plot(x, profile["median"], color=colour, lw=1.8, label="median")
+    ax.plot(x, profile["mean"], color=colour, lw=1.2, ls="--", label="mean")
+    ax.axhline(threshold, color="tab:blue", lw=1.2, ls=":", label=f"threshold {threshold:.2f}")
+    ax.set_xlim(0.0, x.max())
+    ax.set_ylim(0.0, 1.0)
+    ax.set_xlabel("distance of the cluster from the cutout centre (arcmin)")
+    ax.set_ylabel("CNN probability (mean over angles)")
+    ax.set_title("(a) probability against distance")
+    ax.legend(loc="upper right", frameon=True, framealpha=0.9)
+
+    mesh = axm.pcolormesh(edges, edges, mean_map, cmap="viridis", vmin=0.0, vmax=1.0, shading="flat")
+    for side, style in ((central_arcmin, "-"), (size_arcmin, "--")):
+        axm.add_patch(Rectangle((-side / 2, -side / 2), side, side, fill=False, ec="white", lw=1.0, ls=style))
+    axm.set_xlim(edges[-1], edges[0])  # east to the left, as the cutouts are shown
+    axm.set_ylim(edges[0], edges[-1])
+    axm.set_aspect("equal")
+    axm.set_xlabel("cluster east of centre (arcmin)")
+    axm.set_ylabel("cluster north of centre (arcmin)")
+    cbar = fig.colorbar(mesh, ax=axm, fraction=0.046, pad=0.03)
+    cbar.set_label("mean CNN probability")
+    axm.set_title("(b) probability against position")
+    fig.suptitle(title, fontsize=9)
+    fig.text(0.5, -0.02, _remedy_text(remedy), ha="center", va="top", fontsize=8)
+    save_figure(fig, png_path, pdf_path)
+
+
+def _remedy_text(remedy: pd.DataFrame) -> str:
+    """One line of remedy numbers: clusters found and false candidates per deg² of each grid."""
+    parts = [
+        f"{r['grid']} {r['stride_arcmin']:g}' grid: {r['halos_found']}/{r['halos']} clusters found, "
+        f"{r['false_per_deg2']:.2f} false/deg²"
+        for _, r in remedy.iterrows()
+    ]
+    return f"Quarter-overlap remedy (test split, p ≥ {remedy['threshold'].iloc[0]:.2f}):\n" + ";  ".join(
+        parts
+    )
+
+
+def remedy_markdown(remedy: pd.DataFrame, stage: str, merge_arcmin: float, central_arcmin: float) -> str:
+    """The remedy table as Markdown, with the rules it was counted by."""
+    area, threshold = remedy["area_deg2"].iloc[0], remedy["threshold"].iloc[0]
+    table = remedy[list(REMEDY_COLUMNS)].rename(columns=REMEDY_COLUMNS)
+    return (
+        f"# Edge effect: quarter-overlap remedy (DeepSZ 3.4.2), stage {stage}, test split\n\n"
+        f"CNN probability threshold {threshold:.4f} (maximum validation F1); test area {area:.2f} deg².\n"
+        f"A cluster is found when a cutout holding it in its central square (standard grid: central "
+        f"{central_arcmin:g}'; dense grid: middle half) reaches the threshold. Detections closer than "
+        f"{merge_arcmin:g}' (Chebyshev) to a higher one merge into a candidate; a candidate is false when "
+        f"no qualifying cluster lies in the central {central_arcmin:g}' of its peak cutout.\n\n"
+        + table.to_markdown(index=False, floatfmt=".3g")
+        + "\n"
+    )
+
+
+def run_edge_effect_figure(
+    cutouts: dict,
+    edge: dict,
+    stages: list,
+    stage: str,
+    recut_path,
+    dense_path,
+    index_path,
+    halos_path,
+    cnn_scores_path,
+    thresholds_path,
+    png_path,
+    pdf_path,
+    csv_path,
+    md_path,
+) -> None:
+    """Compute the offset profile and the remedy table, write the table (CSV, Markdown) and the figure.
+
+    Parameters
+    ----------
+    cutouts, edge : dict
+        Config sections ``cutouts`` and ``evaluation.edge_effect``.
+    stages : list
+        Config ``sky.stages`` (for the stage's label).
+    stage : str
+        The evaluation stage.
+    recut_path, dense_path : path-like
+        Tables of :func:`skyhunt.evaluation.edge.run_edge_scores`.
+    index_path, halos_path, cnn_scores_path : path-like
+        Cutout index, halo table and the stage's CNN scores (standard grid).
+    thresholds_path : path-like
+        ``results/ensembles/thresholds.json`` (the CNN's validation threshold).
+    """
+    thresholds = read_thresholds(thresholds_path)
+    if thresholds["stage"] != stage:
+        raise io.InputFileError(
+            f"{thresholds_path}: thresholds of stage {thresholds['stage']}, expected {stage}"
+        )
+    threshold = float(thresholds["methods"]["cnn"]["threshold"])
+    recut, _ = io.read_table(recut_path)
+    dense, _ = io.read_table(dense_path)
+    index, _ = io.read_table(index_path)
+    halos, _ = io.read_table(halos_path)
+    scores, _ = io.read_table(cnn_scores_path)
+    for table, columns, path in (
+        (recut, RECUT_UNITS, recut_path),
+        (dense, DENSE_UNITS, dense_path),
+        (index, {"cutout_id", "ra", "dec", "grid_row", "grid_col", "split"}, index_path),
+        (halos, {"halo_id", "ra", "dec", "m_vir", "z"}, halos_path),
+        (scores, {"cutout_id", "probability"}, cnn_scores_path),
+    ):
+        missing = set(columns) - set(table.columns)
+        if missing:
+            raise io.InputFileError(f"{path}: missing columns {sorted(missing)}")
+    if not np.array_equal(scores["cutout_id"].to_numpy(), index["cutout_id"].to_numpy()):
+        raise io.InputFileError(f"{cnn_scores_path}: its cutout_id column does not follow {index_path}")
+
+    q = qualifying(halos, cutouts["positive"]["m_vir_min"], cutouts["positive"]["z_min"])
+    remedy = remedy_table(
+        index, scores["probability"].to_numpy(), dense, q, cutouts, edge["dense_stride_arcmin"], threshold
+    )
+    with io.atomic_output(csv_path) as tmp:
+        remedy.to_csv(tmp, index=False, float_format="%.6g")
+    text = remedy_markdown(remedy, stage, cutouts["stride_arcmin"], cutouts["central_arcmin"])
+    with io.atomic_output(md_path) as tmp:
+        tmp.write_text(text, encoding="utf-8")
+    log.info("\n%s", text)
+
+    profile = offset_profile(recut)
+    edges, mean_map = offset_map(recut, edge["max_offset_arcmin"], MAP_BIN_ARCMIN)
+    n_halos = recut["halo_id"].nunique()
+    title = (
+        f"CNN edge effect ({stage_label(stages, stage)}): {n_halos} validation + test clusters re-cut, "
+        f"{edge['angles']} angles per offset"
+    )
+    plot_edge_effect(
+        profile,
+        edges,
+        mean_map,
+        remedy,
+        threshold,
+        cutouts["central_arcmin"],
+        cutouts["size_arcmin"],
+        title,
+        png_path,
+        pdf_path,
+    )

@@ -1,0 +1,67 @@
+# The CNN's edge effect (DeepSZ section 3.4.2, Fig. 9c) and the quarter-overlap remedy, on the
+# evaluation stage: validation and test clusters re-cut at chosen offsets, the test stripe cut on
+# the dense grid, both scored by the stage's CNN; then the figure and the remedy table.
+
+
+rule edge_effect_scores:
+    input:
+        maps=expand(f"{SKY}/observed/{EVAL_STAGE}_{{band}}.fits", band=BANDS),
+        halos=f"{SKY}/halos.parquet",
+        index="results/cutouts/index.parquet",
+        model=f"results/cnn/{EVAL_STAGE}/model.ckpt",
+        scores=f"results/cnn/{EVAL_STAGE}/scores.parquet",
+    output:
+        recut="results/edge_effect/recut_scores.parquet",
+        dense="results/edge_effect/dense_scores.parquet",
+    params:
+        cutouts=config["cutouts"],
+        edge=config["evaluation"]["edge_effect"],
+        nside=config["sky"]["nside"],
+        footprint=config["sky"]["footprint"],
+        cnn=config["cnn"],
+        seed=config["seed"],
+    log:
+        "logs/edge_effect/scores.log",
+    benchmark:
+        "benchmarks/output/edge_effect/scores.tsv"
+    threads: 1
+    resources:
+        mem_mb=3000,
+        runtime=10,
+        gpu=1,
+    conda:
+        "../../envs/skyhunt.yaml"
+    script:
+        "../scripts/edge_effect_scores.py"
+
+
+rule edge_effect:
+    input:
+        recut=rules.edge_effect_scores.output.recut,
+        dense=rules.edge_effect_scores.output.dense,
+        index="results/cutouts/index.parquet",
+        halos=f"{SKY}/halos.parquet",
+        scores=f"results/cnn/{EVAL_STAGE}/scores.parquet",
+        thresholds="results/ensembles/thresholds.json",
+    output:
+        png=report(
+            "results/figures/edge_effect.png",
+            caption="../report/edge_effect.rst",
+            category="CNN diagnostics",
+            labels={"figure": "edge effect"},
+        ),
+        pdf="results/figures/edge_effect.pdf",
+        csv="results/tables/edge_effect.csv",
+        md="results/tables/edge_effect.md",
+    params:
+        cutouts=config["cutouts"],
+        edge=config["evaluation"]["edge_effect"],
+        stages=config["sky"]["stages"],
+        stage=EVAL_STAGE,
+    log:
+        "logs/figures/edge_effect.log",
+    localrule: True
+    conda:
+        "../../envs/skyhunt.yaml"
+    script:
+        "../scripts/figures/edge_effect.py"
