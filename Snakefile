@@ -28,6 +28,7 @@ include: "workflow/rules/cnn.smk"
 include: "workflow/rules/mf.smk"
 include: "workflow/rules/ensembles.smk"
 include: "workflow/rules/completeness.smk"
+include: "workflow/rules/edge_effect.smk"
 
 
 rule all:
@@ -44,4 +45,5 @@ rule all:
         rules.completeness_mass.output,
         rules.completeness_redshift.output,
         rules.selection_function.output,
+        rules.edge_effect.output,
     default_target: True
