@@ -51,7 +51,12 @@ rule edge_effect:
             labels={"figure": "edge effect"},
         ),
         pdf="results/figures/edge_effect.pdf",
-        csv="results/tables/edge_effect.csv",
+        csv=report(
+            "results/tables/edge_effect.csv",
+            caption="../report/edge_effect.rst",
+            category="CNN diagnostics",
+            labels={"table": "edge-effect remedy"},
+        ),
         md="results/tables/edge_effect.md",
     params:
         cutouts=config["cutouts"],
