@@ -237,8 +237,8 @@ def cutout_files(tmp_path):
             stage[:, 2, 5, 5] += 800.0  # a dusty galaxy, brightest at 219 GHz
         paths.append(tmp_path / f"{name}.npy")
         np.save(paths[-1], stage)
-    # a sub-threshold halo 2' east of every cutout centre
-    ra, dec = tan_deproject(index["ra"].to_numpy(), index["dec"].to_numpy(), 2.0 * ARCMIN, 0.0)
+    # a sub-threshold halo 1' east and 1' north of every cutout centre
+    ra, dec = tan_deproject(index["ra"].to_numpy(), index["dec"].to_numpy(), ARCMIN, ARCMIN)
     halos = {"ra": ra, "dec": dec, "z": np.full(len(ra), 0.5), "m_vir": np.full(len(ra), 5e13)}
     halos["y5r500_arcmin2"] = np.full(len(ra), 1e-6)
     io.write_table(tmp_path / "halos.parquet", halos, {c: "" for c in halos})
@@ -276,7 +276,8 @@ def test_cutout_examples_smoke(tmp_path, cutout_files):
 def test_rgb_examples_smoke_with_an_empty_class(tmp_path, cutout_files):
     cfg = config_two_stages()
     index, paths = cutout_files
-    scores = scores_for(index, {1: (True, True), 5: (True, False), 9: (False, True), 13: (True, True)})
+    classes = {1: (True, True), 5: (True, False), 9: (False, True), 13: (True, True), 17: (True, True)}
+    scores = scores_for(index, classes)  # no test positive is missed by both
     io.write_table(tmp_path / "scores.parquet", {c: scores[c].to_numpy() for c in scores}, {})
     args = (tmp_path / "index.parquet", paths[1], cfg["sky"]["stages"], "dust", cfg["sky"]["bands"])
     png, pdf = tmp_path / "rgb.png", tmp_path / "rgb.pdf"
@@ -284,10 +285,9 @@ def test_rgb_examples_smoke_with_an_empty_class(tmp_path, cutout_files):
     assert png.stat().st_size > 0 and pdf.stat().st_size > 0
     # bad input: no figure at all, and the message names the file and the column
     io.write_table(tmp_path / "bad.parquet", {c: scores[c].to_numpy() for c in scores if c != "mf_pos"}, {})
-    png.unlink()
     with pytest.raises(io.InputFileError, match=r"bad\.parquet.*mf_pos"):
-        examples.rgb_examples(tmp_path / "bad.parquet", *args, cfg["cutouts"], png, pdf)
-    assert not png.exists()
+        examples.rgb_examples(tmp_path / "bad.parquet", *args, cfg["cutouts"], tmp_path / "b.png", pdf)
+    assert not (tmp_path / "b.png").exists()
 
 
 def test_training_history_smoke(tmp_path):

@@ -231,7 +231,8 @@ def plot_cutout_examples(
     """
     n_stages, n_bands = examples[0].stack.shape[:2]
     extent = cutout_extent(size_arcmin)
-    fig = plt.figure(figsize=(WIDTH, 1.33 * n_bands * len(examples) + 0.5), layout="constrained")
+    width = min(WIDTH, 1.3 * n_stages + 0.9)  # narrower for short ladders: no gaps between columns
+    fig = plt.figure(figsize=(width, 1.33 * n_bands * len(examples) + 0.5), layout="constrained")
     subfigs = np.atleast_1d(fig.subfigures(len(examples), 1, hspace=0.03))
     half_c = central_arcmin / 2.0
     ticks = _ticks(size_arcmin)
@@ -517,6 +518,7 @@ def plot_rgb_examples(
         if pick is None:
             ax.set_xlim(extent[:2])
             ax.set_ylim(extent[2:])
+            ax.set_aspect("equal")
             ax.set_facecolor("0.92")
             ax.text(0, 0, f"no test positive is\n{head.split(' (')[0]}", ha="center", va="center")
             ax.set_title(head + "\n\n\n", fontsize=8)
@@ -597,8 +599,9 @@ def rgb_examples(
         images,
         counts,
         cutouts["size_arcmin"],
-        f"Test positives, {stage_label(stages, stage)}\nR/G/B = $-(T - $cutout median$)$ at {rgb} GHz: "
-        "tSZ decrements are yellow, dusty sources dark brown; dashed circle: 1' around the halo",
+        f"Test positives, {stage_label(stages, stage)}: R/G/B = $-(T - $cutout median$)$ at {rgb} GHz\n"
+        "tSZ decrements are yellow, dusty galaxies dark brown; "
+        f"dashed circle: {HALO_CIRCLE_ARCMIN:g}' around the halo",
         png_path,
         pdf_path,
     )
