@@ -359,8 +359,13 @@ def cutout_examples(
             False,
         )
     )
-    for example in examples:
-        log.info("%s", example.title)
+    log.info(
+        "positive example: cutout %d (M_vir %.3g M_sun, z %.2f); negative example: cutout %d",
+        pos["cutout_id"],
+        pos["halo_m_vir"],
+        pos["halo_z"],
+        neg["cutout_id"],
+    )
     plot_cutout_examples(
         examples,
         stage_increments(stages),
