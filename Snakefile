@@ -26,6 +26,7 @@ include: "workflow/rules/sky.smk"
 include: "workflow/rules/cutouts.smk"
 include: "workflow/rules/cnn.smk"
 include: "workflow/rules/mf.smk"
+include: "workflow/rules/figures_examples.smk"
 include: "workflow/rules/ensembles.smk"
 include: "workflow/rules/completeness.smk"
 include: "workflow/rules/edge_effect.smk"
@@ -37,6 +38,9 @@ rule all:
         rules.cutouts.output,
         expand("results/cnn/{stage}/scores.parquet", stage=config["cnn"]["stages"]),
         rules.mf.input,
+        rules.cutout_examples.output,
+        rules.training_history.output,
+        rules.rgb_examples.output,
         rules.table1.output,
         rules.f1_threshold.output,
         rules.ensemble_prod.output,
