@@ -21,6 +21,7 @@ from skyhunt.evaluation.ensembles import (
 )
 from skyhunt.evaluation.pipeline import run_ensembles, run_table1
 from skyhunt.evaluation.table1 import bootstrap_metrics, confusion
+from skyhunt.figures import noise
 from skyhunt.figures import thresholds as figs
 from skyhunt.metrics import f1_at
 
@@ -162,8 +163,7 @@ def test_corrupt_thresholds_file_fails_naming_it(tmp_path, stage_files):
 
 
 def test_threshold_figures_render(tmp_path, stage_files):
-    from skyhunt.evaluation.pipeline import load_method_scores
-    from skyhunt.figures.pipeline import read_ensembles
+    from skyhunt.evaluation.pipeline import load_method_scores, read_ensembles
 
     scores_path, th_path = tmp_path / "s.parquet", tmp_path / "t.json"
     run_ensembles(EVALUATION, "dust", *stage_files.values(), scores_path, th_path)
@@ -172,8 +172,8 @@ def test_threshold_figures_render(tmp_path, stage_files):
         getattr(figs, f"plot_{name}")(scores, th, tmp_path / f"{name}.png", tmp_path / f"{name}.pdf")
     stage = load_method_scores(*stage_files.values())
     stages = {"a": stage, "b": stage.assign(cnn=stage["cnn"] ** 2)}
-    metrics = figs.stage_metrics(stages)
+    metrics = noise.stage_metrics(stages)
     assert metrics["test_auc"].between(0.5, 1).all()
-    figs.plot_noise_components(stages, metrics, {"a": "A", "b": "B"}, tmp_path / "n.png", tmp_path / "n.pdf")
+    noise.plot_noise_components(stages, metrics, {"a": "A", "b": "B"}, tmp_path / "n.png", tmp_path / "n.pdf")
     for path in tmp_path.glob("*.png"):
         assert path.stat().st_size > 10_000 and path.with_suffix(".pdf").stat().st_size > 5_000

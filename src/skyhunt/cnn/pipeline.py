@@ -8,9 +8,10 @@ import numpy as np
 
 from skyhunt import io
 from skyhunt.cnn.calibration import PlattScaling
-from skyhunt.cnn.data import SplitRows, check_index_matches, load_cutout_array
+from skyhunt.cnn.data import SplitRows
 from skyhunt.cnn.module import CutoutClassifier
 from skyhunt.cnn.training import Device, predict_scores
+from skyhunt.cutouts.arrays import check_index_matches, load_cutout_array
 from skyhunt.metrics import f1_at, f1_curve
 
 log = logging.getLogger("skyhunt.cnn")

@@ -127,6 +127,12 @@ def read_thresholds(path) -> dict:
     return out
 
 
+def read_ensembles(scores_path, thresholds_path) -> tuple[pd.DataFrame, dict]:
+    """(score table, thresholds per method) written by :func:`run_ensembles`."""
+    scores, _ = io.read_table(scores_path)
+    return scores, read_thresholds(thresholds_path)["methods"]
+
+
 def run_table1(evaluation: dict, seed: int, scores_path, thresholds_path, csv_out, md_out) -> None:
     """Write DeepSZ Table 1 (test metrics with bootstrap intervals) as CSV and Markdown.
 

@@ -19,7 +19,7 @@ import pandas as pd
 from matplotlib.patches import Circle
 
 from skyhunt import io
-from skyhunt.cnn.data import check_index_matches, load_cutout_array
+from skyhunt.cutouts.arrays import check_index_matches, load_cutout_array
 from skyhunt.cutouts.grid import ARCMIN, tan_project
 from skyhunt.figures.style import COMPONENT_LABELS, WIDTH, method_label, save_figure, stage_label
 

@@ -1,16 +1,13 @@
-"""Threshold and ensemble figures: DeepSZ Figs. 5, 6a, 6b and 8 (sections 3.2 and 3.4.1)."""
+"""Threshold and ensemble figures: DeepSZ Figs. 5, 6a and 6b (section 3.2)."""
 
 from __future__ import annotations
 
-import matplotlib as mpl
 import numpy as np
 import pandas as pd
-import torch
-from torchmetrics.functional.classification import binary_auroc, binary_roc
 
 from skyhunt.evaluation.ensembles import and_f1
 from skyhunt.figures.style import method_colour, method_label, new_figure, save_figure
-from skyhunt.metrics import f1_at, f1_curve
+from skyhunt.metrics import f1_curve
 
 
 def _f1_panel(ax, scores, labels, threshold, test_f1, method, xlabel, bins):
@@ -203,83 +200,3 @@ def plot_ensemble_and(scores: pd.DataFrame, thresholds: dict, png, pdf, n_grid: 
     ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.15), frameon=False)
     fig.tight_layout()
     save_figure(fig, png, pdf)
-
-
-def stage_metrics(stage_scores: dict) -> pd.DataFrame:
-    """Per noise stage and method: validation threshold and F1, test F1 there, test ROC AUC (DeepSZ 3.4.1).
-
-    Parameters
-    ----------
-    stage_scores : dict
-        Stage -> DataFrame from :func:`skyhunt.evaluation.pipeline.load_method_scores`.
-    """
-    rows = []
-    for stage, table in stage_scores.items():
-        val, test = (table[table["split"] == s] for s in ("validation", "test"))
-        for m in ("cnn", "mf"):
-            threshold, f1 = f1_curve(val[m].to_numpy(), val["label"].to_numpy(bool)).best
-            auc = binary_auroc(torch.tensor(test[m].to_numpy()), torch.tensor(test["label"].to_numpy(bool)))
-            rows.append(
-                {
-                    "stage": stage,
-                    "method": m,
-                    "threshold": threshold,
-                    "validation_f1": f1,
-                    "test_f1": f1_at(test[m].to_numpy(), test["label"].to_numpy(bool), threshold),
-                    "test_auc": float(auc),
-                }
-            )
-    return pd.DataFrame(rows)
-
-
-def plot_noise_components(stage_scores: dict, metrics: pd.DataFrame, stage_labels: dict, png, pdf) -> None:
-    """DeepSZ Fig. 8, for the CNN and the MF: F1 against threshold (validation) and ROC (test) per stage.
-
-    Parameters
-    ----------
-    stage_scores : dict
-        Stage -> DataFrame from :func:`skyhunt.evaluation.pipeline.load_method_scores`, in ladder order.
-    metrics : DataFrame
-        From :func:`stage_metrics`.
-    stage_labels : dict
-        Stage -> legend label (e.g. "CMB+tSZ+kSZ").
-    """
-    fig, axes = new_figure(2, 2, height=6.4)
-    colours = ladder_colours(len(stage_scores))
-    for row, (m, xlabel) in enumerate(
-        (("cnn", "CNN probability threshold"), ("mf", "MF signal-to-noise threshold"))
-    ):
-        for colour, (stage, table) in zip(colours, stage_scores.items(), strict=True):
-            res = metrics[(metrics["stage"] == stage) & (metrics["method"] == m)].iloc[0]
-            val, test = (table[table["split"] == s] for s in ("validation", "test"))
-            curve = f1_curve(val[m].to_numpy(), val["label"].to_numpy(bool))
-            axes[row, 0].step(
-                curve.thresholds, curve.f1, where="post", color=colour, label=stage_labels[stage]
-            )
-            fpr, tpr, _ = binary_roc(
-                torch.tensor(test[m].to_numpy()), torch.tensor(test["label"].to_numpy(bool))
-            )
-            axes[row, 1].plot(
-                fpr.numpy(),
-                tpr.numpy(),
-                color=colour,
-                label=f"test F1 {res.test_f1:.2f}, AUC {res.test_auc:.3f}",
-            )
-        axes[row, 0].set_xlabel(xlabel)
-        axes[row, 0].set_ylabel(f"{method_label(m)} F1 (validation)")
-        axes[row, 0].set_ylim(0, 1)
-        axes[row, 1].set_xscale("log")
-        axes[row, 1].set_xlim(1e-4, 1)
-        axes[row, 1].set_ylim(0, 1.02)
-        axes[row, 1].set_xlabel("false-positive rate (test)")
-        axes[row, 1].set_ylabel(f"{method_label(m)} true-positive rate (test)")
-        axes[row, 1].legend(loc="lower right", frameon=False, fontsize=7)
-    axes[1, 0].set_xlim(3, None)
-    fig.tight_layout(rect=(0, 0.07, 1, 1))
-    fig.legend(*axes[0, 0].get_legend_handles_labels(), loc="lower center", ncol=3, frameon=False)
-    save_figure(fig, png, pdf)
-
-
-def ladder_colours(n: int) -> list:
-    """``n`` colours along the noise ladder (dark to light)."""
-    return [mpl.colormaps["plasma"](x) for x in np.linspace(0.0, 0.85, n)]

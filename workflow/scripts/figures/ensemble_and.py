@@ -1,4 +1,4 @@
-from skyhunt.figures.pipeline import read_ensembles
+from skyhunt.evaluation.pipeline import read_ensembles
 from skyhunt.figures.thresholds import plot_ensemble_and
 from skyhunt.logs import log_to
 

@@ -1,4 +1,4 @@
-from skyhunt.figures.pipeline import read_ensembles
+from skyhunt.evaluation.pipeline import read_ensembles
 from skyhunt.figures.thresholds import plot_f1_threshold
 from skyhunt.logs import log_to
 

@@ -1,4 +1,4 @@
-from skyhunt.figures.pipeline import run_noise_components
+from skyhunt.figures.noise import run_noise_components
 from skyhunt.logs import log_to
 
 log_to(snakemake.log[0])
