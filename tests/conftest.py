@@ -43,3 +43,14 @@ def small_config(nside: int = 1024, size_deg: float = 2.0, seed: int = 7) -> dic
 @pytest.fixture
 def sky_small() -> dict:
     return copy.deepcopy(small_config()["sky"])
+
+
+@pytest.fixture(scope="module")
+def one_torch_thread():
+    """Tiny models run fastest on one torch thread (and the workflow gives each CNN job one)."""
+    import torch
+
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)

@@ -42,12 +42,7 @@ NSIDE = 8192
 SIGMA = 0.6  # arcmin, width of the synthetic clusters
 
 
-@pytest.fixture(autouse=True, scope="module")
-def one_thread():
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 def _blob_maps(fp, ra, dec):

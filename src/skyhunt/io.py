@@ -243,6 +243,13 @@ def read_table(path: str | os.PathLike):
     return table.to_pandas(), units
 
 
+def require_columns(table, columns, path) -> None:
+    """Fail with :class:`InputFileError` naming ``path`` unless ``table`` has every one of ``columns``."""
+    missing = [c for c in columns if c not in table.columns]
+    if missing:
+        raise InputFileError(f"table {path} lacks columns {missing}")
+
+
 def read_table_meta(path: str | os.PathLike) -> dict:
     """The ``skyhunt`` metadata of a Parquet table written by :func:`write_table` ({} if none)."""
     path = Path(path)

@@ -24,9 +24,7 @@ def load_cutout_array(path) -> np.ndarray:
 
 def check_index_matches(index: pd.DataFrame, array: np.ndarray, index_path, array_path) -> None:
     """Fail unless the index has one row per cutout and the columns training needs."""
-    missing = {"cutout_id", "split", "dropped", "label"} - set(index.columns)
-    if missing:
-        raise io.InputFileError(f"{index_path}: missing columns {sorted(missing)}")
+    io.require_columns(index, ("cutout_id", "split", "dropped", "label"), index_path)
     if len(index) != len(array):
         raise io.InputFileError(
             f"{array_path} holds {len(array)} cutouts but {index_path} lists {len(index)}"

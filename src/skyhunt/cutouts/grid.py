@@ -115,6 +115,17 @@ class Grid:
     def __len__(self) -> int:
         return self.ra.size
 
+    @classmethod
+    def from_index(cls, index, stride_arcmin: float) -> Grid:
+        """The grid of a cutout table with columns ra, dec (deg), grid_row and grid_col, in its row order."""
+        return cls(
+            index["ra"].to_numpy(),
+            index["dec"].to_numpy(),
+            index["grid_row"].to_numpy(),
+            index["grid_col"].to_numpy(),
+            stride_arcmin,
+        )
+
 
 def make_grid(
     footprint: Footprint, geometry: CutoutGeometry, stride_arcmin: float, margin_arcmin: float

@@ -91,13 +91,7 @@ def halo_detections(
         :data:`HALO_DETECTION_UNITS` (``cutout_label``: truth of the holding
         cutout; ``detected_<method>``: the method predicts it positive).
     """
-    grid = Grid(
-        index["ra"].to_numpy(),
-        index["dec"].to_numpy(),
-        index["grid_row"].to_numpy(),
-        index["grid_col"].to_numpy(),
-        stride_arcmin,
-    )
+    grid = Grid.from_index(index, stride_arcmin)
     h = halos[halos["m_vir"].to_numpy() >= m_vir_min].reset_index(drop=True)
     cut = holding_cutout(grid, geometry, h["ra"].to_numpy(), h["dec"].to_numpy())
     held = cut >= 0
@@ -303,9 +297,7 @@ def read_halo_detections(path) -> pd.DataFrame:
     """Read a per-halo detection table (:data:`HALO_DETECTION_UNITS`); fail naming the file if it lacks a
     column."""
     table, _ = io.read_table(path)
-    missing = [c for c in HALO_DETECTION_UNITS if c not in table]
-    if missing:
-        raise io.InputFileError(f"halo detection table {path} lacks columns {missing}")
+    io.require_columns(table, HALO_DETECTION_UNITS, path)
     return table
 
 
@@ -335,9 +327,7 @@ def run_halo_detections(
         (index, index_path, INDEX_COLUMNS),
         (scores, scores_path, ("cutout_id",) + tuple(f"{m}_pos" for m in METHODS)),
     ):
-        missing = [c for c in need if c not in table]
-        if missing:
-            raise io.InputFileError(f"table {path} lacks columns {missing}")
+        io.require_columns(table, need, path)
     positive = cutouts_cfg["positive"]
     try:
         det = halo_detections(

@@ -520,20 +520,14 @@ def remedy_table(
         square of a standard test cutout; detections from merging closer than the standard stride.
     """
     test = index["split"].to_numpy() == "test"
-    standard = subgrid(standard_grid(index, cutouts["stride_arcmin"]), test)
+    standard = subgrid(Grid.from_index(index, cutouts["stride_arcmin"]), test)
     half = cutouts["central_arcmin"] / 2.0
     held, _ = holding_count_and_best(
         standard, probability[test], q["ra"].to_numpy(), q["dec"].to_numpy(), half
     )
     targets = q[held > 0]
     area = test.sum() * cutouts["stride_arcmin"] ** 2 / 3600.0  # central squares tile the stripe
-    dense_grid = Grid(
-        dense["ra"].to_numpy(),
-        dense["dec"].to_numpy(),
-        dense["grid_row"].to_numpy(),
-        dense["grid_col"].to_numpy(),
-        dense_stride_arcmin,
-    )
+    dense_grid = Grid.from_index(dense, dense_stride_arcmin)
     grids = {
         "standard": (standard, probability[test], np.ones(len(standard), bool), half),
         "dense": (
@@ -551,23 +545,6 @@ def remedy_table(
             head | remedy_row(grid, prob, in_area, threshold, targets, q, hold, 2 * half, merge, area)
         )
     return pd.DataFrame(rows)
-
-
-def _require(table: pd.DataFrame, columns: set, path) -> None:
-    missing = set(columns) - set(table.columns)
-    if missing:
-        raise io.InputFileError(f"{path}: missing columns {sorted(missing)}")
-
-
-def standard_grid(index: pd.DataFrame, stride_arcmin: float) -> Grid:
-    """The standard grid of the cutout index (row order = array order)."""
-    return Grid(
-        index["ra"].to_numpy(),
-        index["dec"].to_numpy(),
-        index["grid_row"].to_numpy(),
-        index["grid_col"].to_numpy(),
-        stride_arcmin,
-    )
 
 
 def run_edge_scores(
@@ -608,11 +585,11 @@ def run_edge_scores(
     fp = Footprint.from_config(footprint)
     margin = max(cutouts["edge_margin_arcmin"], interpolation_reach_arcmin(nside))
     index, _ = io.read_table(index_path)
-    _require(
+    io.require_columns(
         index, {"cutout_id", "ra", "dec", "grid_row", "grid_col", "split", "label", "halo_id"}, index_path
     )
     halos, _ = io.read_table(halos_path)
-    _require(halos, {"halo_id", "ra", "dec", "m_vir", "z"}, halos_path)
+    io.require_columns(halos, {"halo_id", "ra", "dec", "m_vir", "z"}, halos_path)
     positive = cutouts["positive"]
     q = qualifying(halos, positive["m_vir_min"], positive["z_min"])
     try:
@@ -661,7 +638,7 @@ def run_edge_scores(
         t1 - t0,
     )
 
-    standard = standard_grid(index, cutouts["stride_arcmin"])
+    standard = Grid.from_index(index, cutouts["stride_arcmin"])
     dense, in_area = dense_cover(
         standard,
         index["split"].to_numpy() == "test",

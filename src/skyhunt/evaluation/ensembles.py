@@ -23,8 +23,17 @@ from scipy.stats import rankdata
 
 from skyhunt.metrics import f1_curve
 
+#: Display name of each method, in report order (Table 1 and the figures).
+METHOD_NAMES = {
+    "mf": "MF",
+    "cnn": "CNN",
+    "and": "EnsembleAND",
+    "prod": "EnsemblePROD",
+    "learned": "Learned ensemble",
+}
+
 #: Method keys in report order.
-METHODS = ("mf", "cnn", "and", "prod", "learned")
+METHODS = tuple(METHOD_NAMES)
 
 
 def rank_percentile(scores: np.ndarray) -> np.ndarray:

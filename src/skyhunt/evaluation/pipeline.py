@@ -11,7 +11,6 @@ import pandas as pd
 from skyhunt import io
 from skyhunt.evaluation.ensembles import METHODS, choose_thresholds, predict
 from skyhunt.evaluation.table1 import confusion, markdown, table1
-from skyhunt.figures.style import method_label
 
 log = logging.getLogger("skyhunt.evaluation")
 
@@ -55,8 +54,7 @@ def load_method_scores(index_path, cnn_path, mf_path) -> pd.DataFrame:
     out["label"] = index["label"].to_numpy(bool)
     for path, column, name in ((cnn_path, "probability", "cnn"), (mf_path, "snr", "mf")):
         table, _ = io.read_table(path)
-        if column not in table or "cutout_id" not in table:
-            raise io.InputFileError(f"{path}: expected columns cutout_id and {column}")
+        io.require_columns(table, ("cutout_id", column), path)
         if not np.array_equal(table["cutout_id"].to_numpy(), out["cutout_id"].to_numpy()):
             raise io.InputFileError(
                 f"{path}: its cutout_id column does not follow the cutout index {index_path}; "
@@ -155,9 +153,7 @@ def run_table1(evaluation: dict, seed: int, scores_path, thresholds_path, csv_ou
         seed,
     )
     n = {"test": len(test), "positives": int(test["label"].sum()), "samples": boot["samples"]}
-    text = markdown(
-        table, gains, {m: method_label(m) for m in METHODS}, thresholds["stage"], boot["interval"], n
-    )
+    text = markdown(table, gains, thresholds["stage"], boot["interval"], n)
     with io.atomic_output(csv_out) as tmp:
         table.to_csv(tmp, index=False, float_format="%.6g")
     with io.atomic_output(md_out) as tmp:

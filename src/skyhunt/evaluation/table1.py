@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from skyhunt.evaluation.ensembles import METHODS, predict
+from skyhunt.evaluation.ensembles import METHOD_NAMES, METHODS, predict
 
 
 def confusion(positive: np.ndarray, labels: np.ndarray) -> dict:
@@ -128,15 +128,11 @@ def threshold_text(method: str, rule: dict) -> str:
     return f"{what} >= {rule['threshold']:.3g}"
 
 
-def markdown(
-    table: pd.DataFrame, gains: pd.DataFrame, labels: dict, stage: str, interval: float, n: dict
-) -> str:
+def markdown(table: pd.DataFrame, gains: pd.DataFrame, stage: str, interval: float, n: dict) -> str:
     """Table 1 and the ensemble gains as GitHub Markdown.
 
     Parameters
     ----------
-    labels : dict
-        Method key -> display name.
     n : dict
         Counts shown in the heading: ``test``, ``positives``, ``samples``.
     """
@@ -155,7 +151,7 @@ def markdown(
     ]
     for _, r in table.iterrows():
         lines.append(
-            f"| {labels[r.method]} | {r.threshold} | {r.tp} | {r.fp} | {r.fn} | {r.tn} | "
+            f"| {METHOD_NAMES[r.method]} | {r.threshold} | {r.tp} | {r.fp} | {r.fn} | {r.tn} | "
             f"{cell(r, 'precision')} | {cell(r, 'recall')} | {cell(r, 'f1')} | {r.validation_f1:.3f} |"
         )
     lines += [
@@ -168,7 +164,7 @@ def markdown(
     ]
     for _, r in gains.iterrows():
         lines.append(
-            f"| {labels[r.method]} | {cell(r, 'df1_vs_mf', '+')} | {cell(r, 'df1_vs_cnn', '+')} | "
+            f"| {METHOD_NAMES[r.method]} | {cell(r, 'df1_vs_mf', '+')} | {cell(r, 'df1_vs_cnn', '+')} | "
             f"{cell(r, 'df1_vs_best_single', '+')} | {r.p_beats_both:.2f} |"
         )
     return "\n".join(lines) + "\n"

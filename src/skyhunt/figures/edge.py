@@ -189,9 +189,7 @@ def run_edge_effect_figure(
         (halos, {"halo_id", "ra", "dec", "m_vir", "z"}, halos_path),
         (scores, {"cutout_id", "probability"}, cnn_scores_path),
     ):
-        missing = set(columns) - set(table.columns)
-        if missing:
-            raise io.InputFileError(f"{path}: missing columns {sorted(missing)}")
+        io.require_columns(table, columns, path)
     if not np.array_equal(scores["cutout_id"].to_numpy(), index["cutout_id"].to_numpy()):
         raise io.InputFileError(f"{cnn_scores_path}: its cutout_id column does not follow {index_path}")
 

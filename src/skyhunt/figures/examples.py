@@ -46,13 +46,6 @@ SCORE_COLUMNS = ("cutout_id", "split", "label", "cnn", "mf", "prod", "cnn_pos", 
 OUTCOMES = ((True, True), (True, False), (False, True), (False, False))
 
 
-def require_columns(table: pd.DataFrame, columns, path) -> None:
-    """Fail with :class:`skyhunt.io.InputFileError` naming ``path`` unless ``table`` has ``columns``."""
-    missing = [c for c in columns if c not in table.columns]
-    if missing:
-        raise io.InputFileError(f"{path}: missing columns {missing}")
-
-
 def cutout_extent(size_arcmin: float) -> tuple[float, float, float, float]:
     """``imshow`` extent (left, right, bottom, top) of a cutout, arcmin from its centre.
 
@@ -325,9 +318,9 @@ def cutout_examples(
     if len(array_paths) != len(stages):
         raise ValueError(f"{len(array_paths)} cutout arrays for {len(stages)} noise stages")
     index, _ = io.read_table(index_path)
-    require_columns(index, ("ra", "dec", *INDEX_COLUMNS, *HALO_OFFSET_COLUMNS), index_path)
+    io.require_columns(index, ("ra", "dec", *INDEX_COLUMNS, *HALO_OFFSET_COLUMNS), index_path)
     halos, _ = io.read_table(halos_path)
-    require_columns(halos, ("ra", "dec", "z", "m_vir", "y5r500_arcmin2"), halos_path)
+    io.require_columns(halos, ("ra", "dec", "z", "m_vir", "y5r500_arcmin2"), halos_path)
     arrays = [load_cutout_array(p) for p in array_paths]
     for path, array in zip(array_paths, arrays, strict=True):
         check_index_matches(index, array, index_path, path)
@@ -580,9 +573,9 @@ def rgb_examples(
     if len(bands) != 3:
         raise ValueError(f"an RGB image needs exactly 3 bands (config sky.bands), got {len(bands)}")
     scores, _ = io.read_table(scores_path)
-    require_columns(scores, SCORE_COLUMNS, scores_path)
+    io.require_columns(scores, SCORE_COLUMNS, scores_path)
     index, _ = io.read_table(index_path)
-    require_columns(index, INDEX_COLUMNS + HALO_OFFSET_COLUMNS, index_path)
+    io.require_columns(index, INDEX_COLUMNS + HALO_OFFSET_COLUMNS, index_path)
     array = load_cutout_array(array_path)
     check_index_matches(index, array, index_path, array_path)
     outcomes = positive_outcomes(scores, index)

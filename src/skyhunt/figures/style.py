@@ -1,4 +1,4 @@
-"""Shared look of the report figures: method names and colours, stage labels, atomic saving."""
+"""Shared look of the report figures: method colours, stage labels, atomic saving."""
 
 from __future__ import annotations
 
@@ -8,15 +8,16 @@ matplotlib.use("Agg")
 
 import matplotlib.pyplot as plt  # noqa: E402
 
+from skyhunt.evaluation.ensembles import METHOD_NAMES  # noqa: E402
 from skyhunt.io import atomic_output  # noqa: E402
 
-#: Display name and colour of each method (DeepSZ colours: CNN black, MF purple, PROD blue).
-METHODS = {
-    "mf": ("MF", "tab:purple"),
-    "cnn": ("CNN", "black"),
-    "and": ("EnsembleAND", "tab:orange"),
-    "prod": ("EnsemblePROD", "tab:blue"),
-    "learned": ("Learned ensemble", "tab:green"),
+#: Colour of each method (DeepSZ colours: CNN black, MF purple, PROD blue).
+COLOURS = {
+    "mf": "tab:purple",
+    "cnn": "black",
+    "and": "tab:orange",
+    "prod": "tab:blue",
+    "learned": "tab:green",
 }
 
 #: Width of a report figure, inches (at 150 dpi: readable in the HTML report without zooming).
@@ -36,11 +37,11 @@ RC = {
 
 
 def method_label(method: str) -> str:
-    return METHODS[method][0]
+    return METHOD_NAMES[method]
 
 
 def method_colour(method: str) -> str:
-    return METHODS[method][1]
+    return COLOURS[method]
 
 
 def stage_label(stages: list[dict], name: str) -> str:

@@ -10,10 +10,11 @@ from skyhunt.figures.style import method_colour, method_label, new_figure, save_
 from skyhunt.metrics import f1_curve
 
 
-def _f1_panel(ax, scores, labels, threshold, test_f1, method, xlabel, bins):
+def _f1_panel(ax, scores, labels, rule, method, xlabel, bins):
     """F1 against threshold (validation) over the score histograms of positives and negatives.
 
-    F1 counts every cutout; the histograms and the threshold axis start at ``bins[0]``.
+    F1 counts every cutout; the histograms and the threshold axis start at ``bins[0]``. ``rule`` is
+    the method's entry of ``thresholds.json`` (threshold, validation_f1, test_f1).
     """
     curve = f1_curve(scores, labels)
     shown = scores >= bins[0]
@@ -32,14 +33,14 @@ def _f1_panel(ax, scores, labels, threshold, test_f1, method, xlabel, bins):
     ax.step(
         curve.thresholds, curve.f1, where="post", color=method_colour(method), lw=1.5, label="F1 (validation)"
     )
-    best = curve.f1[np.searchsorted(curve.thresholds, threshold)]
+    threshold = rule["threshold"]
     ax.axvline(threshold, color="tab:red", ls="--", lw=1)
     ax.plot(
         [],
         [],
         color="tab:red",
         ls="--",
-        label=f"threshold {threshold:.3g}: F1 {best:.2f} val, {test_f1:.2f} test",
+        label=f"threshold {threshold:.3g}: F1 {rule['validation_f1']:.2f} val, {rule['test_f1']:.2f} test",
     )
     ax.set_ylim(0, 1)
     ax.set_xlim(bins[0], bins[-1])
@@ -71,8 +72,7 @@ def plot_f1_threshold(scores: pd.DataFrame, thresholds: dict, png, pdf) -> None:
         axes[0],
         snr,
         labels,
-        thresholds["mf"]["threshold"],
-        thresholds["mf"]["test_f1"],
+        thresholds["mf"],
         "mf",
         "MF signal-to-noise threshold",
         np.linspace(np.floor(snr[detected].min()), np.ceil(snr.max()) + 1, 41),
@@ -82,8 +82,7 @@ def plot_f1_threshold(scores: pd.DataFrame, thresholds: dict, png, pdf) -> None:
         axes[1],
         val["cnn"].to_numpy(),
         labels,
-        thresholds["cnn"]["threshold"],
-        thresholds["cnn"]["test_f1"],
+        thresholds["cnn"],
         "cnn",
         "CNN probability threshold",
         np.linspace(0, 1, 41),

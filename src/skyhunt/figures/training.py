@@ -16,7 +16,6 @@ import pandas as pd
 
 from skyhunt import io
 from skyhunt.cnn.training import HISTORY_COLUMNS
-from skyhunt.figures.examples import require_columns
 from skyhunt.figures.style import new_figure, save_figure, stage_label
 
 log = logging.getLogger("skyhunt.figures")
@@ -32,7 +31,7 @@ def read_history(path) -> pd.DataFrame:
         history = pd.read_csv(path)
     except (OSError, ValueError) as err:
         raise io.InputFileError(f"{path}: not a readable training history CSV ({err})") from err
-    require_columns(history, HISTORY_COLUMNS, path)
+    io.require_columns(history, HISTORY_COLUMNS, path)
     if history.empty or not set(history["split"]) <= set(SPLIT_STYLE):
         raise io.InputFileError(
             f"{path}: expected rows with split 'train' or 'val', got {set(history['split'])}"

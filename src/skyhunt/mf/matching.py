@@ -98,13 +98,7 @@ def cutout_snr(
         that SNR, -1 if unmatched or none; ties in SNR go to the lowest
         halo_id), n_detections (detections assigned to the cutout).
     """
-    grid = Grid(
-        index["ra"].to_numpy(),
-        index["dec"].to_numpy(),
-        index["grid_row"].to_numpy(),
-        index["grid_col"].to_numpy(),
-        stride_arcmin,
-    )
+    grid = Grid.from_index(index, stride_arcmin)
     n = len(index)
     snr_out = np.zeros(n)
     halo_out = np.full(n, -1, dtype=np.int64)

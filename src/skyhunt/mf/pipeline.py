@@ -92,9 +92,7 @@ def run_match_mf(cfg: dict, candidates_path, halos_path, index_path, out_path) -
     cand, _ = io.read_table(candidates_path)
     halos, _ = io.read_table(halos_path)
     index, _ = io.read_table(index_path)
-    missing = [c for c in ("cutout_id", "ra", "dec", "grid_row", "grid_col", "split") if c not in index]
-    if missing:
-        raise io.InputFileError(f"cutout index {index_path} lacks columns {missing}")
+    io.require_columns(index, ("cutout_id", "ra", "dec", "grid_row", "grid_col", "split"), index_path)
     table = cutout_snr(
         cand,
         halos,
