@@ -19,7 +19,7 @@ if SKY_SOURCE == "simulate":
 
 else:
 
-    include: "workflow/rules/survey.smk"
+    include: "workflow/rules/imported.smk"
 
 
 include: "workflow/rules/sky.smk"
@@ -36,7 +36,7 @@ rule all:
     input:
         rules.sky.input,
         rules.cutouts.output,
-        expand("results/cnn/{stage}/scores.parquet", stage=config["cnn"]["stages"]),
+        expand(f"{RESULTS}/cnn/{{stage}}/scores.parquet", stage=config["cnn"]["stages"]),
         rules.mf.input,
         rules.cutout_examples.output,
         rules.training_history.output,

@@ -36,39 +36,90 @@ def run_one(area_deg2: float, nside: int, threads: int) -> dict:
     side = area_deg2**0.5
     sky["nside"] = nside
     sky["footprint"] = {"ra_min": 0.0, "ra_max": side, "dec_min": 0.0, "dec_max": side}
-    bands = [b["name"] for b in sky["bands"]]
+    names = [b["name"] for b in sky["bands"]]
     timings = {}
     with tempfile.TemporaryDirectory() as tmp:
         d = Path(tmp)
 
-        def step(name, fn, *args):
+        def step(name, fn, **kwargs):
             t0 = time.perf_counter()
-            fn(*args)
+            fn(**kwargs)
             timings[name] = timings.get(name, 0.0) + time.perf_counter() - t0
 
         def comp(c):
-            return [d / f"{c}_{b}.fits" for b in bands]
+            return [d / f"{c}_{b}.fits" for b in names]
 
-        step("cmb_spectrum", pipeline.run_cmb_spectrum, sky, d / "cl.ecsv")
-        step("halos", pipeline.run_halos, sky, cfg["seed"], d / "halos.parquet")
-        step("sources", pipeline.run_sources, sky, cfg["seed"], d / "halos.parquet", d / "src.parquet")
-        step("cmb_map", pipeline.run_cmb_map, sky, cfg["seed"], d / "cl.ecsv", comp("cmb"), threads)
-        step("sz_maps", pipeline.run_sz_maps, sky, d / "halos.parquet", comp("tsz"), comp("ksz"))
-        step("source_maps", pipeline.run_source_maps, sky, d / "src.parquet", comp("ir"), comp("radio"))
-        step("dust_map", pipeline.run_dust_map, sky, cfg["seed"], comp("dust"), threads)
-        for b in bands:
-            step("noise_map", pipeline.run_noise_map, sky, cfg["seed"], b, d / f"noise_{b}.fits")
+        seed, fp, nside = cfg["seed"], sky["footprint"], sky["nside"]
+        halos, srcs, cl = d / "halos.parquet", d / "src.parquet", d / "cl.ecsv"
+        step(
+            "cmb_spectrum",
+            pipeline.run_cmb_spectrum,
+            cosmology=sky["cosmology"],
+            lmax=sky["cmb"]["lmax"],
+            spectrum=cl,
+        )
+        halo_keys = {"footprint": fp, "margin_deg": sky["margin_deg"], "cosmology": sky["cosmology"]}
+        step("halos", pipeline.run_halos, **halo_keys, halo_model=sky["halos"], seed=seed, halos=halos)
+        step(
+            "sources",
+            pipeline.run_sources,
+            footprint=fp,
+            margin_deg=sky["margin_deg"],
+            point_sources=sky["point_sources"],
+            bands=sky["bands"],
+            seed=seed,
+            halos=halos,
+            sources=srcs,
+        )
+        maps = {"footprint": fp, "nside": nside, "bands": sky["bands"]}
+        step(
+            "cmb_map", pipeline.run_cmb_map, **maps, seed=seed, spectrum=cl, cmb=comp("cmb"), threads=threads
+        )
+        trunc = sky["halos"]["truncation_r500"]
+        step(
+            "sz_maps",
+            pipeline.run_sz_maps,
+            **maps,
+            truncation_r500=trunc,
+            halos=halos,
+            tsz=comp("tsz"),
+            ksz=comp("ksz"),
+        )
+        step(
+            "source_maps", pipeline.run_source_maps, **maps, sources=srcs, ir=comp("ir"), radio=comp("radio")
+        )
+        step(
+            "dust_map",
+            pipeline.run_dust_map,
+            **maps,
+            dust_model=sky["dust"],
+            seed=seed,
+            dust=comp("dust"),
+            threads=threads,
+        )
+        for band in sky["bands"]:
+            b = band["name"]
+            step(
+                "noise_map",
+                pipeline.run_noise_map,
+                footprint=fp,
+                nside=nside,
+                band=band,
+                seed=seed,
+                noise=d / f"noise_{b}.fits",
+            )
         for s in sky["stages"]:
-            for b in bands:
+            for band in sky["bands"]:
+                b = band["name"]
                 inputs = [d / f"{c}_{b}.fits" for c in stage_components(sky["stages"], s["name"])]
                 step(
                     "observed_map",
                     pipeline.run_observed_map,
-                    sky,
-                    b,
-                    s["name"],
-                    inputs + [d / f"noise_{b}.fits"],
-                    d / f"obs_{s['name']}_{b}.fits",
+                    nside=nside,
+                    band=band,
+                    stage=s["name"],
+                    maps=inputs + [d / f"noise_{b}.fits"],
+                    observed=d / f"obs_{s['name']}_{b}.fits",
                 )
     timings["total"] = sum(timings.values())
     timings["peak_rss_gb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1e6

@@ -148,14 +148,27 @@ def test_stages_are_cumulative_sums(two_runs):
     assert s_units["flux_148_mjy"] == "mJy"
 
 
+def noise_map(sky: dict, seed: int, path) -> None:
+    """The 148 GHz noise map of the sky config."""
+    (band,) = [b for b in sky["bands"] if b["name"] == "148"]
+    pipeline.run_noise_map(footprint=sky["footprint"], nside=sky["nside"], band=band, seed=seed, noise=path)
+
+
 def test_different_seed_gives_different_outputs(tmp_path):
     sky = small_config()["sky"]
     for seed in (1, 2):
-        pipeline.run_halos(sky, seed, tmp_path / f"halos_{seed}.parquet")
-        pipeline.run_noise_map(sky, seed, "148", tmp_path / f"noise_{seed}.fits")
+        pipeline.run_halos(
+            footprint=sky["footprint"],
+            margin_deg=sky["margin_deg"],
+            cosmology=sky["cosmology"],
+            halo_model=sky["halos"],
+            seed=seed,
+            halos=tmp_path / f"halos_{seed}.parquet",
+        )
+        noise_map(sky, seed, tmp_path / f"noise_{seed}.fits")
     assert (tmp_path / "halos_1.parquet").read_bytes() != (tmp_path / "halos_2.parquet").read_bytes()
     assert (tmp_path / "noise_1.fits").read_bytes() != (tmp_path / "noise_2.fits").read_bytes()
-    pipeline.run_noise_map(sky, 1, "148", tmp_path / "noise_again.fits")
+    noise_map(sky, 1, tmp_path / "noise_again.fits")
     assert (tmp_path / "noise_1.fits").read_bytes() == (tmp_path / "noise_again.fits").read_bytes()
 
 
@@ -182,8 +195,14 @@ def test_bad_config_stops_before_any_job(tmp_path, edit, key):
 def test_corrupt_input_map_fails_with_file_name(tmp_path):
     sky = small_config()["sky"]
     paths = [tmp_path / "cmb_148.fits", tmp_path / "noise_148.fits"]
-    pipeline.run_noise_map(sky, 1, "148", paths[1])
+    noise_map(sky, 1, paths[1])
     paths[0].write_bytes(b"SIMPLE  =                    T" + b" " * 100)
     with pytest.raises(io.InputFileError, match="cmb_148.fits"):
-        pipeline.run_observed_map(sky, "148", "cmb_tsz", paths, tmp_path / "out.fits")
+        pipeline.run_observed_map(
+            nside=sky["nside"],
+            band=next(b for b in sky["bands"] if b["name"] == "148"),
+            stage="cmb_tsz",
+            maps=paths,
+            observed=tmp_path / "out.fits",
+        )
     assert not (tmp_path / "out.fits").exists()

@@ -229,6 +229,25 @@ class _Temporary(Exception):
     pass
 
 
+def run_download_sehgal2010(
+    *, url: str, entry: dict, retries: int, backoff_s: float, timeout_s: float, dest
+) -> None:
+    """The ``download_sehgal2010`` rule: :func:`fetch` one simulation file against its manifest entry.
+
+    Parameters
+    ----------
+    url : str
+        http(s) URL of the file.
+    entry : dict
+        Its manifest entry (``size`` in bytes, ``sha256``, ``md5``; unknown ones are None).
+    retries, backoff_s, timeout_s
+        As for :func:`fetch` (config ``sky.sehgal2010``; seconds).
+    dest : path-like
+        Final file name.
+    """
+    fetch(url, dest, ManifestEntry(**entry), retries=retries, backoff_s=backoff_s, timeout_s=timeout_s)
+
+
 def _transfer(url: str, part: Path, entry: ManifestEntry, timeout_s: float) -> int | None:
     """One HTTP request, appending to ``part``; return the file's total size if the server says."""
     have = part.stat().st_size if part.exists() else 0

@@ -3,21 +3,21 @@
 
 rule train_cnn:
     input:
-        array="results/cutouts/{stage}.npy",
-        index="results/cutouts/index.parquet",
+        array=f"{RESULTS}/cutouts/{{stage}}.npy",
+        index=f"{RESULTS}/cutouts/index.parquet",
     output:
-        model="results/cnn/{stage}/model.ckpt",
-        history="results/cnn/{stage}/history.csv",
-        summary="results/cnn/{stage}/training.json",
+        model=f"{RESULTS}/cnn/{{stage}}/model.ckpt",
+        history=f"{RESULTS}/cnn/{{stage}}/history.csv",
+        summary=f"{RESULTS}/cnn/{{stage}}/training.json",
     params:
         cnn=config["cnn"],
         seed=config["seed"],
         # Per-ratio checkpoints; not an output, so that a killed job resumes from them.
-        workdir="results/cnn/{stage}/checkpoints",
+        workdir=f"{RESULTS}/cnn/{{stage}}/checkpoints",
     log:
-        "logs/cnn/train_{stage}.log",
+        logfile("cnn/train_{stage}.log"),
     benchmark:
-        "benchmarks/output/cnn/train_{stage}.tsv"
+        benchfile("cnn/train_{stage}.tsv")
     threads: 1
     resources:
         mem_mb=4000,
@@ -31,17 +31,17 @@ rule train_cnn:
 
 rule score_cnn:
     input:
-        model="results/cnn/{stage}/model.ckpt",
-        array="results/cutouts/{stage}.npy",
-        index="results/cutouts/index.parquet",
+        model=f"{RESULTS}/cnn/{{stage}}/model.ckpt",
+        array=f"{RESULTS}/cutouts/{{stage}}.npy",
+        index=f"{RESULTS}/cutouts/index.parquet",
     output:
-        scores="results/cnn/{stage}/scores.parquet",
+        scores=f"{RESULTS}/cnn/{{stage}}/scores.parquet",
     params:
         cnn=config["cnn"],
     log:
-        "logs/cnn/score_{stage}.log",
+        logfile("cnn/score_{stage}.log"),
     benchmark:
-        "benchmarks/output/cnn/score_{stage}.tsv"
+        benchfile("cnn/score_{stage}.tsv")
     threads: 1
     resources:
         mem_mb=4000,

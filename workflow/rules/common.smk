@@ -23,7 +23,9 @@ os.environ["PYTHONPATH"] = os.pathsep.join(
 
 BANDS = [b["name"] for b in config["sky"]["bands"]]
 STAGES = [s["name"] for s in config["sky"]["stages"]]
-SKY = "results/sky"
+# Every output, log and benchmark of this configuration lands under config results_dir.
+RESULTS = config["results_dir"]
+SKY = f"{RESULTS}/sky"
 # The noise stage of the ensembles, Table 1 and single-stage figures (DeepSZ section 3).
 EVAL_STAGE = config["evaluation"]["stage"] or config["cnn"]["stages"][-1]
 
@@ -31,6 +33,36 @@ EVAL_STAGE = config["evaluation"]["stage"] or config["cnn"]["stages"][-1]
 wildcard_constraints:
     band="|".join(BANDS),
     stage="|".join(STAGES),
+
+
+def logfile(name):
+    """Path of a job's log file, e.g. logfile("cnn/train_{stage}.log")."""
+    return f"{RESULTS}/logs/{name}"
+
+
+def benchfile(name):
+    """Path of a job's benchmark table, e.g. benchfile("cnn/train_{stage}.tsv")."""
+    return f"{RESULTS}/benchmarks/{name}"
+
+
+# ---------------------------------------------------------------------------------------------
+# params: each rule gets exactly the config values its step reads, so that editing an unrelated
+# key never reruns it (Snakemake reruns a job when its params change).
+
+
+def band_fields(*fields):
+    """Every band of sky.bands, in order, with only the given fields."""
+    return [{f: band[f] for f in fields} for band in config["sky"]["bands"]]
+
+
+def band_entry(*fields):
+    """Input function of params: the {band} wildcard's entry of sky.bands with only the given fields."""
+
+    def entry(wildcards):
+        (band,) = [b for b in config["sky"]["bands"] if b["name"] == wildcards.band]
+        return {f: band[f] for f in fields}
+
+    return entry
 
 
 def observed_map_inputs(wildcards):

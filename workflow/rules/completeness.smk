@@ -5,16 +5,16 @@
 rule halo_detections:
     input:
         halos=f"{SKY}/halos.parquet",
-        index="results/cutouts/index.parquet",
-        scores="results/ensembles/scores.parquet",
+        index=f"{RESULTS}/cutouts/index.parquet",
+        scores=f"{RESULTS}/ensembles/scores.parquet",
     output:
-        "results/ensembles/halo_detections.parquet",
+        f"{RESULTS}/ensembles/halo_detections.parquet",
     params:
         cutouts=config["cutouts"],
         halos=config["evaluation"]["halos"],
         stage=EVAL_STAGE,
     log:
-        "logs/ensembles/halo_detections.log",
+        logfile("ensembles/halo_detections.log"),
     localrule: True
     conda:
         "../../envs/skyhunt.yaml"
@@ -24,15 +24,15 @@ rule halo_detections:
 
 rule completeness_mass:
     input:
-        "results/ensembles/halo_detections.parquet",
+        f"{RESULTS}/ensembles/halo_detections.parquet",
     output:
         png=report(
-            "results/figures/completeness_mass.png",
+            f"{RESULTS}/figures/completeness_mass.png",
             caption="../report/completeness_mass.rst",
             category="Completeness",
             labels={"figure": "Completeness vs mass (Fig. 10)"},
         ),
-        pdf="results/figures/completeness_mass.pdf",
+        pdf=f"{RESULTS}/figures/completeness_mass.pdf",
     params:
         cutouts=config["cutouts"],
         halos=config["evaluation"]["halos"],
@@ -40,7 +40,7 @@ rule completeness_mass:
         stages=config["sky"]["stages"],
         stage=EVAL_STAGE,
     log:
-        "logs/figures/completeness_mass.log",
+        logfile("figures/completeness_mass.log"),
     localrule: True
     conda:
         "../../envs/skyhunt.yaml"
@@ -50,15 +50,15 @@ rule completeness_mass:
 
 rule completeness_redshift:
     input:
-        "results/ensembles/halo_detections.parquet",
+        f"{RESULTS}/ensembles/halo_detections.parquet",
     output:
         png=report(
-            "results/figures/completeness_redshift.png",
+            f"{RESULTS}/figures/completeness_redshift.png",
             caption="../report/completeness_redshift.rst",
             category="Completeness",
             labels={"figure": "Completeness vs redshift (Fig. 11)"},
         ),
-        pdf="results/figures/completeness_redshift.pdf",
+        pdf=f"{RESULTS}/figures/completeness_redshift.pdf",
     params:
         cutouts=config["cutouts"],
         halos=config["evaluation"]["halos"],
@@ -66,7 +66,7 @@ rule completeness_redshift:
         stages=config["sky"]["stages"],
         stage=EVAL_STAGE,
     log:
-        "logs/figures/completeness_redshift.log",
+        logfile("figures/completeness_redshift.log"),
     localrule: True
     conda:
         "../../envs/skyhunt.yaml"
@@ -76,22 +76,22 @@ rule completeness_redshift:
 
 rule selection_function:
     input:
-        "results/ensembles/halo_detections.parquet",
+        f"{RESULTS}/ensembles/halo_detections.parquet",
     output:
         png=report(
-            "results/figures/selection_function.png",
+            f"{RESULTS}/figures/selection_function.png",
             caption="../report/selection_function.rst",
             category="Completeness",
             labels={"figure": "Selection function (Fig. 12)"},
         ),
-        pdf="results/figures/selection_function.pdf",
+        pdf=f"{RESULTS}/figures/selection_function.pdf",
     params:
         cutouts=config["cutouts"],
         halos=config["evaluation"]["halos"],
         stages=config["sky"]["stages"],
         stage=EVAL_STAGE,
     log:
-        "logs/figures/selection_function.log",
+        logfile("figures/selection_function.log"),
     localrule: True
     conda:
         "../../envs/skyhunt.yaml"

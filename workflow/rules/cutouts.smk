@@ -6,14 +6,14 @@ rule cutouts:
         maps=expand(f"{SKY}/observed/{{stage}}_{{band}}.fits", stage=STAGES, band=BANDS),
         halos=f"{SKY}/halos.parquet",
     output:
-        index="results/cutouts/index.parquet",
-        arrays=expand("results/cutouts/{stage}.npy", stage=STAGES),
+        index=f"{RESULTS}/cutouts/index.parquet",
+        arrays=expand(f"{RESULTS}/cutouts/{{stage}}.npy", stage=STAGES),
     params:
         cfg={"sky": config["sky"], "cutouts": config["cutouts"]},
     log:
-        "logs/cutouts/cutouts.log",
+        logfile("cutouts/cutouts.log"),
     benchmark:
-        "benchmarks/output/cutouts/cutouts.tsv"
+        benchfile("cutouts/cutouts.tsv")
     threads: 2
     resources:
         mem_mb=3000,

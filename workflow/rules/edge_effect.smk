@@ -7,12 +7,12 @@ rule edge_effect_scores:
     input:
         maps=expand(f"{SKY}/observed/{EVAL_STAGE}_{{band}}.fits", band=BANDS),
         halos=f"{SKY}/halos.parquet",
-        index="results/cutouts/index.parquet",
-        model=f"results/cnn/{EVAL_STAGE}/model.ckpt",
-        scores=f"results/cnn/{EVAL_STAGE}/scores.parquet",
+        index=f"{RESULTS}/cutouts/index.parquet",
+        model=f"{RESULTS}/cnn/{EVAL_STAGE}/model.ckpt",
+        scores=f"{RESULTS}/cnn/{EVAL_STAGE}/scores.parquet",
     output:
-        recut="results/edge_effect/recut_scores.parquet",
-        dense="results/edge_effect/dense_scores.parquet",
+        recut=f"{RESULTS}/edge_effect/recut_scores.parquet",
+        dense=f"{RESULTS}/edge_effect/dense_scores.parquet",
     params:
         cutouts=config["cutouts"],
         edge=config["evaluation"]["edge_effect"],
@@ -21,9 +21,9 @@ rule edge_effect_scores:
         cnn=config["cnn"],
         seed=config["seed"],
     log:
-        "logs/edge_effect/scores.log",
+        logfile("edge_effect/scores.log"),
     benchmark:
-        "benchmarks/output/edge_effect/scores.tsv"
+        benchfile("edge_effect/scores.tsv")
     threads: 1
     resources:
         mem_mb=3000,
@@ -39,32 +39,32 @@ rule edge_effect:
     input:
         recut=rules.edge_effect_scores.output.recut,
         dense=rules.edge_effect_scores.output.dense,
-        index="results/cutouts/index.parquet",
+        index=f"{RESULTS}/cutouts/index.parquet",
         halos=f"{SKY}/halos.parquet",
-        scores=f"results/cnn/{EVAL_STAGE}/scores.parquet",
-        thresholds="results/ensembles/thresholds.json",
+        scores=f"{RESULTS}/cnn/{EVAL_STAGE}/scores.parquet",
+        thresholds=f"{RESULTS}/ensembles/thresholds.json",
     output:
         png=report(
-            "results/figures/edge_effect.png",
+            f"{RESULTS}/figures/edge_effect.png",
             caption="../report/edge_effect.rst",
             category="CNN diagnostics",
             labels={"figure": "edge effect"},
         ),
-        pdf="results/figures/edge_effect.pdf",
+        pdf=f"{RESULTS}/figures/edge_effect.pdf",
         csv=report(
-            "results/tables/edge_effect.csv",
+            f"{RESULTS}/tables/edge_effect.csv",
             caption="../report/edge_effect.rst",
             category="CNN diagnostics",
             labels={"table": "edge-effect remedy"},
         ),
-        md="results/tables/edge_effect.md",
+        md=f"{RESULTS}/tables/edge_effect.md",
     params:
         cutouts=config["cutouts"],
         edge=config["evaluation"]["edge_effect"],
         stages=config["sky"]["stages"],
         stage=EVAL_STAGE,
     log:
-        "logs/figures/edge_effect.log",
+        logfile("figures/edge_effect.log"),
     localrule: True
     conda:
         "../../envs/skyhunt.yaml"

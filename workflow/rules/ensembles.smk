@@ -4,17 +4,17 @@
 
 rule ensembles:
     input:
-        index="results/cutouts/index.parquet",
-        cnn=f"results/cnn/{EVAL_STAGE}/scores.parquet",
-        mf=f"results/mf/{EVAL_STAGE}/cutout_snr.parquet",
+        index=f"{RESULTS}/cutouts/index.parquet",
+        cnn=f"{RESULTS}/cnn/{EVAL_STAGE}/scores.parquet",
+        mf=f"{RESULTS}/mf/{EVAL_STAGE}/cutout_snr.parquet",
     output:
-        scores="results/ensembles/scores.parquet",
-        thresholds="results/ensembles/thresholds.json",
+        scores=f"{RESULTS}/ensembles/scores.parquet",
+        thresholds=f"{RESULTS}/ensembles/thresholds.json",
     params:
         evaluation=config["evaluation"],
         stage=EVAL_STAGE,
     log:
-        "logs/ensembles/ensembles.log",
+        logfile("ensembles/ensembles.log"),
     resources:
         mem_mb=1000,
         runtime=10,
@@ -27,17 +27,17 @@ rule ensembles:
 
 rule table1:
     input:
-        scores="results/ensembles/scores.parquet",
-        thresholds="results/ensembles/thresholds.json",
+        scores=f"{RESULTS}/ensembles/scores.parquet",
+        thresholds=f"{RESULTS}/ensembles/thresholds.json",
     output:
         csv=report(
-            "results/tables/table1.csv",
+            f"{RESULTS}/tables/table1.csv",
             caption="../report/table1.rst",
             category="Thresholds and ensembles",
             labels={"table": "Table 1 (CSV)"},
         ),
         md=report(
-            "results/tables/table1.md",
+            f"{RESULTS}/tables/table1.md",
             caption="../report/table1.rst",
             category="Thresholds and ensembles",
             labels={"table": "Table 1 (Markdown)"},
@@ -46,7 +46,7 @@ rule table1:
         evaluation=config["evaluation"],
         seed=config["seed"],
     log:
-        "logs/tables/table1.log",
+        logfile("tables/table1.log"),
     localrule: True
     conda:
         "../../envs/skyhunt.yaml"
@@ -56,18 +56,18 @@ rule table1:
 
 rule f1_threshold:
     input:
-        scores="results/ensembles/scores.parquet",
-        thresholds="results/ensembles/thresholds.json",
+        scores=f"{RESULTS}/ensembles/scores.parquet",
+        thresholds=f"{RESULTS}/ensembles/thresholds.json",
     output:
         png=report(
-            "results/figures/f1_threshold.png",
+            f"{RESULTS}/figures/f1_threshold.png",
             caption="../report/f1_threshold.rst",
             category="Thresholds and ensembles",
             labels={"figure": "F1 against threshold (Fig. 5)"},
         ),
-        pdf="results/figures/f1_threshold.pdf",
+        pdf=f"{RESULTS}/figures/f1_threshold.pdf",
     log:
-        "logs/figures/f1_threshold.log",
+        logfile("figures/f1_threshold.log"),
     localrule: True
     conda:
         "../../envs/skyhunt.yaml"
@@ -77,18 +77,18 @@ rule f1_threshold:
 
 rule ensemble_prod:
     input:
-        scores="results/ensembles/scores.parquet",
-        thresholds="results/ensembles/thresholds.json",
+        scores=f"{RESULTS}/ensembles/scores.parquet",
+        thresholds=f"{RESULTS}/ensembles/thresholds.json",
     output:
         png=report(
-            "results/figures/ensemble_prod.png",
+            f"{RESULTS}/figures/ensemble_prod.png",
             caption="../report/ensemble_prod.rst",
             category="Thresholds and ensembles",
             labels={"figure": "EnsemblePROD (Fig. 6a)"},
         ),
-        pdf="results/figures/ensemble_prod.pdf",
+        pdf=f"{RESULTS}/figures/ensemble_prod.pdf",
     log:
-        "logs/figures/ensemble_prod.log",
+        logfile("figures/ensemble_prod.log"),
     localrule: True
     conda:
         "../../envs/skyhunt.yaml"
@@ -98,18 +98,18 @@ rule ensemble_prod:
 
 rule ensemble_and:
     input:
-        scores="results/ensembles/scores.parquet",
-        thresholds="results/ensembles/thresholds.json",
+        scores=f"{RESULTS}/ensembles/scores.parquet",
+        thresholds=f"{RESULTS}/ensembles/thresholds.json",
     output:
         png=report(
-            "results/figures/ensemble_and.png",
+            f"{RESULTS}/figures/ensemble_and.png",
             caption="../report/ensemble_and.rst",
             category="Thresholds and ensembles",
             labels={"figure": "EnsembleAND (Fig. 6b)"},
         ),
-        pdf="results/figures/ensemble_and.pdf",
+        pdf=f"{RESULTS}/figures/ensemble_and.pdf",
     log:
-        "logs/figures/ensemble_and.log",
+        logfile("figures/ensemble_and.log"),
     localrule: True
     conda:
         "../../envs/skyhunt.yaml"
@@ -119,19 +119,19 @@ rule ensemble_and:
 
 rule noise_components:
     input:
-        index="results/cutouts/index.parquet",
-        cnn=expand("results/cnn/{stage}/scores.parquet", stage=config["cnn"]["stages"]),
-        mf=expand("results/mf/{stage}/cutout_snr.parquet", stage=config["cnn"]["stages"]),
+        index=f"{RESULTS}/cutouts/index.parquet",
+        cnn=expand(f"{RESULTS}/cnn/{{stage}}/scores.parquet", stage=config["cnn"]["stages"]),
+        mf=expand(f"{RESULTS}/mf/{{stage}}/cutout_snr.parquet", stage=config["cnn"]["stages"]),
     output:
         png=report(
-            "results/figures/noise_components.png",
+            f"{RESULTS}/figures/noise_components.png",
             caption="../report/noise_components.rst",
             category="CNN diagnostics",
             labels={"figure": "Noise components (Fig. 8)"},
         ),
-        pdf="results/figures/noise_components.pdf",
+        pdf=f"{RESULTS}/figures/noise_components.pdf",
         table=report(
-            "results/tables/noise_components.csv",
+            f"{RESULTS}/tables/noise_components.csv",
             caption="../report/noise_components.rst",
             category="CNN diagnostics",
             labels={"table": "Metrics per noise stage"},
@@ -140,7 +140,7 @@ rule noise_components:
         stages=config["cnn"]["stages"],
         sky_stages=config["sky"]["stages"],
     log:
-        "logs/figures/noise_components.log",
+        logfile("figures/noise_components.log"),
     localrule: True
     conda:
         "../../envs/skyhunt.yaml"

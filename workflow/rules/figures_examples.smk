@@ -4,24 +4,24 @@
 
 rule cutout_examples:
     input:
-        arrays=expand("results/cutouts/{stage}.npy", stage=STAGES),
-        index="results/cutouts/index.parquet",
+        arrays=expand(f"{RESULTS}/cutouts/{{stage}}.npy", stage=STAGES),
+        index=f"{RESULTS}/cutouts/index.parquet",
         halos=f"{SKY}/halos.parquet",
     output:
         png=report(
-            "results/figures/cutout_examples.png",
+            f"{RESULTS}/figures/cutout_examples.png",
             caption="../report/cutout_examples.rst",
             category="Data and training",
             labels={"figure": "Example cutouts (Fig. 1)"},
         ),
-        pdf="results/figures/cutout_examples.pdf",
+        pdf=f"{RESULTS}/figures/cutout_examples.pdf",
     params:
         stages=config["sky"]["stages"],
         bands=config["sky"]["bands"],
         cutouts=config["cutouts"],
         seed=config["seed"],
     log:
-        "logs/figures/cutout_examples.log",
+        logfile("figures/cutout_examples.log"),
     localrule: True
     conda:
         "../../envs/skyhunt.yaml"
@@ -31,24 +31,24 @@ rule cutout_examples:
 
 rule rgb_examples:
     input:
-        scores="results/ensembles/scores.parquet",
-        index="results/cutouts/index.parquet",
-        array=f"results/cutouts/{EVAL_STAGE}.npy",
+        scores=f"{RESULTS}/ensembles/scores.parquet",
+        index=f"{RESULTS}/cutouts/index.parquet",
+        array=f"{RESULTS}/cutouts/{EVAL_STAGE}.npy",
     output:
         png=report(
-            "results/figures/rgb_examples.png",
+            f"{RESULTS}/figures/rgb_examples.png",
             caption="../report/rgb_examples.rst",
             category="Data and training",
             labels={"figure": "RGB examples by outcome (Fig. 7)"},
         ),
-        pdf="results/figures/rgb_examples.pdf",
+        pdf=f"{RESULTS}/figures/rgb_examples.pdf",
     params:
         stages=config["sky"]["stages"],
         stage=EVAL_STAGE,
         bands=config["sky"]["bands"],
         cutouts=config["cutouts"],
     log:
-        "logs/figures/rgb_examples.log",
+        logfile("figures/rgb_examples.log"),
     localrule: True
     conda:
         "../../envs/skyhunt.yaml"
@@ -58,21 +58,21 @@ rule rgb_examples:
 
 rule training_history:
     input:
-        history=f"results/cnn/{EVAL_STAGE}/history.csv",
-        summary=f"results/cnn/{EVAL_STAGE}/training.json",
+        history=f"{RESULTS}/cnn/{EVAL_STAGE}/history.csv",
+        summary=f"{RESULTS}/cnn/{EVAL_STAGE}/training.json",
     output:
         png=report(
-            "results/figures/training_history.png",
+            f"{RESULTS}/figures/training_history.png",
             caption="../report/training_history.rst",
             category="Data and training",
             labels={"figure": "CNN training history (Fig. 4)"},
         ),
-        pdf="results/figures/training_history.pdf",
+        pdf=f"{RESULTS}/figures/training_history.pdf",
     params:
         stages=config["sky"]["stages"],
         stage=EVAL_STAGE,
     log:
-        "logs/figures/training_history.log",
+        logfile("figures/training_history.log"),
     localrule: True
     conda:
         "../../envs/skyhunt.yaml"

@@ -8,13 +8,13 @@ rule matched_filter:
         spectrum=f"{SKY}/cmb_spectrum.ecsv",
         sources=f"{SKY}/sources.parquet",
     output:
-        "results/mf/{stage}/candidates.parquet",
+        f"{RESULTS}/mf/{{stage}}/candidates.parquet",
     params:
         cfg={"sky": config["sky"], "mf": config["mf"]},
     log:
-        "logs/mf/matched_filter_{stage}.log",
+        logfile("mf/matched_filter_{stage}.log"),
     benchmark:
-        "benchmarks/output/mf/matched_filter_{stage}.tsv"
+        benchfile("mf/matched_filter_{stage}.tsv")
     threads: 2
     resources:
         mem_mb=3000,
@@ -27,15 +27,15 @@ rule matched_filter:
 
 rule match_mf:
     input:
-        candidates="results/mf/{stage}/candidates.parquet",
+        candidates=f"{RESULTS}/mf/{{stage}}/candidates.parquet",
         halos=f"{SKY}/halos.parquet",
-        index="results/cutouts/index.parquet",
+        index=f"{RESULTS}/cutouts/index.parquet",
     output:
-        "results/mf/{stage}/cutout_snr.parquet",
+        f"{RESULTS}/mf/{{stage}}/cutout_snr.parquet",
     params:
         cfg={"cutouts": config["cutouts"], "mf": config["mf"]},
     log:
-        "logs/mf/match_mf_{stage}.log",
+        logfile("mf/match_mf_{stage}.log"),
     resources:
         mem_mb=1000,
         runtime=10,
@@ -47,5 +47,5 @@ rule match_mf:
 
 rule mf:
     input:
-        expand("results/mf/{stage}/candidates.parquet", stage=STAGES),
-        expand("results/mf/{stage}/cutout_snr.parquet", stage=STAGES),
+        expand(f"{RESULTS}/mf/{{stage}}/candidates.parquet", stage=STAGES),
+        expand(f"{RESULTS}/mf/{{stage}}/cutout_snr.parquet", stage=STAGES),

@@ -4,14 +4,17 @@
 
 rule halos:
     output:
-        f"{SKY}/halos.parquet",
+        halos=f"{SKY}/halos.parquet",
     params:
-        sky=config["sky"],
+        footprint=config["sky"]["footprint"],
+        margin_deg=config["sky"]["margin_deg"],
+        cosmology=config["sky"]["cosmology"],
+        halo_model=config["sky"]["halos"],
         seed=config["seed"],
     log:
-        "logs/sky/halos.log",
+        logfile("sky/halos.log"),
     benchmark:
-        "benchmarks/output/sky/halos.tsv"
+        benchfile("sky/halos.tsv")
     resources:
         mem_mb=2000,
         runtime=10,
@@ -25,14 +28,17 @@ rule sources:
     input:
         halos=f"{SKY}/halos.parquet",
     output:
-        f"{SKY}/sources.parquet",
+        sources=f"{SKY}/sources.parquet",
     params:
-        sky=config["sky"],
+        footprint=config["sky"]["footprint"],
+        margin_deg=config["sky"]["margin_deg"],
+        point_sources=config["sky"]["point_sources"],
+        bands=band_fields("name", "freq_ghz", "ps_d3000_uk2"),
         seed=config["seed"],
     log:
-        "logs/sky/sources.log",
+        logfile("sky/sources.log"),
     benchmark:
-        "benchmarks/output/sky/sources.tsv"
+        benchfile("sky/sources.tsv")
     resources:
         mem_mb=2000,
         runtime=10,
@@ -46,14 +52,16 @@ rule cmb_map:
     input:
         spectrum=f"{SKY}/cmb_spectrum.ecsv",
     output:
-        expand(f"{SKY}/components/cmb_{{band}}.fits", band=BANDS),
+        cmb=expand(f"{SKY}/components/cmb_{{band}}.fits", band=BANDS),
     params:
-        sky=config["sky"],
+        footprint=config["sky"]["footprint"],
+        nside=config["sky"]["nside"],
+        bands=band_fields("name", "freq_ghz"),
         seed=config["seed"],
     log:
-        "logs/sky/cmb_map.log",
+        logfile("sky/cmb_map.log"),
     benchmark:
-        "benchmarks/output/sky/cmb_map.tsv"
+        benchfile("sky/cmb_map.tsv")
     threads: 2
     resources:
         mem_mb=4000,
@@ -71,11 +79,14 @@ rule sz_maps:
         tsz=expand(f"{SKY}/components/tsz_{{band}}.fits", band=BANDS),
         ksz=expand(f"{SKY}/components/ksz_{{band}}.fits", band=BANDS),
     params:
-        sky=config["sky"],
+        footprint=config["sky"]["footprint"],
+        nside=config["sky"]["nside"],
+        bands=band_fields("name", "freq_ghz"),
+        truncation_r500=config["sky"]["halos"]["truncation_r500"],
     log:
-        "logs/sky/sz_maps.log",
+        logfile("sky/sz_maps.log"),
     benchmark:
-        "benchmarks/output/sky/sz_maps.tsv"
+        benchfile("sky/sz_maps.tsv")
     resources:
         mem_mb=2000,
         runtime=30,
@@ -92,11 +103,13 @@ rule source_maps:
         ir=expand(f"{SKY}/components/ir_{{band}}.fits", band=BANDS),
         radio=expand(f"{SKY}/components/radio_{{band}}.fits", band=BANDS),
     params:
-        sky=config["sky"],
+        footprint=config["sky"]["footprint"],
+        nside=config["sky"]["nside"],
+        bands=band_fields("name", "freq_ghz"),
     log:
-        "logs/sky/source_maps.log",
+        logfile("sky/source_maps.log"),
     benchmark:
-        "benchmarks/output/sky/source_maps.tsv"
+        benchfile("sky/source_maps.tsv")
     resources:
         mem_mb=2000,
         runtime=10,
@@ -108,14 +121,17 @@ rule source_maps:
 
 rule dust_map:
     output:
-        expand(f"{SKY}/components/dust_{{band}}.fits", band=BANDS),
+        dust=expand(f"{SKY}/components/dust_{{band}}.fits", band=BANDS),
     params:
-        sky=config["sky"],
+        footprint=config["sky"]["footprint"],
+        nside=config["sky"]["nside"],
+        bands=band_fields("name", "freq_ghz"),
+        dust_model=config["sky"]["dust"],
         seed=config["seed"],
     log:
-        "logs/sky/dust_map.log",
+        logfile("sky/dust_map.log"),
     benchmark:
-        "benchmarks/output/sky/dust_map.tsv"
+        benchfile("sky/dust_map.tsv")
     threads: 2
     resources:
         mem_mb=2000,

@@ -6,13 +6,14 @@
 # term, whatever the sky source.
 rule cmb_spectrum:
     output:
-        f"{SKY}/cmb_spectrum.ecsv",
+        spectrum=f"{SKY}/cmb_spectrum.ecsv",
     params:
-        sky=config["sky"],
+        cosmology=config["sky"]["cosmology"],
+        lmax=config["sky"]["cmb"]["lmax"],
     log:
-        "logs/sky/cmb_spectrum.log",
+        logfile("sky/cmb_spectrum.log"),
     benchmark:
-        "benchmarks/output/sky/cmb_spectrum.tsv"
+        benchfile("sky/cmb_spectrum.tsv")
     resources:
         mem_mb=1000,
         runtime=10,
@@ -24,14 +25,16 @@ rule cmb_spectrum:
 
 rule noise_map:
     output:
-        f"{SKY}/components/noise_{{band}}.fits",
+        noise=f"{SKY}/components/noise_{{band}}.fits",
     params:
-        sky=config["sky"],
+        footprint=config["sky"]["footprint"],
+        nside=config["sky"]["nside"],
+        band=band_entry("name", "freq_ghz", "noise_uk_arcmin"),
         seed=config["seed"],
     log:
-        "logs/sky/noise_map_{band}.log",
+        logfile("sky/noise_map_{band}.log"),
     benchmark:
-        "benchmarks/output/sky/noise_map_{band}.tsv"
+        benchfile("sky/noise_map_{band}.tsv")
     resources:
         mem_mb=1000,
         runtime=10,
@@ -43,15 +46,16 @@ rule noise_map:
 
 rule observed_map:
     input:
-        observed_map_inputs,
+        maps=observed_map_inputs,
     output:
-        f"{SKY}/observed/{{stage}}_{{band}}.fits",
+        observed=f"{SKY}/observed/{{stage}}_{{band}}.fits",
     params:
-        sky=config["sky"],
+        nside=config["sky"]["nside"],
+        band=band_entry("name", "freq_ghz", "beam_fwhm_arcmin"),
     log:
-        "logs/sky/observed_{stage}_{band}.log",
+        logfile("sky/observed_{stage}_{band}.log"),
     benchmark:
-        "benchmarks/output/sky/observed_{stage}_{band}.tsv"
+        benchfile("sky/observed_{stage}_{band}.tsv")
     resources:
         mem_mb=2000,
         runtime=20,

@@ -1,11 +1,4 @@
-from skyhunt.logs import log_to
-from skyhunt.sky import pipeline
+from skyhunt.logs import run_step
+from skyhunt.sky.pipeline import run_cmb_map
 
-log_to(snakemake.log[0])
-pipeline.run_cmb_map(
-    snakemake.params.sky,
-    snakemake.params.seed,
-    snakemake.input.spectrum,
-    list(snakemake.output),
-    snakemake.threads,
-)
+run_step(snakemake, run_cmb_map)

@@ -1,5 +1,4 @@
-from skyhunt.logs import log_to
-from skyhunt.sky import pipeline
+from skyhunt.logs import run_step
+from skyhunt.sky.pipeline import run_cmb_spectrum
 
-log_to(snakemake.log[0])
-pipeline.run_cmb_spectrum(snakemake.params.sky, snakemake.output[0])
+run_step(snakemake, run_cmb_spectrum)

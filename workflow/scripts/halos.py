@@ -1,5 +1,4 @@
-from skyhunt.logs import log_to
-from skyhunt.sky import pipeline
+from skyhunt.logs import run_step
+from skyhunt.sky.pipeline import run_halos
 
-log_to(snakemake.log[0])
-pipeline.run_halos(snakemake.params.sky, snakemake.params.seed, snakemake.output[0])
+run_step(snakemake, run_halos)

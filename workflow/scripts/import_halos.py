@@ -1,5 +1,4 @@
-from skyhunt.logs import log_to
-from skyhunt.sky import survey
+from skyhunt.logs import run_step
+from skyhunt.sky.imported import run_import_halos
 
-log_to(snakemake.log[0])
-survey.run_import_halos(snakemake.params.sky, snakemake.input[0], snakemake.params.kind, snakemake.output[0])
+run_step(snakemake, run_import_halos)

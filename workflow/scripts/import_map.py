@@ -1,13 +1,4 @@
-from skyhunt.logs import log_to
-from skyhunt.sky import survey
+from skyhunt.logs import run_step
+from skyhunt.sky.imported import run_import_map
 
-log_to(snakemake.log[0])
-survey.run_import_map(
-    snakemake.params.sky,
-    snakemake.wildcards.component,
-    snakemake.wildcards.band,
-    snakemake.input[0],
-    snakemake.params.unit,
-    snakemake.params.field,
-    snakemake.output[0],
-)
+run_step(snakemake, run_import_map)

@@ -1,9 +1,4 @@
-from skyhunt.logs import log_to
-from skyhunt.sky import survey
+from skyhunt.logs import run_step
+from skyhunt.sky.imported import run_import_sources
 
-log_to(snakemake.log[0])
-catalogues = [
-    (path, columns, population)
-    for path, (columns, population) in zip(snakemake.input, snakemake.params.specs, strict=True)
-]
-survey.run_import_sources(snakemake.params.sky, catalogues, snakemake.output[0])
+run_step(snakemake, run_import_sources)

@@ -1,7 +1,4 @@
-from skyhunt.logs import log_to
-from skyhunt.sky import pipeline
+from skyhunt.logs import run_step
+from skyhunt.sky.pipeline import run_noise_map
 
-log_to(snakemake.log[0])
-pipeline.run_noise_map(
-    snakemake.params.sky, snakemake.params.seed, snakemake.wildcards.band, snakemake.output[0]
-)
+run_step(snakemake, run_noise_map)

@@ -1,11 +1,4 @@
-from skyhunt.logs import log_to
-from skyhunt.sky import pipeline
+from skyhunt.logs import run_step
+from skyhunt.sky.pipeline import run_observed_map
 
-log_to(snakemake.log[0])
-pipeline.run_observed_map(
-    snakemake.params.sky,
-    snakemake.wildcards.band,
-    snakemake.wildcards.stage,
-    list(snakemake.input),
-    snakemake.output[0],
-)
+run_step(snakemake, run_observed_map)

@@ -1,7 +1,4 @@
-from skyhunt.logs import log_to
-from skyhunt.sky import pipeline
+from skyhunt.logs import run_step
+from skyhunt.sky.pipeline import run_source_maps
 
-log_to(snakemake.log[0])
-pipeline.run_source_maps(
-    snakemake.params.sky, snakemake.input.sources, list(snakemake.output.ir), list(snakemake.output.radio)
-)
+run_step(snakemake, run_source_maps)

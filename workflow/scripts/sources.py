@@ -1,5 +1,4 @@
-from skyhunt.logs import log_to
-from skyhunt.sky import pipeline
+from skyhunt.logs import run_step
+from skyhunt.sky.pipeline import run_sources
 
-log_to(snakemake.log[0])
-pipeline.run_sources(snakemake.params.sky, snakemake.params.seed, snakemake.input.halos, snakemake.output[0])
+run_step(snakemake, run_sources)

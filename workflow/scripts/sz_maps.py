@@ -1,7 +1,4 @@
-from skyhunt.logs import log_to
-from skyhunt.sky import pipeline
+from skyhunt.logs import run_step
+from skyhunt.sky.pipeline import run_sz_maps
 
-log_to(snakemake.log[0])
-pipeline.run_sz_maps(
-    snakemake.params.sky, snakemake.input.halos, list(snakemake.output.tsz), list(snakemake.output.ksz)
-)
+run_step(snakemake, run_sz_maps)

@@ -13,20 +13,22 @@ import numpy as np
 from astropy.table import Table
 
 from skyhunt import io
-from skyhunt.sky import components, cosmology, sources
+from skyhunt.sky import components
 from skyhunt.sky.beam import gaussian_beam_operator
+from skyhunt.sky.cosmology import lensed_tt_spectrum as cosmology_spectrum
 from skyhunt.sky.footprint import Footprint
 from skyhunt.sky.halos import HALO_UNITS, simulate_halos
+from skyhunt.sky.sources import draw_sources, paint_sources, source_units
 from skyhunt.sky.sz import paint_y_and_tau_v
 
 log = logging.getLogger("skyhunt.sky")
 
 
-def _footprint_pixels(sky: dict) -> np.ndarray:
-    return Footprint.from_config(sky["footprint"]).pixels(sky["nside"])
+def _footprint_pixels(footprint: dict, nside: int) -> np.ndarray:
+    return Footprint.from_config(footprint).pixels(nside)
 
 
-def write_band_map(path, pixels, values, sky: dict, band: dict, component: str, extra_header=None) -> None:
+def write_band_map(path, pixels, values, nside: int, band: dict, component: str, extra_header=None) -> None:
     """Write one component (or stage) map of one band, with the header keys every sky map carries.
 
     Parameters
@@ -35,8 +37,10 @@ def write_band_map(path, pixels, values, sky: dict, band: dict, component: str, 
         Output partial map.
     pixels, values : ndarray
         RING pixel indices and values (µK_CMB).
-    sky, band : dict
-        Config ``sky`` and the band's entry of ``sky.bands``.
+    nside : int
+        HEALPix resolution of ``pixels``.
+    band : dict
+        The band's entry of ``sky.bands`` (``name``, ``freq_ghz`` in GHz).
     component : str
         Component or noise-stage name (header ``COMPNT``).
     extra_header : dict, optional
@@ -46,7 +50,7 @@ def write_band_map(path, pixels, values, sky: dict, band: dict, component: str, 
         path,
         pixels,
         values,
-        sky["nside"],
+        nside,
         header={
             "COMPNT": (component, "sky component or noise stage"),
             "BAND": (band["name"], "band name"),
@@ -56,15 +60,25 @@ def write_band_map(path, pixels, values, sky: dict, band: dict, component: str, 
     )
 
 
-def run_cmb_spectrum(sky: dict, out_path) -> None:
-    """Lensed TT spectrum from CAMB for the configured cosmology, to ECSV (µK_CMB^2)."""
+def run_cmb_spectrum(*, cosmology: dict, lmax: int, spectrum) -> None:
+    """Lensed TT spectrum from CAMB for the configured cosmology, to ECSV (µK_CMB^2).
+
+    Parameters
+    ----------
+    cosmology : dict
+        Config ``sky.cosmology``.
+    lmax : int
+        Highest multipole (config ``sky.cmb.lmax``).
+    spectrum : path-like
+        Output ECSV table ``ell, cl_tt``.
+    """
     t0 = time.perf_counter()
-    cl = cosmology.lensed_tt_spectrum(sky["cosmology"], sky["cmb"]["lmax"])
+    cl = cosmology_spectrum(cosmology, lmax)
     ell = np.arange(cl.size)
-    table = Table({"ell": ell, "cl_tt": cl}, meta={"cosmology": dict(sky["cosmology"])})
+    table = Table({"ell": ell, "cl_tt": cl}, meta={"cosmology": dict(cosmology)})
     table["cl_tt"].unit = "uK2"
     table["cl_tt"].description = "lensed CMB TT C_ell (not D_ell), µK_CMB^2"
-    with io.atomic_output(out_path) as tmp:
+    with io.atomic_output(spectrum) as tmp:
         table.write(tmp, format="ascii.ecsv", overwrite=True)
     d3000 = cl[3000] * 3000 * 3001 / (2 * np.pi) if cl.size > 3000 else float("nan")
     log.info(
@@ -81,111 +95,234 @@ def read_cmb_spectrum(path) -> np.ndarray:
         raise io.InputFileError(f"CMB spectrum {path} is not a readable ECSV spectrum: {exc}") from exc
 
 
-def run_halos(sky: dict, seed: int, out_path) -> None:
-    """Halo light cone over the padded footprint, to Parquet."""
-    footprint = Footprint.from_config(sky["footprint"])
+def run_halos(
+    *, footprint: dict, margin_deg: float, cosmology: dict, halo_model: dict, seed: int, halos
+) -> None:
+    """Halo light cone over the padded footprint, to Parquet.
+
+    Parameters
+    ----------
+    footprint : dict
+        Config ``sky.footprint`` (deg).
+    margin_deg : float
+        Padding of the footprint (deg), config ``sky.margin_deg``.
+    cosmology, halo_model : dict
+        Config ``sky.cosmology`` and ``sky.halos``.
+    seed : int
+        Run seed.
+    halos : path-like
+        Output Parquet table (:data:`skyhunt.sky.halos.HALO_UNITS`).
+    """
+    box = Footprint.from_config(footprint)
     rng = components.component_rng(seed, "halos")
-    halos = simulate_halos(sky["cosmology"], sky["halos"], footprint, sky["margin_deg"], rng)
-    sel = halos["in_footprint"] & (halos["m_vir"] >= 2e14) & (halos["z"] >= 0.25)
+    table = simulate_halos(cosmology, halo_model, box, margin_deg, rng)
+    sel = table["in_footprint"] & (table["m_vir"] >= 2e14) & (table["z"] >= 0.25)
     log.info(
         "%d halos (M_vir >= %.2g M_sun), %.2f per deg^2 with M_vir >= 2e14 M_sun and z >= 0.25",
-        len(halos),
-        sky["halos"]["m_vir_min"],
-        sel.sum() / footprint.area_deg2,
+        len(table),
+        halo_model["m_vir_min"],
+        sel.sum() / box.area_deg2,
     )
     io.write_table(
-        out_path,
-        {c: halos[c].to_numpy() for c in halos.columns},
+        halos,
+        {c: table[c].to_numpy() for c in table.columns},
         HALO_UNITS,
-        meta={"seed": seed, "footprint": sky["footprint"], "margin_deg": sky["margin_deg"]},
+        meta={"seed": seed, "footprint": footprint, "margin_deg": margin_deg},
     )
 
 
-def run_sources(sky: dict, seed: int, halos_path, out_path) -> None:
-    """Radio and infrared point-source catalogue, to Parquet (fluxes in mJy)."""
-    halos, _ = io.read_table(halos_path)
-    footprint = Footprint.from_config(sky["footprint"]).padded(sky["margin_deg"])
+def run_sources(
+    *, footprint: dict, margin_deg: float, point_sources: dict, bands: list, seed: int, halos, sources
+) -> None:
+    """Radio and infrared point-source catalogue, to Parquet (fluxes in mJy).
+
+    Parameters
+    ----------
+    footprint : dict
+        Config ``sky.footprint`` (deg).
+    margin_deg : float
+        Padding of the footprint (deg).
+    point_sources : dict
+        Config ``sky.point_sources``.
+    bands : list of dict
+        ``sky.bands`` entries with ``name``, ``freq_ghz`` (GHz) and ``ps_d3000_uk2`` (µK²).
+    seed : int
+        Run seed.
+    halos : path-like
+        Input halo table (radio sources in massive halos).
+    sources : path-like
+        Output Parquet table.
+    """
+    halo_table, _ = io.read_table(halos)
+    padded = Footprint.from_config(footprint).padded(margin_deg)
     rng = components.component_rng(seed, "sources")
-    cat = sources.draw_sources(sky["point_sources"], sky["bands"], footprint, halos, rng)
+    cat = draw_sources(point_sources, bands, padded, halo_table, rng)
     log.info("%d point sources: %s", len(cat), cat["population"].value_counts().to_dict())
     io.write_table(
-        out_path,
+        sources,
         {c: cat[c].to_numpy() for c in cat.columns},
-        sources.source_units(sky["bands"]),
+        source_units(bands),
         meta={"seed": seed},
     )
 
 
-def run_cmb_map(sky: dict, seed: int, spectrum_path, out_paths: list, nthreads: int) -> None:
-    """CMB realisation (identical in all bands), one file per band."""
-    pixels = _footprint_pixels(sky)
-    cl = read_cmb_spectrum(spectrum_path)
+def run_cmb_map(
+    *, footprint: dict, nside: int, bands: list, seed: int, spectrum, cmb: list, threads: int
+) -> None:
+    """CMB realisation (identical in all bands), one file per band.
+
+    Parameters
+    ----------
+    footprint : dict
+        Config ``sky.footprint`` (deg).
+    nside : int
+        HEALPix resolution.
+    bands : list of dict
+        ``sky.bands`` entries (``name``, ``freq_ghz``), in the order of ``cmb``.
+    seed : int
+        Run seed.
+    spectrum : path-like
+        Input ECSV spectrum of :func:`run_cmb_spectrum`.
+    cmb : list of path-like
+        Output maps, one per band (µK_CMB).
+    threads : int
+        Threads of the spherical-harmonic synthesis.
+    """
+    pixels = _footprint_pixels(footprint, nside)
+    cl = read_cmb_spectrum(spectrum)
     t0 = time.perf_counter()
-    cmb = components.cmb_map(cl, sky["nside"], pixels, components.component_rng(seed, "cmb"), nthreads)
+    values = components.cmb_map(cl, nside, pixels, components.component_rng(seed, "cmb"), threads)
     log.info("synthesised CMB on %d pixels in %.1f s", pixels.size, time.perf_counter() - t0)
-    for band, path in zip(sky["bands"], out_paths, strict=True):
-        write_band_map(path, pixels, cmb, sky, band, "cmb")
+    for band, path in zip(bands, cmb, strict=True):
+        write_band_map(path, pixels, values, nside, band, "cmb")
 
 
-def run_sz_maps(sky: dict, halos_path, tsz_paths: list, ksz_paths: list) -> None:
-    """Thermal SZ per band and kinematic SZ (same in all bands) from the halo table."""
-    pixels = _footprint_pixels(sky)
-    halos, _ = io.read_table(halos_path)
+def run_sz_maps(
+    *, footprint: dict, nside: int, bands: list, truncation_r500: float, halos, tsz: list, ksz: list
+) -> None:
+    """Thermal SZ per band and kinematic SZ (same in all bands) from the halo table.
+
+    Parameters
+    ----------
+    footprint : dict
+        Config ``sky.footprint`` (deg).
+    nside : int
+        HEALPix resolution.
+    bands : list of dict
+        ``sky.bands`` entries (``name``, ``freq_ghz``), in the order of ``tsz`` and ``ksz``.
+    truncation_r500 : float
+        Profile truncation radius in units of R500 (config ``sky.halos.truncation_r500``).
+    halos : path-like
+        Input halo table.
+    tsz, ksz : list of path-like
+        Output maps, one per band (µK_CMB).
+    """
+    pixels = _footprint_pixels(footprint, nside)
+    table, _ = io.read_table(halos)
     t0 = time.perf_counter()
-    y, tau_v = paint_y_and_tau_v(halos, sky["nside"], pixels, sky["halos"]["truncation_r500"])
-    log.info("painted %d halos in %.1f s; max y = %.3g", len(halos), time.perf_counter() - t0, y.max())
-    ksz = components.ksz_map(tau_v)
-    for band, tpath, kpath in zip(sky["bands"], tsz_paths, ksz_paths, strict=True):
-        write_band_map(tpath, pixels, components.tsz_map(y, band["freq_ghz"]), sky, band, "tsz")
-        write_band_map(kpath, pixels, ksz, sky, band, "ksz")
+    y, tau_v = paint_y_and_tau_v(table, nside, pixels, truncation_r500)
+    log.info("painted %d halos in %.1f s; max y = %.3g", len(table), time.perf_counter() - t0, y.max())
+    ksz_values = components.ksz_map(tau_v)
+    for band, tpath, kpath in zip(bands, tsz, ksz, strict=True):
+        write_band_map(tpath, pixels, components.tsz_map(y, band["freq_ghz"]), nside, band, "tsz")
+        write_band_map(kpath, pixels, ksz_values, nside, band, "ksz")
 
 
-def run_source_maps(sky: dict, sources_path, ir_paths: list, radio_paths: list) -> None:
-    """Infrared and radio point-source maps per band from the source catalogue."""
-    pixels = _footprint_pixels(sky)
-    cat, _ = io.read_table(sources_path)
-    for band, ipath, rpath in zip(sky["bands"], ir_paths, radio_paths, strict=True):
+def run_source_maps(*, footprint: dict, nside: int, bands: list, sources, ir: list, radio: list) -> None:
+    """Infrared and radio point-source maps per band from the source catalogue.
+
+    Parameters
+    ----------
+    footprint : dict
+        Config ``sky.footprint`` (deg).
+    nside : int
+        HEALPix resolution.
+    bands : list of dict
+        ``sky.bands`` entries (``name``, ``freq_ghz``), in the order of ``ir`` and ``radio``.
+    sources : path-like
+        Input source catalogue (fluxes in mJy).
+    ir, radio : list of path-like
+        Output maps, one per band (µK_CMB).
+    """
+    pixels = _footprint_pixels(footprint, nside)
+    cat, _ = io.read_table(sources)
+    for band, ipath, rpath in zip(bands, ir, radio, strict=True):
         for population, path in (("ir", ipath), ("radio", rpath)):
-            m = sources.paint_sources(cat, population, band, sky["nside"], pixels)
-            write_band_map(path, pixels, m, sky, band, population)
+            values = paint_sources(cat, population, band, nside, pixels)
+            write_band_map(path, pixels, values, nside, band, population)
 
 
-def run_dust_map(sky: dict, seed: int, out_paths: list, nthreads: int) -> None:
-    """Galactic dust per band (modified blackbody scaling of one Gaussian field)."""
-    pixels = _footprint_pixels(sky)
+def run_dust_map(
+    *, footprint: dict, nside: int, bands: list, dust_model: dict, seed: int, dust: list, threads: int
+) -> None:
+    """Galactic dust per band (modified blackbody scaling of one Gaussian field).
+
+    Parameters
+    ----------
+    footprint : dict
+        Config ``sky.footprint`` (deg).
+    nside : int
+        HEALPix resolution.
+    bands : list of dict
+        ``sky.bands`` entries (``name``, ``freq_ghz``), in the order of ``dust``.
+    dust_model : dict
+        Config ``sky.dust``.
+    seed : int
+        Run seed.
+    dust : list of path-like
+        Output maps, one per band (µK_CMB).
+    threads : int
+        Threads of the spherical-harmonic synthesis.
+    """
+    pixels = _footprint_pixels(footprint, nside)
     maps = components.dust_maps(
-        sky["dust"], sky["bands"], sky["nside"], pixels, components.component_rng(seed, "dust"), nthreads
+        dust_model, bands, nside, pixels, components.component_rng(seed, "dust"), threads
     )
-    for band, path in zip(sky["bands"], out_paths, strict=True):
-        write_band_map(path, pixels, maps[band["name"]], sky, band, "dust")
+    for band, path in zip(bands, dust, strict=True):
+        write_band_map(path, pixels, maps[band["name"]], nside, band, "dust")
 
 
-def run_noise_map(sky: dict, seed: int, band_name: str, out_path) -> None:
-    """White instrument noise for one band."""
-    band = _band(sky, band_name)
-    pixels = _footprint_pixels(sky)
-    rng = components.component_rng(seed, f"noise_{band_name}")
-    noise = components.noise_map(band["noise_uk_arcmin"], sky["nside"], pixels.size, rng)
-    write_band_map(out_path, pixels, noise, sky, band, "noise")
+def run_noise_map(*, footprint: dict, nside: int, band: dict, seed: int, noise) -> None:
+    """White instrument noise for one band.
+
+    Parameters
+    ----------
+    footprint : dict
+        Config ``sky.footprint`` (deg).
+    nside : int
+        HEALPix resolution.
+    band : dict
+        The band's ``sky.bands`` entry (``name``, ``freq_ghz``, ``noise_uk_arcmin`` in µK-arcmin).
+    seed : int
+        Run seed (each band draws from its own stream).
+    noise : path-like
+        Output map (µK_CMB).
+    """
+    pixels = _footprint_pixels(footprint, nside)
+    rng = components.component_rng(seed, f"noise_{band['name']}")
+    values = components.noise_map(band["noise_uk_arcmin"], nside, pixels.size, rng)
+    write_band_map(noise, pixels, values, nside, band, "noise")
 
 
-def run_observed_map(sky: dict, band_name: str, stage: str, input_paths: list, out_path) -> None:
+def run_observed_map(*, nside: int, band: dict, stage: str, maps: list, observed) -> None:
     """Observed map of one noise stage and band: beam * (sum of sky components) + noise.
 
-    ``input_paths`` lists the stage's component maps with the noise map last.
+    Parameters
+    ----------
+    nside : int
+        HEALPix resolution.
+    band : dict
+        The band's ``sky.bands`` entry (``name``, ``freq_ghz``, ``beam_fwhm_arcmin`` in arcmin).
+    stage : str
+        Noise stage (header ``COMPNT``).
+    maps : list of path-like
+        The stage's component maps, with the noise map last.
+    observed : path-like
+        Output map (µK_CMB).
     """
-    band = _band(sky, band_name)
-    pixels, maps = io.read_partial_maps(input_paths, nside=sky["nside"])
-    total = maps[:, :-1].sum(axis=1, dtype=np.float64)
+    pixels, values = io.read_partial_maps(maps, nside=nside)
+    total = values[:, :-1].sum(axis=1, dtype=np.float64)
     if band["beam_fwhm_arcmin"] > 0:
-        total = gaussian_beam_operator(sky["nside"], pixels, band["beam_fwhm_arcmin"]) @ total
+        total = gaussian_beam_operator(nside, pixels, band["beam_fwhm_arcmin"]) @ total
         log.info("applied %.2f arcmin FWHM Gaussian beam", band["beam_fwhm_arcmin"])
-    noise = maps[:, -1]
-    write_band_map(out_path, pixels, total + noise, sky, band, stage)
-
-
-def _band(sky: dict, name: str) -> dict:
-    for band in sky["bands"]:
-        if band["name"] == name:
-            return band
-    raise KeyError(f"band {name!r} is not in config sky.bands")
+    write_band_map(observed, pixels, total + values[:, -1], nside, band, stage)

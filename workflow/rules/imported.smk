@@ -9,7 +9,7 @@ wildcard_constraints:
 
 rule download_sehgal2010:
     output:
-        f"{SEHGAL}/{{file}}",
+        dest=f"{SEHGAL}/{{file}}",
     wildcard_constraints:
         file="|".join(re.escape(f) for f in SEHGAL_MANIFEST) or "(?!)",
     params:
@@ -19,9 +19,9 @@ rule download_sehgal2010:
         backoff_s=SEHGAL_CFG["backoff_s"],
         timeout_s=SEHGAL_CFG["timeout_s"],
     log:
-        "logs/download/{file}.log",
+        logfile("download/{file}.log"),
     benchmark:
-        "benchmarks/output/download/{file}.tsv"
+        benchfile("download/{file}.tsv")
     localrule: True  # compute nodes of most clusters have no internet access
     resources:
         mem_mb=500,
@@ -30,22 +30,24 @@ rule download_sehgal2010:
     conda:
         "../../envs/skyhunt.yaml"
     script:
-        "../scripts/download.py"
+        "../scripts/download_sehgal2010.py"
 
 
 rule import_map:
     input:
-        import_map_input,
+        full_sky=import_map_input,
     output:
-        f"{SKY}/components/{{component}}_{{band}}.fits",
+        component_map=f"{SKY}/components/{{component}}_{{band}}.fits",
     params:
-        sky=config["sky"],
+        footprint=config["sky"]["footprint"],
+        nside=config["sky"]["nside"],
+        band=band_entry("name", "freq_ghz"),
         unit=SEHGAL_CFG["map_unit"] if SKY_SOURCE == "sehgal2010" else config["sky"]["maps"]["unit"],
         field=0 if SKY_SOURCE == "sehgal2010" else config["sky"]["maps"]["field"],
     log:
-        "logs/sky/import_{component}_{band}.log",
+        logfile("sky/import_{component}_{band}.log"),
     benchmark:
-        "benchmarks/output/sky/import_{component}_{band}.tsv"
+        benchfile("sky/import_{component}_{band}.tsv")
     resources:
         mem_mb=2000,
         runtime=20,
@@ -57,16 +59,19 @@ rule import_map:
 
 rule import_halos:
     input:
-        import_halos_input,
+        catalogue=import_halos_input,
     output:
-        f"{SKY}/halos.parquet",
+        halos=f"{SKY}/halos.parquet",
     params:
-        sky=config["sky"],
+        footprint=config["sky"]["footprint"],
+        margin_deg=config["sky"]["margin_deg"],
+        cosmology=config["sky"]["cosmology"],
+        halo_model=config["sky"]["halos"],
         kind=SKY_SOURCE,
     log:
-        "logs/sky/import_halos.log",
+        logfile("sky/import_halos.log"),
     benchmark:
-        "benchmarks/output/sky/import_halos.tsv"
+        benchfile("sky/import_halos.tsv")
     resources:
         mem_mb=4000,
         runtime=20,
@@ -78,16 +83,18 @@ rule import_halos:
 
 rule import_sources:
     input:
-        import_sources_input,
+        catalogues=import_sources_input,
     output:
-        f"{SKY}/sources.parquet",
+        sources=f"{SKY}/sources.parquet",
     params:
-        sky=config["sky"],
+        footprint=config["sky"]["footprint"],
+        margin_deg=config["sky"]["margin_deg"],
+        bands=band_fields("name", "freq_ghz"),
         specs=source_catalogue_specs(),
     log:
-        "logs/sky/import_sources.log",
+        logfile("sky/import_sources.log"),
     benchmark:
-        "benchmarks/output/sky/import_sources.tsv"
+        benchfile("sky/import_sources.tsv")
     resources:
         mem_mb=2000,
         runtime=20,

@@ -1,4 +1,4 @@
-"""External skies (skyhunt.sky.survey): reading full-sky maps, unit conversion, catalogues, config."""
+"""External skies (skyhunt.sky.imported): reading full-sky maps, unit conversion, catalogues, config."""
 
 from __future__ import annotations
 
@@ -11,13 +11,13 @@ from astropy.io import fits
 
 from skyhunt import io
 from skyhunt.config import ConfigError, validate_config
-from skyhunt.sky import survey
+from skyhunt.sky import imported
 from skyhunt.sky.footprint import Footprint
 from skyhunt.sky.halos import HALO_UNITS
 from skyhunt.sky.sources import source_units
 
 from .conftest import small_config
-from .survey_fixtures import sehgal_halo_rows, uk_to_jy_per_sr, write_ascii, write_sehgal_maps
+from .imported_fixtures import sehgal_halo_rows, uk_to_jy_per_sr, write_ascii, write_sehgal_maps
 
 NSIDE = 64
 
@@ -32,11 +32,11 @@ def sky():
 
 @pytest.mark.parametrize("freq", [90.0, 148.0, 219.0, 350.0])
 def test_jy_per_sr_conversion_matches_astropy(freq):
-    assert survey.to_uk_cmb_factor("Jy/sr", freq) == pytest.approx(1.0 / uk_to_jy_per_sr(freq), rel=1e-9)
-    assert survey.to_uk_cmb_factor("MJy/sr", freq) == pytest.approx(1e6 / uk_to_jy_per_sr(freq), rel=1e-9)
-    assert survey.to_uk_cmb_factor("K_CMB", freq) == 1e6
+    assert imported.to_uk_cmb_factor("Jy/sr", freq) == pytest.approx(1.0 / uk_to_jy_per_sr(freq), rel=1e-9)
+    assert imported.to_uk_cmb_factor("MJy/sr", freq) == pytest.approx(1e6 / uk_to_jy_per_sr(freq), rel=1e-9)
+    assert imported.to_uk_cmb_factor("K_CMB", freq) == 1e6
     with pytest.raises(ValueError, match="K_RJ"):
-        survey.to_uk_cmb_factor("K_RJ", freq)
+        imported.to_uk_cmb_factor("K_RJ", freq)
 
 
 def test_read_pixels_ring_nested_and_row_layouts_agree(tmp_path):
@@ -50,7 +50,7 @@ def test_read_pixels_ring_nested_and_row_layouts_agree(tmp_path):
     hdu.writeto(tmp_path / "flat.fits")
     for name in ("ring", "nest", "flat"):
         np.testing.assert_array_equal(
-            survey.read_healpix_pixels(tmp_path / f"{name}.fits", NSIDE, pixels), m[pixels]
+            imported.read_healpix_pixels(tmp_path / f"{name}.fits", NSIDE, pixels), m[pixels]
         )
 
 
@@ -61,16 +61,41 @@ def test_read_pixels_rejects_wrong_nside_unseen_and_garbage(tmp_path):
     with pytest.raises(
         io.InputFileError, match=r"m\.fits has NSIDE=64, the configuration \(sky\.nside\) needs 128"
     ):
-        survey.read_healpix_pixels(tmp_path / "m.fits", 128, Footprint(20.0, 40.0, 10.0, 30.0).pixels(128))
+        imported.read_healpix_pixels(tmp_path / "m.fits", 128, Footprint(20.0, 40.0, 10.0, 30.0).pixels(128))
     m[pixels[5]] = hp.UNSEEN
     hp.write_map(tmp_path / "u.fits", m, dtype=np.float32)
     with pytest.raises(io.InputFileError, match=r"u\.fits has 1 missing"):
-        survey.read_healpix_pixels(tmp_path / "u.fits", NSIDE, pixels)
+        imported.read_healpix_pixels(tmp_path / "u.fits", NSIDE, pixels)
     (tmp_path / "g.fits").write_bytes(b"not a fits file" * 100)
     with pytest.raises(io.InputFileError, match=r"g\.fits is not a readable HEALPix FITS map"):
-        survey.read_healpix_pixels(tmp_path / "g.fits", NSIDE, pixels)
+        imported.read_healpix_pixels(tmp_path / "g.fits", NSIDE, pixels)
     with pytest.raises(io.InputFileError, match="does not exist"):
-        survey.read_healpix_pixels(tmp_path / "none.fits", NSIDE, pixels)
+        imported.read_healpix_pixels(tmp_path / "none.fits", NSIDE, pixels)
+
+
+def import_halos(sky: dict, catalogue, kind: str, halos) -> None:
+    """The import_halos step with the keys its rule passes from the sky config."""
+    imported.run_import_halos(
+        footprint=sky["footprint"],
+        margin_deg=sky["margin_deg"],
+        cosmology=sky["cosmology"],
+        halo_model=sky["halos"],
+        kind=kind,
+        catalogue=catalogue,
+        halos=halos,
+    )
+
+
+def import_sources(sky: dict, catalogues: list, sources) -> None:
+    """The import_sources step on (path, columns, population) catalogues."""
+    imported.run_import_sources(
+        footprint=sky["footprint"],
+        margin_deg=sky["margin_deg"],
+        bands=sky["bands"],
+        specs=[(columns, population) for _, columns, population in catalogues],
+        catalogues=[path for path, _, _ in catalogues],
+        sources=sources,
+    )
 
 
 def test_import_map_recovers_the_temperature_field(sky, tmp_path):
@@ -79,7 +104,16 @@ def test_import_map_recovers_the_temperature_field(sky, tmp_path):
         for band in ("090", "219"):
             out = tmp_path / f"{comp}_{band}.fits"
             src = tmp_path / f"{band}_{file_comp}_healpix.fits"
-            survey.run_import_map(sky, comp, band, src, "Jy/sr", 0, out)
+            imported.run_import_map(
+                footprint=sky["footprint"],
+                nside=sky["nside"],
+                band=next(b for b in sky["bands"] if b["name"] == band),
+                component=comp,
+                unit="Jy/sr",
+                field=0,
+                full_sky=src,
+                component_map=out,
+            )
             pixels, values, hdr = io.read_partial_map(out, nside=NSIDE)
             np.testing.assert_array_equal(pixels, Footprint.from_config(sky["footprint"]).pixels(NSIDE))
             np.testing.assert_allclose(values, truth[(comp, band)][pixels], rtol=1e-6, atol=1e-5)
@@ -96,7 +130,7 @@ def test_sehgal_halos_become_the_simulated_halo_table(sky, tmp_path):
         ]
     )
     write_ascii(tmp_path / "halo_nbody.ascii", rows)
-    survey.run_import_halos(sky, tmp_path / "halo_nbody.ascii", "sehgal2010", tmp_path / "halos.parquet")
+    import_halos(sky, tmp_path / "halo_nbody.ascii", "sehgal2010", tmp_path / "halos.parquet")
     halos, units = io.read_table(tmp_path / "halos.parquet")
     assert units == HALO_UNITS
     assert list(halos.columns) == list(HALO_UNITS)
@@ -112,7 +146,7 @@ def test_sehgal_halos_become_the_simulated_halo_table(sky, tmp_path):
 def test_halo_catalogue_with_wrong_layout_is_named(sky, tmp_path):
     write_ascii(tmp_path / "halos.ascii", np.ones((4, 12)))
     with pytest.raises(io.InputFileError, match=r"halos\.ascii has 12 columns; halo_nbody\.ascii has 20"):
-        survey.run_import_halos(sky, tmp_path / "halos.ascii", "sehgal2010", tmp_path / "h.parquet")
+        import_halos(sky, tmp_path / "halos.ascii", "sehgal2010", tmp_path / "h.parquet")
     assert not (tmp_path / "h.parquet").exists()
 
 
@@ -122,13 +156,13 @@ def test_user_halo_table_gets_m500c_from_c_of_m(sky, tmp_path):
         {"ra": np.array([25.0]), "dec": np.array([15.0]), "z": np.array([0.4]), "m_vir": np.array([3e14])},
         {"ra": "deg", "dec": "deg", "z": "", "m_vir": "M_sun"},
     )
-    survey.run_import_halos(sky, tmp_path / "mine.parquet", "maps", tmp_path / "halos.parquet")
+    import_halos(sky, tmp_path / "mine.parquet", "maps", tmp_path / "halos.parquet")
     halos, _ = io.read_table(tmp_path / "halos.parquet")
     assert 0.5 * 3e14 < halos["m500c"][0] < 0.8 * 3e14  # NFW M500c / M_vir for c ~ 4-5
     assert halos["v_los"][0] == 0.0
     io.write_table(tmp_path / "bad.parquet", {"ra": np.array([1.0])}, {"ra": "deg"})
     with pytest.raises(io.InputFileError, match=r"bad\.parquet lacks column\(s\) \['dec', 'z', 'm_vir'\]"):
-        survey.run_import_halos(sky, tmp_path / "bad.parquet", "maps", tmp_path / "h2.parquet")
+        import_halos(sky, tmp_path / "bad.parquet", "maps", tmp_path / "h2.parquet")
 
 
 def test_source_catalogues_merge_with_fluxes_and_spectral_index(sky, tmp_path):
@@ -151,25 +185,21 @@ def test_source_catalogues_merge_with_fluxes_and_spectral_index(sky, tmp_path):
         ]
     )
     write_ascii(tmp_path / "IRBlastPop.dat", ir)
-    survey.run_import_sources(sky, [(tmp_path / "IRBlastPop.dat", cols, "ir")], tmp_path / "sources.parquet")
+    import_sources(sky, [(tmp_path / "IRBlastPop.dat", cols, "ir")], tmp_path / "sources.parquet")
     cat, units = io.read_table(tmp_path / "sources.parquet")
     assert units == source_units(sky["bands"])
     assert len(cat) == 1 and cat["population"][0] == "ir" and cat["host_halo_id"][0] == 7
     assert cat["flux_148_mjy"][0] == pytest.approx(1.0)
     assert cat["spectral_index"][0] == pytest.approx(np.log(3.0 / 0.3) / np.log(219.0 / 90.0))
 
-    survey.run_import_sources(sky, [], tmp_path / "empty.parquet")
+    import_sources(sky, [], tmp_path / "empty.parquet")
     empty, _ = io.read_table(tmp_path / "empty.parquet")
     assert len(empty) == 0 and list(empty.columns) == list(units)
 
     with pytest.raises(io.InputFileError, match=r"IRBlastPop\.dat has 10 columns; the configuration names 9"):
-        survey.run_import_sources(
-            sky, [(tmp_path / "IRBlastPop.dat", cols[:-1], "ir")], tmp_path / "x.parquet"
-        )
+        import_sources(sky, [(tmp_path / "IRBlastPop.dat", cols[:-1], "ir")], tmp_path / "x.parquet")
     with pytest.raises(io.InputFileError, match=r"lack \['flux_090', 'flux_148', 'flux_219'\]"):
-        survey.run_import_sources(
-            sky, [(tmp_path / "IRBlastPop.dat", ["ra", "dec"], "ir")], tmp_path / "x.parquet"
-        )
+        import_sources(sky, [(tmp_path / "IRBlastPop.dat", ["ra", "dec"], "ir")], tmp_path / "x.parquet")
     assert not (tmp_path / "x.parquet").exists()
 
 

@@ -8,7 +8,7 @@ import astropy.units as u
 import healpy as hp
 import numpy as np
 
-from skyhunt.sky.survey import SEHGAL_HALO_COLUMNS
+from skyhunt.sky.imported import SEHGAL_HALO_COLUMNS
 
 #: (skyhunt component, Sehgal file component, rms in µK_CMB) of the fixture maps.
 FIXTURE_COMPONENTS = (

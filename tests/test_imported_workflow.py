@@ -18,7 +18,7 @@ from skyhunt.sky.footprint import Footprint
 
 from .conftest import small_config
 from .http_server import FixtureServer
-from .survey_fixtures import sehgal_halo_rows, write_ascii, write_sehgal_maps
+from .imported_fixtures import sehgal_halo_rows, write_ascii, write_sehgal_maps
 from .test_workflow import snakemake, write_config
 
 NSIDE = 512

@@ -51,7 +51,7 @@ from skyhunt.sky.pipeline import write_band_map
 from skyhunt.sky.profiles import arnaud_halo_properties
 from skyhunt.sky.spectra import jy_per_sr_to_uk_cmb
 
-log = logging.getLogger("skyhunt.sky.survey")
+log = logging.getLogger("skyhunt.sky.imported")
 
 #: Column names of ``halo_nbody.ascii`` (LAMBDA halo README), in file order.
 SEHGAL_HALO_COLUMNS = (
@@ -181,39 +181,40 @@ def read_healpix_pixels(path, nside: int, pixels: np.ndarray, field: int = 0) ->
 
 
 def run_import_map(
-    sky: dict, component: str, band_name: str, in_path, unit: str, field: int, out_path
+    *, footprint: dict, nside: int, band: dict, component: str, unit: str, field: int, full_sky, component_map
 ) -> None:
     """Cut one full-sky component map to the footprint, convert it to µK_CMB and write it.
 
     Parameters
     ----------
-    sky : dict
-        Validated ``sky`` config.
+    footprint : dict
+        Config ``sky.footprint`` (deg).
+    nside : int
+        HEALPix resolution of the full-sky map and of the output.
+    band : dict
+        The band's ``sky.bands`` entry (``name``; ``freq_ghz`` in GHz sets the Jy/sr conversion).
     component : str
         skyhunt component name (cmb, tsz, ksz, ir, radio, dust).
-    band_name : str
-        Band of the map (its ``freq_ghz`` sets the Jy/sr conversion).
-    in_path : path-like
+    full_sky : path-like
         Full-sky HEALPix map.
     unit : str
         Unit of the input map (:data:`MAP_UNITS`).
     field : int
         Table column of the map.
-    out_path : path-like
-        Partial map in µK_CMB, the format of :func:`skyhunt.io.write_partial_map`.
+    component_map : path-like
+        Output partial map in µK_CMB, the format of :func:`skyhunt.io.write_partial_map`.
     """
-    band = next(b for b in sky["bands"] if b["name"] == band_name)
-    pixels = Footprint.from_config(sky["footprint"]).pixels(sky["nside"])
+    pixels = Footprint.from_config(footprint).pixels(nside)
     factor = to_uk_cmb_factor(unit, band["freq_ghz"])
-    values = read_healpix_pixels(in_path, sky["nside"], pixels, field) * factor
+    values = read_healpix_pixels(full_sky, nside, pixels, field) * factor
     source = {
-        "SRCFILE": (Path(in_path).name[:68], "imported full-sky map"),
+        "SRCFILE": (Path(full_sky).name[:68], "imported full-sky map"),
         "SRCUNIT": (unit, "unit of the imported map"),
     }
-    write_band_map(out_path, pixels, values, sky, band, component, source)
+    write_band_map(component_map, pixels, values, nside, band, component, source)
     log.info(
         "imported %s (%s, x %.6g uK_CMB per %s): %d pixels, rms %.3g uK",
-        in_path,
+        full_sky,
         component,
         factor,
         unit,
@@ -311,27 +312,29 @@ def read_user_halos(path) -> pd.DataFrame:
     return table
 
 
-def build_halo_table(sky: dict, catalogue: pd.DataFrame) -> pd.DataFrame:
+def build_halo_table(
+    footprint: dict, margin_deg: float, cosmology: dict, halo_model: dict, catalogue: pd.DataFrame
+) -> pd.DataFrame:
     """Halos of a catalogue within the padded footprint, with every column of :data:`HALO_UNITS`.
 
     R500, theta500, Y5R500 and T follow from M500c and z with the Arnaud et al.
     (2010) relations, as for simulated halos; M500c comes from the catalogue
     when it has one, else from M_vir with the configured c(M).
     """
-    footprint = Footprint.from_config(sky["footprint"])
-    padded = footprint.padded(sky["margin_deg"])
+    box = Footprint.from_config(footprint)
+    padded = box.padded(margin_deg)
     cat = catalogue.loc[padded.contains(catalogue["ra"].to_numpy(), catalogue["dec"].to_numpy())]
-    cat = cat.loc[cat["m_vir"] >= sky["halos"]["m_vir_min"]]
+    cat = cat.loc[cat["m_vir"] >= halo_model["m_vir_min"]]
     z = cat["z"].to_numpy(dtype=float)
     m_vir = cat["m_vir"].to_numpy(dtype=float)
     if "m500c" in cat.columns:
         m500 = cat["m500c"].to_numpy(dtype=float)
     else:
-        m500 = m500c_from_mvir(sky["cosmology"], sky["halos"], m_vir, z)
+        m500 = m500c_from_mvir(cosmology, halo_model, m_vir, z)
     bad = ~(m500 > 0) | ~(z > 0)
     if bad.any():
         raise io.InputFileError(f"{bad.sum()} halos in the footprint have M500c <= 0 or z <= 0")
-    props = arnaud_halo_properties(colossus(sky["cosmology"]), m500, z, sky["halos"]["truncation_r500"])
+    props = arnaud_halo_properties(colossus(cosmology), m500, z, halo_model["truncation_r500"])
     v_los = cat["v_los"].to_numpy(dtype=float) if "v_los" in cat.columns else np.zeros(len(cat))
     ra, dec = cat["ra"].to_numpy(dtype=float), cat["dec"].to_numpy(dtype=float)
     table = pd.DataFrame(
@@ -347,30 +350,49 @@ def build_halo_table(sky: dict, catalogue: pd.DataFrame) -> pd.DataFrame:
             "y5r500_arcmin2": props["y_arcmin2"],
             "t_keV": props["t_keV"],
             "v_los": v_los,
-            "in_footprint": footprint.contains(ra, dec),
+            "in_footprint": box.contains(ra, dec),
         }
     )
     return table.iloc[np.lexsort((ra, dec))].reset_index(drop=True)
 
 
-def run_import_halos(sky: dict, catalogue_path, kind: str, out_path) -> None:
-    """Write ``halos.parquet`` from a Sehgal (``kind='sehgal2010'``) or user (``'maps'``) catalogue."""
-    catalogue = read_sehgal_halos(catalogue_path) if kind == "sehgal2010" else read_user_halos(catalogue_path)
-    halos = build_halo_table(sky, catalogue)
-    sel = halos["in_footprint"] & (halos["m_vir"] >= 2e14) & (halos["z"] >= 0.25)
-    area = Footprint.from_config(sky["footprint"]).area_deg2
+def run_import_halos(
+    *, footprint: dict, margin_deg: float, cosmology: dict, halo_model: dict, kind: str, catalogue, halos
+) -> None:
+    """Write ``halos.parquet`` from a Sehgal (``kind='sehgal2010'``) or user (``'maps'``) catalogue.
+
+    Parameters
+    ----------
+    footprint : dict
+        Config ``sky.footprint`` (deg).
+    margin_deg : float
+        Padding of the footprint (deg); halos in the padded footprint are kept.
+    cosmology, halo_model : dict
+        Config ``sky.cosmology`` and ``sky.halos`` (``m_vir_min``, ``concentration_model``,
+        ``truncation_r500``).
+    kind : str
+        ``sehgal2010`` or ``maps`` (config ``sky.source``).
+    catalogue : path-like
+        Input halo catalogue.
+    halos : path-like
+        Output Parquet table (:data:`skyhunt.sky.halos.HALO_UNITS`).
+    """
+    rows = read_sehgal_halos(catalogue) if kind == "sehgal2010" else read_user_halos(catalogue)
+    table = build_halo_table(footprint, margin_deg, cosmology, halo_model, rows)
+    sel = table["in_footprint"] & (table["m_vir"] >= 2e14) & (table["z"] >= 0.25)
+    area = Footprint.from_config(footprint).area_deg2
     log.info(
         "%d of %d catalogue halos in the padded footprint; %.2f per deg^2 with M_vir >= 2e14 M_sun, z >= 0.25"
         " in the footprint",
-        len(halos),
-        len(catalogue),
+        len(table),
+        len(rows),
         sel.sum() / area,
     )
     io.write_table(
-        out_path,
-        {c: halos[c].to_numpy() for c in halos.columns},
+        halos,
+        {c: table[c].to_numpy() for c in table.columns},
         HALO_UNITS,
-        meta={"catalogue": Path(catalogue_path).name, "kind": kind, "footprint": sky["footprint"]},
+        meta={"catalogue": Path(catalogue).name, "kind": kind, "footprint": footprint},
     )
 
 
@@ -427,21 +449,32 @@ def read_source_catalogue(path, columns: list[str], population: str, bands: list
     return pd.DataFrame(out)
 
 
-def run_import_sources(sky: dict, catalogues: list[tuple], out_path) -> None:
+def run_import_sources(
+    *, footprint: dict, margin_deg: float, bands: list, specs: list, catalogues: list, sources
+) -> None:
     """Write ``sources.parquet`` from point-source catalogues, cut to the padded footprint.
 
     Parameters
     ----------
-    sky : dict
-        Validated ``sky`` config.
-    catalogues : list of (path, columns, population)
+    footprint : dict
+        Config ``sky.footprint`` (deg).
+    margin_deg : float
+        Padding of the footprint (deg).
+    bands : list of dict
+        ``sky.bands`` entries (``name``, ``freq_ghz``): one flux column per band.
+    specs : list of (columns, population)
+        Column layout and population of each catalogue, in the order of ``catalogues``.
+    catalogues : list of path-like
         Catalogues to merge, in order; an empty list writes an empty table.
-    out_path : path-like
+    sources : path-like
         Output Parquet file (columns and units of :func:`skyhunt.sky.sources.source_units`).
     """
-    padded = Footprint.from_config(sky["footprint"]).padded(sky["margin_deg"])
-    blocks = [read_source_catalogue(p, cols, pop, sky["bands"]) for p, cols, pop in catalogues]
-    units = sky_sources.source_units(sky["bands"])
+    padded = Footprint.from_config(footprint).padded(margin_deg)
+    blocks = [
+        read_source_catalogue(path, columns, population, bands)
+        for path, (columns, population) in zip(catalogues, specs, strict=True)
+    ]
+    units = sky_sources.source_units(bands)
     empty = pd.DataFrame({c: pd.Series(dtype=_source_dtype(c)) for c in units if c != "source_id"})
     cat = pd.concat([empty, *blocks], ignore_index=True).astype({c: _source_dtype(c) for c in empty.columns})
     cat = cat.loc[padded.contains(cat["ra"].to_numpy(), cat["dec"].to_numpy())].reset_index(drop=True)
@@ -452,10 +485,10 @@ def run_import_sources(sky: dict, catalogues: list[tuple], out_path) -> None:
         "%d point sources in the padded footprint: %s", len(cat), cat["population"].value_counts().to_dict()
     )
     io.write_table(
-        out_path,
+        sources,
         {c: cat[c].to_numpy() for c in units},
         units,
-        meta={"catalogues": [os.fspath(Path(p).name) for p, _, _ in catalogues]},
+        meta={"catalogues": [os.fspath(Path(p).name) for p in catalogues]},
     )
 
 
