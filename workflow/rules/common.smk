@@ -17,8 +17,11 @@ config.clear()
 config.update(validated)
 
 # Jobs in a conda environment (envs/skyhunt.yaml) import skyhunt from the source tree.
-os.environ["PYTHONPATH"] = os.pathsep.join(
-    p for p in (os.path.join(workflow.basedir, "src"), os.environ.get("PYTHONPATH")) if p
+# (A write, so no envvars directive: the workflow requires no environment variable.)
+os.environ.update(
+    PYTHONPATH=os.pathsep.join(
+        p for p in (os.path.join(workflow.basedir, "src"), os.environ.get("PYTHONPATH")) if p
+    )
 )
 
 BANDS = [b["name"] for b in config["sky"]["bands"]]
