@@ -1,0 +1,79 @@
+"""Editing one config key reruns exactly the jobs that read it, and their downstream jobs.
+
+Snakemake reruns a job when its params change, so a rule that took a whole config section would
+rerun on an unrelated edit. For each key of a sample, the dry-run plan after the edit must equal
+the plan of forcing the jobs that read the key (``--forcerun``, which adds their downstream jobs),
+on a finished run of the small workflow.
+"""
+
+from __future__ import annotations
+
+import copy
+
+import pytest
+import yaml
+
+from .test_workflow import snakemake
+
+#: key path -> (new value, the jobs that read the key: rule names, or output files of one job)
+EDITS = {
+    ("cnn", "progress_bar"): (True, []),
+    ("sky", "sehgal2010", "timeout_s"): (5.0, []),
+    ("evaluation", "halos", "mass_bin_dex"): (0.3, ["completeness_mass"]),
+    ("evaluation", "halos", "redshift_bin"): (0.2, ["completeness_redshift", "selection_function"]),
+    ("evaluation", "bootstrap", "samples"): (50, ["table1"]),
+    ("evaluation", "learned", "l2"): (0.5, ["ensembles"]),
+    ("sky", "bands", 0, "noise_uk_arcmin"): (3.0, ["results/sky/components/noise_090.fits"]),
+    ("sky", "bands", 2, "beam_fwhm_arcmin"): (
+        1.0,
+        [f"results/sky/observed/{s}_219.fits" for s in ("cmb_tsz", "ksz", "ir", "radio", "dust")],
+    ),
+    ("sky", "dust", "beta"): (1.5, ["dust_map"]),
+    ("sky", "cmb", "lmax"): (2500, ["cmb_spectrum"]),
+    ("mf", "detection", "snr_min"): (4.0, ["matched_filter"]),
+    ("mf", "matching", "radius_arcmin"): (1.5, ["match_mf"]),
+    ("cutouts", "splits", "guard_arcmin"): (1.0, ["cutouts"]),
+    ("cnn", "optimizer", "lr"): (0.02, ["train_cnn"]),
+    ("evaluation", "edge_effect", "angles"): (4, ["edge_effect_scores"]),
+}
+
+
+def planned(workdir, *args) -> dict[str, int]:
+    """Rule -> number of jobs of a dry run of the default target."""
+    proc = snakemake(workdir, "-n", "--quiet", "rules", *args)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    jobs, table = {}, False
+    for line in (proc.stdout + proc.stderr).splitlines():
+        words = line.split()
+        if words[:2] == ["job", "count"]:
+            table = True
+        elif table and len(words) == 2 and words[1].isdigit() and words[0] not in ("total", "all"):
+            jobs[words[0]] = int(words[1])
+    return jobs
+
+
+def edited(cfg: dict, path: tuple, value) -> dict:
+    out = copy.deepcopy(cfg)
+    node = out
+    for key in path[:-1]:
+        node = node[key]
+    assert node[path[-1]] != value, f"{path}: the edit must change the value"
+    node[path[-1]] = value
+    return out
+
+
+@pytest.mark.slow
+def test_unchanged_config_plans_nothing(workflow_run):
+    _, workdir = workflow_run
+    assert planned(workdir) == {}
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("path", list(EDITS), ids=[".".join(map(str, p)) for p in EDITS])
+def test_a_key_reruns_only_its_readers_and_downstream(workflow_run, tmp_path, path):
+    cfg, workdir = workflow_run
+    value, readers = EDITS[path]
+    override = tmp_path / "edit.yaml"
+    override.write_text(yaml.safe_dump(edited(cfg, path, value)))
+    expected = planned(workdir, "--forcerun", *readers) if readers else {}
+    assert planned(workdir, "--configfile", str(override)) == expected
