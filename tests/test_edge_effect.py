@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 
 import healpy as hp
 import lightning as L
@@ -14,23 +16,22 @@ import torch
 from skyhunt import io
 from skyhunt.cnn.module import CutoutClassifier
 from skyhunt.cutouts.extract import PatchInterpolator, interpolation_reach_arcmin
-from skyhunt.cutouts.grid import ARCMIN, CutoutGeometry, make_grid, tan_project
+from skyhunt.cutouts.grid import ARCMIN, CutoutGeometry, Grid, fits_inside, make_grid, tan_project
 from skyhunt.cutouts.labels import assign_splits, label_cutouts
 from skyhunt.evaluation.edge import (
     RECUT_UNITS,
-    centres_grid,
-    dense_cover,
-    fits_inside,
     holding_count_and_best,
     merge_detections,
-    offset_design,
     offset_map,
     offset_profile,
-    recut_table,
     remedy_row,
+)
+from skyhunt.evaluation.edge_scores import (
+    dense_cover,
+    offset_design,
+    recut_table,
     run_edge_scores,
     score_cutouts,
-    subgrid,
 )
 from skyhunt.figures.edge import plot_edge_effect, run_edge_effect_figure
 from skyhunt.sky.footprint import Footprint
@@ -169,7 +170,7 @@ def test_dense_cover_reaches_across_the_test_stripe_edge():
     standard = make_grid(fp, GEO, 6.0, 1.0)
     test = assign_splits(standard.ra, fp.ra_min, fp.ra_max, 0.3, 0.5) == "test"
     dense, in_area = dense_cover(standard, test, fp, GEO, 2.0, 1.0, 6.0)
-    area = subgrid(standard, test)
+    area = standard.subset(test)
     ra, dec = Footprint(0.3, 1.2, 0.3, 1.2).sample_uniform(2000, np.random.default_rng(5))
     inside, _ = holding_count_and_best(area, np.zeros(len(area)), ra, dec, 3.0)
     ra, dec = ra[inside > 0], dec[inside > 0]
@@ -186,7 +187,7 @@ def test_merge_is_greedy_non_maximum_suppression():
     """Peaks absorb detections closer than the merging distance, strongest first (not friends-of-friends)."""
     x = np.array([0, 2, 4, 6, 8, 10, 14], float)  # arcmin along the equator
     p = np.array([0.5, 0.9, 0.6, 0.3, 0.8, 0.1, 0.4])
-    grid = centres_grid(x / 60.0, np.zeros(x.size))
+    grid = Grid.from_centres(x / 60.0, np.zeros(x.size))
     np.testing.assert_array_equal(merge_detections(grid, p, 0.25, 6.0), [1, 4, 6])
     np.testing.assert_array_equal(merge_detections(grid, p, 0.25, 2.0), [1, 4, 2, 0, 6, 3])
     assert merge_detections(grid, p, 0.95, 6.0).size == 0
@@ -265,6 +266,13 @@ def test_figure_smoke_and_deterministic(tmp_path):
     for ext in ("png", "pdf"):
         assert (tmp_path / f"a.{ext}").stat().st_size > 1000
         assert (tmp_path / f"a.{ext}").read_bytes() == (tmp_path / f"b.{ext}").read_bytes()
+
+
+@pytest.mark.parametrize("module", ["skyhunt.evaluation.edge", "skyhunt.figures.edge"])
+def test_edge_statistics_and_figure_import_no_torch(module):
+    """The remedy table and the figure are CPU jobs: importing them must not pull in torch."""
+    code = f"import sys, {module}; sys.exit('torch' in sys.modules)"
+    assert subprocess.run([sys.executable, "-c", code], timeout=120).returncode == 0
 
 
 def _tiny_run(tmp_path):

@@ -57,6 +57,13 @@ class CutoutGeometry:
         eta, xi = np.meshgrid(k, k, indexing="ij")
         return xi, eta
 
+    def reach_deg(self, margin_arcmin: float) -> float:
+        """Distance from a cutout's centre that bounds the cutout plus ``margin_arcmin``, degrees.
+
+        The half-diagonal bounds the cutout's extent in every direction.
+        """
+        return (self.size_arcmin / 2.0 * np.sqrt(2.0) + margin_arcmin) / 60.0
+
 
 def tan_deproject(ra0_deg, dec0_deg, xi, eta) -> tuple[np.ndarray, np.ndarray]:
     """Sky positions of tangent-plane offsets around tangent points (inverse gnomonic).
@@ -126,6 +133,25 @@ class Grid:
             stride_arcmin,
         )
 
+    @classmethod
+    def from_centres(cls, ra: np.ndarray, dec: np.ndarray, stride_arcmin: float = np.nan) -> Grid:
+        """Arbitrary cutout centres (deg) as one grid row, in the given order."""
+        n = np.size(ra)
+        ra, dec = np.asarray(ra, float), np.asarray(dec, float)
+        return cls(ra, dec, np.zeros(n, int), np.arange(n), stride_arcmin)
+
+    def subset(self, mask: np.ndarray) -> Grid:
+        """The centres where ``mask`` (bool, or indices) holds, in their order here."""
+        return Grid(self.ra[mask], self.dec[mask], self.row[mask], self.col[mask], self.stride_arcmin)
+
+
+def fits_inside(footprint: Footprint, geometry: CutoutGeometry, margin_arcmin: float, ra, dec) -> np.ndarray:
+    """Whether whole cutouts centred at (ra, dec) (deg) stay ``margin_arcmin`` inside the footprint.
+
+    The cutout's half-diagonal bounds its extent, as in :func:`make_grid`.
+    """
+    return footprint.padded(-geometry.reach_deg(margin_arcmin)).contains(ra, dec)
+
 
 def make_grid(
     footprint: Footprint, geometry: CutoutGeometry, stride_arcmin: float, margin_arcmin: float
@@ -149,8 +175,7 @@ def make_grid(
         Minimum distance between any cutout pixel and the footprint edge,
         arcmin (keeps interpolation inside the map).
     """
-    half = geometry.size_arcmin / 2.0 * np.sqrt(2.0)  # half-diagonal bounds the cutout's extent
-    reach = (half + margin_arcmin) / 60.0
+    reach = geometry.reach_deg(margin_arcmin)
     stride = stride_arcmin / 60.0
     dec_rows = np.arange(footprint.dec_min + reach, footprint.dec_max - reach + 1e-12, stride)
     ras, decs, rows, cols = [], [], [], []

@@ -241,3 +241,29 @@ def training_drops(grid: Grid, labels: pd.DataFrame, split: np.ndarray) -> np.nd
         near = (np.abs(dx) < reach) & (np.abs(dy) < reach) & (cut != pos[obj])
         drop[cut[near]] |= negative_train[cut[near]]
     return drop
+
+
+def count_others(grid: Grid, target_id: np.ndarray, q: pd.DataFrame, half_arcmin: float) -> np.ndarray:
+    """Qualifying halos other than each cutout's ``target_id`` within Chebyshev ``half_arcmin`` of its centre.
+
+    Parameters
+    ----------
+    grid : Grid
+        Cutout centres.
+    target_id : ndarray of int
+        The halo each cutout was cut for.
+    q : pandas.DataFrame
+        Qualifying halos (halo_id, ra, dec in degrees).
+    half_arcmin : float
+        Half-side of the square searched, arcmin.
+
+    Returns
+    -------
+    ndarray of int32
+        Count per cutout.
+    """
+    if q.empty:
+        return np.zeros(len(grid), np.int32)
+    obj, cut, *_ = pairs_within(grid, q["ra"].to_numpy(), q["dec"].to_numpy(), half_arcmin)
+    other = q["halo_id"].to_numpy()[obj] != np.asarray(target_id)[cut]
+    return np.bincount(cut[other], minlength=len(grid)).astype(np.int32)

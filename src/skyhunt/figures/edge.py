@@ -165,7 +165,7 @@ def run_edge_effect_figure(
     stage : str
         The evaluation stage.
     recut_path, dense_path : path-like
-        Tables of :func:`skyhunt.evaluation.edge.run_edge_scores`.
+        Tables of :func:`skyhunt.evaluation.edge_scores.run_edge_scores`.
     index_path, halos_path, cnn_scores_path : path-like
         Cutout index, halo table and the stage's CNN scores (standard grid).
     thresholds_path : path-like
