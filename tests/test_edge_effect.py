@@ -25,6 +25,7 @@ from skyhunt.evaluation.edge import (
     offset_map,
     offset_profile,
     remedy_row,
+    run_edge_effect_table,
 )
 from skyhunt.evaluation.edge_scores import (
     dense_cover,
@@ -358,21 +359,37 @@ def test_run_edge_scores_is_deterministic_and_fails_cleanly(tmp_path):
     dense, _ = io.read_table(tmp_path / "a" / "dense.parquet")
     assert dense["in_test_area"].sum() > 0.75 * 9 * (index["split"] == "test").sum()  # 9 per test cutout
 
-    # the figure: a thresholds file of another stage fails, naming it, before anything is written
+    # the table and the figure: a thresholds file of another stage fails, naming it, before anything
+    # is written
     thresholds = tmp_path / "thresholds.json"
     methods = {m: {"threshold": 0.5} for m in ("mf", "cnn", "and", "prod", "learned")}
     thresholds.write_text(json.dumps({"stage": "ksz", "methods": methods}))
-    outputs = [tmp_path / "fig" / n for n in ("e.png", "e.pdf", "e.csv", "e.md")]
-    args = [tmp_path / "a" / "recut.parquet", tmp_path / "a" / "dense.parquet", tmp_path / "index.parquet"]
-    args += [tmp_path / "halos.parquet", tmp_path / "scores.parquet", thresholds]
+    table = [tmp_path / "tab" / n for n in ("e.csv", "e.md")]
+    figure = [tmp_path / "fig" / n for n in ("e.png", "e.pdf")]
+    args = [tmp_path / "a" / "dense.parquet", tmp_path / "index.parquet", tmp_path / "halos.parquet"]
+    args += [tmp_path / "scores.parquet", thresholds]
     stages, edge = cfg["sky"]["stages"], cfg["evaluation"]["edge_effect"]
     with pytest.raises(io.InputFileError, match="thresholds.json"):
-        run_edge_effect_figure(cfg["cutouts"], edge, stages, "dust", *args, *outputs)
-    assert not (tmp_path / "fig").exists()
+        run_edge_effect_table(cfg["cutouts"], edge, "dust", *args, *table)
+    with pytest.raises(io.InputFileError, match="thresholds.json"):
+        run_edge_effect_figure(
+            cfg["cutouts"],
+            edge,
+            stages,
+            "dust",
+            tmp_path / "a" / "recut.parquet",
+            table[0],
+            thresholds,
+            *figure,
+        )
+    assert not (tmp_path / "tab").exists() and not (tmp_path / "fig").exists()
     thresholds.write_text(json.dumps({"stage": "dust", "methods": methods}))
-    run_edge_effect_figure(cfg["cutouts"], edge, stages, "dust", *args, *outputs)
-    remedy = pd.read_csv(outputs[2])
-    assert remedy["grid"].tolist() == ["standard", "dense"] and all(p.exists() for p in outputs)
+    run_edge_effect_table(cfg["cutouts"], edge, "dust", *args, *table)
+    run_edge_effect_figure(
+        cfg["cutouts"], edge, stages, "dust", tmp_path / "a" / "recut.parquet", table[0], thresholds, *figure
+    )
+    remedy = pd.read_csv(table[0])
+    assert remedy["grid"].tolist() == ["standard", "dense"] and all(p.exists() for p in table + figure)
 
     # missing Platt parameters: a clear error naming the file, no output left behind
     with pytest.raises(io.InputFileError, match="no_platt.parquet"):

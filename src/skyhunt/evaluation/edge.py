@@ -23,11 +23,17 @@ Offsets are in arcmin, position angles in degrees east of north, positions in de
 
 from __future__ import annotations
 
+import logging
+
 import numpy as np
 import pandas as pd
 
+from skyhunt import io
 from skyhunt.cutouts.grid import Grid
 from skyhunt.cutouts.labels import pairs_within
+from skyhunt.evaluation.pipeline import read_thresholds
+
+log = logging.getLogger("skyhunt.evaluation")
 
 #: Units of the re-cut score table.
 RECUT_UNITS = {
@@ -56,6 +62,22 @@ DENSE_UNITS = {
     "in_test_area": "centre in the central square of a standard test cutout",
     "raw_score": "log-odds",
     "probability": "Platt-calibrated",
+}
+
+#: Columns of the remedy table, with their Markdown headers.
+REMEDY_COLUMNS = {
+    "grid": "grid",
+    "stride_arcmin": "stride (')",
+    "cutouts": "cutouts scored",
+    "halos": "test clusters",
+    "halos_held_4plus": "held by >= 4 cutouts",
+    "halos_found": "found",
+    "completeness": "completeness",
+    "detections": "detecting cutouts",
+    "detections_unexplained": "of which no cluster in central 6'",
+    "candidates": "candidates",
+    "false_candidates": "false candidates",
+    "false_per_deg2": "false per deg²",
 }
 
 
@@ -301,3 +323,95 @@ def remedy_table(
             head | remedy_row(grid, prob, in_area, threshold, targets, q, hold, 2 * half, merge, area)
         )
     return pd.DataFrame(rows)
+
+
+def remedy_markdown(remedy: pd.DataFrame, stage: str, merge_arcmin: float, central_arcmin: float) -> str:
+    """The remedy table as Markdown, with the rules it was counted by (distances in arcmin)."""
+    area, threshold = remedy["area_deg2"].iloc[0], remedy["threshold"].iloc[0]
+    table = remedy[list(REMEDY_COLUMNS)].rename(columns=REMEDY_COLUMNS)
+    return (
+        f"# Edge effect: quarter-overlap remedy (DeepSZ 3.4.2), stage {stage}, test split\n\n"
+        f"CNN probability threshold {threshold:.4f} (maximum validation F1); test area {area:.2f} deg².\n"
+        f"A cluster is found when a cutout holding it in its central square (standard grid: central "
+        f"{central_arcmin:g}'; dense grid: middle half) reaches the threshold. Detections closer than "
+        f"{merge_arcmin:g}' (Chebyshev) to a higher one merge into a candidate; a candidate is false when "
+        f"no qualifying cluster lies in the central {central_arcmin:g}' of its peak cutout.\n\n"
+        + table.to_markdown(index=False, floatfmt=".3g")
+        + "\n"
+    )
+
+
+def read_cnn_threshold(thresholds_path, stage: str) -> float:
+    """The CNN's validation threshold (probability) in ``thresholds.json``; fail unless it is ``stage``'s."""
+    thresholds = read_thresholds(thresholds_path)
+    if thresholds["stage"] != stage:
+        raise io.InputFileError(
+            f"{thresholds_path}: thresholds of stage {thresholds['stage']}, expected {stage}"
+        )
+    return float(thresholds["methods"]["cnn"]["threshold"])
+
+
+def read_remedy_table(path) -> pd.DataFrame:
+    """The remedy table (CSV) of :func:`run_edge_effect_table`; fail naming the file if it lacks a column."""
+    try:
+        remedy = pd.read_csv(path)
+    except (OSError, ValueError) as err:
+        raise io.InputFileError(f"{path}: not a readable remedy table ({err})") from err
+    io.require_columns(remedy, ("threshold", "area_deg2", *REMEDY_COLUMNS), path)
+    return remedy
+
+
+def run_edge_effect_table(
+    cutouts: dict,
+    edge: dict,
+    stage: str,
+    dense_path,
+    index_path,
+    halos_path,
+    cnn_scores_path,
+    thresholds_path,
+    csv_path,
+    md_path,
+) -> None:
+    """Write the remedy table (standard against dense grid, test split) as CSV and Markdown.
+
+    Parameters
+    ----------
+    cutouts, edge : dict
+        Config sections ``cutouts`` and ``evaluation.edge_effect``.
+    stage : str
+        The evaluation stage.
+    dense_path : path-like
+        Dense-grid scores of :func:`skyhunt.evaluation.edge_scores.run_edge_scores`.
+    index_path, halos_path, cnn_scores_path : path-like
+        Cutout index, halo table and the stage's CNN scores (standard grid).
+    thresholds_path : path-like
+        ``results/ensembles/thresholds.json`` (the CNN's validation threshold).
+    csv_path, md_path : path-like
+        Outputs: one row per grid, columns of :func:`remedy_table`.
+    """
+    threshold = read_cnn_threshold(thresholds_path, stage)
+    dense, _ = io.read_table(dense_path)
+    index, _ = io.read_table(index_path)
+    halos, _ = io.read_table(halos_path)
+    scores, _ = io.read_table(cnn_scores_path)
+    for table, columns, path in (
+        (dense, DENSE_UNITS, dense_path),
+        (index, {"cutout_id", "ra", "dec", "grid_row", "grid_col", "split"}, index_path),
+        (halos, {"halo_id", "ra", "dec", "m_vir", "z"}, halos_path),
+        (scores, {"cutout_id", "probability"}, cnn_scores_path),
+    ):
+        io.require_columns(table, columns, path)
+    if not np.array_equal(scores["cutout_id"].to_numpy(), index["cutout_id"].to_numpy()):
+        raise io.InputFileError(f"{cnn_scores_path}: its cutout_id column does not follow {index_path}")
+
+    q = qualifying(halos, cutouts["positive"]["m_vir_min"], cutouts["positive"]["z_min"])
+    remedy = remedy_table(
+        index, scores["probability"].to_numpy(), dense, q, cutouts, edge["dense_stride_arcmin"], threshold
+    )
+    with io.atomic_output(csv_path) as tmp:
+        remedy.to_csv(tmp, index=False, float_format="%.6g")
+    text = remedy_markdown(remedy, stage, cutouts["stride_arcmin"], cutouts["central_arcmin"])
+    with io.atomic_output(md_path) as tmp:
+        tmp.write_text(text, encoding="utf-8")
+    log.info("\n%s", text)
