@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import logging
 
 import healpy as hp
 import numpy as np
@@ -20,6 +21,9 @@ from .conftest import small_config
 from .survey_fixtures import sehgal_halo_rows, uk_to_jy_per_sr, write_ascii, write_sehgal_maps
 
 NSIDE = 64
+
+#: Config cutouts.positive of these tests (not the shipped 2e14 M_sun, 0.25: the log must follow it).
+POSITIVE = {"m_vir_min": 2.5e14, "z_min": 0.45}
 
 
 @pytest.fixture
@@ -86,7 +90,7 @@ def test_import_map_recovers_the_temperature_field(sky, tmp_path):
             assert hdr["TUNIT2"] == "uK_CMB" and hdr["SRCUNIT"] == "Jy/sr" and hdr["COMPNT"] == comp
 
 
-def test_sehgal_halos_become_the_simulated_halo_table(sky, tmp_path):
+def test_sehgal_halos_become_the_simulated_halo_table(sky, tmp_path, caplog):
     rows = np.vstack(
         [
             sehgal_halo_rows([25.0, 30.0], [15.0, 20.0], 0.5, [3e14, 5e13], v=(0.0, 0.0, 0.0)),
@@ -96,7 +100,13 @@ def test_sehgal_halos_become_the_simulated_halo_table(sky, tmp_path):
         ]
     )
     write_ascii(tmp_path / "halo_nbody.ascii", rows)
-    survey.run_import_halos(sky, tmp_path / "halo_nbody.ascii", "sehgal2010", tmp_path / "halos.parquet")
+    with caplog.at_level(logging.INFO, logger="skyhunt.sky"):
+        survey.run_import_halos(
+            sky, tmp_path / "halo_nbody.ascii", "sehgal2010", tmp_path / "halos.parquet", POSITIVE
+        )
+    # the logged density counts the configured cut: halo 0 only (halo 2 has z = 0.3 < 0.45)
+    area = Footprint.from_config(sky["footprint"]).area_deg2
+    assert f"{1 / area:.2f} per deg^2 with M_vir >= 2.5e+14 M_sun, z >= 0.45" in caplog.text
     halos, units = io.read_table(tmp_path / "halos.parquet")
     assert units == HALO_UNITS
     assert list(halos.columns) == list(HALO_UNITS)
@@ -112,7 +122,7 @@ def test_sehgal_halos_become_the_simulated_halo_table(sky, tmp_path):
 def test_halo_catalogue_with_wrong_layout_is_named(sky, tmp_path):
     write_ascii(tmp_path / "halos.ascii", np.ones((4, 12)))
     with pytest.raises(io.InputFileError, match=r"halos\.ascii has 12 columns; halo_nbody\.ascii has 20"):
-        survey.run_import_halos(sky, tmp_path / "halos.ascii", "sehgal2010", tmp_path / "h.parquet")
+        survey.run_import_halos(sky, tmp_path / "halos.ascii", "sehgal2010", tmp_path / "h.parquet", POSITIVE)
     assert not (tmp_path / "h.parquet").exists()
 
 
@@ -122,13 +132,13 @@ def test_user_halo_table_gets_m500c_from_c_of_m(sky, tmp_path):
         {"ra": np.array([25.0]), "dec": np.array([15.0]), "z": np.array([0.4]), "m_vir": np.array([3e14])},
         {"ra": "deg", "dec": "deg", "z": "", "m_vir": "M_sun"},
     )
-    survey.run_import_halos(sky, tmp_path / "mine.parquet", "maps", tmp_path / "halos.parquet")
+    survey.run_import_halos(sky, tmp_path / "mine.parquet", "maps", tmp_path / "halos.parquet", POSITIVE)
     halos, _ = io.read_table(tmp_path / "halos.parquet")
     assert 0.5 * 3e14 < halos["m500c"][0] < 0.8 * 3e14  # NFW M500c / M_vir for c ~ 4-5
     assert halos["v_los"][0] == 0.0
     io.write_table(tmp_path / "bad.parquet", {"ra": np.array([1.0])}, {"ra": "deg"})
     with pytest.raises(io.InputFileError, match=r"bad\.parquet lacks column\(s\) \['dec', 'z', 'm_vir'\]"):
-        survey.run_import_halos(sky, tmp_path / "bad.parquet", "maps", tmp_path / "h2.parquet")
+        survey.run_import_halos(sky, tmp_path / "bad.parquet", "maps", tmp_path / "h2.parquet", POSITIVE)
 
 
 def test_source_catalogues_merge_with_fluxes_and_spectral_index(sky, tmp_path):

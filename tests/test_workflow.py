@@ -149,9 +149,10 @@ def test_stages_are_cumulative_sums(two_runs):
 
 
 def test_different_seed_gives_different_outputs(tmp_path):
-    sky = small_config()["sky"]
+    cfg = small_config()
+    sky = cfg["sky"]
     for seed in (1, 2):
-        pipeline.run_halos(sky, seed, tmp_path / f"halos_{seed}.parquet")
+        pipeline.run_halos(sky, seed, tmp_path / f"halos_{seed}.parquet", cfg["cutouts"]["positive"])
         pipeline.run_noise_map(sky, seed, "148", tmp_path / f"noise_{seed}.fits")
     assert (tmp_path / "halos_1.parquet").read_bytes() != (tmp_path / "halos_2.parquet").read_bytes()
     assert (tmp_path / "noise_1.fits").read_bytes() != (tmp_path / "noise_2.fits").read_bytes()

@@ -15,6 +15,7 @@ import pandas as pd
 from scipy.spatial import cKDTree
 
 from skyhunt.cutouts.grid import ARCMIN, CutoutGeometry, Grid, tan_project
+from skyhunt.sky.halos import qualifying_mask
 
 #: Split names, in the order of increasing RA stripes.
 SPLITS = ("test", "validation", "train")
@@ -141,7 +142,7 @@ def label_cutouts(
         ``halo_dy_arcmin`` (its offset east and north of the centre), and
         ``n_qualifying_in_cutout`` (qualifying halos anywhere in the cutout).
     """
-    q = halos[(halos["m_vir"] >= m_vir_min) & (halos["z"] >= z_min)].reset_index(drop=True)
+    q = halos[qualifying_mask(halos, m_vir_min, z_min)].reset_index(drop=True)
     n = len(grid)
     out = pd.DataFrame(
         {

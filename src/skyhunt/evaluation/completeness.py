@@ -29,6 +29,7 @@ from skyhunt import io
 from skyhunt.cutouts.grid import ARCMIN, CutoutGeometry, Grid, tan_project
 from skyhunt.cutouts.labels import holding_cutout
 from skyhunt.evaluation.ensembles import METHODS
+from skyhunt.sky.halos import qualifying_mask
 
 log = logging.getLogger("skyhunt.evaluation")
 
@@ -118,8 +119,7 @@ def halo_detections(
 def check_qualifying_labelled(det: pd.DataFrame, m_vir_min: float, z_min: float) -> None:
     """Fail unless every qualifying halo (M_vir >= ``m_vir_min`` M_sun, z >= ``z_min``) sits in a positive
     cutout: the grid rebuilt from the index must label halos as the cutouts stage did."""
-    qual = (det["m_vir"].to_numpy() >= m_vir_min) & (det["z"].to_numpy() >= z_min)
-    bad = qual & ~det["cutout_label"].to_numpy()
+    bad = qualifying_mask(det, m_vir_min, z_min) & ~det["cutout_label"].to_numpy()
     if bad.any():
         raise ValueError(
             f"{bad.sum()} qualifying halos lie in cutouts labelled negative (e.g. halo_id "
@@ -349,7 +349,7 @@ def run_halo_detections(
         "positive": positive,
     }
     io.write_table(out_path, {c: det[c].to_numpy() for c in HALO_DETECTION_UNITS}, HALO_DETECTION_UNITS, meta)
-    qual = (det["m_vir"] >= positive["m_vir_min"]) & (det["z"] >= positive["z_min"])
+    qual = qualifying_mask(det, positive["m_vir_min"], positive["z_min"])
     log.info(
         "%d test halos with M_vir >= %.3g M_sun (%d qualifying); recall of qualifying halos: %s",
         len(det),

@@ -32,6 +32,7 @@ from skyhunt import io
 from skyhunt.cutouts.grid import Grid
 from skyhunt.cutouts.labels import pairs_within
 from skyhunt.evaluation.pipeline import read_thresholds
+from skyhunt.sky.halos import qualifying_mask
 
 log = logging.getLogger("skyhunt.evaluation")
 
@@ -82,8 +83,8 @@ REMEDY_COLUMNS = {
 
 
 def qualifying(halos: pd.DataFrame, m_vir_min: float, z_min: float) -> pd.DataFrame:
-    """Halos that make a cutout positive (M_vir >= ``m_vir_min`` M_sun, z >= ``z_min``), by halo_id."""
-    q = halos[(halos["m_vir"] >= m_vir_min) & (halos["z"] >= z_min)]
+    """Halos that make a cutout positive (:func:`skyhunt.sky.halos.qualifying_mask`), by halo_id."""
+    q = halos[qualifying_mask(halos, m_vir_min, z_min)]
     return q.sort_values("halo_id").reset_index(drop=True)
 
 

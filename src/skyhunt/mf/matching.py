@@ -19,6 +19,7 @@ from scipy.spatial import cKDTree
 
 from skyhunt.cutouts.grid import ARCMIN, CutoutGeometry, Grid
 from skyhunt.cutouts.labels import _first_per_group, holding_cutout
+from skyhunt.sky.halos import qualifying_mask
 
 #: Columns of the cutout SNR table and their units.
 CUTOUT_SNR_UNITS = {
@@ -169,7 +170,7 @@ def completeness(
         qualifying halo over all detections).
     """
     h = halos.reset_index(drop=True)
-    qual = h["in_footprint"].to_numpy() & (h["m_vir"].to_numpy() >= m_vir_min) & (h["z"].to_numpy() >= z_min)
+    qual = h["in_footprint"].to_numpy() & qualifying_mask(h, m_vir_min, z_min)
     c = candidates
     if region is not None:
         qual &= region(h["ra"].to_numpy(), h["dec"].to_numpy())

@@ -16,7 +16,7 @@ from skyhunt import io
 from skyhunt.sky import components, cosmology, sources
 from skyhunt.sky.beam import gaussian_beam_operator
 from skyhunt.sky.footprint import Footprint
-from skyhunt.sky.halos import HALO_UNITS, simulate_halos
+from skyhunt.sky.halos import HALO_UNITS, qualifying_density, simulate_halos
 from skyhunt.sky.sz import paint_y_and_tau_v
 
 log = logging.getLogger("skyhunt.sky")
@@ -81,17 +81,22 @@ def read_cmb_spectrum(path) -> np.ndarray:
         raise io.InputFileError(f"CMB spectrum {path} is not a readable ECSV spectrum: {exc}") from exc
 
 
-def run_halos(sky: dict, seed: int, out_path) -> None:
-    """Halo light cone over the padded footprint, to Parquet."""
+def run_halos(sky: dict, seed: int, out_path, positive: dict) -> None:
+    """Halo light cone over the padded footprint, to Parquet.
+
+    ``positive`` (config ``cutouts.positive``: m_vir_min in M_sun, z_min) only sets the qualifying
+    cut whose density is logged.
+    """
     footprint = Footprint.from_config(sky["footprint"])
     rng = components.component_rng(seed, "halos")
     halos = simulate_halos(sky["cosmology"], sky["halos"], footprint, sky["margin_deg"], rng)
-    sel = halos["in_footprint"] & (halos["m_vir"] >= 2e14) & (halos["z"] >= 0.25)
     log.info(
-        "%d halos (M_vir >= %.2g M_sun), %.2f per deg^2 with M_vir >= 2e14 M_sun and z >= 0.25",
+        "%d halos (M_vir >= %.2g M_sun), %.2f per deg^2 with M_vir >= %.3g M_sun and z >= %g",
         len(halos),
         sky["halos"]["m_vir_min"],
-        sel.sum() / footprint.area_deg2,
+        qualifying_density(halos, footprint.area_deg2, positive["m_vir_min"], positive["z_min"]),
+        positive["m_vir_min"],
+        positive["z_min"],
     )
     io.write_table(
         out_path,

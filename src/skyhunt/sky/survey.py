@@ -46,7 +46,7 @@ from skyhunt import io
 from skyhunt.sky import sources as sky_sources
 from skyhunt.sky.cosmology import colossus
 from skyhunt.sky.footprint import Footprint
-from skyhunt.sky.halos import HALO_UNITS, m500c_from_mvir
+from skyhunt.sky.halos import HALO_UNITS, m500c_from_mvir, qualifying_density
 from skyhunt.sky.pipeline import write_band_map
 from skyhunt.sky.profiles import arnaud_halo_properties
 from skyhunt.sky.spectra import jy_per_sr_to_uk_cmb
@@ -353,18 +353,23 @@ def build_halo_table(sky: dict, catalogue: pd.DataFrame) -> pd.DataFrame:
     return table.iloc[np.lexsort((ra, dec))].reset_index(drop=True)
 
 
-def run_import_halos(sky: dict, catalogue_path, kind: str, out_path) -> None:
-    """Write ``halos.parquet`` from a Sehgal (``kind='sehgal2010'``) or user (``'maps'``) catalogue."""
+def run_import_halos(sky: dict, catalogue_path, kind: str, out_path, positive: dict) -> None:
+    """Write ``halos.parquet`` from a Sehgal (``kind='sehgal2010'``) or user (``'maps'``) catalogue.
+
+    ``positive`` (config ``cutouts.positive``: m_vir_min in M_sun, z_min) only sets the qualifying
+    cut whose density is logged.
+    """
     catalogue = read_sehgal_halos(catalogue_path) if kind == "sehgal2010" else read_user_halos(catalogue_path)
     halos = build_halo_table(sky, catalogue)
-    sel = halos["in_footprint"] & (halos["m_vir"] >= 2e14) & (halos["z"] >= 0.25)
     area = Footprint.from_config(sky["footprint"]).area_deg2
     log.info(
-        "%d of %d catalogue halos in the padded footprint; %.2f per deg^2 with M_vir >= 2e14 M_sun, z >= 0.25"
+        "%d of %d catalogue halos in the padded footprint; %.2f per deg^2 with M_vir >= %.3g M_sun, z >= %g"
         " in the footprint",
         len(halos),
         len(catalogue),
-        sel.sum() / area,
+        qualifying_density(halos, area, positive["m_vir_min"], positive["z_min"]),
+        positive["m_vir_min"],
+        positive["z_min"],
     )
     io.write_table(
         out_path,
