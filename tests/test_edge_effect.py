@@ -15,8 +15,16 @@ import torch
 
 from skyhunt import io
 from skyhunt.cnn.module import CutoutClassifier
-from skyhunt.cutouts.extract import PatchInterpolator, interpolation_reach_arcmin
-from skyhunt.cutouts.grid import ARCMIN, CutoutGeometry, Grid, fits_inside, make_grid, tan_project
+from skyhunt.cutouts.extract import PatchInterpolator
+from skyhunt.cutouts.grid import (
+    ARCMIN,
+    CutoutGeometry,
+    Grid,
+    fits_inside,
+    make_grid,
+    standard_grid,
+    tan_project,
+)
 from skyhunt.cutouts.labels import assign_splits, label_cutouts
 from skyhunt.evaluation.edge import (
     RECUT_UNITS,
@@ -299,7 +307,7 @@ def _tiny_run(tmp_path):
     }
     io.write_table(tmp_path / "halos.parquet", halos, {})
     cc = cfg["cutouts"]
-    grid = make_grid(fp, GEO, cc["stride_arcmin"], max(1.0, interpolation_reach_arcmin(2048)))
+    grid = standard_grid(fp, cc, 2048)  # the grid of run_cutouts
     labels = label_cutouts(grid, GEO, pd.DataFrame(halos), 6.0, 2e14, 0.25)
     split = assign_splits(grid.ra, fp.ra_min, fp.ra_max, 0.3, 0.5)
     index = {"cutout_id": np.arange(len(grid)), "ra": grid.ra, "dec": grid.dec, "grid_row": grid.row}

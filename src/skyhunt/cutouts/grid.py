@@ -18,6 +18,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+import healpy as hp
 import numpy as np
 
 from skyhunt.sky.footprint import Footprint
@@ -39,6 +40,11 @@ class CutoutGeometry:
 
     size_arcmin: float
     npix: int
+
+    @classmethod
+    def from_config(cls, cutouts: dict) -> CutoutGeometry:
+        """The geometry of config ``cutouts`` (size_arcmin, npix)."""
+        return cls(cutouts["size_arcmin"], cutouts["npix"])
 
     @property
     def pixel_arcmin(self) -> float:
@@ -200,6 +206,34 @@ def make_grid(
     return Grid(
         np.concatenate(ras), np.concatenate(decs), np.concatenate(rows), np.concatenate(cols), stride_arcmin
     )
+
+
+def interpolation_reach_arcmin(nside: int) -> float:
+    """How far from a sample point bilinear interpolation may reach for pixels, arcmin.
+
+    The four pixels used lie on the two rings bracketing the point, each at
+    most about two pixel radii away; cutouts must stay this far inside the
+    footprint (in addition to any configured margin).
+    """
+    return float(2.0 * np.degrees(hp.max_pixrad(nside)) * 60.0)
+
+
+def edge_margin_arcmin(cutouts: dict, nside: int) -> float:
+    """Distance every cutout pixel keeps from the footprint edge, arcmin.
+
+    Config ``cutouts.edge_margin_arcmin``, but at least :func:`interpolation_reach_arcmin` of the
+    maps' ``nside``, so that interpolation stays inside the map.
+    """
+    return max(cutouts["edge_margin_arcmin"], interpolation_reach_arcmin(nside))
+
+
+def standard_grid(footprint: Footprint, cutouts: dict, nside: int) -> Grid:
+    """The grid of the cutout index: config ``cutouts`` (size, npix, stride) over ``footprint``.
+
+    Cutouts keep :func:`edge_margin_arcmin` from the footprint edge (see :func:`make_grid`).
+    """
+    geometry = CutoutGeometry.from_config(cutouts)
+    return make_grid(footprint, geometry, cutouts["stride_arcmin"], edge_margin_arcmin(cutouts, nside))
 
 
 def recut_centres(

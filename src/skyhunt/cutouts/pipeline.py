@@ -9,8 +9,8 @@ import time
 import numpy as np
 
 from skyhunt import io
-from skyhunt.cutouts.extract import PatchInterpolator, extract_cutouts, interpolation_reach_arcmin
-from skyhunt.cutouts.grid import CutoutGeometry, make_grid
+from skyhunt.cutouts.extract import PatchInterpolator, extract_cutouts
+from skyhunt.cutouts.grid import CutoutGeometry, standard_grid
 from skyhunt.cutouts.labels import assign_splits, label_cutouts, training_drops
 from skyhunt.sky.footprint import Footprint
 
@@ -62,10 +62,9 @@ def run_cutouts(
     sky, cc = cfg["sky"], cfg["cutouts"]
     bands = [b["name"] for b in sky["bands"]]
     stages = list(stage_paths)
-    geometry = CutoutGeometry(cc["size_arcmin"], cc["npix"])
+    geometry = CutoutGeometry.from_config(cc)
     footprint = Footprint.from_config(sky["footprint"])
-    margin = max(cc["edge_margin_arcmin"], interpolation_reach_arcmin(sky["nside"]))
-    grid = make_grid(footprint, geometry, cc["stride_arcmin"], margin)
+    grid = standard_grid(footprint, cc, sky["nside"])
     halos, _ = io.read_table(halos_path)
     labels = label_cutouts(
         grid,

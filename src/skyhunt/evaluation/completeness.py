@@ -334,7 +334,7 @@ def run_halo_detections(
             halos,
             index,
             scores,
-            CutoutGeometry(cutouts_cfg["size_arcmin"], cutouts_cfg["npix"]),
+            CutoutGeometry.from_config(cutouts_cfg),
             cutouts_cfg["stride_arcmin"],
             cutouts_cfg["central_arcmin"],
             halos_cfg["m_vir_min"],

@@ -21,11 +21,12 @@ import pandas as pd
 from skyhunt import io
 from skyhunt.cnn.pipeline import load_model, read_platt
 from skyhunt.cnn.training import predict_scores
-from skyhunt.cutouts.extract import PatchInterpolator, extract_cutouts, interpolation_reach_arcmin
+from skyhunt.cutouts.extract import PatchInterpolator, extract_cutouts
 from skyhunt.cutouts.grid import (
     ARCMIN,
     CutoutGeometry,
     Grid,
+    edge_margin_arcmin,
     fits_inside,
     make_grid,
     recut_centres,
@@ -264,9 +265,9 @@ def run_edge_scores(
     recut_out, dense_out : path-like
         Parquet tables with the columns of :data:`RECUT_UNITS` and :data:`DENSE_UNITS`.
     """
-    geometry = CutoutGeometry(cutouts["size_arcmin"], cutouts["npix"])
+    geometry = CutoutGeometry.from_config(cutouts)
     fp = Footprint.from_config(footprint)
-    margin = max(cutouts["edge_margin_arcmin"], interpolation_reach_arcmin(nside))
+    margin = edge_margin_arcmin(cutouts, nside)
     index, _ = io.read_table(index_path)
     io.require_columns(
         index, {"cutout_id", "ra", "dec", "grid_row", "grid_col", "split", "label", "halo_id"}, index_path

@@ -97,7 +97,7 @@ def run_match_mf(cfg: dict, candidates_path, halos_path, index_path, out_path) -
         cand,
         halos,
         index,
-        CutoutGeometry(cc["size_arcmin"], cc["npix"]),
+        CutoutGeometry.from_config(cc),
         cc["stride_arcmin"],
         cfg["mf"]["matching"]["radius_arcmin"],
     )
