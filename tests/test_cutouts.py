@@ -272,6 +272,17 @@ def test_run_cutouts_is_deterministic_and_fails_cleanly(tmp_path):
             tmp_path / "c" / "index.parquet",
             {s: tmp_path / "c" / f"{s}.npy" for s in stages},
         )
+    # a halo table without m_vir: the error names the file and the column, not a bare KeyError
+    halos, _ = io.read_table(tmp_path / "halos.parquet")
+    io.write_table(tmp_path / "no_m_vir.parquet", {c: halos[c].to_numpy() for c in halos if c != "m_vir"}, {})
+    with pytest.raises(io.InputFileError, match=r"no_m_vir\.parquet lacks columns \['m_vir'\]"):
+        run_cutouts(
+            cfg,
+            paths,
+            tmp_path / "no_m_vir.parquet",
+            tmp_path / "c" / "index.parquet",
+            {s: tmp_path / "c" / f"{s}.npy" for s in stages},
+        )
     paths[("ir", "090")].write_bytes(paths[("ir", "090")].read_bytes()[:5000])
     with pytest.raises(io.InputFileError, match="ir_090.fits"):
         run_cutouts(

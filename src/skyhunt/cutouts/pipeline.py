@@ -13,6 +13,7 @@ from skyhunt.cutouts.extract import PatchInterpolator, extract_cutouts
 from skyhunt.cutouts.grid import CutoutGeometry, standard_grid
 from skyhunt.cutouts.labels import assign_splits, label_cutouts, training_drops
 from skyhunt.sky.footprint import Footprint
+from skyhunt.sky.readers import HALO_CUT_COLUMNS, read_halos
 
 log = logging.getLogger("skyhunt.cutouts")
 
@@ -65,7 +66,7 @@ def run_cutouts(
     geometry = CutoutGeometry.from_config(cc)
     footprint = Footprint.from_config(sky["footprint"])
     grid = standard_grid(footprint, cc, sky["nside"])
-    halos, _ = io.read_table(halos_path)
+    halos = read_halos(halos_path, HALO_CUT_COLUMNS)
     labels = label_cutouts(
         grid,
         geometry,

@@ -28,8 +28,11 @@ from scipy.stats import beta
 from skyhunt import io
 from skyhunt.cutouts.grid import ARCMIN, CutoutGeometry, Grid, tan_project
 from skyhunt.cutouts.labels import holding_cutout
+from skyhunt.cutouts.readers import read_index
 from skyhunt.evaluation.ensembles import METHODS
+from skyhunt.evaluation.pipeline import read_ensemble_scores
 from skyhunt.sky.halos import qualifying_mask
+from skyhunt.sky.readers import read_halos
 
 log = logging.getLogger("skyhunt.evaluation")
 
@@ -319,15 +322,9 @@ def run_halo_detections(
     out_path : path-like
         Output Parquet table (:data:`HALO_DETECTION_UNITS`).
     """
-    halos, _ = io.read_table(halos_path)
-    index, _ = io.read_table(index_path)
-    scores, _ = io.read_table(scores_path)
-    for table, path, need in (
-        (halos, halos_path, HALO_COLUMNS),
-        (index, index_path, INDEX_COLUMNS),
-        (scores, scores_path, ("cutout_id",) + tuple(f"{m}_pos" for m in METHODS)),
-    ):
-        io.require_columns(table, need, path)
+    halos = read_halos(halos_path, HALO_COLUMNS)
+    index = read_index(index_path, INDEX_COLUMNS)
+    scores = read_ensemble_scores(scores_path, ("cutout_id", *(f"{m}_pos" for m in METHODS)))
     positive = cutouts_cfg["positive"]
     try:
         det = halo_detections(

@@ -31,8 +31,10 @@ import pandas as pd
 from skyhunt import io
 from skyhunt.cutouts.grid import Grid
 from skyhunt.cutouts.labels import pairs_within
+from skyhunt.cutouts.readers import GRID_COLUMNS, read_index
 from skyhunt.evaluation.pipeline import read_thresholds
 from skyhunt.sky.halos import qualifying_mask
+from skyhunt.sky.readers import HALO_CUT_COLUMNS, read_halos
 
 log = logging.getLogger("skyhunt.evaluation")
 
@@ -342,6 +344,20 @@ def remedy_markdown(remedy: pd.DataFrame, stage: str, merge_arcmin: float, centr
     )
 
 
+def read_recut_scores(path) -> pd.DataFrame:
+    """The re-cut score table (:data:`RECUT_UNITS`); fail naming the file if it lacks a column."""
+    table, _ = io.read_table(path)
+    io.require_columns(table, RECUT_UNITS, path)
+    return table
+
+
+def read_dense_scores(path) -> pd.DataFrame:
+    """The dense-grid score table (:data:`DENSE_UNITS`); fail naming the file if it lacks a column."""
+    table, _ = io.read_table(path)
+    io.require_columns(table, DENSE_UNITS, path)
+    return table
+
+
 def read_cnn_threshold(thresholds_path, stage: str) -> float:
     """The CNN's validation threshold (probability) in ``thresholds.json``; fail unless it is ``stage``'s."""
     thresholds = read_thresholds(thresholds_path)
@@ -392,17 +408,11 @@ def run_edge_effect_table(
         Outputs: one row per grid, columns of :func:`remedy_table`.
     """
     threshold = read_cnn_threshold(thresholds_path, stage)
-    dense, _ = io.read_table(dense_path)
-    index, _ = io.read_table(index_path)
-    halos, _ = io.read_table(halos_path)
+    dense = read_dense_scores(dense_path)
+    index = read_index(index_path, (*GRID_COLUMNS, "split"))
+    halos = read_halos(halos_path, HALO_CUT_COLUMNS)
     scores, _ = io.read_table(cnn_scores_path)
-    for table, columns, path in (
-        (dense, DENSE_UNITS, dense_path),
-        (index, {"cutout_id", "ra", "dec", "grid_row", "grid_col", "split"}, index_path),
-        (halos, {"halo_id", "ra", "dec", "m_vir", "z"}, halos_path),
-        (scores, {"cutout_id", "probability"}, cnn_scores_path),
-    ):
-        io.require_columns(table, columns, path)
+    io.require_columns(scores, ("cutout_id", "probability"), cnn_scores_path)
     if not np.array_equal(scores["cutout_id"].to_numpy(), index["cutout_id"].to_numpy()):
         raise io.InputFileError(f"{cnn_scores_path}: its cutout_id column does not follow {index_path}")
 

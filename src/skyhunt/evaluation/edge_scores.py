@@ -33,8 +33,10 @@ from skyhunt.cutouts.grid import (
     tan_project,
 )
 from skyhunt.cutouts.labels import count_others, pairs_within
+from skyhunt.cutouts.readers import GRID_COLUMNS, read_index
 from skyhunt.evaluation.edge import DENSE_UNITS, RECUT_UNITS, qualifying
 from skyhunt.sky.footprint import Footprint
+from skyhunt.sky.readers import HALO_CUT_COLUMNS, read_halos
 
 log = logging.getLogger("skyhunt.evaluation")
 
@@ -268,12 +270,8 @@ def run_edge_scores(
     geometry = CutoutGeometry.from_config(cutouts)
     fp = Footprint.from_config(footprint)
     margin = edge_margin_arcmin(cutouts, nside)
-    index, _ = io.read_table(index_path)
-    io.require_columns(
-        index, {"cutout_id", "ra", "dec", "grid_row", "grid_col", "split", "label", "halo_id"}, index_path
-    )
-    halos, _ = io.read_table(halos_path)
-    io.require_columns(halos, {"halo_id", "ra", "dec", "m_vir", "z"}, halos_path)
+    index = read_index(index_path, (*GRID_COLUMNS, "split", "label", "halo_id"))
+    halos = read_halos(halos_path, HALO_CUT_COLUMNS)
     positive = cutouts["positive"]
     q = qualifying(halos, positive["m_vir_min"], positive["z_min"])
     try:

@@ -9,6 +9,7 @@ import numpy as np
 import pandas as pd
 
 from skyhunt import io
+from skyhunt.cutouts.readers import read_index
 from skyhunt.evaluation.ensembles import METHODS, choose_thresholds, predict
 from skyhunt.evaluation.table1 import confusion, markdown, table1
 
@@ -49,7 +50,7 @@ def load_method_scores(index_path, cnn_path, mf_path) -> pd.DataFrame:
     DataFrame
         cutout_id, split, label (bool), cnn, mf in index order.
     """
-    index, _ = io.read_table(index_path)
+    index = read_index(index_path, ("cutout_id", "split", "label"))
     out = index[["cutout_id", "split"]].copy()
     out["label"] = index["label"].to_numpy(bool)
     for path, column, name in ((cnn_path, "probability", "cnn"), (mf_path, "snr", "mf")):
@@ -125,10 +126,17 @@ def read_thresholds(path) -> dict:
     return out
 
 
+def read_ensemble_scores(path, columns=tuple(SCORE_UNITS)) -> pd.DataFrame:
+    """The score table of :func:`run_ensembles`; fail naming the file if it lacks one of ``columns``
+    (default: all of :data:`SCORE_UNITS`)."""
+    scores, _ = io.read_table(path)
+    io.require_columns(scores, columns, path)
+    return scores
+
+
 def read_ensembles(scores_path, thresholds_path) -> tuple[pd.DataFrame, dict]:
     """(score table, thresholds per method) written by :func:`run_ensembles`."""
-    scores, _ = io.read_table(scores_path)
-    return scores, read_thresholds(thresholds_path)["methods"]
+    return read_ensemble_scores(scores_path), read_thresholds(thresholds_path)["methods"]
 
 
 def run_table1(evaluation: dict, seed: int, scores_path, thresholds_path, csv_out, md_out) -> None:
@@ -137,7 +145,7 @@ def run_table1(evaluation: dict, seed: int, scores_path, thresholds_path, csv_ou
     The CSV has one row per method (:func:`skyhunt.evaluation.table1.table1`); the Markdown adds
     the table of F1 gains of the ensembles over the single methods.
     """
-    scores, _ = io.read_table(scores_path)
+    scores = read_ensemble_scores(scores_path, ("split", "label", "cnn", "mf"))
     thresholds = read_thresholds(thresholds_path)
     test = scores[scores["split"] == "test"]
     if test.empty:

@@ -10,12 +10,11 @@ import numpy as np
 import pandas as pd
 from matplotlib.patches import Rectangle
 
-from skyhunt import io
 from skyhunt.evaluation.edge import (
-    RECUT_UNITS,
     offset_map,
     offset_profile,
     read_cnn_threshold,
+    read_recut_scores,
     read_remedy_table,
 )
 from skyhunt.figures.style import method_colour, new_figure, save_figure, stage_label
@@ -130,8 +129,7 @@ def run_edge_effect_figure(
     png_path, pdf_path : path-like
     """
     threshold = read_cnn_threshold(thresholds_path, stage)
-    recut, _ = io.read_table(recut_path)
-    io.require_columns(recut, RECUT_UNITS, recut_path)
+    recut = read_recut_scores(recut_path)
     remedy = read_remedy_table(remedy_path)
 
     profile = offset_profile(recut)

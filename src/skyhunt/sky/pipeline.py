@@ -17,6 +17,13 @@ from skyhunt.sky import components, cosmology, sources
 from skyhunt.sky.beam import gaussian_beam_operator
 from skyhunt.sky.footprint import Footprint
 from skyhunt.sky.halos import HALO_UNITS, qualifying_density, simulate_halos
+from skyhunt.sky.readers import (
+    HALO_SZ_COLUMNS,
+    read_cmb_spectrum,
+    read_halos,
+    read_sources,
+    source_flux_columns,
+)
 from skyhunt.sky.sz import paint_y_and_tau_v
 
 log = logging.getLogger("skyhunt.sky")
@@ -72,15 +79,6 @@ def run_cmb_spectrum(sky: dict, out_path) -> None:
     )
 
 
-def read_cmb_spectrum(path) -> np.ndarray:
-    """C_ell^TT in µK_CMB^2 from the ECSV written by :func:`run_cmb_spectrum`."""
-    try:
-        table = Table.read(path, format="ascii.ecsv")
-        return np.asarray(table["cl_tt"], dtype=float)
-    except Exception as exc:
-        raise io.InputFileError(f"CMB spectrum {path} is not a readable ECSV spectrum: {exc}") from exc
-
-
 def run_halos(sky: dict, seed: int, out_path, positive: dict) -> None:
     """Halo light cone over the padded footprint, to Parquet.
 
@@ -108,7 +106,7 @@ def run_halos(sky: dict, seed: int, out_path, positive: dict) -> None:
 
 def run_sources(sky: dict, seed: int, halos_path, out_path) -> None:
     """Radio and infrared point-source catalogue, to Parquet (fluxes in mJy)."""
-    halos, _ = io.read_table(halos_path)
+    halos = read_halos(halos_path, ("halo_id", "ra", "dec", "m_vir"))
     footprint = Footprint.from_config(sky["footprint"]).padded(sky["margin_deg"])
     rng = components.component_rng(seed, "sources")
     cat = sources.draw_sources(sky["point_sources"], sky["bands"], footprint, halos, rng)
@@ -135,7 +133,7 @@ def run_cmb_map(sky: dict, seed: int, spectrum_path, out_paths: list, nthreads: 
 def run_sz_maps(sky: dict, halos_path, tsz_paths: list, ksz_paths: list) -> None:
     """Thermal SZ per band and kinematic SZ (same in all bands) from the halo table."""
     pixels = _footprint_pixels(sky)
-    halos, _ = io.read_table(halos_path)
+    halos = read_halos(halos_path, HALO_SZ_COLUMNS)
     t0 = time.perf_counter()
     y, tau_v = paint_y_and_tau_v(halos, sky["nside"], pixels, sky["halos"]["truncation_r500"])
     log.info("painted %d halos in %.1f s; max y = %.3g", len(halos), time.perf_counter() - t0, y.max())
@@ -148,7 +146,7 @@ def run_sz_maps(sky: dict, halos_path, tsz_paths: list, ksz_paths: list) -> None
 def run_source_maps(sky: dict, sources_path, ir_paths: list, radio_paths: list) -> None:
     """Infrared and radio point-source maps per band from the source catalogue."""
     pixels = _footprint_pixels(sky)
-    cat, _ = io.read_table(sources_path)
+    cat = read_sources(sources_path, source_flux_columns(sky["bands"]))
     for band, ipath, rpath in zip(sky["bands"], ir_paths, radio_paths, strict=True):
         for population, path in (("ir", ipath), ("radio", rpath)):
             m = sources.paint_sources(cat, population, band, sky["nside"], pixels)
