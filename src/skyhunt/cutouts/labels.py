@@ -68,8 +68,21 @@ def pairs_within(grid: Grid, ra: np.ndarray, dec: np.ndarray, half_arcmin: float
     return obj[inside], cut[inside], dx[inside], dy[inside], cheb[inside]
 
 
-def _first_per_group(group: np.ndarray, rank: np.ndarray) -> np.ndarray:
-    """Index of the lowest-``rank`` element of each value of ``group``."""
+def first_per_group(group: np.ndarray, rank: np.ndarray) -> np.ndarray:
+    """Index of the lowest-``rank`` element of each value of ``group`` (ties: the earliest element).
+
+    Parameters
+    ----------
+    group : ndarray of int
+        Group of each element (e.g. the halo or cutout of each pair).
+    rank : ndarray
+        Sort key, same length; the element of least rank wins its group.
+
+    Returns
+    -------
+    ndarray of int
+        One element index per distinct group value, in increasing group order.
+    """
     order = np.lexsort((rank, group))
     first = np.ones(order.size, bool)
     first[1:] = group[order][1:] != group[order][:-1]
@@ -100,7 +113,7 @@ def holding_cutout(grid: Grid, geometry: CutoutGeometry, ra: np.ndarray, dec: np
     if ra.size == 0:
         return out
     obj, cut, _, _, cheb = pairs_within(grid, ra, dec, geometry.size_arcmin / 2.0)
-    best = _first_per_group(obj, cheb)
+    best = first_per_group(obj, cheb)
     out[obj[best]] = cut[best]
     return out
 
@@ -166,14 +179,14 @@ def label_cutouts(
     if unique:
         # each halo -> its Chebyshev-nearest cutout only (rounding at the seams cannot double count)
         keep = np.zeros(obj.size, bool)
-        keep[_first_per_group(obj, cheb)] = True
+        keep[first_per_group(obj, cheb)] = True
         central &= keep
     obj, cut, dx, dy = obj[central], cut[central], dx[central], dy[central]
     counts = np.bincount(cut, minlength=n)
     out["n_qualifying"] = counts.astype(np.int32)
     out["label"] = (counts > 0).astype(np.int8)
     # record the most massive qualifying halo of each positive cutout
-    sel = _first_per_group(cut, -q["m_vir"].to_numpy()[obj])
+    sel = first_per_group(cut, -q["m_vir"].to_numpy()[obj])
     c = cut[sel]
     out.loc[c, "halo_id"] = q["halo_id"].to_numpy()[obj[sel]]
     out.loc[c, "halo_m_vir"] = q["m_vir"].to_numpy()[obj[sel]]
