@@ -19,7 +19,7 @@ log = logging.getLogger("skyhunt.evaluation")
 SPLITS = ("validation", "test")
 
 #: Units of the ensemble score table.
-SCORE_UNITS = {
+ENSEMBLE_SCORE_UNITS = {
     "cutout_id": "",
     "split": "",
     "label": "",
@@ -79,7 +79,7 @@ def run_ensembles(
     index_path, cnn_path, mf_path : path-like
         See :func:`load_method_scores`.
     scores_out : path-like
-        Parquet table, one row per validation and test cutout (:data:`SCORE_UNITS`).
+        Parquet table, one row per validation and test cutout (:data:`ENSEMBLE_SCORE_UNITS`).
     thresholds_out : path-like
         JSON: the stage and, per method, its threshold(s) with validation and test F1.
     """
@@ -89,7 +89,7 @@ def run_ensembles(
     thresholds = choose_thresholds(
         val["cnn"].to_numpy(), val["mf"].to_numpy(), val["label"].to_numpy(), evaluation["learned"]["l2"]
     )
-    columns = {c: [] for c in SCORE_UNITS}
+    columns = {c: [] for c in ENSEMBLE_SCORE_UNITS}
     for name in SPLITS:
         part = scores[scores["split"] == name]
         pred = predict(part["cnn"].to_numpy(), part["mf"].to_numpy(), thresholds)
@@ -101,7 +101,10 @@ def run_ensembles(
         for m in METHODS:
             thresholds[m][f"{name}_f1"] = f1[m]
     io.write_table(
-        scores_out, {c: np.concatenate(v) for c, v in columns.items()}, SCORE_UNITS, meta={"stage": stage}
+        scores_out,
+        {c: np.concatenate(v) for c, v in columns.items()},
+        ENSEMBLE_SCORE_UNITS,
+        meta={"stage": stage},
     )
     with io.atomic_output(thresholds_out) as tmp:
         tmp.write_text(json.dumps({"stage": stage, "methods": thresholds}, indent=2) + "\n")
@@ -118,17 +121,22 @@ def read_thresholds(path) -> dict:
     """The JSON written by :func:`run_ensembles`; fails naming the file if it is not one."""
     try:
         out = json.loads(open(path, encoding="utf-8").read())
-        assert set(out["methods"]) == set(METHODS)
-    except (OSError, ValueError, KeyError, TypeError, AssertionError) as err:
+        methods = set(out["methods"])
+    except (OSError, ValueError, KeyError, TypeError) as err:
         raise io.InputFileError(
             f"{path}: not a thresholds file written by the ensembles rule ({err!r})"
         ) from err
+    if "stage" not in out or methods != set(METHODS):
+        raise io.InputFileError(
+            f"{path}: not a thresholds file written by the ensembles rule (expected a stage and the "
+            f"methods {sorted(METHODS)}, got keys {sorted(out)} and methods {sorted(methods)})"
+        )
     return out
 
 
-def read_ensemble_scores(path, columns=tuple(SCORE_UNITS)) -> pd.DataFrame:
+def read_ensemble_scores(path, columns=tuple(ENSEMBLE_SCORE_UNITS)) -> pd.DataFrame:
     """The score table of :func:`run_ensembles`; fail naming the file if it lacks one of ``columns``
-    (default: all of :data:`SCORE_UNITS`)."""
+    (default: all of :data:`ENSEMBLE_SCORE_UNITS`)."""
     scores, _ = io.read_table(path)
     io.require_columns(scores, columns, path)
     return scores
