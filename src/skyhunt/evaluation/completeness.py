@@ -28,11 +28,11 @@ from scipy.stats import beta
 from skyhunt import io
 from skyhunt.cutouts.grid import ARCMIN, CutoutGeometry, Grid, tan_project
 from skyhunt.cutouts.labels import holding_cutout
-from skyhunt.cutouts.readers import read_index
+from skyhunt.cutouts.readers import GRID_COLUMNS, read_index
 from skyhunt.evaluation.ensembles import METHODS
 from skyhunt.evaluation.pipeline import read_ensemble_scores
 from skyhunt.sky.halos import qualifying_mask
-from skyhunt.sky.readers import read_halos
+from skyhunt.sky.readers import HALO_CUT_COLUMNS, read_halos
 
 log = logging.getLogger("skyhunt.evaluation")
 
@@ -49,8 +49,10 @@ HALO_DETECTION_UNITS = {
     **{f"detected_{m}": "" for m in METHODS},
 }
 
-HALO_COLUMNS = ("halo_id", "ra", "dec", "z", "m_vir", "theta500_arcmin")
-INDEX_COLUMNS = ("cutout_id", "ra", "dec", "grid_row", "grid_col", "split", "label")
+#: Halo columns the detection table carries over, in its column order.
+HALO_COLUMNS = (*HALO_CUT_COLUMNS, "theta500_arcmin")
+#: Index columns the detections need.
+INDEX_COLUMNS = (*GRID_COLUMNS, "split", "label")
 
 
 def halo_detections(
