@@ -50,7 +50,7 @@ def run_one(area_deg2: float, nside: int, threads: int) -> dict:
             return [d / f"{c}_{b}.fits" for b in bands]
 
         step("cmb_spectrum", pipeline.run_cmb_spectrum, sky, d / "cl.ecsv")
-        step("halos", pipeline.run_halos, sky, cfg["seed"], d / "halos.parquet")
+        step("halos", pipeline.run_halos, sky, cfg["seed"], d / "halos.parquet", cfg["cutouts"]["positive"])
         step("sources", pipeline.run_sources, sky, cfg["seed"], d / "halos.parquet", d / "src.parquet")
         step("cmb_map", pipeline.run_cmb_map, sky, cfg["seed"], d / "cl.ecsv", comp("cmb"), threads)
         step("sz_maps", pipeline.run_sz_maps, sky, d / "halos.parquet", comp("tsz"), comp("ksz"))
