@@ -49,5 +49,6 @@ rule all:
         rules.completeness_mass.output,
         rules.completeness_redshift.output,
         rules.selection_function.output,
+        rules.edge_effect_table.output,
         rules.edge_effect.output,
     default_target: True

@@ -41,7 +41,7 @@ import yaml
 from skyhunt import io
 from skyhunt.config import validate_config
 from skyhunt.cutouts import extract
-from skyhunt.cutouts.grid import CutoutGeometry, make_grid, tan_deproject
+from skyhunt.cutouts.grid import CutoutGeometry, standard_grid, tan_deproject
 from skyhunt.cutouts.pipeline import run_cutouts
 from skyhunt.sky.footprint import Footprint
 
@@ -80,10 +80,8 @@ def main() -> None:
     stages = [s["name"] for s in sky["stages"]]
     bands = [b["name"] for b in sky["bands"]]
     paths = {(s, b): Path(f"results/sky/observed/{s}_{b}.fits") for s in stages for b in bands}
-    geo = CutoutGeometry(cc["size_arcmin"], cc["npix"])
-    footprint = Footprint.from_config(sky["footprint"])
-    margin = max(cc["edge_margin_arcmin"], extract.interpolation_reach_arcmin(nside))
-    grid = make_grid(footprint, geo, cc["stride_arcmin"], margin)
+    geo = CutoutGeometry.from_config(cc)
+    grid = standard_grid(Footprint.from_config(sky["footprint"]), cc, nside)
     sel = slice(0, args.n or len(grid))
     ra, dec = grid.ra[sel], grid.dec[sel]
     n = ra.size
@@ -172,7 +170,7 @@ def main() -> None:
             dt = time.perf_counter() - t0
             peak = tracemalloc.get_traced_memory()[1]
             tracemalloc.stop()
-            ncut = len(make_grid(Footprint.from_config(fp), geo, cc["stride_arcmin"], margin))
+            ncut = len(standard_grid(Footprint.from_config(fp), cc, nside))
             out_gb = ncut * len(stages) * len(bands) * geo.npix**2 * 4 / 1e9
         print(
             f"rule on {frac:.0%} of the RA range: {ncut} cutouts in {dt:.1f} s (reading maps included), "

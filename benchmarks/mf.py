@@ -31,7 +31,7 @@ from skyhunt.config import validate_config
 from skyhunt.mf.search import SearchInputs, search
 from skyhunt.sky.components import component_rng, stage_components, white_noise_sigma_uk
 from skyhunt.sky.footprint import Footprint
-from skyhunt.sky.pipeline import read_cmb_spectrum
+from skyhunt.sky.readers import read_cmb_spectrum
 
 
 def rss_gb() -> float:

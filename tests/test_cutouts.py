@@ -10,7 +10,17 @@ from astropy.wcs import WCS
 
 from skyhunt import io
 from skyhunt.cutouts.extract import PatchInterpolator, extract_cutouts
-from skyhunt.cutouts.grid import ARCMIN, CutoutGeometry, make_grid, recut_centres, tan_deproject, tan_project
+from skyhunt.cutouts.grid import (
+    ARCMIN,
+    CutoutGeometry,
+    edge_margin_arcmin,
+    interpolation_reach_arcmin,
+    make_grid,
+    recut_centres,
+    standard_grid,
+    tan_deproject,
+    tan_project,
+)
 from skyhunt.cutouts.labels import assign_splits, label_cutouts, training_drops
 from skyhunt.cutouts.pipeline import run_cutouts
 from skyhunt.sky.footprint import Footprint
@@ -262,6 +272,17 @@ def test_run_cutouts_is_deterministic_and_fails_cleanly(tmp_path):
             tmp_path / "c" / "index.parquet",
             {s: tmp_path / "c" / f"{s}.npy" for s in stages},
         )
+    # a halo table without m_vir: the error names the file and the column, not a bare KeyError
+    halos, _ = io.read_table(tmp_path / "halos.parquet")
+    io.write_table(tmp_path / "no_m_vir.parquet", {c: halos[c].to_numpy() for c in halos if c != "m_vir"}, {})
+    with pytest.raises(io.InputFileError, match=r"no_m_vir\.parquet lacks columns \['m_vir'\]"):
+        run_cutouts(
+            cfg,
+            paths,
+            tmp_path / "no_m_vir.parquet",
+            tmp_path / "c" / "index.parquet",
+            {s: tmp_path / "c" / f"{s}.npy" for s in stages},
+        )
     paths[("ir", "090")].write_bytes(paths[("ir", "090")].read_bytes()[:5000])
     with pytest.raises(io.InputFileError, match="ir_090.fits"):
         run_cutouts(
@@ -272,3 +293,15 @@ def test_run_cutouts_is_deterministic_and_fails_cleanly(tmp_path):
             {s: tmp_path / "c" / f"{s}.npy" for s in stages},
         )
     assert not (tmp_path / "c").exists() or not any((tmp_path / "c").iterdir())
+
+
+def test_standard_grid_keeps_the_interpolation_reach_when_the_margin_is_smaller():
+    """The grid of the cutout index keeps config edge_margin_arcmin, or the interpolation reach if larger."""
+    fp = Footprint(10.0, 11.0, 0.0, 1.0)
+    cutouts = {"size_arcmin": 8.0, "npix": 32, "stride_arcmin": 6.0, "edge_margin_arcmin": 0.0}
+    assert edge_margin_arcmin(cutouts, 2048) == interpolation_reach_arcmin(2048) > 0
+    assert edge_margin_arcmin({**cutouts, "edge_margin_arcmin": 5.0}, 2048) == 5.0
+    grid = standard_grid(fp, cutouts, 2048)
+    reference = make_grid(fp, CutoutGeometry.from_config(cutouts), 6.0, interpolation_reach_arcmin(2048))
+    np.testing.assert_array_equal(grid.ra, reference.ra)
+    assert grid.dec.min() == pytest.approx(fp.dec_min + GEO.reach_deg(interpolation_reach_arcmin(2048)))

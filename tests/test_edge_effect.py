@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 
 import healpy as hp
 import lightning as L
@@ -13,24 +15,32 @@ import torch
 
 from skyhunt import io
 from skyhunt.cnn.module import CutoutClassifier
-from skyhunt.cutouts.extract import PatchInterpolator, interpolation_reach_arcmin
-from skyhunt.cutouts.grid import ARCMIN, CutoutGeometry, make_grid, tan_project
+from skyhunt.cutouts.extract import PatchInterpolator
+from skyhunt.cutouts.grid import (
+    ARCMIN,
+    CutoutGeometry,
+    Grid,
+    fits_inside,
+    make_grid,
+    standard_grid,
+    tan_project,
+)
 from skyhunt.cutouts.labels import assign_splits, label_cutouts
 from skyhunt.evaluation.edge import (
     RECUT_UNITS,
-    centres_grid,
-    dense_cover,
-    fits_inside,
     holding_count_and_best,
     merge_detections,
-    offset_design,
     offset_map,
     offset_profile,
-    recut_table,
     remedy_row,
+    run_edge_effect_table,
+)
+from skyhunt.evaluation.edge_scores import (
+    dense_cover,
+    offset_design,
+    recut_table,
     run_edge_scores,
     score_cutouts,
-    subgrid,
 )
 from skyhunt.figures.edge import plot_edge_effect, run_edge_effect_figure
 from skyhunt.sky.footprint import Footprint
@@ -169,7 +179,7 @@ def test_dense_cover_reaches_across_the_test_stripe_edge():
     standard = make_grid(fp, GEO, 6.0, 1.0)
     test = assign_splits(standard.ra, fp.ra_min, fp.ra_max, 0.3, 0.5) == "test"
     dense, in_area = dense_cover(standard, test, fp, GEO, 2.0, 1.0, 6.0)
-    area = subgrid(standard, test)
+    area = standard.subset(test)
     ra, dec = Footprint(0.3, 1.2, 0.3, 1.2).sample_uniform(2000, np.random.default_rng(5))
     inside, _ = holding_count_and_best(area, np.zeros(len(area)), ra, dec, 3.0)
     ra, dec = ra[inside > 0], dec[inside > 0]
@@ -186,7 +196,7 @@ def test_merge_is_greedy_non_maximum_suppression():
     """Peaks absorb detections closer than the merging distance, strongest first (not friends-of-friends)."""
     x = np.array([0, 2, 4, 6, 8, 10, 14], float)  # arcmin along the equator
     p = np.array([0.5, 0.9, 0.6, 0.3, 0.8, 0.1, 0.4])
-    grid = centres_grid(x / 60.0, np.zeros(x.size))
+    grid = Grid.from_centres(x / 60.0, np.zeros(x.size))
     np.testing.assert_array_equal(merge_detections(grid, p, 0.25, 6.0), [1, 4, 6])
     np.testing.assert_array_equal(merge_detections(grid, p, 0.25, 2.0), [1, 4, 2, 0, 6, 3])
     assert merge_detections(grid, p, 0.95, 6.0).size == 0
@@ -267,6 +277,13 @@ def test_figure_smoke_and_deterministic(tmp_path):
         assert (tmp_path / f"a.{ext}").read_bytes() == (tmp_path / f"b.{ext}").read_bytes()
 
 
+@pytest.mark.parametrize("module", ["skyhunt.evaluation.edge", "skyhunt.figures.edge"])
+def test_edge_statistics_and_figure_import_no_torch(module):
+    """The remedy table and the figure are CPU jobs: importing them must not pull in torch."""
+    code = f"import sys, {module}; sys.exit('torch' in sys.modules)"
+    assert subprocess.run([sys.executable, "-c", code], timeout=120).returncode == 0
+
+
 def _tiny_run(tmp_path):
     """A 2 deg x 1 deg noise sky with halos, its cutout index, an untrained CNN and Platt parameters."""
     cfg = shipped_config()
@@ -290,7 +307,7 @@ def _tiny_run(tmp_path):
     }
     io.write_table(tmp_path / "halos.parquet", halos, {})
     cc = cfg["cutouts"]
-    grid = make_grid(fp, GEO, cc["stride_arcmin"], max(1.0, interpolation_reach_arcmin(2048)))
+    grid = standard_grid(fp, cc, 2048)  # the grid of run_cutouts
     labels = label_cutouts(grid, GEO, pd.DataFrame(halos), 6.0, 2e14, 0.25)
     split = assign_splits(grid.ra, fp.ra_min, fp.ra_max, 0.3, 0.5)
     index = {"cutout_id": np.arange(len(grid)), "ra": grid.ra, "dec": grid.dec, "grid_row": grid.row}
@@ -350,21 +367,37 @@ def test_run_edge_scores_is_deterministic_and_fails_cleanly(tmp_path):
     dense, _ = io.read_table(tmp_path / "a" / "dense.parquet")
     assert dense["in_test_area"].sum() > 0.75 * 9 * (index["split"] == "test").sum()  # 9 per test cutout
 
-    # the figure: a thresholds file of another stage fails, naming it, before anything is written
+    # the table and the figure: a thresholds file of another stage fails, naming it, before anything
+    # is written
     thresholds = tmp_path / "thresholds.json"
     methods = {m: {"threshold": 0.5} for m in ("mf", "cnn", "and", "prod", "learned")}
     thresholds.write_text(json.dumps({"stage": "ksz", "methods": methods}))
-    outputs = [tmp_path / "fig" / n for n in ("e.png", "e.pdf", "e.csv", "e.md")]
-    args = [tmp_path / "a" / "recut.parquet", tmp_path / "a" / "dense.parquet", tmp_path / "index.parquet"]
-    args += [tmp_path / "halos.parquet", tmp_path / "scores.parquet", thresholds]
+    table = [tmp_path / "tab" / n for n in ("e.csv", "e.md")]
+    figure = [tmp_path / "fig" / n for n in ("e.png", "e.pdf")]
+    args = [tmp_path / "a" / "dense.parquet", tmp_path / "index.parquet", tmp_path / "halos.parquet"]
+    args += [tmp_path / "scores.parquet", thresholds]
     stages, edge = cfg["sky"]["stages"], cfg["evaluation"]["edge_effect"]
     with pytest.raises(io.InputFileError, match="thresholds.json"):
-        run_edge_effect_figure(cfg["cutouts"], edge, stages, "dust", *args, *outputs)
-    assert not (tmp_path / "fig").exists()
+        run_edge_effect_table(cfg["cutouts"], edge, "dust", *args, *table)
+    with pytest.raises(io.InputFileError, match="thresholds.json"):
+        run_edge_effect_figure(
+            cfg["cutouts"],
+            edge,
+            stages,
+            "dust",
+            tmp_path / "a" / "recut.parquet",
+            table[0],
+            thresholds,
+            *figure,
+        )
+    assert not (tmp_path / "tab").exists() and not (tmp_path / "fig").exists()
     thresholds.write_text(json.dumps({"stage": "dust", "methods": methods}))
-    run_edge_effect_figure(cfg["cutouts"], edge, stages, "dust", *args, *outputs)
-    remedy = pd.read_csv(outputs[2])
-    assert remedy["grid"].tolist() == ["standard", "dense"] and all(p.exists() for p in outputs)
+    run_edge_effect_table(cfg["cutouts"], edge, "dust", *args, *table)
+    run_edge_effect_figure(
+        cfg["cutouts"], edge, stages, "dust", tmp_path / "a" / "recut.parquet", table[0], thresholds, *figure
+    )
+    remedy = pd.read_csv(table[0])
+    assert remedy["grid"].tolist() == ["standard", "dense"] and all(p.exists() for p in table + figure)
 
     # missing Platt parameters: a clear error naming the file, no output left behind
     with pytest.raises(io.InputFileError, match="no_platt.parquet"):

@@ -153,6 +153,24 @@ def test_misaligned_scores_fail_naming_the_file(tmp_path, stage_files):
     assert not (tmp_path / "out").exists() or not any((tmp_path / "out").iterdir())
 
 
+def test_index_without_split_fails_naming_the_file_and_column(tmp_path, stage_files):
+    table, _ = io.read_table(stage_files["index"])
+    io.write_table(stage_files["index"], {c: table[c].to_numpy() for c in table if c != "split"}, {})
+    with pytest.raises(io.InputFileError, match=r"index\.parquet lacks columns \['split'\]"):
+        run_ensembles(EVALUATION, "dust", *stage_files.values(), tmp_path / "s.parquet", tmp_path / "t.json")
+    assert not (tmp_path / "s.parquet").exists()
+
+
+def test_ensemble_scores_without_a_column_fail_naming_the_file(tmp_path, stage_files):
+    out = tmp_path / "scores.parquet"
+    run_ensembles(EVALUATION, "dust", *stage_files.values(), out, tmp_path / "t.json")
+    table, _ = io.read_table(out)
+    io.write_table(out, {c: table[c].to_numpy() for c in table if c != "label"}, {})
+    with pytest.raises(io.InputFileError, match=r"scores\.parquet lacks columns \['label'\]"):
+        run_table1(EVALUATION, 7, out, tmp_path / "t.json", tmp_path / "t.csv", tmp_path / "t.md")
+    assert not (tmp_path / "t.csv").exists()
+
+
 def test_corrupt_thresholds_file_fails_naming_it(tmp_path, stage_files):
     out = tmp_path / "scores.parquet"
     run_ensembles(EVALUATION, "dust", *stage_files.values(), out, tmp_path / "t.json")

@@ -21,7 +21,6 @@ from .imported_fixtures import sehgal_halo_rows, uk_to_jy_per_sr, write_ascii, w
 
 NSIDE = 64
 
-
 @pytest.fixture
 def sky():
     cfg = small_config(nside=NSIDE)

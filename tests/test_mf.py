@@ -10,12 +10,14 @@ import pandas as pd
 import pytest
 import scipy.fft
 
+from skyhunt import io
 from skyhunt.cutouts.extract import PatchInterpolator
 from skyhunt.cutouts.grid import CutoutGeometry, make_grid
 from skyhunt.mf import noise, templates
 from skyhunt.mf.filter import FlatGrid, MatchedFilter, gaussian_realisation
 from skyhunt.mf.matching import completeness, cutout_snr, match_halos
 from skyhunt.mf.peaks import find_groups, suppress_sidelobes
+from skyhunt.mf.pipeline import run_match_mf
 from skyhunt.mf.pointsources import bright_sources, subtract_sources
 from skyhunt.mf.search import SearchInputs, search, sz_vector, tile_filter, tile_maps, tile_spectra
 from skyhunt.mf.tiles import make_layout
@@ -333,3 +335,22 @@ def test_matching_order_independent(cfg):
     comp = completeness(det, halos, 2e14, 0.25, 1.0, [3.0, 10.0])
     assert comp["completeness"].iloc[0] >= comp["completeness"].iloc[1]
     assert comp["n_unmatched"].iloc[0] <= 80
+
+
+def test_match_mf_inputs_without_a_needed_column_fail_naming_the_file(cfg, tmp_path):
+    """A halo table without m_vir or a candidate table without snr is named with the column, not a
+    bare KeyError from inside the matching."""
+    grid = make_grid(Footprint(0.0, 1.0, 0.0, 1.0), CutoutGeometry.from_config(cfg["cutouts"]), 6.0, 1.0)
+    index = {"cutout_id": np.arange(len(grid)), "ra": grid.ra, "dec": grid.dec, "grid_row": grid.row}
+    index |= {"grid_col": grid.col, "split": np.full(len(grid), "test")}
+    io.write_table(tmp_path / "index.parquet", index, {})
+    position = {"ra": grid.ra[:3], "dec": grid.dec[:3]}
+    io.write_table(tmp_path / "halos.parquet", position | {"halo_id": np.arange(3), "z": np.full(3, 0.5)}, {})
+    io.write_table(tmp_path / "candidates.parquet", position | {"snr": np.full(3, 6.0)}, {})
+    io.write_table(tmp_path / "no_snr.parquet", position, {})
+    paths = [tmp_path / n for n in ("candidates.parquet", "halos.parquet", "index.parquet", "out.parquet")]
+    with pytest.raises(io.InputFileError, match=r"halos\.parquet lacks columns \['m_vir'\]"):
+        run_match_mf(cfg, *paths)
+    with pytest.raises(io.InputFileError, match=r"no_snr\.parquet lacks columns \['snr'\]"):
+        run_match_mf(cfg, tmp_path / "no_snr.parquet", *paths[1:])
+    assert not (tmp_path / "out.parquet").exists()

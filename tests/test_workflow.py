@@ -155,7 +155,8 @@ def noise_map(sky: dict, seed: int, path) -> None:
 
 
 def test_different_seed_gives_different_outputs(tmp_path):
-    sky = small_config()["sky"]
+    cfg = small_config()
+    sky = cfg["sky"]
     for seed in (1, 2):
         pipeline.run_halos(
             footprint=sky["footprint"],

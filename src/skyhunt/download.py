@@ -291,13 +291,17 @@ def _transfer(url: str, part: Path, entry: ManifestEntry, timeout_s: float) -> i
 
 def _content_range(value: str | None, url: str) -> tuple[int, int | None]:
     """(first byte, total size or None) from ``Content-Range: bytes a-b/total``."""
+    malformed = _Permanent(f"malformed Content-Range {value!r} from {url}")
     try:
         unit, spec = value.split(" ", 1)
         span, total = spec.split("/", 1)
-        assert unit == "bytes"
-        return int(span.split("-", 1)[0]), None if total == "*" else int(total)
-    except Exception:
-        raise _Permanent(f"malformed Content-Range {value!r} from {url}") from None
+        first = int(span.split("-", 1)[0])
+        size = None if total == "*" else int(total)
+    except (AttributeError, ValueError):
+        raise malformed from None
+    if unit != "bytes":
+        raise malformed
+    return first, size
 
 
 def _verify(part: Path, entry: ManifestEntry, total: int | None) -> str | None:

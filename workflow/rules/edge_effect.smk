@@ -1,6 +1,6 @@
 # The CNN's edge effect (DeepSZ section 3.4.2, Fig. 9c) and the quarter-overlap remedy, on the
 # evaluation stage: validation and test clusters re-cut at chosen offsets, the test stripe cut on
-# the dense grid, both scored by the stage's CNN; then the figure and the remedy table.
+# the dense grid, both scored by the stage's CNN; then the remedy table and the figure.
 
 
 rule edge_effect_scores:
@@ -35,13 +35,43 @@ rule edge_effect_scores:
         "../scripts/edge_effect_scores.py"
 
 
-rule edge_effect:
+rule edge_effect_table:
     input:
-        recut=rules.edge_effect_scores.output.recut,
         dense=rules.edge_effect_scores.output.dense,
         index=f"{RESULTS}/cutouts/index.parquet",
         halos=f"{SKY}/halos.parquet",
         scores=f"{RESULTS}/cnn/{EVAL_STAGE}/scores.parquet",
+        thresholds=f"{RESULTS}/ensembles/thresholds.json",
+    output:
+        csv=report(
+            f"{RESULTS}/tables/edge_effect.csv",
+            caption="../report/edge_effect_table.rst",
+            category="CNN diagnostics",
+            labels={"table": "edge-effect remedy (CSV)"},
+        ),
+        md=report(
+            f"{RESULTS}/tables/edge_effect.md",
+            caption="../report/edge_effect_table.rst",
+            category="CNN diagnostics",
+            labels={"table": "edge-effect remedy (Markdown)"},
+        ),
+    params:
+        cutouts=config["cutouts"],
+        edge=config["evaluation"]["edge_effect"],
+        stage=EVAL_STAGE,
+    log:
+        logfile("tables/edge_effect.log"),
+    localrule: True
+    conda:
+        "../../envs/skyhunt.yaml"
+    script:
+        "../scripts/edge_effect_table.py"
+
+
+rule edge_effect:
+    input:
+        recut=rules.edge_effect_scores.output.recut,
+        remedy=rules.edge_effect_table.output.csv,
         thresholds=f"{RESULTS}/ensembles/thresholds.json",
     output:
         png=report(
@@ -51,13 +81,6 @@ rule edge_effect:
             labels={"figure": "edge effect"},
         ),
         pdf=f"{RESULTS}/figures/edge_effect.pdf",
-        csv=report(
-            f"{RESULTS}/tables/edge_effect.csv",
-            caption="../report/edge_effect.rst",
-            category="CNN diagnostics",
-            labels={"table": "edge-effect remedy"},
-        ),
-        md=f"{RESULTS}/tables/edge_effect.md",
     params:
         cutouts=config["cutouts"],
         edge=config["evaluation"]["edge_effect"],

@@ -1,6 +1,6 @@
 import torch
 
-from skyhunt.evaluation.edge import run_edge_scores
+from skyhunt.evaluation.edge_scores import run_edge_scores
 from skyhunt.logs import log_to
 
 log_to(snakemake.log[0])

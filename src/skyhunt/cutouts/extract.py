@@ -326,13 +326,3 @@ def extract_cutouts(
             blocks = tuple(o[sel] for o in outs)
             _extract_block(interp, maps, ra[sel], dec[sel], geometry, method, blocks, pool)
     return out
-
-
-def interpolation_reach_arcmin(nside: int) -> float:
-    """How far from a sample point bilinear interpolation may reach for pixels, arcmin.
-
-    The four pixels used lie on the two rings bracketing the point, each at
-    most about two pixel radii away; cutouts must stay this far inside the
-    footprint (in addition to any configured margin).
-    """
-    return float(2.0 * np.degrees(hp.max_pixrad(nside)) * 60.0)

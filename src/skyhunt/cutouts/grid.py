@@ -18,6 +18,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+import healpy as hp
 import numpy as np
 
 from skyhunt.sky.footprint import Footprint
@@ -40,6 +41,11 @@ class CutoutGeometry:
     size_arcmin: float
     npix: int
 
+    @classmethod
+    def from_config(cls, cutouts: dict) -> CutoutGeometry:
+        """The geometry of config ``cutouts`` (size_arcmin, npix)."""
+        return cls(cutouts["size_arcmin"], cutouts["npix"])
+
     @property
     def pixel_arcmin(self) -> float:
         """Pixel side, arcmin."""
@@ -56,6 +62,13 @@ class CutoutGeometry:
         k = ((self.npix - 1) / 2.0 - np.arange(self.npix)) * self.pixel_arcmin * ARCMIN
         eta, xi = np.meshgrid(k, k, indexing="ij")
         return xi, eta
+
+    def reach_deg(self, margin_arcmin: float) -> float:
+        """Distance from a cutout's centre that bounds the cutout plus ``margin_arcmin``, degrees.
+
+        The half-diagonal bounds the cutout's extent in every direction.
+        """
+        return (self.size_arcmin / 2.0 * np.sqrt(2.0) + margin_arcmin) / 60.0
 
 
 def tan_deproject(ra0_deg, dec0_deg, xi, eta) -> tuple[np.ndarray, np.ndarray]:
@@ -126,6 +139,25 @@ class Grid:
             stride_arcmin,
         )
 
+    @classmethod
+    def from_centres(cls, ra: np.ndarray, dec: np.ndarray, stride_arcmin: float = np.nan) -> Grid:
+        """Arbitrary cutout centres (deg) as one grid row, in the given order."""
+        n = np.size(ra)
+        ra, dec = np.asarray(ra, float), np.asarray(dec, float)
+        return cls(ra, dec, np.zeros(n, int), np.arange(n), stride_arcmin)
+
+    def subset(self, mask: np.ndarray) -> Grid:
+        """The centres where ``mask`` (bool, or indices) holds, in their order here."""
+        return Grid(self.ra[mask], self.dec[mask], self.row[mask], self.col[mask], self.stride_arcmin)
+
+
+def fits_inside(footprint: Footprint, geometry: CutoutGeometry, margin_arcmin: float, ra, dec) -> np.ndarray:
+    """Whether whole cutouts centred at (ra, dec) (deg) stay ``margin_arcmin`` inside the footprint.
+
+    The cutout's half-diagonal bounds its extent, as in :func:`make_grid`.
+    """
+    return footprint.padded(-geometry.reach_deg(margin_arcmin)).contains(ra, dec)
+
 
 def make_grid(
     footprint: Footprint, geometry: CutoutGeometry, stride_arcmin: float, margin_arcmin: float
@@ -149,8 +181,7 @@ def make_grid(
         Minimum distance between any cutout pixel and the footprint edge,
         arcmin (keeps interpolation inside the map).
     """
-    half = geometry.size_arcmin / 2.0 * np.sqrt(2.0)  # half-diagonal bounds the cutout's extent
-    reach = (half + margin_arcmin) / 60.0
+    reach = geometry.reach_deg(margin_arcmin)
     stride = stride_arcmin / 60.0
     dec_rows = np.arange(footprint.dec_min + reach, footprint.dec_max - reach + 1e-12, stride)
     ras, decs, rows, cols = [], [], [], []
@@ -175,6 +206,34 @@ def make_grid(
     return Grid(
         np.concatenate(ras), np.concatenate(decs), np.concatenate(rows), np.concatenate(cols), stride_arcmin
     )
+
+
+def interpolation_reach_arcmin(nside: int) -> float:
+    """How far from a sample point bilinear interpolation may reach for pixels, arcmin.
+
+    The four pixels used lie on the two rings bracketing the point, each at
+    most about two pixel radii away; cutouts must stay this far inside the
+    footprint (in addition to any configured margin).
+    """
+    return float(2.0 * np.degrees(hp.max_pixrad(nside)) * 60.0)
+
+
+def edge_margin_arcmin(cutouts: dict, nside: int) -> float:
+    """Distance every cutout pixel keeps from the footprint edge, arcmin.
+
+    Config ``cutouts.edge_margin_arcmin``, but at least :func:`interpolation_reach_arcmin` of the
+    maps' ``nside``, so that interpolation stays inside the map.
+    """
+    return max(cutouts["edge_margin_arcmin"], interpolation_reach_arcmin(nside))
+
+
+def standard_grid(footprint: Footprint, cutouts: dict, nside: int) -> Grid:
+    """The grid of the cutout index: config ``cutouts`` (size, npix, stride) over ``footprint``.
+
+    Cutouts keep :func:`edge_margin_arcmin` from the footprint edge (see :func:`make_grid`).
+    """
+    geometry = CutoutGeometry.from_config(cutouts)
+    return make_grid(footprint, geometry, cutouts["stride_arcmin"], edge_margin_arcmin(cutouts, nside))
 
 
 def recut_centres(

@@ -15,6 +15,7 @@ import pandas as pd
 from scipy.spatial import cKDTree
 
 from skyhunt.cutouts.grid import ARCMIN, CutoutGeometry, Grid, tan_project
+from skyhunt.sky.halos import qualifying_mask
 
 #: Split names, in the order of increasing RA stripes.
 SPLITS = ("test", "validation", "train")
@@ -67,8 +68,21 @@ def pairs_within(grid: Grid, ra: np.ndarray, dec: np.ndarray, half_arcmin: float
     return obj[inside], cut[inside], dx[inside], dy[inside], cheb[inside]
 
 
-def _first_per_group(group: np.ndarray, rank: np.ndarray) -> np.ndarray:
-    """Index of the lowest-``rank`` element of each value of ``group``."""
+def first_per_group(group: np.ndarray, rank: np.ndarray) -> np.ndarray:
+    """Index of the lowest-``rank`` element of each value of ``group`` (ties: the earliest element).
+
+    Parameters
+    ----------
+    group : ndarray of int
+        Group of each element (e.g. the halo or cutout of each pair).
+    rank : ndarray
+        Sort key, same length; the element of least rank wins its group.
+
+    Returns
+    -------
+    ndarray of int
+        One element index per distinct group value, in increasing group order.
+    """
     order = np.lexsort((rank, group))
     first = np.ones(order.size, bool)
     first[1:] = group[order][1:] != group[order][:-1]
@@ -99,7 +113,7 @@ def holding_cutout(grid: Grid, geometry: CutoutGeometry, ra: np.ndarray, dec: np
     if ra.size == 0:
         return out
     obj, cut, _, _, cheb = pairs_within(grid, ra, dec, geometry.size_arcmin / 2.0)
-    best = _first_per_group(obj, cheb)
+    best = first_per_group(obj, cheb)
     out[obj[best]] = cut[best]
     return out
 
@@ -141,7 +155,7 @@ def label_cutouts(
         ``halo_dy_arcmin`` (its offset east and north of the centre), and
         ``n_qualifying_in_cutout`` (qualifying halos anywhere in the cutout).
     """
-    q = halos[(halos["m_vir"] >= m_vir_min) & (halos["z"] >= z_min)].reset_index(drop=True)
+    q = halos[qualifying_mask(halos, m_vir_min, z_min)].reset_index(drop=True)
     n = len(grid)
     out = pd.DataFrame(
         {
@@ -165,14 +179,14 @@ def label_cutouts(
     if unique:
         # each halo -> its Chebyshev-nearest cutout only (rounding at the seams cannot double count)
         keep = np.zeros(obj.size, bool)
-        keep[_first_per_group(obj, cheb)] = True
+        keep[first_per_group(obj, cheb)] = True
         central &= keep
     obj, cut, dx, dy = obj[central], cut[central], dx[central], dy[central]
     counts = np.bincount(cut, minlength=n)
     out["n_qualifying"] = counts.astype(np.int32)
     out["label"] = (counts > 0).astype(np.int8)
     # record the most massive qualifying halo of each positive cutout
-    sel = _first_per_group(cut, -q["m_vir"].to_numpy()[obj])
+    sel = first_per_group(cut, -q["m_vir"].to_numpy()[obj])
     c = cut[sel]
     out.loc[c, "halo_id"] = q["halo_id"].to_numpy()[obj[sel]]
     out.loc[c, "halo_m_vir"] = q["m_vir"].to_numpy()[obj[sel]]
@@ -241,3 +255,29 @@ def training_drops(grid: Grid, labels: pd.DataFrame, split: np.ndarray) -> np.nd
         near = (np.abs(dx) < reach) & (np.abs(dy) < reach) & (cut != pos[obj])
         drop[cut[near]] |= negative_train[cut[near]]
     return drop
+
+
+def count_others(grid: Grid, target_id: np.ndarray, q: pd.DataFrame, half_arcmin: float) -> np.ndarray:
+    """Qualifying halos other than each cutout's ``target_id`` within Chebyshev ``half_arcmin`` of its centre.
+
+    Parameters
+    ----------
+    grid : Grid
+        Cutout centres.
+    target_id : ndarray of int
+        The halo each cutout was cut for.
+    q : pandas.DataFrame
+        Qualifying halos (halo_id, ra, dec in degrees).
+    half_arcmin : float
+        Half-side of the square searched, arcmin.
+
+    Returns
+    -------
+    ndarray of int32
+        Count per cutout.
+    """
+    if q.empty:
+        return np.zeros(len(grid), np.int32)
+    obj, cut, *_ = pairs_within(grid, q["ra"].to_numpy(), q["dec"].to_numpy(), half_arcmin)
+    other = q["halo_id"].to_numpy()[obj] != np.asarray(target_id)[cut]
+    return np.bincount(cut[other], minlength=len(grid)).astype(np.int32)

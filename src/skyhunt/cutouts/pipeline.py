@@ -9,10 +9,11 @@ import time
 import numpy as np
 
 from skyhunt import io
-from skyhunt.cutouts.extract import PatchInterpolator, extract_cutouts, interpolation_reach_arcmin
-from skyhunt.cutouts.grid import CutoutGeometry, make_grid
+from skyhunt.cutouts.extract import PatchInterpolator, extract_cutouts
+from skyhunt.cutouts.grid import CutoutGeometry, standard_grid
 from skyhunt.cutouts.labels import assign_splits, label_cutouts, training_drops
 from skyhunt.sky.footprint import Footprint
+from skyhunt.sky.readers import HALO_CUT_COLUMNS, read_halos
 
 log = logging.getLogger("skyhunt.cutouts")
 
@@ -62,11 +63,10 @@ def run_cutouts(
     sky, cc = cfg["sky"], cfg["cutouts"]
     bands = [b["name"] for b in sky["bands"]]
     stages = list(stage_paths)
-    geometry = CutoutGeometry(cc["size_arcmin"], cc["npix"])
+    geometry = CutoutGeometry.from_config(cc)
     footprint = Footprint.from_config(sky["footprint"])
-    margin = max(cc["edge_margin_arcmin"], interpolation_reach_arcmin(sky["nside"]))
-    grid = make_grid(footprint, geometry, cc["stride_arcmin"], margin)
-    halos, _ = io.read_table(halos_path)
+    grid = standard_grid(footprint, cc, sky["nside"])
+    halos = read_halos(halos_path, HALO_CUT_COLUMNS)
     labels = label_cutouts(
         grid,
         geometry,

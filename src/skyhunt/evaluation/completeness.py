@@ -28,7 +28,11 @@ from scipy.stats import beta
 from skyhunt import io
 from skyhunt.cutouts.grid import ARCMIN, CutoutGeometry, Grid, tan_project
 from skyhunt.cutouts.labels import holding_cutout
+from skyhunt.cutouts.readers import GRID_COLUMNS, read_index
 from skyhunt.evaluation.ensembles import METHODS
+from skyhunt.evaluation.pipeline import read_ensemble_scores
+from skyhunt.sky.halos import qualifying_mask
+from skyhunt.sky.readers import HALO_CUT_COLUMNS, read_halos
 
 log = logging.getLogger("skyhunt.evaluation")
 
@@ -45,8 +49,10 @@ HALO_DETECTION_UNITS = {
     **{f"detected_{m}": "" for m in METHODS},
 }
 
-HALO_COLUMNS = ("halo_id", "ra", "dec", "z", "m_vir", "theta500_arcmin")
-INDEX_COLUMNS = ("cutout_id", "ra", "dec", "grid_row", "grid_col", "split", "label")
+#: Halo columns the detection table carries over, in its column order.
+HALO_COLUMNS = (*HALO_CUT_COLUMNS, "theta500_arcmin")
+#: Index columns the detections need.
+INDEX_COLUMNS = (*GRID_COLUMNS, "split", "label")
 
 
 def halo_detections(
@@ -118,8 +124,7 @@ def halo_detections(
 def check_qualifying_labelled(det: pd.DataFrame, m_vir_min: float, z_min: float) -> None:
     """Fail unless every qualifying halo (M_vir >= ``m_vir_min`` M_sun, z >= ``z_min``) sits in a positive
     cutout: the grid rebuilt from the index must label halos as the cutouts stage did."""
-    qual = (det["m_vir"].to_numpy() >= m_vir_min) & (det["z"].to_numpy() >= z_min)
-    bad = qual & ~det["cutout_label"].to_numpy()
+    bad = qualifying_mask(det, m_vir_min, z_min) & ~det["cutout_label"].to_numpy()
     if bad.any():
         raise ValueError(
             f"{bad.sum()} qualifying halos lie in cutouts labelled negative (e.g. halo_id "
@@ -319,22 +324,16 @@ def run_halo_detections(
     out_path : path-like
         Output Parquet table (:data:`HALO_DETECTION_UNITS`).
     """
-    halos, _ = io.read_table(halos_path)
-    index, _ = io.read_table(index_path)
-    scores, _ = io.read_table(scores_path)
-    for table, path, need in (
-        (halos, halos_path, HALO_COLUMNS),
-        (index, index_path, INDEX_COLUMNS),
-        (scores, scores_path, ("cutout_id",) + tuple(f"{m}_pos" for m in METHODS)),
-    ):
-        io.require_columns(table, need, path)
+    halos = read_halos(halos_path, HALO_COLUMNS)
+    index = read_index(index_path, INDEX_COLUMNS)
+    scores = read_ensemble_scores(scores_path, ("cutout_id", *(f"{m}_pos" for m in METHODS)))
     positive = cutouts_cfg["positive"]
     try:
         det = halo_detections(
             halos,
             index,
             scores,
-            CutoutGeometry(cutouts_cfg["size_arcmin"], cutouts_cfg["npix"]),
+            CutoutGeometry.from_config(cutouts_cfg),
             cutouts_cfg["stride_arcmin"],
             cutouts_cfg["central_arcmin"],
             halos_cfg["m_vir_min"],
@@ -349,7 +348,7 @@ def run_halo_detections(
         "positive": positive,
     }
     io.write_table(out_path, {c: det[c].to_numpy() for c in HALO_DETECTION_UNITS}, HALO_DETECTION_UNITS, meta)
-    qual = (det["m_vir"] >= positive["m_vir_min"]) & (det["z"] >= positive["z_min"])
+    qual = qualifying_mask(det, positive["m_vir_min"], positive["z_min"])
     log.info(
         "%d test halos with M_vir >= %.3g M_sun (%d qualifying); recall of qualifying halos: %s",
         len(det),

@@ -1,6 +1,7 @@
-"""The CNN's edge effect (DeepSZ section 3.4.2, Fig. 9c) and the quarter-overlap remedy.
+"""The CNN's edge effect (DeepSZ section 3.4.2, Fig. 9c) and the quarter-overlap remedy: statistics.
 
-Two measurements on the evaluation stage's maps, scored by that stage's CNN:
+Two measurements on the evaluation stage's maps, scored by that stage's CNN in
+:mod:`skyhunt.evaluation.edge_scores` (this module needs no torch):
 
 1. Re-cut (DeepSZ Fig. 9c): every qualifying halo that makes a validation or test cutout positive
    is cut again with the halo at offsets 0, step, ..., max (arcmin) from the new cutout's centre,
@@ -22,29 +23,20 @@ Offsets are in arcmin, position angles in degrees east of north, positions in de
 
 from __future__ import annotations
 
-import functools
 import logging
-import time
-from collections.abc import Callable
 
 import numpy as np
 import pandas as pd
 
 from skyhunt import io
-from skyhunt.cnn.pipeline import load_model, read_platt
-from skyhunt.cnn.training import predict_scores
-from skyhunt.cutouts.extract import PatchInterpolator, extract_cutouts, interpolation_reach_arcmin
-from skyhunt.cutouts.grid import ARCMIN, CutoutGeometry, Grid, make_grid, recut_centres, tan_project
+from skyhunt.cutouts.grid import Grid
 from skyhunt.cutouts.labels import pairs_within
-from skyhunt.sky.footprint import Footprint
+from skyhunt.cutouts.readers import GRID_COLUMNS, read_index
+from skyhunt.evaluation.pipeline import read_thresholds
+from skyhunt.sky.halos import qualifying_mask
+from skyhunt.sky.readers import HALO_CUT_COLUMNS, read_halos
 
 log = logging.getLogger("skyhunt.evaluation")
-
-#: A scorer maps cutouts (N, bands, npix, npix) in µK_CMB to N raw scores (log-odds).
-Scorer = Callable[[np.ndarray], np.ndarray]
-
-#: Second entry of the RNG seed, keeping the position angles apart from other uses of ``seed``.
-RNG_STREAM = 3042
 
 #: Units of the re-cut score table.
 RECUT_UNITS = {
@@ -75,193 +67,27 @@ DENSE_UNITS = {
     "probability": "Platt-calibrated",
 }
 
+#: Columns of the remedy table, with their Markdown headers.
+REMEDY_COLUMNS = {
+    "grid": "grid",
+    "stride_arcmin": "stride (')",
+    "cutouts": "cutouts scored",
+    "halos": "test clusters",
+    "halos_held_4plus": "held by >= 4 cutouts",
+    "halos_found": "found",
+    "completeness": "completeness",
+    "detections": "detecting cutouts",
+    "detections_unexplained": "of which no cluster in central 6'",
+    "candidates": "candidates",
+    "false_candidates": "false candidates",
+    "false_per_deg2": "false per deg²",
+}
+
 
 def qualifying(halos: pd.DataFrame, m_vir_min: float, z_min: float) -> pd.DataFrame:
-    """Halos that make a cutout positive (M_vir >= ``m_vir_min`` M_sun, z >= ``z_min``), by halo_id."""
-    q = halos[(halos["m_vir"] >= m_vir_min) & (halos["z"] >= z_min)]
+    """Halos that make a cutout positive (:func:`skyhunt.sky.halos.qualifying_mask`), by halo_id."""
+    q = halos[qualifying_mask(halos, m_vir_min, z_min)]
     return q.sort_values("halo_id").reset_index(drop=True)
-
-
-def positive_halos(index: pd.DataFrame, halos: pd.DataFrame, splits=("test", "validation")) -> pd.DataFrame:
-    """The halo of each positive cutout of ``splits`` (``index.halo_id``), with its position and split.
-
-    Returns
-    -------
-    pandas.DataFrame
-        halo_id, ra, dec (deg), m_vir (M_sun), z, split; sorted by halo_id.
-    """
-    pos = index[(index["label"] == 1) & index["split"].isin(splits)][["halo_id", "split"]]
-    out = pos.merge(halos[["halo_id", "ra", "dec", "m_vir", "z"]], on="halo_id", how="left")
-    if out["ra"].isna().any():
-        missing = out.loc[out["ra"].isna(), "halo_id"].tolist()
-        raise ValueError(f"positive cutouts name halos missing from the halo table: {missing[:5]}")
-    return out.sort_values("halo_id").reset_index(drop=True)
-
-
-def offset_design(
-    n_halos: int, max_offset_arcmin: float, step_arcmin: float, angles: int, rng: np.random.Generator
-) -> pd.DataFrame:
-    """Offsets and random position angles of the re-cut cutouts (DeepSZ Fig. 9c).
-
-    Parameters
-    ----------
-    n_halos : int
-    max_offset_arcmin, step_arcmin : float
-        Offsets 0, step, 2 step, ... up to ``max_offset_arcmin`` (arcmin).
-    angles : int
-        Position angles per halo and offset, uniform in [0, 360) deg.
-    rng : numpy.random.Generator
-
-    Returns
-    -------
-    pandas.DataFrame
-        ``halo`` (row of the halo list), ``offset_arcmin``, ``angle_deg``; halo-major order.
-    """
-    offsets = step_arcmin * np.arange(int(np.floor(max_offset_arcmin / step_arcmin + 1e-9)) + 1)
-    halo, offset = np.meshgrid(np.arange(n_halos), offsets, indexing="ij")
-    halo = np.repeat(halo.ravel(), angles)
-    offset = np.repeat(offset.ravel(), angles)
-    return pd.DataFrame(
-        {"halo": halo, "offset_arcmin": offset, "angle_deg": rng.uniform(0.0, 360.0, halo.size)}
-    )
-
-
-def fits_inside(footprint: Footprint, geometry: CutoutGeometry, margin_arcmin: float, ra, dec) -> np.ndarray:
-    """Whether whole cutouts centred at (ra, dec) (deg) stay ``margin_arcmin`` inside the footprint.
-
-    The cutout's half-diagonal bounds its extent, as in :func:`skyhunt.cutouts.grid.make_grid`.
-    """
-    reach = (geometry.size_arcmin / 2.0 * np.sqrt(2.0) + margin_arcmin) / 60.0
-    return footprint.padded(-reach).contains(ra, dec)
-
-
-def score_cutouts(
-    interp: PatchInterpolator,
-    maps: np.ndarray,
-    ra: np.ndarray,
-    dec: np.ndarray,
-    geometry: CutoutGeometry,
-    method: str,
-    scorer: Scorer,
-    block: int = 2048,
-) -> np.ndarray:
-    """Cut cutouts centred at (ra, dec) (deg) block by block and score each block.
-
-    Parameters
-    ----------
-    interp, maps, geometry, method
-        As for :func:`skyhunt.cutouts.extract.extract_cutouts` (maps: the bands of one stage).
-    scorer : callable
-        Cutouts (n, bands, npix, npix) µK_CMB -> n raw scores.
-    block : int
-        Cutouts held in memory at a time.
-
-    Returns
-    -------
-    ndarray of float64
-        One raw score per centre.
-    """
-    out = np.empty(np.size(ra))
-    for start in range(0, out.size, block):
-        sel = slice(start, start + block)
-        out[sel] = scorer(extract_cutouts(interp, maps, ra[sel], dec[sel], geometry, method))
-    return out
-
-
-def centres_grid(ra: np.ndarray, dec: np.ndarray, stride_arcmin: float = np.nan) -> Grid:
-    """Arbitrary cutout centres (deg) as a :class:`~skyhunt.cutouts.grid.Grid` (one row)."""
-    n = np.size(ra)
-    return Grid(np.asarray(ra, float), np.asarray(dec, float), np.zeros(n, int), np.arange(n), stride_arcmin)
-
-
-def subgrid(grid: Grid, mask: np.ndarray) -> Grid:
-    """The centres of ``grid`` where ``mask`` holds."""
-    return Grid(grid.ra[mask], grid.dec[mask], grid.row[mask], grid.col[mask], grid.stride_arcmin)
-
-
-def count_others(grid: Grid, target_id: np.ndarray, q: pd.DataFrame, half_arcmin: float) -> np.ndarray:
-    """Qualifying halos other than each cutout's ``target_id`` within Chebyshev ``half_arcmin`` of its centre.
-
-    Parameters
-    ----------
-    grid : Grid
-        Cutout centres.
-    target_id : ndarray of int
-        The halo each cutout was cut for.
-    q : pandas.DataFrame
-        Qualifying halos (halo_id, ra, dec).
-    half_arcmin : float
-        Half-side of the square searched, arcmin.
-    """
-    if q.empty:
-        return np.zeros(len(grid), np.int32)
-    obj, cut, *_ = pairs_within(grid, q["ra"].to_numpy(), q["dec"].to_numpy(), half_arcmin)
-    other = q["halo_id"].to_numpy()[obj] != np.asarray(target_id)[cut]
-    return np.bincount(cut[other], minlength=len(grid)).astype(np.int32)
-
-
-def recut_table(
-    targets: pd.DataFrame,
-    q: pd.DataFrame,
-    design: pd.DataFrame,
-    inside: Callable[[np.ndarray, np.ndarray], np.ndarray],
-    cut_and_score: Callable[[np.ndarray, np.ndarray], np.ndarray],
-    geometry: CutoutGeometry,
-    central_arcmin: float,
-) -> pd.DataFrame:
-    """Re-cut every target halo at the offsets and angles of ``design`` and score the new cutouts.
-
-    Parameters
-    ----------
-    targets : pandas.DataFrame
-        Halos to re-cut (halo_id, ra, dec, split), the rows ``design.halo`` refers to.
-    q : pandas.DataFrame
-        All qualifying halos (halo_id, ra, dec), to flag others in the new cutouts.
-    design : pandas.DataFrame
-        From :func:`offset_design`.
-    inside : callable
-        (ra, dec) of centres -> bool, whether the cutout can be cut (e.g. :func:`fits_inside`);
-        the others are left out.
-    cut_and_score : callable
-        (ra, dec) of centres -> raw scores (e.g. :func:`score_cutouts` with a CNN scorer).
-    geometry : CutoutGeometry
-    central_arcmin : float
-        Side of the central square of a positive cutout, arcmin (6' in DeepSZ).
-
-    Returns
-    -------
-    pandas.DataFrame
-        Columns of :data:`RECUT_UNITS` but ``probability``; offsets measured in each new cutout's
-        tangent plane.
-    """
-    halo = design["halo"].to_numpy()
-    ra_h, dec_h = targets["ra"].to_numpy()[halo], targets["dec"].to_numpy()[halo]
-    ra, dec = recut_centres(ra_h, dec_h, design["offset_arcmin"].to_numpy(), design["angle_deg"].to_numpy())
-    keep = inside(ra, dec)
-    if not keep.all():
-        log.info("left out %d of %d re-cut cutouts reaching beyond the footprint", (~keep).sum(), keep.size)
-    halo, ra, dec, ra_h, dec_h = halo[keep], ra[keep], dec[keep], ra_h[keep], dec_h[keep]
-    xi, eta = tan_project(ra, dec, ra_h, dec_h)
-    dx, dy = xi / ARCMIN, eta / ARCMIN
-    ids = targets["halo_id"].to_numpy()[halo]
-    grid = centres_grid(ra, dec)
-    return pd.DataFrame(
-        {
-            "halo_id": ids,
-            "split": targets["split"].to_numpy()[halo],
-            "offset_arcmin": design["offset_arcmin"].to_numpy()[keep],
-            "angle_deg": design["angle_deg"].to_numpy()[keep],
-            "dx_arcmin": dx,
-            "dy_arcmin": dy,
-            "distance_arcmin": np.hypot(dx, dy),
-            "chebyshev_arcmin": np.maximum(np.abs(dx), np.abs(dy)),
-            "ra": ra,
-            "dec": dec,
-            "other_central": count_others(grid, ids, q, central_arcmin / 2.0),
-            "other_in_cutout": count_others(grid, ids, q, geometry.size_arcmin / 2.0),
-            "raw_score": cut_and_score(ra, dec),
-        }
-    )
 
 
 def offset_profile(recut: pd.DataFrame, exclude_others: bool = True) -> pd.DataFrame:
@@ -317,51 +143,6 @@ def offset_map(recut: pd.DataFrame, half_arcmin: float, bin_arcmin: float, exclu
         return edges, np.where(count > 0, total / count, np.nan)
 
 
-def dense_cover(
-    standard: Grid,
-    test: np.ndarray,
-    footprint: Footprint,
-    geometry: CutoutGeometry,
-    stride_arcmin: float,
-    margin_arcmin: float,
-    central_arcmin: float,
-) -> tuple[Grid, np.ndarray]:
-    """The dense (remedy) grid over the test area: the standard test cutouts' central squares.
-
-    Every dense cutout whose middle half reaches the test area is kept, so that halos at the
-    area's edge get all their cutouts.
-
-    Parameters
-    ----------
-    standard : Grid
-        The standard grid (the cutout index).
-    test : ndarray of bool
-        Standard cutouts of the test split.
-    footprint, geometry, margin_arcmin
-        As for :func:`skyhunt.cutouts.grid.make_grid`.
-    stride_arcmin : float
-        Dense stride, arcmin (DeepSZ: a quarter of the cutout width).
-    central_arcmin : float
-        Side of a standard cutout's central square, arcmin.
-
-    Returns
-    -------
-    grid : Grid
-        The kept dense centres (in make_grid order).
-    in_test_area : ndarray of bool
-        Whether each centre lies in the central square of a standard test cutout.
-    """
-    dense = make_grid(footprint, geometry, stride_arcmin, margin_arcmin)
-    area = subgrid(standard, test)
-    half = central_arcmin / 2.0
-    near = np.zeros(len(dense), bool)
-    near[pairs_within(area, dense.ra, dense.dec, half + geometry.size_arcmin / 4.0)[0]] = True
-    dense = subgrid(dense, near)
-    in_area = np.zeros(len(dense), bool)
-    in_area[pairs_within(area, dense.ra, dense.dec, half)[0]] = True
-    return dense, in_area
-
-
 def holding_count_and_best(
     grid: Grid, probability: np.ndarray, ra: np.ndarray, dec: np.ndarray, half_arcmin: float
 ) -> tuple[np.ndarray, np.ndarray]:
@@ -401,7 +182,7 @@ def merge_detections(
     det = det[np.argsort(-probability[det], kind="stable")]
     if det.size == 0:
         return det
-    sub = subgrid(grid, det)
+    sub = grid.subset(det)
     obj, cut, *_ = pairs_within(sub, sub.ra, sub.dec, merge_arcmin - 1e-3)
     order = np.argsort(obj, kind="stable")
     obj, cut = obj[order], cut[order]
@@ -520,7 +301,7 @@ def remedy_table(
         square of a standard test cutout; detections from merging closer than the standard stride.
     """
     test = index["split"].to_numpy() == "test"
-    standard = subgrid(Grid.from_index(index, cutouts["stride_arcmin"]), test)
+    standard = Grid.from_index(index, cutouts["stride_arcmin"]).subset(test)
     half = cutouts["central_arcmin"] / 2.0
     held, _ = holding_count_and_best(
         standard, probability[test], q["ra"].to_numpy(), q["dec"].to_numpy(), half
@@ -547,121 +328,101 @@ def remedy_table(
     return pd.DataFrame(rows)
 
 
-def run_edge_scores(
+def remedy_markdown(remedy: pd.DataFrame, stage: str, merge_arcmin: float, central_arcmin: float) -> str:
+    """The remedy table as Markdown, with the rules it was counted by (distances in arcmin)."""
+    area, threshold = remedy["area_deg2"].iloc[0], remedy["threshold"].iloc[0]
+    table = remedy[list(REMEDY_COLUMNS)].rename(columns=REMEDY_COLUMNS)
+    return (
+        f"# Edge effect: quarter-overlap remedy (DeepSZ 3.4.2), stage {stage}, test split\n\n"
+        f"CNN probability threshold {threshold:.4f} (maximum validation F1); test area {area:.2f} deg².\n"
+        f"A cluster is found when a cutout holding it in its central square (standard grid: central "
+        f"{central_arcmin:g}'; dense grid: middle half) reaches the threshold. Detections closer than "
+        f"{merge_arcmin:g}' (Chebyshev) to a higher one merge into a candidate; a candidate is false when "
+        f"no qualifying cluster lies in the central {central_arcmin:g}' of its peak cutout.\n\n"
+        + table.to_markdown(index=False, floatfmt=".3g")
+        + "\n"
+    )
+
+
+def read_recut_scores(path) -> pd.DataFrame:
+    """The re-cut score table (:data:`RECUT_UNITS`); fail naming the file if it lacks a column."""
+    table, _ = io.read_table(path)
+    io.require_columns(table, RECUT_UNITS, path)
+    return table
+
+
+def read_dense_scores(path) -> pd.DataFrame:
+    """The dense-grid score table (:data:`DENSE_UNITS`); fail naming the file if it lacks a column."""
+    table, _ = io.read_table(path)
+    io.require_columns(table, DENSE_UNITS, path)
+    return table
+
+
+def read_cnn_threshold(thresholds_path, stage: str) -> float:
+    """The CNN's validation threshold (probability) in ``thresholds.json``; fail unless it is ``stage``'s."""
+    thresholds = read_thresholds(thresholds_path)
+    if thresholds["stage"] != stage:
+        raise io.InputFileError(
+            f"{thresholds_path}: thresholds of stage {thresholds['stage']}, expected {stage}"
+        )
+    return float(thresholds["methods"]["cnn"]["threshold"])
+
+
+def read_remedy_table(path) -> pd.DataFrame:
+    """The remedy table (CSV) of :func:`run_edge_effect_table`; fail naming the file if it lacks a column."""
+    try:
+        remedy = pd.read_csv(path)
+    except (OSError, ValueError) as err:
+        raise io.InputFileError(f"{path}: not a readable remedy table ({err})") from err
+    io.require_columns(remedy, ("threshold", "area_deg2", *REMEDY_COLUMNS), path)
+    return remedy
+
+
+def run_edge_effect_table(
     cutouts: dict,
     edge: dict,
-    nside: int,
-    footprint: dict,
-    cnn: dict,
-    seed: int,
-    map_paths: list,
-    halos_path,
+    stage: str,
+    dense_path,
     index_path,
-    model_path,
+    halos_path,
     cnn_scores_path,
-    recut_out,
-    dense_out,
+    thresholds_path,
+    csv_path,
+    md_path,
 ) -> None:
-    """Re-cut the validation and test clusters at chosen offsets, cut the dense test grid; score both.
+    """Write the remedy table (standard against dense grid, test split) as CSV and Markdown.
 
     Parameters
     ----------
-    cutouts, edge, footprint, cnn : dict
-        Validated config sections ``cutouts``, ``evaluation.edge_effect``, ``sky.footprint``, ``cnn``.
-    nside : int
-        HEALPix resolution of the maps.
-    seed : int
-        Config ``seed`` (position angles).
-    map_paths : list
-        The evaluation stage's observed maps, one per band in ``sky.bands`` order.
-    halos_path, index_path : path-like
-        Halo table and cutout index.
-    model_path, cnn_scores_path : path-like
-        The stage's CNN checkpoint and score table (for its Platt parameters).
-    recut_out, dense_out : path-like
-        Parquet tables with the columns of :data:`RECUT_UNITS` and :data:`DENSE_UNITS`.
+    cutouts, edge : dict
+        Config sections ``cutouts`` and ``evaluation.edge_effect``.
+    stage : str
+        The evaluation stage.
+    dense_path : path-like
+        Dense-grid scores of :func:`skyhunt.evaluation.edge_scores.run_edge_scores`.
+    index_path, halos_path, cnn_scores_path : path-like
+        Cutout index, halo table and the stage's CNN scores (standard grid).
+    thresholds_path : path-like
+        ``results/ensembles/thresholds.json`` (the CNN's validation threshold).
+    csv_path, md_path : path-like
+        Outputs: one row per grid, columns of :func:`remedy_table`.
     """
-    geometry = CutoutGeometry(cutouts["size_arcmin"], cutouts["npix"])
-    fp = Footprint.from_config(footprint)
-    margin = max(cutouts["edge_margin_arcmin"], interpolation_reach_arcmin(nside))
-    index, _ = io.read_table(index_path)
-    io.require_columns(
-        index, {"cutout_id", "ra", "dec", "grid_row", "grid_col", "split", "label", "halo_id"}, index_path
-    )
-    halos, _ = io.read_table(halos_path)
-    io.require_columns(halos, {"halo_id", "ra", "dec", "m_vir", "z"}, halos_path)
-    positive = cutouts["positive"]
-    q = qualifying(halos, positive["m_vir_min"], positive["z_min"])
-    try:
-        targets = positive_halos(index, halos)
-    except ValueError as err:
-        raise io.InputFileError(f"{index_path} and {halos_path} disagree: {err}") from err
-    if targets.empty:
-        raise io.InputFileError(f"{index_path}: no positive validation or test cutouts to re-cut")
-    platt = read_platt(cnn_scores_path)
-    module = load_model(model_path, cnn["accelerator"])
-    pixels, maps = io.read_partial_maps(map_paths, nside)
-    interp = PatchInterpolator(nside, pixels)
+    threshold = read_cnn_threshold(thresholds_path, stage)
+    dense = read_dense_scores(dense_path)
+    index = read_index(index_path, (*GRID_COLUMNS, "split"))
+    halos = read_halos(halos_path, HALO_CUT_COLUMNS)
+    scores, _ = io.read_table(cnn_scores_path)
+    io.require_columns(scores, ("cutout_id", "probability"), cnn_scores_path)
+    if not np.array_equal(scores["cutout_id"].to_numpy(), index["cutout_id"].to_numpy()):
+        raise io.InputFileError(f"{cnn_scores_path}: its cutout_id column does not follow {index_path}")
 
-    def scorer(x):
-        return predict_scores(module, x, np.arange(len(x)), cnn["training"]["batch_size"])
-
-    def cut_and_score(ra, dec):
-        return score_cutouts(interp, maps, ra, dec, geometry, cutouts["interpolation"], scorer)
-
-    t0 = time.perf_counter()
-    design = offset_design(
-        len(targets),
-        edge["max_offset_arcmin"],
-        edge["offset_step_arcmin"],
-        edge["angles"],
-        np.random.default_rng([seed, RNG_STREAM]),
+    q = qualifying(halos, cutouts["positive"]["m_vir_min"], cutouts["positive"]["z_min"])
+    remedy = remedy_table(
+        index, scores["probability"].to_numpy(), dense, q, cutouts, edge["dense_stride_arcmin"], threshold
     )
-    recut = recut_table(
-        targets,
-        q,
-        design,
-        functools.partial(fits_inside, fp, geometry, margin),
-        cut_and_score,
-        geometry,
-        cutouts["central_arcmin"],
-    )
-    recut["probability"] = platt(recut["raw_score"].to_numpy())
-    meta = {"edge_effect": edge, "platt_slope": platt.slope, "platt_intercept": platt.intercept}
-    io.write_table(recut_out, {c: recut[c].to_numpy() for c in RECUT_UNITS}, RECUT_UNITS, meta=meta)
-    t1 = time.perf_counter()
-    log.info(
-        "re-cut %d halos into %d cutouts (%d with another qualifying halo in the central square) in %.1f s",
-        len(targets),
-        len(recut),
-        (recut["other_central"] > 0).sum(),
-        t1 - t0,
-    )
-
-    standard = Grid.from_index(index, cutouts["stride_arcmin"])
-    dense, in_area = dense_cover(
-        standard,
-        index["split"].to_numpy() == "test",
-        fp,
-        geometry,
-        edge["dense_stride_arcmin"],
-        margin,
-        cutouts["central_arcmin"],
-    )
-    raw = cut_and_score(dense.ra, dense.dec)
-    columns = {
-        "ra": dense.ra,
-        "dec": dense.dec,
-        "grid_row": dense.row.astype(np.int32),
-        "grid_col": dense.col.astype(np.int32),
-        "in_test_area": in_area,
-        "raw_score": raw,
-        "probability": platt(raw),
-    }
-    io.write_table(dense_out, columns, DENSE_UNITS, meta=meta)
-    log.info(
-        "cut and scored %d dense-grid cutouts (%d centred in the test area) in %.1f s",
-        len(dense),
-        in_area.sum(),
-        time.perf_counter() - t1,
-    )
+    with io.atomic_output(csv_path) as tmp:
+        remedy.to_csv(tmp, index=False, float_format="%.6g")
+    text = remedy_markdown(remedy, stage, cutouts["stride_arcmin"], cutouts["central_arcmin"])
+    with io.atomic_output(md_path) as tmp:
+        tmp.write_text(text, encoding="utf-8")
+    log.info("\n%s", text)

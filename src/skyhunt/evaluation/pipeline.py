@@ -9,6 +9,7 @@ import numpy as np
 import pandas as pd
 
 from skyhunt import io
+from skyhunt.cutouts.readers import read_index
 from skyhunt.evaluation.ensembles import METHODS, choose_thresholds, predict
 from skyhunt.evaluation.table1 import confusion, markdown, table1
 
@@ -18,7 +19,7 @@ log = logging.getLogger("skyhunt.evaluation")
 SPLITS = ("validation", "test")
 
 #: Units of the ensemble score table.
-SCORE_UNITS = {
+ENSEMBLE_SCORE_UNITS = {
     "cutout_id": "",
     "split": "",
     "label": "",
@@ -49,7 +50,7 @@ def load_method_scores(index_path, cnn_path, mf_path) -> pd.DataFrame:
     DataFrame
         cutout_id, split, label (bool), cnn, mf in index order.
     """
-    index, _ = io.read_table(index_path)
+    index = read_index(index_path, ("cutout_id", "split", "label"))
     out = index[["cutout_id", "split"]].copy()
     out["label"] = index["label"].to_numpy(bool)
     for path, column, name in ((cnn_path, "probability", "cnn"), (mf_path, "snr", "mf")):
@@ -78,7 +79,7 @@ def run_ensembles(
     index_path, cnn_path, mf_path : path-like
         See :func:`load_method_scores`.
     scores_out : path-like
-        Parquet table, one row per validation and test cutout (:data:`SCORE_UNITS`).
+        Parquet table, one row per validation and test cutout (:data:`ENSEMBLE_SCORE_UNITS`).
     thresholds_out : path-like
         JSON: the stage and, per method, its threshold(s) with validation and test F1.
     """
@@ -88,7 +89,7 @@ def run_ensembles(
     thresholds = choose_thresholds(
         val["cnn"].to_numpy(), val["mf"].to_numpy(), val["label"].to_numpy(), evaluation["learned"]["l2"]
     )
-    columns = {c: [] for c in SCORE_UNITS}
+    columns = {c: [] for c in ENSEMBLE_SCORE_UNITS}
     for name in SPLITS:
         part = scores[scores["split"] == name]
         pred = predict(part["cnn"].to_numpy(), part["mf"].to_numpy(), thresholds)
@@ -100,7 +101,10 @@ def run_ensembles(
         for m in METHODS:
             thresholds[m][f"{name}_f1"] = f1[m]
     io.write_table(
-        scores_out, {c: np.concatenate(v) for c, v in columns.items()}, SCORE_UNITS, meta={"stage": stage}
+        scores_out,
+        {c: np.concatenate(v) for c, v in columns.items()},
+        ENSEMBLE_SCORE_UNITS,
+        meta={"stage": stage},
     )
     with io.atomic_output(thresholds_out) as tmp:
         tmp.write_text(json.dumps({"stage": stage, "methods": thresholds}, indent=2) + "\n")
@@ -117,18 +121,30 @@ def read_thresholds(path) -> dict:
     """The JSON written by :func:`run_ensembles`; fails naming the file if it is not one."""
     try:
         out = json.loads(open(path, encoding="utf-8").read())
-        assert set(out["methods"]) == set(METHODS)
-    except (OSError, ValueError, KeyError, TypeError, AssertionError) as err:
+        methods = set(out["methods"])
+    except (OSError, ValueError, KeyError, TypeError) as err:
         raise io.InputFileError(
             f"{path}: not a thresholds file written by the ensembles rule ({err!r})"
         ) from err
+    if "stage" not in out or methods != set(METHODS):
+        raise io.InputFileError(
+            f"{path}: not a thresholds file written by the ensembles rule (expected a stage and the "
+            f"methods {sorted(METHODS)}, got keys {sorted(out)} and methods {sorted(methods)})"
+        )
     return out
+
+
+def read_ensemble_scores(path, columns=tuple(ENSEMBLE_SCORE_UNITS)) -> pd.DataFrame:
+    """The score table of :func:`run_ensembles`; fail naming the file if it lacks one of ``columns``
+    (default: all of :data:`ENSEMBLE_SCORE_UNITS`)."""
+    scores, _ = io.read_table(path)
+    io.require_columns(scores, columns, path)
+    return scores
 
 
 def read_ensembles(scores_path, thresholds_path) -> tuple[pd.DataFrame, dict]:
     """(score table, thresholds per method) written by :func:`run_ensembles`."""
-    scores, _ = io.read_table(scores_path)
-    return scores, read_thresholds(thresholds_path)["methods"]
+    return read_ensemble_scores(scores_path), read_thresholds(thresholds_path)["methods"]
 
 
 def run_table1(evaluation: dict, seed: int, scores_path, thresholds_path, csv_out, md_out) -> None:
@@ -137,7 +153,7 @@ def run_table1(evaluation: dict, seed: int, scores_path, thresholds_path, csv_ou
     The CSV has one row per method (:func:`skyhunt.evaluation.table1.table1`); the Markdown adds
     the table of F1 gains of the ensembles over the single methods.
     """
-    scores, _ = io.read_table(scores_path)
+    scores = read_ensemble_scores(scores_path, ("split", "label", "cnn", "mf"))
     thresholds = read_thresholds(thresholds_path)
     test = scores[scores["split"] == "test"]
     if test.empty:

@@ -1,49 +1,26 @@
 """Figure ``edge_effect``: the CNN's score against the cluster's place in the cutout (DeepSZ Fig. 9c).
 
-Computation in :mod:`skyhunt.evaluation.edge`; this module reads the rule's inputs, writes the
-remedy table and draws the figure.
+Computation in :mod:`skyhunt.evaluation.edge`; this module reads the rule's inputs (the re-cut
+scores, the remedy table of rule ``edge_effect_table`` and the CNN threshold) and draws the figure.
 """
 
 from __future__ import annotations
-
-import logging
 
 import numpy as np
 import pandas as pd
 from matplotlib.patches import Rectangle
 
-from skyhunt import io
 from skyhunt.evaluation.edge import (
-    DENSE_UNITS,
-    RECUT_UNITS,
     offset_map,
     offset_profile,
-    qualifying,
-    remedy_table,
+    read_cnn_threshold,
+    read_recut_scores,
+    read_remedy_table,
 )
-from skyhunt.evaluation.pipeline import read_thresholds
 from skyhunt.figures.style import method_colour, new_figure, save_figure, stage_label
-
-log = logging.getLogger("skyhunt.figures")
 
 #: Side of the (dx, dy) bins of the right panel, arcmin.
 MAP_BIN_ARCMIN = 0.5
-
-#: Columns of the remedy table, with their Markdown headers.
-REMEDY_COLUMNS = {
-    "grid": "grid",
-    "stride_arcmin": "stride (')",
-    "cutouts": "cutouts scored",
-    "halos": "test clusters",
-    "halos_held_4plus": "held by >= 4 cutouts",
-    "halos_found": "found",
-    "completeness": "completeness",
-    "detections": "detecting cutouts",
-    "detections_unexplained": "of which no cluster in central 6'",
-    "candidates": "candidates",
-    "false_candidates": "false candidates",
-    "false_per_deg2": "false per deg²",
-}
 
 
 def plot_edge_effect(
@@ -122,39 +99,18 @@ def _remedy_text(remedy: pd.DataFrame) -> str:
     )
 
 
-def remedy_markdown(remedy: pd.DataFrame, stage: str, merge_arcmin: float, central_arcmin: float) -> str:
-    """The remedy table as Markdown, with the rules it was counted by."""
-    area, threshold = remedy["area_deg2"].iloc[0], remedy["threshold"].iloc[0]
-    table = remedy[list(REMEDY_COLUMNS)].rename(columns=REMEDY_COLUMNS)
-    return (
-        f"# Edge effect: quarter-overlap remedy (DeepSZ 3.4.2), stage {stage}, test split\n\n"
-        f"CNN probability threshold {threshold:.4f} (maximum validation F1); test area {area:.2f} deg².\n"
-        f"A cluster is found when a cutout holding it in its central square (standard grid: central "
-        f"{central_arcmin:g}'; dense grid: middle half) reaches the threshold. Detections closer than "
-        f"{merge_arcmin:g}' (Chebyshev) to a higher one merge into a candidate; a candidate is false when "
-        f"no qualifying cluster lies in the central {central_arcmin:g}' of its peak cutout.\n\n"
-        + table.to_markdown(index=False, floatfmt=".3g")
-        + "\n"
-    )
-
-
 def run_edge_effect_figure(
     cutouts: dict,
     edge: dict,
     stages: list,
     stage: str,
     recut_path,
-    dense_path,
-    index_path,
-    halos_path,
-    cnn_scores_path,
+    remedy_path,
     thresholds_path,
     png_path,
     pdf_path,
-    csv_path,
-    md_path,
 ) -> None:
-    """Compute the offset profile and the remedy table, write the table (CSV, Markdown) and the figure.
+    """Compute the offset profile and map of the re-cut scores and draw the figure.
 
     Parameters
     ----------
@@ -164,45 +120,17 @@ def run_edge_effect_figure(
         Config ``sky.stages`` (for the stage's label).
     stage : str
         The evaluation stage.
-    recut_path, dense_path : path-like
-        Tables of :func:`skyhunt.evaluation.edge.run_edge_scores`.
-    index_path, halos_path, cnn_scores_path : path-like
-        Cutout index, halo table and the stage's CNN scores (standard grid).
+    recut_path : path-like
+        Re-cut scores of :func:`skyhunt.evaluation.edge_scores.run_edge_scores`.
+    remedy_path : path-like
+        Remedy table (CSV) of :func:`skyhunt.evaluation.edge.run_edge_effect_table`.
     thresholds_path : path-like
         ``results/ensembles/thresholds.json`` (the CNN's validation threshold).
+    png_path, pdf_path : path-like
     """
-    thresholds = read_thresholds(thresholds_path)
-    if thresholds["stage"] != stage:
-        raise io.InputFileError(
-            f"{thresholds_path}: thresholds of stage {thresholds['stage']}, expected {stage}"
-        )
-    threshold = float(thresholds["methods"]["cnn"]["threshold"])
-    recut, _ = io.read_table(recut_path)
-    dense, _ = io.read_table(dense_path)
-    index, _ = io.read_table(index_path)
-    halos, _ = io.read_table(halos_path)
-    scores, _ = io.read_table(cnn_scores_path)
-    for table, columns, path in (
-        (recut, RECUT_UNITS, recut_path),
-        (dense, DENSE_UNITS, dense_path),
-        (index, {"cutout_id", "ra", "dec", "grid_row", "grid_col", "split"}, index_path),
-        (halos, {"halo_id", "ra", "dec", "m_vir", "z"}, halos_path),
-        (scores, {"cutout_id", "probability"}, cnn_scores_path),
-    ):
-        io.require_columns(table, columns, path)
-    if not np.array_equal(scores["cutout_id"].to_numpy(), index["cutout_id"].to_numpy()):
-        raise io.InputFileError(f"{cnn_scores_path}: its cutout_id column does not follow {index_path}")
-
-    q = qualifying(halos, cutouts["positive"]["m_vir_min"], cutouts["positive"]["z_min"])
-    remedy = remedy_table(
-        index, scores["probability"].to_numpy(), dense, q, cutouts, edge["dense_stride_arcmin"], threshold
-    )
-    with io.atomic_output(csv_path) as tmp:
-        remedy.to_csv(tmp, index=False, float_format="%.6g")
-    text = remedy_markdown(remedy, stage, cutouts["stride_arcmin"], cutouts["central_arcmin"])
-    with io.atomic_output(md_path) as tmp:
-        tmp.write_text(text, encoding="utf-8")
-    log.info("\n%s", text)
+    threshold = read_cnn_threshold(thresholds_path, stage)
+    recut = read_recut_scores(recut_path)
+    remedy = read_remedy_table(remedy_path)
 
     profile = offset_profile(recut)
     edges, mean_map = offset_map(recut, edge["max_offset_arcmin"], MAP_BIN_ARCMIN)

@@ -21,7 +21,10 @@ from matplotlib.patches import Circle
 from skyhunt import io
 from skyhunt.cutouts.arrays import check_index_matches, load_cutout_array
 from skyhunt.cutouts.grid import ARCMIN, tan_project
+from skyhunt.cutouts.readers import read_index
+from skyhunt.evaluation.pipeline import read_ensemble_scores
 from skyhunt.figures.style import COMPONENT_LABELS, WIDTH, method_label, save_figure, stage_label
+from skyhunt.sky.readers import read_halos
 
 log = logging.getLogger("skyhunt.figures")
 
@@ -317,10 +320,8 @@ def cutout_examples(
     """
     if len(array_paths) != len(stages):
         raise ValueError(f"{len(array_paths)} cutout arrays for {len(stages)} noise stages")
-    index, _ = io.read_table(index_path)
-    io.require_columns(index, ("ra", "dec", *INDEX_COLUMNS, *HALO_OFFSET_COLUMNS), index_path)
-    halos, _ = io.read_table(halos_path)
-    io.require_columns(halos, ("ra", "dec", "z", "m_vir", "y5r500_arcmin2"), halos_path)
+    index = read_index(index_path, ("ra", "dec", *INDEX_COLUMNS, *HALO_OFFSET_COLUMNS))
+    halos = read_halos(halos_path, ("ra", "dec", "z", "m_vir", "y5r500_arcmin2"))
     arrays = [load_cutout_array(p) for p in array_paths]
     for path, array in zip(array_paths, arrays, strict=True):
         check_index_matches(index, array, index_path, path)
@@ -572,10 +573,8 @@ def rgb_examples(
     """
     if len(bands) != 3:
         raise ValueError(f"an RGB image needs exactly 3 bands (config sky.bands), got {len(bands)}")
-    scores, _ = io.read_table(scores_path)
-    io.require_columns(scores, SCORE_COLUMNS, scores_path)
-    index, _ = io.read_table(index_path)
-    io.require_columns(index, INDEX_COLUMNS + HALO_OFFSET_COLUMNS, index_path)
+    scores = read_ensemble_scores(scores_path, SCORE_COLUMNS)
+    index = read_index(index_path, INDEX_COLUMNS + HALO_OFFSET_COLUMNS)
     array = load_cutout_array(array_path)
     check_index_matches(index, array, index_path, array_path)
     outcomes = positive_outcomes(scores, index)

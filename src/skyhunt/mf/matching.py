@@ -18,7 +18,8 @@ import pandas as pd
 from scipy.spatial import cKDTree
 
 from skyhunt.cutouts.grid import ARCMIN, CutoutGeometry, Grid
-from skyhunt.cutouts.labels import _first_per_group, holding_cutout
+from skyhunt.cutouts.labels import first_per_group, holding_cutout
+from skyhunt.sky.halos import qualifying_mask
 
 #: Columns of the cutout SNR table and their units.
 CUTOUT_SNR_UNITS = {
@@ -60,7 +61,7 @@ def match_halos(det_ra, det_dec, halos: pd.DataFrame, radius_arcmin: float) -> n
     halo = np.concatenate([np.asarray(h, dtype=np.int64) for h in hits])
     mass = halos["m_vir"].to_numpy()[halo]
     hid = halos["halo_id"].to_numpy()[halo]
-    best = _first_per_group(det, np.lexsort((hid, -mass)).argsort())
+    best = first_per_group(det, np.lexsort((hid, -mass)).argsort())
     out[det[best]] = halo[best]
     return out
 
@@ -115,7 +116,7 @@ def cutout_snr(
         cut, snr, hid = cut[ok], snr[ok], hid[ok]
         n_det = np.bincount(cut, minlength=n)
         # per cutout: highest SNR, then the lowest halo id (order independent)
-        best = _first_per_group(cut, np.lexsort((hid, -snr)).argsort())
+        best = first_per_group(cut, np.lexsort((hid, -snr)).argsort())
         snr_out[cut[best]] = snr[best]
         halo_out[cut[best]] = hid[best]
     return pd.DataFrame(
@@ -169,7 +170,7 @@ def completeness(
         qualifying halo over all detections).
     """
     h = halos.reset_index(drop=True)
-    qual = h["in_footprint"].to_numpy() & (h["m_vir"].to_numpy() >= m_vir_min) & (h["z"].to_numpy() >= z_min)
+    qual = h["in_footprint"].to_numpy() & qualifying_mask(h, m_vir_min, z_min)
     c = candidates
     if region is not None:
         qual &= region(h["ra"].to_numpy(), h["dec"].to_numpy())

@@ -9,12 +9,14 @@ import numpy as np
 
 from skyhunt import io
 from skyhunt.cutouts.grid import CutoutGeometry
+from skyhunt.cutouts.readers import GRID_COLUMNS, read_index
 from skyhunt.mf.matching import CUTOUT_SNR_UNITS, cutout_snr
 from skyhunt.mf.pointsources import bright_sources, subtract_sources
+from skyhunt.mf.readers import read_candidates
 from skyhunt.mf.search import CANDIDATE_UNITS, SearchInputs, search
 from skyhunt.sky.components import stage_components
 from skyhunt.sky.footprint import Footprint
-from skyhunt.sky.pipeline import read_cmb_spectrum
+from skyhunt.sky.readers import read_cmb_spectrum, read_halos, read_sources, source_flux_columns
 from skyhunt.sky.sources import POPULATIONS
 
 log = logging.getLogger("skyhunt.mf")
@@ -49,7 +51,7 @@ def run_matched_filter(
     ps = mf["point_sources"]
     holes = None
     if present and ps["treatment"] != "none":
-        catalogue, _ = io.read_table(sources_path)
+        catalogue = read_sources(sources_path, source_flux_columns(bands))
         bright = bright_sources(catalogue, bands, ps["flux_min_mjy"])
         bright = bright[bright["population"].isin(present)]
         if ps["treatment"] == "subtract":
@@ -89,15 +91,14 @@ def run_matched_filter(
 def run_match_mf(cfg: dict, candidates_path, halos_path, index_path, out_path) -> None:
     """Match one stage's detections to halos and cutouts; write the per-cutout SNR table."""
     cc = cfg["cutouts"]
-    cand, _ = io.read_table(candidates_path)
-    halos, _ = io.read_table(halos_path)
-    index, _ = io.read_table(index_path)
-    io.require_columns(index, ("cutout_id", "ra", "dec", "grid_row", "grid_col", "split"), index_path)
+    cand = read_candidates(candidates_path)
+    halos = read_halos(halos_path, ("halo_id", "ra", "dec", "m_vir"))
+    index = read_index(index_path, (*GRID_COLUMNS, "split"))
     table = cutout_snr(
         cand,
         halos,
         index,
-        CutoutGeometry(cc["size_arcmin"], cc["npix"]),
+        CutoutGeometry.from_config(cc),
         cc["stride_arcmin"],
         cfg["mf"]["matching"]["radius_arcmin"],
     )

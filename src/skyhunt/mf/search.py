@@ -20,7 +20,8 @@ import scipy.fft
 from scipy import ndimage
 from scipy.spatial import cKDTree
 
-from skyhunt.cutouts.extract import PatchInterpolator, interpolate_at, interpolation_reach_arcmin
+from skyhunt.cutouts.extract import PatchInterpolator, interpolate_at
+from skyhunt.cutouts.grid import interpolation_reach_arcmin
 from skyhunt.mf import noise, templates
 from skyhunt.mf.filter import FlatGrid, MatchedFilter
 from skyhunt.mf.peaks import find_groups, suppress_sidelobes

@@ -78,7 +78,7 @@ SEHGAL_HALO_COLUMNS = (
 )
 
 #: Map units a configuration may declare, and their factor to µK_CMB (None: depends on frequency).
-MAP_UNITS = {"uK_CMB": 1.0, "K_CMB": 1e6, "Jy/sr": None, "MJy/sr": None}
+MAP_UNIT_FACTORS = {"uK_CMB": 1.0, "K_CMB": 1e6, "Jy/sr": None, "MJy/sr": None}
 
 #: The octant on which the Sehgal et al. (2010) halos and sources are unique, degrees.
 SEHGAL_UNIQUE_OCTANT = Footprint(0.0, 90.0, 0.0, 90.0)
@@ -90,19 +90,19 @@ def to_uk_cmb_factor(unit: str, freq_ghz: float) -> float:
     Parameters
     ----------
     unit : str
-        One of :data:`MAP_UNITS`: ``uK_CMB``, ``K_CMB``, ``Jy/sr`` or ``MJy/sr``
+        One of :data:`MAP_UNIT_FACTORS`: ``uK_CMB``, ``K_CMB``, ``Jy/sr`` or ``MJy/sr``
         (surface brightness, converted with the exact Planck derivative at
         T_CMB, :func:`skyhunt.sky.spectra.jy_per_sr_to_uk_cmb`).
     freq_ghz : float
         Band centre in GHz (delta bandpass, as in the Sehgal maps).
     """
-    if unit not in MAP_UNITS:
-        raise ValueError(f"map unit {unit!r} is not one of {sorted(MAP_UNITS)}")
+    if unit not in MAP_UNIT_FACTORS:
+        raise ValueError(f"map unit {unit!r} is not one of {sorted(MAP_UNIT_FACTORS)}")
     if unit == "Jy/sr":
         return float(jy_per_sr_to_uk_cmb(freq_ghz))
     if unit == "MJy/sr":
         return 1e6 * float(jy_per_sr_to_uk_cmb(freq_ghz))
-    return MAP_UNITS[unit]
+    return MAP_UNIT_FACTORS[unit]
 
 
 def read_healpix_pixels(path, nside: int, pixels: np.ndarray, field: int = 0) -> np.ndarray:
@@ -198,7 +198,7 @@ def run_import_map(
     full_sky : path-like
         Full-sky HEALPix map.
     unit : str
-        Unit of the input map (:data:`MAP_UNITS`).
+        Unit of the input map (:data:`MAP_UNIT_FACTORS`).
     field : int
         Table column of the map.
     component_map : path-like
@@ -379,14 +379,11 @@ def run_import_halos(
     """
     rows = read_sehgal_halos(catalogue) if kind == "sehgal2010" else read_user_halos(catalogue)
     table = build_halo_table(footprint, margin_deg, cosmology, halo_model, rows)
-    sel = table["in_footprint"] & (table["m_vir"] >= 2e14) & (table["z"] >= 0.25)
-    area = Footprint.from_config(footprint).area_deg2
     log.info(
-        "%d of %d catalogue halos in the padded footprint; %.2f per deg^2 with M_vir >= 2e14 M_sun, z >= 0.25"
-        " in the footprint",
+        "%d of %d catalogue halos in the padded footprint, %d of them in the footprint",
         len(table),
         len(rows),
-        sel.sum() / area,
+        table["in_footprint"].sum(),
     )
     io.write_table(
         halos,

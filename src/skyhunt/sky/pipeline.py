@@ -18,6 +18,13 @@ from skyhunt.sky.beam import gaussian_beam_operator
 from skyhunt.sky.cosmology import lensed_tt_spectrum as cosmology_spectrum
 from skyhunt.sky.footprint import Footprint
 from skyhunt.sky.halos import HALO_UNITS, simulate_halos
+from skyhunt.sky.readers import (
+    HALO_SZ_COLUMNS,
+    read_cmb_spectrum,
+    read_halos,
+    read_sources,
+    source_flux_columns,
+)
 from skyhunt.sky.sources import draw_sources, paint_sources, source_units
 from skyhunt.sky.sz import paint_y_and_tau_v
 
@@ -86,15 +93,6 @@ def run_cmb_spectrum(*, cosmology: dict, lmax: int, spectrum) -> None:
     )
 
 
-def read_cmb_spectrum(path) -> np.ndarray:
-    """C_ell^TT in µK_CMB^2 from the ECSV written by :func:`run_cmb_spectrum`."""
-    try:
-        table = Table.read(path, format="ascii.ecsv")
-        return np.asarray(table["cl_tt"], dtype=float)
-    except Exception as exc:
-        raise io.InputFileError(f"CMB spectrum {path} is not a readable ECSV spectrum: {exc}") from exc
-
-
 def run_halos(
     *, footprint: dict, margin_deg: float, cosmology: dict, halo_model: dict, seed: int, halos
 ) -> None:
@@ -116,12 +114,11 @@ def run_halos(
     box = Footprint.from_config(footprint)
     rng = components.component_rng(seed, "halos")
     table = simulate_halos(cosmology, halo_model, box, margin_deg, rng)
-    sel = table["in_footprint"] & (table["m_vir"] >= 2e14) & (table["z"] >= 0.25)
     log.info(
-        "%d halos (M_vir >= %.2g M_sun), %.2f per deg^2 with M_vir >= 2e14 M_sun and z >= 0.25",
+        "%d halos (M_vir >= %.2g M_sun) in the padded footprint, %d of them in the footprint",
         len(table),
         halo_model["m_vir_min"],
-        sel.sum() / box.area_deg2,
+        table["in_footprint"].sum(),
     )
     io.write_table(
         halos,
@@ -153,7 +150,7 @@ def run_sources(
     sources : path-like
         Output Parquet table.
     """
-    halo_table, _ = io.read_table(halos)
+    halo_table = read_halos(halos, ("halo_id", "ra", "dec", "m_vir"))
     padded = Footprint.from_config(footprint).padded(margin_deg)
     rng = components.component_rng(seed, "sources")
     cat = draw_sources(point_sources, bands, padded, halo_table, rng)
@@ -218,7 +215,7 @@ def run_sz_maps(
         Output maps, one per band (µK_CMB).
     """
     pixels = _footprint_pixels(footprint, nside)
-    table, _ = io.read_table(halos)
+    table = read_halos(halos, HALO_SZ_COLUMNS)
     t0 = time.perf_counter()
     y, tau_v = paint_y_and_tau_v(table, nside, pixels, truncation_r500)
     log.info("painted %d halos in %.1f s; max y = %.3g", len(table), time.perf_counter() - t0, y.max())
@@ -245,7 +242,7 @@ def run_source_maps(*, footprint: dict, nside: int, bands: list, sources, ir: li
         Output maps, one per band (µK_CMB).
     """
     pixels = _footprint_pixels(footprint, nside)
-    cat, _ = io.read_table(sources)
+    cat = read_sources(sources, source_flux_columns(bands))
     for band, ipath, rpath in zip(bands, ir, radio, strict=True):
         for population, path in (("ir", ipath), ("radio", rpath)):
             values = paint_sources(cat, population, band, nside, pixels)

@@ -1,0 +1,48 @@
+"""Code structure rules that review would otherwise have to re-check: private names stay in their module."""
+
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+
+SRC = Path(__file__).resolve().parents[1] / "src" / "skyhunt"
+
+
+def _modules():
+    return sorted(SRC.rglob("*.py"))
+
+
+def test_no_private_name_is_imported_from_another_module():
+    """A helper used outside its module is public (in the right home), not imported as ``_name``."""
+    offenders = []
+    for path in _modules():
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if isinstance(node, ast.ImportFrom) and (node.module or "").startswith("skyhunt"):
+                offenders += [
+                    f"{path.relative_to(SRC)}: {node.module}.{a.name}"
+                    for a in node.names
+                    if a.name.startswith("_")
+                ]
+    assert not offenders
+
+
+def test_no_assert_validates_anything_in_src():
+    """``assert`` vanishes under ``python -O``: input is checked with exceptions that name the file."""
+    offenders = []
+    for path in _modules():
+        tree = ast.parse(path.read_text(encoding="utf-8"))
+        offenders += [
+            f"{path.relative_to(SRC)}:{n.lineno}" for n in ast.walk(tree) if isinstance(n, ast.Assert)
+        ]
+    assert not offenders
+
+
+def test_every_units_table_has_one_name():
+    """One ``<TABLE>_UNITS`` constant per table: no two modules define the same name for different tables."""
+    defined = {}
+    for path in _modules():
+        for node in ast.parse(path.read_text(encoding="utf-8")).body:
+            targets = node.targets if isinstance(node, ast.Assign) else []
+            for name in (t.id for t in targets if isinstance(t, ast.Name) and t.id.endswith("_UNITS")):
+                defined.setdefault(name, []).append(str(path.relative_to(SRC)))
+    assert {n: where for n, where in defined.items() if len(where) > 1} == {}
