@@ -441,3 +441,79 @@ def test_cutout_cross_checks(cfg):
     msg = problems_of(cfg)
     assert "config key 'cutouts.splits.test_max'" in msg
     assert "config key 'cutouts.central_arcmin'" in msg
+
+
+# ---------------------------------------------------------------------------------------------
+# values that used to pass validation and fail (or silently mislead) later
+
+
+NON_FINITE_KEYS = [
+    ("sky", "bands", 1, "noise_uk_arcmin"),
+    ("sky", "footprint", "ra_min"),
+    ("sky", "footprint", "dec_max"),
+    ("mf", "core_radii_arcmin", 2),
+    ("mf", "detection", "snr_min"),
+    ("sky", "halos", "m_vir_min"),
+    ("cnn", "optimizer", "lr"),
+]
+
+
+def _set(config, keys, value):
+    node = config
+    for key in keys[:-1]:
+        node = node[key]
+    node[keys[-1]] = value
+
+
+@pytest.mark.parametrize("text", [".nan", ".inf", "-.inf", ".NaN", "-.Inf"])
+@pytest.mark.parametrize("keys", NON_FINITE_KEYS, ids=lambda k: ".".join(map(str, k)))
+def test_non_finite_numbers_are_rejected(cfg, keys, text):
+    """NaN passes every bound (comparisons are false) and inf some: both are rejected by type."""
+    value = yaml.safe_load(f"x: {text}")["x"]
+    _set(cfg, keys, value)
+    with pytest.raises(ConfigError) as info:
+        validate_config(cfg)
+    path = _key_path_of(keys)
+    assert info.value.problems == [f"config key {path!r}: expected a finite number, got {value!r}"]
+
+
+def _key_path_of(keys) -> str:
+    return "".join(f"[{k}]" if isinstance(k, int) else (f".{k}" if i else k) for i, k in enumerate(keys))
+
+
+def test_python_nan_and_integer_keys(cfg):
+    cfg["sky"]["margin_deg"] = float("nan")
+    cfg["cutouts"]["npix"] = float("inf")
+    cfg["sky"]["footprint"]["ra_max"] = float("nan")  # the ra_min < ra_max rule is skipped
+    msg = problems_of(cfg)
+    assert "config key 'sky.margin_deg': expected a finite number, got nan" in msg
+    assert "config key 'cutouts.npix': expected an integer, got inf" in msg
+    assert "config key 'sky.footprint.ra_max': expected a finite number, got nan" in msg
+    assert "config key 'sky.footprint.ra_min'" not in msg
+
+
+@pytest.mark.parametrize(
+    "keys, radii, index",
+    [
+        (("mf", "core_radii_arcmin"), [2.0, 1.0, 1.0], 1),
+        (("mf", "core_radii_arcmin"), [0.5, 1.0, 1.0], 2),
+        (("mf", "arnaud", "theta500_arcmin"), [1.0, 3.0, 2.0], 2),
+    ],
+)
+def test_template_lists_must_increase(cfg, keys, radii, index):
+    _set(cfg, keys, radii)
+    with pytest.raises(ConfigError) as info:
+        validate_config(cfg)
+    path = _key_path_of(keys)
+    shown = [float(r) for r in radii]
+    assert info.value.problems == [
+        f"config key {path!r}: expected a strictly increasing list (item [{index}] = {shown[index]!r} is not "
+        f"above item [{index - 1}] = {shown[index - 1]!r}), got {shown!r}"
+    ]
+
+
+def test_increasing_lists_pass(cfg):
+    cfg["mf"]["core_radii_arcmin"] = [1.0]
+    cfg["mf"]["arnaud"]["theta500_arcmin"] = [0.5, 0.75, 9]
+    out = validate_config(cfg)
+    assert out["mf"]["arnaud"]["theta500_arcmin"] == [0.5, 0.75, 9.0]

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import copy
 import difflib
+import math
 import re
 from collections.abc import Iterable, Mapping
 from pathlib import Path
@@ -166,7 +167,32 @@ def validate_config(config: Mapping, schema_path: str | Path | None = None) -> d
 
 
 def _validator_class(schema: dict):
-    return jsonschema.validators.validator_for(schema, default=jsonschema.Draft202012Validator)
+    """The schema's validator, with finite numbers only and the skyhunt keyword ``increasing``.
+
+    A ``number`` is an int or a finite float: NaN and infinity (YAML ``.nan``,
+    ``.inf``) pass every bound (comparisons with NaN are false), so they are
+    rejected as a type. ``increasing: true`` on an array requires its items to
+    increase strictly.
+    """
+    base = jsonschema.validators.validator_for(schema, default=jsonschema.Draft202012Validator)
+    checker = base.TYPE_CHECKER.redefine("number", lambda _, value: _is_finite_number(value))
+    return jsonschema.validators.extend(
+        base, validators={"increasing": _check_increasing}, type_checker=checker
+    )
+
+
+def _first_not_increasing(items: list) -> int | None:
+    """Index of the first numeric item not above the one before it, or None."""
+    for i in range(1, len(items)):
+        low, high = items[i - 1], items[i]
+        if _is_finite_number(low) and _is_finite_number(high) and not low < high:
+            return i
+    return None
+
+
+def _check_increasing(validator, increasing, instance, schema):
+    if increasing and isinstance(instance, list) and _first_not_increasing(instance) is not None:
+        yield jsonschema.ValidationError("the items do not increase strictly")
 
 
 def _plain(value: Any) -> Any:
@@ -254,6 +280,10 @@ def _show(value: Any, limit: int = 80) -> str:
     return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
+def _is_non_finite(value: Any) -> bool:
+    return isinstance(value, float) and not math.isfinite(value)
+
+
 def _show_typed(value: Any) -> str:
     if value is None:
         return "nothing (an empty value)"
@@ -317,6 +347,10 @@ def _describe_error(error: jsonschema.ValidationError) -> list[tuple[str, dict |
         ]
     if kind == "type":
         types = [value] if isinstance(value, str) else list(value)
+        if _is_non_finite(instance):
+            names = {**_TYPE_NAMES, "number": "a finite number"}
+            expected = " or ".join(names.get(t, t) for t in types)
+            return [(f"{where}: expected {expected}, got {instance!r}", schema, path)]
         expected = " or ".join(_TYPE_NAMES.get(t, t) for t in types)
         return [(f"{where}: expected {expected}, got {_show_typed(instance)}", schema, path)]
     if kind == "enum":
@@ -330,6 +364,8 @@ def _describe_error(error: jsonschema.ValidationError) -> list[tuple[str, dict |
         "exclusiveMaximum": "<",
     }
     if kind in bounds:
+        if _is_non_finite(instance):
+            return []  # the type error says it: NaN and infinity are not numbers here
         return [(f"{where}: expected a number {bounds[kind]} {value}, got {_show(instance)}", schema, path)]
     if kind == "pattern":
         return [
@@ -343,6 +379,16 @@ def _describe_error(error: jsonschema.ValidationError) -> list[tuple[str, dict |
     if kind == "minItems":
         return [
             (f"{where}: expected a list of at least {value} item(s), got {_show(instance)}", schema, path)
+        ]
+    if kind == "increasing":
+        i = _first_not_increasing(instance)
+        return [
+            (
+                f"{where}: expected a strictly increasing list (item [{i}] = {instance[i]!r} is not "
+                f"above item [{i - 1}] = {instance[i - 1]!r}), got {_show(instance)}",
+                schema,
+                path,
+            )
         ]
     if kind == "maxItems":
         return [(f"{where}: expected a list of at most {value} item(s), got {_show(instance)}", schema, path)]
@@ -367,6 +413,10 @@ def _get(config: Any, *keys: str | int) -> Any:
 
 def _is_number(value: Any) -> bool:
     return isinstance(value, int | float) and not isinstance(value, bool)
+
+
+def _is_finite_number(value: Any) -> bool:
+    return _is_number(value) and math.isfinite(value)
 
 
 def _semantic_problems(config: dict, bad_paths: set[str]) -> list[str]:
