@@ -8,7 +8,14 @@ from pathlib import Path
 import pytest
 import yaml
 
-from skyhunt.config import SCHEMA_PATH, ConfigError, load_schema, validate_config
+from skyhunt.config import (
+    SCHEMA_PATH,
+    ConfigError,
+    check_config_files,
+    load_schema,
+    read_config_file,
+    validate_config,
+)
 
 REPO = Path(__file__).resolve().parents[1]
 CONFIG_PATH = REPO / "config.yaml"
@@ -517,3 +524,90 @@ def test_increasing_lists_pass(cfg):
     cfg["mf"]["arnaud"]["theta500_arcmin"] = [0.5, 0.75, 9]
     out = validate_config(cfg)
     assert out["mf"]["arnaud"]["theta500_arcmin"] == [0.5, 0.75, 9.0]
+
+
+# ---------------------------------------------------------------------------------------------
+# config files read strictly: a key given twice
+
+
+@pytest.mark.parametrize("path", [CONFIG_PATH, REPO / "workflow" / "presets" / "paper.yaml"])
+def test_read_config_file_reads_the_shipped_files(path):
+    with open(path, encoding="utf-8") as f:
+        assert read_config_file(path) == yaml.safe_load(f)
+
+
+def test_duplicate_keys_are_named_with_file_and_lines(tmp_path):
+    path = tmp_path / "dup.yaml"
+    path.write_text(
+        "seed: 1\n"
+        "sky:\n"
+        "  footprint:\n"
+        "    ra_min: 0.0\n"
+        "    ra_max: 12.0\n"
+        "    ra_min: 5.0\n"
+        "  bands:\n"
+        "    - {name: '090', name: '148'}\n"
+        "seed: 2\n",
+        encoding="utf-8",
+    )
+    assert yaml.safe_load(path.read_text())["seed"] == 2  # what PyYAML (and Snakemake) does silently
+    with pytest.raises(ConfigError) as info:
+        read_config_file(path)
+    assert info.value.problems == [
+        f"config key 'sky.footprint.ra_min' in {path}, line 6: expected each key once, got it a second "
+        "time (first on line 4); YAML would silently keep only the last value",
+        f"config key 'sky.bands[0].name' in {path}, line 8: expected each key once, got it a second "
+        "time (first on line 8); YAML would silently keep only the last value",
+        f"config key 'seed' in {path}, line 9: expected each key once, got it a second "
+        "time (first on line 1); YAML would silently keep only the last value",
+    ]
+
+
+def test_quoted_and_plain_spellings_of_a_key_are_the_same_key(tmp_path):
+    path = tmp_path / "dup.yaml"
+    path.write_text("cutouts:\n  npix: 32\n  'npix': 16\n", encoding="utf-8")
+    with pytest.raises(ConfigError, match="config key 'cutouts.npix' in .*, line 3: .*first on line 2"):
+        read_config_file(path)
+
+
+def test_duplicate_key_in_tab_indented_json(tmp_path):
+    path = tmp_path / "config.json"
+    path.write_text('{\n\t"seed": 1,\n\t"cnn": {\n\t\t"stages": ["dust"],\n\t\t"stages": []\n\t}\n}\n')
+    with pytest.raises(ConfigError) as info:
+        read_config_file(path)
+    assert info.value.problems[0].startswith(f"config key 'cnn.stages' in {path}, line 5: ")
+    path.write_text('{\n\t"seed": 1\n}\n')
+    assert read_config_file(path) == {"seed": 1}
+
+
+def test_merge_keys_may_override(tmp_path):
+    path = tmp_path / "merge.yaml"
+    path.write_text("base: &b {ra_min: 0.0, ra_max: 1.0}\nfootprint:\n  <<: *b\n  ra_max: 2.0\n")
+    assert read_config_file(path)["footprint"] == {"ra_min": 0.0, "ra_max": 2.0}
+
+
+def test_empty_and_invalid_files(tmp_path):
+    empty = tmp_path / "empty.yaml"
+    empty.write_text("# nothing\n")
+    assert read_config_file(empty) is None
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("sky: [1, 2\n")
+    with pytest.raises(ConfigError) as info:
+        read_config_file(bad)
+    assert info.value.problems[0].startswith(
+        f"config file '{bad}', line 2: expected valid YAML, got a syntax error (expected ',' or ']'"
+    )
+
+
+def test_check_config_files_reports_every_file_once(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "a.yaml").write_text("seed: 1\nseed: 2\n")
+    (tmp_path / "b.yaml").write_text("mf:\n  template: beta\n  template: arnaud\n")
+    (tmp_path / "ok.yaml").write_text("seed: 1\n")
+    check_config_files(["ok.yaml", CONFIG_PATH])
+    with pytest.raises(ConfigError) as info:
+        check_config_files(["a.yaml", tmp_path / "a.yaml", "ok.yaml", "b.yaml"])
+    assert [p.split(":")[0] for p in info.value.problems] == [
+        "config key 'seed' in a.yaml, line 2",
+        "config key 'mf.template' in b.yaml, line 3",
+    ]

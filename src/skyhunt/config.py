@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import copy
 import difflib
+import json
 import math
 import re
 from collections.abc import Iterable, Mapping
@@ -109,6 +110,110 @@ def load_schema(path: str | Path | None = None) -> dict:
         raise jsonschema.exceptions.SchemaError(f"config schema {path} is not a mapping")
     _validator_class(schema).check_schema(schema)
     return schema
+
+
+def read_config_file(path: str | Path) -> Any:
+    """Read a YAML (or JSON) config file as Snakemake does, but refuse keys given twice.
+
+    PyYAML, and so Snakemake, keeps only the last value of a key that occurs
+    twice in one mapping; the first is silently lost.
+
+    Parameters
+    ----------
+    path : str or Path
+        The config file (e.g. ``config.yaml`` or a ``--configfile``).
+
+    Returns
+    -------
+    object
+        The file's content (a mapping for a config file; None if empty).
+
+    Raises
+    ------
+    ConfigError
+        If a key occurs twice in one mapping (each such key named by its
+        dotted path, with the file and both lines), or if the file is not
+        valid YAML.
+    """
+    text = Path(path).read_text(encoding="utf-8")
+    try:
+        json.loads(text)
+    except ValueError:
+        pass
+    else:  # JSON may be indented with tabs, which YAML forbids; its strings hold no raw tabs
+        text = text.expandtabs()
+    loader = yaml.SafeLoader(text)
+    try:
+        node = loader.get_single_node()
+        if node is None:
+            return None
+        problems = list(_duplicate_keys(loader, node, "", str(path), set()))
+        if problems:
+            raise ConfigError(problems)
+        return loader.construct_document(node)
+    except yaml.YAMLError as err:
+        mark = getattr(err, "problem_mark", None)
+        where = f", line {mark.line + 1}" if mark is not None else ""
+        problem = getattr(err, "problem", None) or str(err)
+        raise ConfigError(
+            [f"config file {str(path)!r}{where}: expected valid YAML, got a syntax error ({problem})"]
+        ) from err
+    finally:
+        loader.dispose()
+
+
+def check_config_files(paths: Iterable[str | Path]) -> None:
+    """Read every config file strictly (:func:`read_config_file`); report all problems at once.
+
+    Parameters
+    ----------
+    paths : iterable of str or Path
+        The config files Snakemake loaded (``workflow.configfiles``: the
+        ``--configfile`` files and the Snakefile's ``configfile:``); a file
+        listed twice (e.g. relative and absolute) is read once.
+
+    Raises
+    ------
+    ConfigError
+        Listing the problems of every file, e.g. each key given twice.
+    """
+    unique: dict[Path, str | Path] = {}
+    for path in paths:
+        unique.setdefault(Path(path).absolute(), path)
+    problems: list[str] = []
+    for path in unique.values():
+        try:
+            read_config_file(path)
+        except ConfigError as err:
+            problems.extend(err.problems)
+    if problems:
+        raise ConfigError(problems)
+
+
+def _duplicate_keys(loader: yaml.SafeLoader, node: yaml.Node, path: str, file: str, seen: set[int]):
+    """Yield one message per key that occurs twice in a mapping of the node tree."""
+    if id(node) in seen:  # an alias of a node already walked
+        return
+    seen.add(id(node))
+    if isinstance(node, yaml.SequenceNode):
+        for i, item in enumerate(node.value):
+            yield from _duplicate_keys(loader, item, f"{path}[{i}]", file, seen)
+    elif isinstance(node, yaml.MappingNode):
+        first_line: dict[Any, int] = {}
+        for key_node, value_node in node.value:
+            if not isinstance(key_node, yaml.ScalarNode) or key_node.tag == "tag:yaml.org,2002:merge":
+                continue
+            key = loader.construct_object(key_node)
+            child = _join(path, str(key))
+            line = key_node.start_mark.line + 1
+            if key in first_line:
+                yield (
+                    f"config key {child!r} in {file}, line {line}: expected each key once, got it a second "
+                    f"time (first on line {first_line[key]}); YAML would silently keep only the last value"
+                )
+            else:
+                first_line[key] = line
+            yield from _duplicate_keys(loader, value_node, child, file, seen)
 
 
 def validate_config(config: Mapping, schema_path: str | Path | None = None) -> dict:

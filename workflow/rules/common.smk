@@ -5,11 +5,13 @@ import re
 import sys
 import urllib.parse
 
-from skyhunt.config import ConfigError, validate_config
+from skyhunt.config import ConfigError, check_config_files, validate_config
 from skyhunt.download import DownloadError, load_manifest
 from skyhunt.sky.components import COMPONENTS, stage_components
 
 try:
+    # Snakemake keeps the last value of a key given twice in a config file: re-read each strictly
+    check_config_files(workflow.configfiles)
     validated = validate_config(config)
 except ConfigError as err:
     sys.exit(f"skyhunt: invalid configuration\n{err}")
