@@ -611,3 +611,100 @@ def test_check_config_files_reports_every_file_once(tmp_path, monkeypatch):
         "config key 'seed' in a.yaml, line 2",
         "config key 'mf.template' in b.yaml, line 3",
     ]
+
+
+# ---------------------------------------------------------------------------------------------
+# --config values: Snakemake passes nested ones as strings
+
+
+def _with_command_line(cfg: dict, command_line: dict) -> dict:
+    """``cfg`` with ``command_line`` merged in, as Snakemake's update_config does."""
+    from snakemake.utils import update_config
+
+    update_config(cfg, copy.deepcopy(command_line))
+    return cfg
+
+
+def test_command_line_strings_are_read_as_yaml_scalars(cfg):
+    command_line = {
+        "seed": 3,
+        "sky": {"nside": "1024", "cmb": {"lmax": "3000"}, "footprint": {"ra_max": "6"}},
+        "mf": {"core_radii_arcmin": ["0.5", "1", "1.0e+1"], "detection": {"snr_min": "4.5"}},
+        "cnn": {"progress_bar": "false", "training": {"augment": "True"}},
+        "evaluation": {"stage": "null"},
+        "cutouts": {"interpolation": "nearest"},
+    }
+    out = validate_config(_with_command_line(cfg, command_line), command_line=command_line)
+    assert out["seed"] == 3
+    assert out["sky"]["nside"] == 1024 and isinstance(out["sky"]["nside"], int)
+    assert out["sky"]["cmb"]["lmax"] == 3000
+    assert out["sky"]["footprint"]["ra_max"] == 6.0 and isinstance(out["sky"]["footprint"]["ra_max"], float)
+    assert out["mf"]["core_radii_arcmin"] == [0.5, 1.0, 10.0]
+    assert out["mf"]["detection"]["snr_min"] == 4.5
+    assert out["cnn"]["progress_bar"] is False
+    assert out["cnn"]["training"]["augment"] is True
+    assert out["evaluation"]["stage"] is None
+    assert out["cutouts"]["interpolation"] == "nearest"
+
+
+def test_command_line_strings_that_are_not_the_type_still_fail(cfg):
+    command_line = {
+        "sky": {
+            "nside": "1000",
+            "bands": [{"name": "90", "freq_ghz": "ninety", "noise_uk_arcmin": ".nan", "ps_d3000_uk2": "1"}],
+        },
+        "cnn": {"progress_bar": "yes please", "stages": ["dust"], "training": {"batch_size": "2.5"}},
+    }
+    with pytest.raises(ConfigError) as info:
+        validate_config(_with_command_line(cfg, command_line), command_line=command_line)
+    assert info.value.problems == [
+        "config key 'sky.nside': expected one of 32, 64, 128, 256, 512, 1024, 2048, 4096, 8192, 16384, "
+        "got 1000",
+        "config key 'sky.bands[0].freq_ghz': expected a number, got 'ninety' (a string)",
+        "config key 'sky.bands[0].noise_uk_arcmin': expected a finite number, got nan",
+        "config key 'cnn.progress_bar': expected true or false, got 'yes please' (a string)",
+        "config key 'cnn.training.batch_size': expected an integer, got 2.5 (a number)",
+    ]
+
+
+def test_quoted_values_in_a_file_still_fail(cfg):
+    """Only command-line values are converted: a quoted "1024" in a config file is a mistake."""
+    cfg["sky"]["nside"] = "1024"
+    cfg["cnn"]["progress_bar"] = "false"
+    with pytest.raises(ConfigError) as info:
+        validate_config(cfg, command_line={"seed": 3})
+    assert info.value.problems == [
+        "config key 'sky.nside': expected an integer, got '1024' (a string); remove the quotes to give a "
+        "number",
+        "config key 'cnn.progress_bar': expected true or false, got 'false' (a string); remove the quotes to "
+        "give true or false",
+    ]
+
+
+def _dry_run(workdir: Path, *args: str):
+    import subprocess
+    import sys
+
+    cmd = [sys.executable, "-m", "snakemake", "-n", "--snakefile", str(REPO / "Snakefile")]
+    cmd += ["--directory", str(workdir), "--cores", "1", *args]
+    return subprocess.run(cmd, capture_output=True, text=True, timeout=300)
+
+
+def test_snakemake_dry_run_with_nested_command_line_config(tmp_path):
+    (tmp_path / "config.yaml").write_text(CONFIG_PATH.read_text())
+    proc = _dry_run(
+        tmp_path, "--config", "sky={nside: 1024, cmb: {lmax: 3000}}", "seed=3", "cnn={progress_bar: false}"
+    )
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert "invalid configuration" not in proc.stdout + proc.stderr
+
+
+def test_snakemake_dry_run_stops_on_duplicate_key_in_configfile(tmp_path):
+    (tmp_path / "config.yaml").write_text(CONFIG_PATH.read_text())
+    (tmp_path / "preset.yaml").write_text("cutouts:\n  npix: 32\n  size_arcmin: 8.0\n  npix: 16\n")
+    proc = _dry_run(tmp_path, "--configfile", str(tmp_path / "preset.yaml"))
+    assert proc.returncode == 1
+    assert (
+        f"config key 'cutouts.npix' in {tmp_path / 'preset.yaml'}, line 4: expected each key once, got it a "
+        "second time (first on line 2)"
+    ) in proc.stdout + proc.stderr

@@ -216,7 +216,9 @@ def _duplicate_keys(loader: yaml.SafeLoader, node: yaml.Node, path: str, file: s
             yield from _duplicate_keys(loader, value_node, child, file, seen)
 
 
-def validate_config(config: Mapping, schema_path: str | Path | None = None) -> dict:
+def validate_config(
+    config: Mapping, schema_path: str | Path | None = None, command_line: Mapping | None = None
+) -> dict:
     """Check a workflow configuration and fill in the defaults of omitted keys.
 
     Parameters
@@ -226,6 +228,14 @@ def validate_config(config: Mapping, schema_path: str | Path | None = None) -> d
         ``config``). It is not modified.
     schema_path : str or Path, optional
         JSON schema to validate against; default :data:`SCHEMA_PATH`.
+    command_line : mapping, optional
+        The ``--config`` values given on Snakemake's command line
+        (``workflow.config_settings.config``), already merged into ``config``.
+        Snakemake passes nested values (``--config 'sky={nside: 1024}'``) as
+        strings; where the schema expects a number, an integer, true/false or
+        null, such a string is read as a YAML scalar (``'1024'`` -> 1024,
+        ``'false'`` -> False). Values from config files are not converted: a
+        quoted ``"1024"`` in a file is an error.
 
     Returns
     -------
@@ -246,7 +256,7 @@ def validate_config(config: Mapping, schema_path: str | Path | None = None) -> d
     if not isinstance(config, Mapping):
         raise ConfigError([f"the configuration must be a mapping of keys to values, got {_show(config)}"])
     schema = load_schema(schema_path)
-    completed = _complete(_plain(config), schema, schema)
+    completed = _complete(_from_command_line(_plain(config), command_line, schema, schema), schema, schema)
 
     validator = _validator_class(schema)(schema)
     problems: list[str] = []
@@ -329,6 +339,45 @@ def _types(schema: dict) -> set[str]:
     return {t} if isinstance(t, str) else set(t)
 
 
+def _from_command_line(instance: Any, given: Any, schema: dict, root: dict) -> Any:
+    """Read the strings of ``--config`` values (``given``) as YAML scalars where the schema wants one.
+
+    Only values of ``instance`` still equal to the command-line value are
+    converted; the result replaces them in place of a plain copy.
+    """
+    schema = _resolve(schema, root)
+    if not isinstance(schema, dict):
+        return instance
+    if isinstance(given, Mapping) and isinstance(instance, dict):
+        properties = schema.get("properties", {})
+        for key, value in given.items():
+            if key in instance and key in properties:
+                instance[key] = _from_command_line(instance[key], value, properties[key], root)
+        return instance
+    if isinstance(given, list) and instance == given and isinstance(schema.get("items"), dict):
+        return [_from_command_line(item, item, schema["items"], root) for item in instance]
+    if isinstance(given, str) and instance == given:
+        return _yaml_scalar(given, _types(schema))
+    return instance
+
+
+def _yaml_scalar(text: str, types: set[str]) -> Any:
+    """``text`` read as a YAML scalar if that gives one of the non-string ``types``, else ``text``."""
+    if not types & {"number", "integer", "boolean", "null"}:
+        return text
+    try:
+        value = yaml.safe_load(text)
+    except yaml.YAMLError:
+        return text
+    if (
+        (_is_number(value) and types & {"number", "integer"})
+        or (isinstance(value, bool) and "boolean" in types)
+        or (value is None and "null" in types)
+    ):
+        return value
+    return text
+
+
 def _complete(instance: Any, schema: dict, root: dict) -> Any:
     """Fill defaults and normalise numbers in place of a plain copy; return the result."""
     schema = _resolve(schema, root)
@@ -398,6 +447,8 @@ def _show_typed(value: Any) -> str:
     text = f"{_show(value)} ({kind.get(type(value), type(value).__name__)})"
     if isinstance(value, str) and _NUMERIC_STRING.match(value):
         text += "; remove the quotes to give a number"
+    elif isinstance(value, str) and value.strip().lower() in ("true", "false"):
+        text += "; remove the quotes to give true or false"
     return text
 
 
@@ -459,6 +510,8 @@ def _describe_error(error: jsonschema.ValidationError) -> list[tuple[str, dict |
         expected = " or ".join(_TYPE_NAMES.get(t, t) for t in types)
         return [(f"{where}: expected {expected}, got {_show_typed(instance)}", schema, path)]
     if kind == "enum":
+        if isinstance(instance, str) and not any(isinstance(c, str) for c in value):
+            return []  # a string for a number: the type error says it
         choices = ", ".join(_show(c) for c in value)
         hint = _suggest(instance, value) if isinstance(instance, str) else ""
         return [(f"{where}: expected one of {choices}, got {_show(instance)}{hint}", schema, path)]

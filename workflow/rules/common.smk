@@ -12,7 +12,8 @@ from skyhunt.sky.components import COMPONENTS, stage_components
 try:
     # Snakemake keeps the last value of a key given twice in a config file: re-read each strictly
     check_config_files(workflow.configfiles)
-    validated = validate_config(config)
+    # --config 'sky={nside: 1024}' reaches the Snakefile as the string '1024': validate_config reads it
+    validated = validate_config(config, command_line=workflow.config_settings.config)
 except ConfigError as err:
     sys.exit(f"skyhunt: invalid configuration\n{err}")
 config.clear()
