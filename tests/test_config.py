@@ -708,3 +708,77 @@ def test_snakemake_dry_run_stops_on_duplicate_key_in_configfile(tmp_path):
         f"config key 'cutouts.npix' in {tmp_path / 'preset.yaml'}, line 4: expected each key once, got it a "
         "second time (first on line 2)"
     ) in proc.stdout + proc.stderr
+
+
+# ---------------------------------------------------------------------------------------------
+# the cutout grid and its RA stripes, built from the config as the cutouts rule builds them
+
+
+def test_lead_example_one_degree_footprint(cfg):
+    """RA 0-1 deg: the 4.2' validation stripe lies between two columns of cutout centres."""
+    cfg["sky"]["footprint"].update(ra_min=0.0, ra_max=1.0)
+    with pytest.raises(ConfigError) as info:
+        validate_config(cfg)
+    (problem,) = info.value.problems
+    assert problem.startswith(
+        "config key 'cutouts.splits.validation_max': expected RA stripes that each hold at least one "
+        "cutout, got 0.2, which leaves the validation stripe, RA 0.130 to 0.200 deg (4.2' wide), without "
+        "any of the 784 cutout centres (they lie between RA 0.111 and 0.823 deg"
+    )
+
+
+@pytest.mark.parametrize(
+    ("splits", "key", "stripe"),
+    [
+        ({"test_max": 0.005}, "test_max", "test stripe, RA 0.000 to 0.060 deg (3.6' wide)"),
+        ({"validation_max": 0.995}, "validation_max", "train stripe, RA 11.940 to 12.000 deg (3.6' wide)"),
+        ({"guard_arcmin": 30.0}, "validation_max", "validation stripe, RA 1.560 to 2.400 deg (50.4' wide)"),
+    ],
+)
+def test_every_split_must_hold_a_cutout(cfg, splits, key, stripe):
+    cfg["cutouts"]["splits"].update(splits)
+    with pytest.raises(ConfigError) as info:
+        validate_config(cfg)
+    (problem,) = info.value.problems
+    assert problem.startswith(f"config key 'cutouts.splits.{key}': expected RA stripes that each hold at")
+    assert f"which leaves the {stripe}, without any of the 11531 cutout centres" in problem
+    assert ("cutouts.splits.guard_arcmin = 30'" in problem) == ("guard_arcmin" in splits)
+
+
+def test_the_interpolation_reach_at_low_nside_counts(cfg):
+    """Cutouts keep the interpolation reach (14' at nside 512) from the edges: the test stripe empties."""
+    cfg["sky"]["footprint"] = {"ra_min": 10.0, "ra_max": 12.0, "dec_min": -1.0, "dec_max": 1.0}
+    cfg["sky"]["cmb"]["lmax"] = cfg["sky"]["dust"]["lmax"] = 1500
+    validate_config(cfg)
+    cfg["sky"]["nside"] = 512
+    with pytest.raises(ConfigError) as info:
+        validate_config(cfg)
+    assert [p.split(":")[0] for p in info.value.problems] == ["config key 'cutouts.splits.test_max'"]
+    assert "test stripe, RA 10.000 to 10.260 deg (15.6' wide)" in info.value.problems[0]
+
+
+def test_footprint_without_room_for_one_cutout(cfg):
+    cfg["sky"]["footprint"].update(dec_min=0.0, dec_max=0.2)
+    with pytest.raises(ConfigError) as info:
+        validate_config(cfg)
+    assert info.value.problems == [
+        "config key 'sky.footprint': expected a box that holds at least one cutout (8' cutouts, "
+        "cutouts.size_arcmin, kept 1.00' inside every edge: the larger of cutouts.edge_margin_arcmin and "
+        "the map interpolation's reach at sky.nside = 8192), got RA 0.0 to 12.0, Dec 0.0 to 0.2 deg"
+    ]
+
+
+def test_grid_check_is_skipped_when_its_keys_are_already_wrong(cfg):
+    cfg["sky"]["footprint"].update(ra_min=0.0, ra_max=1.0)
+    cfg["cutouts"]["stride_arcmin"] = -6.0
+    assert [p.split(":")[0] for p in _problems_list(cfg)] == ["config key 'cutouts.stride_arcmin'"]
+    cfg["cutouts"]["stride_arcmin"] = 6.0
+    cfg["cutouts"]["splits"]["test_max"] = 0.5  # above validation_max: the ordering rule reports it
+    assert [p.split(":")[0] for p in _problems_list(cfg)] == ["config key 'cutouts.splits.test_max'"]
+    assert "the test stripe to end before the validation stripe" in _problems_list(cfg)[0]
+
+
+def _problems_list(config: dict) -> list[str]:
+    with pytest.raises(ConfigError) as info:
+        validate_config(config)
+    return info.value.problems

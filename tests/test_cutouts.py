@@ -11,7 +11,8 @@ from astropy.wcs import WCS
 from skyhunt import io
 from skyhunt.cutouts.extract import PatchInterpolator, extract_cutouts
 from skyhunt.cutouts.grid import ARCMIN, CutoutGeometry, make_grid, recut_centres, tan_deproject, tan_project
-from skyhunt.cutouts.labels import assign_splits, label_cutouts, training_drops
+from skyhunt.cutouts.labels import label_cutouts, training_drops
+from skyhunt.cutouts.layout import assign_splits
 from skyhunt.cutouts.pipeline import run_cutouts
 from skyhunt.sky.footprint import Footprint
 

@@ -15,7 +15,8 @@ from skyhunt import io
 from skyhunt.cnn.module import CutoutClassifier
 from skyhunt.cutouts.extract import PatchInterpolator, interpolation_reach_arcmin
 from skyhunt.cutouts.grid import ARCMIN, CutoutGeometry, make_grid, tan_project
-from skyhunt.cutouts.labels import assign_splits, label_cutouts
+from skyhunt.cutouts.labels import label_cutouts
+from skyhunt.cutouts.layout import assign_splits
 from skyhunt.evaluation.edge import (
     RECUT_UNITS,
     centres_grid,

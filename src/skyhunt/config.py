@@ -29,6 +29,7 @@ from typing import Any
 import jsonschema
 import yaml
 
+from skyhunt.cutouts.layout import SPLITS, cutout_layout, edge_margin_arcmin
 from skyhunt.sky.components import COMPONENTS
 
 #: The schema shipped with the workflow: ``<repo>/workflow/schemas/config.schema.yaml``.
@@ -696,7 +697,81 @@ def _semantic_problems(config: dict, bad_paths: set[str]) -> list[str]:
                 f"happen every that many batches), got {value}"
             )
     problems.extend(_sky_source_problems(config, bad_paths))
+    problems.extend(_layout_problems(config, bad_paths))
     return problems
+
+
+#: The keys the cutout grid and its RA stripes depend on (:func:`skyhunt.cutouts.layout.cutout_layout`).
+LAYOUT_KEYS = (
+    "sky.nside",
+    "sky.footprint",
+    "cutouts.size_arcmin",
+    "cutouts.npix",
+    "cutouts.stride_arcmin",
+    "cutouts.edge_margin_arcmin",
+    "cutouts.splits",
+)
+
+
+def _layout_problems(config: dict, bad_paths: set[str]) -> list[str]:
+    """The footprint must hold cutouts, and each RA stripe (test, validation, train) at least one.
+
+    Builds the grid the cutouts rule will cut, with its code, so that a
+    stripe narrower than the grid spacing fails here and not in the CNN jobs.
+    """
+    if any(_within(p, key) or _within(key, p) for p in bad_paths for key in LAYOUT_KEYS):
+        return []
+    fp, splits = config["sky"]["footprint"], config["cutouts"]["splits"]
+    if not (
+        fp["ra_min"] < fp["ra_max"]
+        and fp["dec_min"] < fp["dec_max"]
+        and splits["test_max"] < splits["validation_max"]
+    ):
+        return []  # reported by the ordering rules
+    cc = config["cutouts"]
+    try:
+        layout = cutout_layout(config)
+    except ValueError:  # make_grid: not one cutout fits
+        return [
+            f"config key 'sky.footprint': expected a box that holds at least one cutout "
+            f"({cc['size_arcmin']:g}' cutouts, cutouts.size_arcmin, kept {edge_margin_arcmin(config):.2f}' "
+            f"inside every edge: the larger of cutouts.edge_margin_arcmin and the map interpolation's "
+            f"reach at sky.nside = {config['sky']['nside']}), got RA {fp['ra_min']!r} to {fp['ra_max']!r}, "
+            f"Dec {fp['dec_min']!r} to {fp['dec_max']!r} deg"
+        ]
+    ra = layout.grid.ra
+    span = fp["ra_max"] - fp["ra_min"]
+    edges = [
+        fp["ra_min"],
+        *(fp["ra_min"] + splits[k] * span for k in ("test_max", "validation_max")),
+        fp["ra_max"],
+    ]
+    guard = splits["guard_arcmin"]
+    guarded = (
+        f", and those within cutouts.splits.guard_arcmin = {guard:g}' of a stripe edge are in none"
+        if guard
+        else ""
+    )
+    problems = []
+    for k, name in enumerate(SPLITS):
+        if (layout.split == name).any():
+            continue
+        key = "test_max" if name == "test" else "validation_max"
+        lo, hi = edges[k], edges[k + 1]
+        problems.append(
+            f"config key 'cutouts.splits.{key}': expected RA stripes that each hold at least one cutout, "
+            f"got {splits[key]!r}, which leaves the {name} stripe, RA {lo:.3f} to {hi:.3f} deg "
+            f"({60.0 * (hi - lo):.1f}' wide), without any of the {ra.size} cutout centres (they lie "
+            f"between RA {ra.min():.3f} and {ra.max():.3f} deg, cutouts.stride_arcmin = "
+            f"{cc['stride_arcmin']:g}' apart on the sky{guarded}; see also sky.footprint, "
+            "cutouts.size_arcmin and cutouts.edge_margin_arcmin)"
+        )
+    return problems
+
+
+def _within(path: str, key: str) -> bool:
+    """Whether dotted ``path`` is ``key`` or lies inside it."""
+    return path == key or path.startswith((f"{key}.", f"{key}["))
 
 
 #: Frequency labels of the Sehgal et al. (2010) maps on LAMBDA (GHz, zero-padded).

@@ -9,10 +9,9 @@ import time
 import numpy as np
 
 from skyhunt import io
-from skyhunt.cutouts.extract import PatchInterpolator, extract_cutouts, interpolation_reach_arcmin
-from skyhunt.cutouts.grid import CutoutGeometry, make_grid
-from skyhunt.cutouts.labels import assign_splits, label_cutouts, training_drops
-from skyhunt.sky.footprint import Footprint
+from skyhunt.cutouts.extract import PatchInterpolator, extract_cutouts
+from skyhunt.cutouts.labels import label_cutouts, training_drops
+from skyhunt.cutouts.layout import cutout_layout
 
 log = logging.getLogger("skyhunt.cutouts")
 
@@ -62,10 +61,8 @@ def run_cutouts(
     sky, cc = cfg["sky"], cfg["cutouts"]
     bands = [b["name"] for b in sky["bands"]]
     stages = list(stage_paths)
-    geometry = CutoutGeometry(cc["size_arcmin"], cc["npix"])
-    footprint = Footprint.from_config(sky["footprint"])
-    margin = max(cc["edge_margin_arcmin"], interpolation_reach_arcmin(sky["nside"]))
-    grid = make_grid(footprint, geometry, cc["stride_arcmin"], margin)
+    layout = cutout_layout(cfg)
+    grid, geometry, split = layout.grid, layout.geometry, layout.split
     halos, _ = io.read_table(halos_path)
     labels = label_cutouts(
         grid,
@@ -75,14 +72,6 @@ def run_cutouts(
         cc["positive"]["m_vir_min"],
         cc["positive"]["z_min"],
         unique=cc["stride_arcmin"] >= cc["central_arcmin"],
-    )
-    split = assign_splits(
-        grid.ra,
-        footprint.ra_min,
-        footprint.ra_max,
-        cc["splits"]["test_max"],
-        cc["splits"]["validation_max"],
-        cc["splits"]["guard_arcmin"] / 60.0,
     )
     dropped = training_drops(grid, labels, split)
 
