@@ -782,3 +782,13 @@ def _problems_list(config: dict) -> list[str]:
     with pytest.raises(ConfigError) as info:
         validate_config(config)
     return info.value.problems
+
+
+def test_huge_grids_are_not_built(cfg, monkeypatch):
+    """A typo such as a 0.06' stride (1e8 centres) must not cost gigabytes on every Snakemake call."""
+    import skyhunt.config
+
+    cfg["cutouts"]["stride_arcmin"] = 0.06
+    cfg["cutouts"]["central_arcmin"] = 0.06
+    monkeypatch.setattr(skyhunt.config, "cutout_layout", None)  # would raise TypeError if called
+    validate_config(cfg)

@@ -31,6 +31,7 @@ import yaml
 
 from skyhunt.cutouts.layout import SPLITS, cutout_layout, edge_margin_arcmin
 from skyhunt.sky.components import COMPONENTS
+from skyhunt.sky.footprint import Footprint
 
 #: The schema shipped with the workflow: ``<repo>/workflow/schemas/config.schema.yaml``.
 SCHEMA_PATH = Path(__file__).resolve().parents[2] / "workflow" / "schemas" / "config.schema.yaml"
@@ -701,6 +702,10 @@ def _semantic_problems(config: dict, bad_paths: set[str]) -> list[str]:
     return problems
 
 
+#: Grids of more cutout centres than this (the full sky at the default 6' stride has 4e6) are not
+#: built to check the stripes: that would take seconds and gigabytes on every Snakemake call.
+LAYOUT_MAX_CENTRES = 10_000_000
+
 #: The keys the cutout grid and its RA stripes depend on (:func:`skyhunt.cutouts.layout.cutout_layout`).
 LAYOUT_KEYS = (
     "sky.nside",
@@ -729,6 +734,8 @@ def _layout_problems(config: dict, bad_paths: set[str]) -> list[str]:
     ):
         return []  # reported by the ordering rules
     cc = config["cutouts"]
+    if Footprint.from_config(fp).area_deg2 * 3600.0 / cc["stride_arcmin"] ** 2 > LAYOUT_MAX_CENTRES:
+        return []
     try:
         layout = cutout_layout(config)
     except ValueError:  # make_grid: not one cutout fits
