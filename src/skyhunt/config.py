@@ -4,15 +4,19 @@ The schema, ``workflow/schemas/config.schema.yaml``, documents every key of
 ``config.yaml`` (type, unit, allowed range and default). :func:`validate_config`
 fills in the defaults of omitted optional keys, checks the result against the
 schema and against the rules a schema cannot express (``ra_min < ra_max``,
-unique band names, ...), and reports *every* problem at once in a single
-:class:`ConfigError`, each naming the offending key by its dotted path, e.g.::
+unique band names, a cutout in every RA stripe, ...), and reports *every*
+problem at once in a single :class:`ConfigError`, each naming the offending key
+by its dotted path, e.g.::
 
     config key 'sky.bands[1].noise_uk_arcmin': expected a number >= 0, got -2.6
 
-Typical use in the Snakefile::
+:func:`check_config_files` re-reads the config files strictly, as Snakemake
+silently keeps only the last value of a key given twice. Typical use in the
+Snakefile::
 
-    from skyhunt.config import validate_config
-    config = validate_config(config)
+    from skyhunt.config import check_config_files, validate_config
+    check_config_files(workflow.configfiles)
+    config = validate_config(config, command_line=workflow.config_settings.config)
 """
 
 from __future__ import annotations
