@@ -580,6 +580,14 @@ def test_duplicate_key_in_tab_indented_json(tmp_path):
     assert read_config_file(path) == {"seed": 1}
 
 
+def test_read_config_file_accepts_what_snakemake_accepts(tmp_path):
+    from snakemake.common.configfile import load_configfile
+
+    path = tmp_path / "tagged.yaml"
+    path.write_text("pair: !!python/tuple [1, 2]\n")
+    assert read_config_file(path) == load_configfile(str(path)) == {"pair": (1, 2)}
+
+
 def test_merge_keys_may_override(tmp_path):
     path = tmp_path / "merge.yaml"
     path.write_text("base: &b {ra_min: 0.0, ra_max: 1.0}\nfootprint:\n  <<: *b\n  ra_max: 2.0\n")

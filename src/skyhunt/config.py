@@ -148,7 +148,7 @@ def read_config_file(path: str | Path) -> Any:
         pass
     else:  # JSON may be indented with tabs, which YAML forbids; its strings hold no raw tabs
         text = text.expandtabs()
-    loader = yaml.SafeLoader(text)
+    loader = yaml.FullLoader(text)  # Snakemake's (through yte)
     try:
         node = loader.get_single_node()
         if node is None:
@@ -196,7 +196,7 @@ def check_config_files(paths: Iterable[str | Path]) -> None:
         raise ConfigError(problems)
 
 
-def _duplicate_keys(loader: yaml.SafeLoader, node: yaml.Node, path: str, file: str, seen: set[int]):
+def _duplicate_keys(loader: yaml.FullLoader, node: yaml.Node, path: str, file: str, seen: set[int]):
     """Yield one message per key that occurs twice in a mapping of the node tree."""
     if id(node) in seen:  # an alias of a node already walked
         return
