@@ -152,20 +152,22 @@ def main() -> None:
 
     halos = Path("results/sky/halos.parquet")
     for frac in (0.25, 1.0):
-        sub = dict(cfg)
         fp = dict(sky["footprint"])
         fp["ra_max"] = fp["ra_min"] + frac * (fp["ra_max"] - fp["ra_min"])
-        sub["sky"] = dict(sky, footprint=fp)
         with tempfile.TemporaryDirectory() as tmp:
             tracemalloc.start()
             t0 = time.perf_counter()
             run_cutouts(
-                sub,
-                paths,
-                halos,
-                Path(tmp) / "index.parquet",
-                {s: Path(tmp) / f"{s}.npy" for s in stages},
-                args.threads,
+                footprint=fp,
+                nside=nside,
+                bands=bands,
+                stages=stages,
+                cutouts=cc,
+                maps=[paths[(s, b)] for s in stages for b in bands],
+                halos=halos,
+                index=Path(tmp) / "index.parquet",
+                arrays=[Path(tmp) / f"{s}.npy" for s in stages],
+                threads=args.threads,
             )
             dt = time.perf_counter() - t0
             peak = tracemalloc.get_traced_memory()[1]

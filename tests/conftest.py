@@ -19,18 +19,27 @@ def shipped_config() -> dict:
         return validate_config(yaml.safe_load(f))
 
 
-def small_config(nside: int = 1024, size_deg: float = 2.0, seed: int = 7) -> dict:
-    """The shipped config on a small patch at low resolution, for tests that run the sky stage."""
+def small_config(
+    nside: int = 1024, size_deg: float = 2.0, seed: int = 7, footprint: dict | None = None
+) -> dict:
+    """The shipped config on a small patch at low resolution, for tests that run the sky stage.
+
+    The patch is ``size_deg`` on a side at RA 10, Dec -1 deg unless ``footprint`` (a
+    ``sky.footprint`` mapping) is given. Its RA stripes are wider than the shipped ones, so that
+    each split holds cutouts although they keep the interpolation reach (14' at nside 512) from
+    the edges.
+    """
     cfg = shipped_config()
     cfg["seed"] = seed
     sky = cfg["sky"]
     sky["nside"] = nside
-    sky["footprint"] = {
+    sky["footprint"] = footprint or {
         "ra_min": 10.0,
         "ra_max": 10.0 + size_deg,
         "dec_min": -1.0,
         "dec_max": -1.0 + size_deg,
     }
+    cfg["cutouts"]["splits"].update(test_max=0.3, validation_max=0.6)
     sky["margin_deg"] = 0.3
     sky["cmb"]["lmax"] = min(2000, 3 * nside - 1)
     sky["dust"]["lmax"] = min(1000, 3 * nside - 1)

@@ -12,7 +12,8 @@ from scipy.stats import binom
 
 from skyhunt import io
 from skyhunt.cutouts.grid import ARCMIN, CutoutGeometry, make_grid, tan_deproject
-from skyhunt.cutouts.labels import assign_splits, label_cutouts
+from skyhunt.cutouts.labels import label_cutouts
+from skyhunt.cutouts.layout import assign_splits
 from skyhunt.evaluation.completeness import (
     HALO_DETECTION_UNITS,
     anchored_edges,

@@ -8,7 +8,14 @@ from pathlib import Path
 import pytest
 import yaml
 
-from skyhunt.config import SCHEMA_PATH, ConfigError, load_schema, validate_config
+from skyhunt.config import (
+    SCHEMA_PATH,
+    ConfigError,
+    check_config_files,
+    load_schema,
+    read_config_file,
+    validate_config,
+)
 
 REPO = Path(__file__).resolve().parents[1]
 CONFIG_PATH = REPO / "config.yaml"
@@ -441,3 +448,355 @@ def test_cutout_cross_checks(cfg):
     msg = problems_of(cfg)
     assert "config key 'cutouts.splits.test_max'" in msg
     assert "config key 'cutouts.central_arcmin'" in msg
+
+
+# ---------------------------------------------------------------------------------------------
+# values that used to pass validation and fail (or silently mislead) later
+
+
+NON_FINITE_KEYS = [
+    ("sky", "bands", 1, "noise_uk_arcmin"),
+    ("sky", "footprint", "ra_min"),
+    ("sky", "footprint", "dec_max"),
+    ("mf", "core_radii_arcmin", 2),
+    ("mf", "detection", "snr_min"),
+    ("sky", "halos", "m_vir_min"),
+    ("cnn", "optimizer", "lr"),
+]
+
+
+def _set(config, keys, value):
+    node = config
+    for key in keys[:-1]:
+        node = node[key]
+    node[keys[-1]] = value
+
+
+@pytest.mark.parametrize("text", [".nan", ".inf", "-.inf", ".NaN", "-.Inf"])
+@pytest.mark.parametrize("keys", NON_FINITE_KEYS, ids=lambda k: ".".join(map(str, k)))
+def test_non_finite_numbers_are_rejected(cfg, keys, text):
+    """NaN passes every bound (comparisons are false) and inf some: both are rejected by type."""
+    value = yaml.safe_load(f"x: {text}")["x"]
+    _set(cfg, keys, value)
+    with pytest.raises(ConfigError) as info:
+        validate_config(cfg)
+    path = _key_path_of(keys)
+    assert info.value.problems == [f"config key {path!r}: expected a finite number, got {value!r}"]
+
+
+def _key_path_of(keys) -> str:
+    return "".join(f"[{k}]" if isinstance(k, int) else (f".{k}" if i else k) for i, k in enumerate(keys))
+
+
+def test_python_nan_and_integer_keys(cfg):
+    cfg["sky"]["margin_deg"] = float("nan")
+    cfg["cutouts"]["npix"] = float("inf")
+    cfg["sky"]["footprint"]["ra_max"] = float("nan")  # the ra_min < ra_max rule is skipped
+    msg = problems_of(cfg)
+    assert "config key 'sky.margin_deg': expected a finite number, got nan" in msg
+    assert "config key 'cutouts.npix': expected an integer, got inf" in msg
+    assert "config key 'sky.footprint.ra_max': expected a finite number, got nan" in msg
+    assert "config key 'sky.footprint.ra_min'" not in msg
+
+
+@pytest.mark.parametrize(
+    "keys, radii, index",
+    [
+        (("mf", "core_radii_arcmin"), [2.0, 1.0, 1.0], 1),
+        (("mf", "core_radii_arcmin"), [0.5, 1.0, 1.0], 2),
+        (("mf", "arnaud", "theta500_arcmin"), [1.0, 3.0, 2.0], 2),
+    ],
+)
+def test_template_lists_must_increase(cfg, keys, radii, index):
+    _set(cfg, keys, radii)
+    with pytest.raises(ConfigError) as info:
+        validate_config(cfg)
+    path = _key_path_of(keys)
+    shown = [float(r) for r in radii]
+    assert info.value.problems == [
+        f"config key {path!r}: expected a strictly increasing list (item [{index}] = {shown[index]!r} is not "
+        f"above item [{index - 1}] = {shown[index - 1]!r}), got {shown!r}"
+    ]
+
+
+def test_increasing_lists_pass(cfg):
+    cfg["mf"]["core_radii_arcmin"] = [1.0]
+    cfg["mf"]["arnaud"]["theta500_arcmin"] = [0.5, 0.75, 9]
+    out = validate_config(cfg)
+    assert out["mf"]["arnaud"]["theta500_arcmin"] == [0.5, 0.75, 9.0]
+
+
+# ---------------------------------------------------------------------------------------------
+# config files read strictly: a key given twice
+
+
+@pytest.mark.parametrize("path", [CONFIG_PATH, REPO / "workflow" / "presets" / "paper.yaml"])
+def test_read_config_file_reads_the_shipped_files(path):
+    with open(path, encoding="utf-8") as f:
+        assert read_config_file(path) == yaml.safe_load(f)
+
+
+def test_duplicate_keys_are_named_with_file_and_lines(tmp_path):
+    path = tmp_path / "dup.yaml"
+    path.write_text(
+        "seed: 1\n"
+        "sky:\n"
+        "  footprint:\n"
+        "    ra_min: 0.0\n"
+        "    ra_max: 12.0\n"
+        "    ra_min: 5.0\n"
+        "  bands:\n"
+        "    - {name: '090', name: '148'}\n"
+        "seed: 2\n",
+        encoding="utf-8",
+    )
+    assert yaml.safe_load(path.read_text())["seed"] == 2  # what PyYAML (and Snakemake) does silently
+    with pytest.raises(ConfigError) as info:
+        read_config_file(path)
+    assert info.value.problems == [
+        f"config key 'sky.footprint.ra_min' in {path}, line 6: expected each key once, got it a second "
+        "time (first on line 4); YAML would silently keep only the last value",
+        f"config key 'sky.bands[0].name' in {path}, line 8: expected each key once, got it a second "
+        "time (first on line 8); YAML would silently keep only the last value",
+        f"config key 'seed' in {path}, line 9: expected each key once, got it a second "
+        "time (first on line 1); YAML would silently keep only the last value",
+    ]
+
+
+def test_quoted_and_plain_spellings_of_a_key_are_the_same_key(tmp_path):
+    path = tmp_path / "dup.yaml"
+    path.write_text("cutouts:\n  npix: 32\n  'npix': 16\n", encoding="utf-8")
+    with pytest.raises(ConfigError, match="config key 'cutouts.npix' in .*, line 3: .*first on line 2"):
+        read_config_file(path)
+
+
+def test_duplicate_key_in_tab_indented_json(tmp_path):
+    path = tmp_path / "config.json"
+    path.write_text('{\n\t"seed": 1,\n\t"cnn": {\n\t\t"stages": ["dust"],\n\t\t"stages": []\n\t}\n}\n')
+    with pytest.raises(ConfigError) as info:
+        read_config_file(path)
+    assert info.value.problems[0].startswith(f"config key 'cnn.stages' in {path}, line 5: ")
+    path.write_text('{\n\t"seed": 1\n}\n')
+    assert read_config_file(path) == {"seed": 1}
+
+
+def test_read_config_file_accepts_what_snakemake_accepts(tmp_path):
+    from snakemake.common.configfile import load_configfile
+
+    path = tmp_path / "tagged.yaml"
+    path.write_text("pair: !!python/tuple [1, 2]\n")
+    assert read_config_file(path) == load_configfile(str(path)) == {"pair": (1, 2)}
+
+
+def test_merge_keys_may_override(tmp_path):
+    path = tmp_path / "merge.yaml"
+    path.write_text("base: &b {ra_min: 0.0, ra_max: 1.0}\nfootprint:\n  <<: *b\n  ra_max: 2.0\n")
+    assert read_config_file(path)["footprint"] == {"ra_min": 0.0, "ra_max": 2.0}
+
+
+def test_empty_and_invalid_files(tmp_path):
+    empty = tmp_path / "empty.yaml"
+    empty.write_text("# nothing\n")
+    assert read_config_file(empty) is None
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("sky: [1, 2\n")
+    with pytest.raises(ConfigError) as info:
+        read_config_file(bad)
+    assert info.value.problems[0].startswith(
+        f"config file '{bad}', line 2: expected valid YAML, got a syntax error (expected ',' or ']'"
+    )
+
+
+def test_check_config_files_reports_every_file_once(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "a.yaml").write_text("seed: 1\nseed: 2\n")
+    (tmp_path / "b.yaml").write_text("mf:\n  template: beta\n  template: arnaud\n")
+    (tmp_path / "ok.yaml").write_text("seed: 1\n")
+    check_config_files(["ok.yaml", CONFIG_PATH])
+    with pytest.raises(ConfigError) as info:
+        check_config_files(["a.yaml", tmp_path / "a.yaml", "ok.yaml", "b.yaml"])
+    assert [p.split(":")[0] for p in info.value.problems] == [
+        "config key 'seed' in a.yaml, line 2",
+        "config key 'mf.template' in b.yaml, line 3",
+    ]
+
+
+# ---------------------------------------------------------------------------------------------
+# --config values: Snakemake passes nested ones as strings
+
+
+def _with_command_line(cfg: dict, command_line: dict) -> dict:
+    """``cfg`` with ``command_line`` merged in, as Snakemake's update_config does."""
+    from snakemake.utils import update_config
+
+    update_config(cfg, copy.deepcopy(command_line))
+    return cfg
+
+
+def test_command_line_strings_are_read_as_yaml_scalars(cfg):
+    command_line = {
+        "seed": 3,
+        "sky": {"nside": "1024", "cmb": {"lmax": "3000"}, "footprint": {"ra_max": "6"}},
+        "mf": {"core_radii_arcmin": ["0.5", "1", "1.0e+1"], "detection": {"snr_min": "4.5"}},
+        "cnn": {"progress_bar": "false", "training": {"augment": "True"}},
+        "evaluation": {"stage": "null"},
+        "cutouts": {"interpolation": "nearest"},
+    }
+    out = validate_config(_with_command_line(cfg, command_line), command_line=command_line)
+    assert out["seed"] == 3
+    assert out["sky"]["nside"] == 1024 and isinstance(out["sky"]["nside"], int)
+    assert out["sky"]["cmb"]["lmax"] == 3000
+    assert out["sky"]["footprint"]["ra_max"] == 6.0 and isinstance(out["sky"]["footprint"]["ra_max"], float)
+    assert out["mf"]["core_radii_arcmin"] == [0.5, 1.0, 10.0]
+    assert out["mf"]["detection"]["snr_min"] == 4.5
+    assert out["cnn"]["progress_bar"] is False
+    assert out["cnn"]["training"]["augment"] is True
+    assert out["evaluation"]["stage"] is None
+    assert out["cutouts"]["interpolation"] == "nearest"
+
+
+def test_command_line_strings_that_are_not_the_type_still_fail(cfg):
+    command_line = {
+        "sky": {
+            "nside": "1000",
+            "bands": [{"name": "90", "freq_ghz": "ninety", "noise_uk_arcmin": ".nan", "ps_d3000_uk2": "1"}],
+        },
+        "cnn": {"progress_bar": "yes please", "stages": ["dust"], "training": {"batch_size": "2.5"}},
+    }
+    with pytest.raises(ConfigError) as info:
+        validate_config(_with_command_line(cfg, command_line), command_line=command_line)
+    assert info.value.problems == [
+        "config key 'sky.nside': expected one of 32, 64, 128, 256, 512, 1024, 2048, 4096, 8192, 16384, "
+        "got 1000",
+        "config key 'sky.bands[0].freq_ghz': expected a number, got 'ninety' (a string)",
+        "config key 'sky.bands[0].noise_uk_arcmin': expected a finite number, got nan",
+        "config key 'cnn.progress_bar': expected true or false, got 'yes please' (a string)",
+        "config key 'cnn.training.batch_size': expected an integer, got 2.5 (a number)",
+    ]
+
+
+def test_quoted_values_in_a_file_still_fail(cfg):
+    """Only command-line values are converted: a quoted "1024" in a config file is a mistake."""
+    cfg["sky"]["nside"] = "1024"
+    cfg["cnn"]["progress_bar"] = "false"
+    with pytest.raises(ConfigError) as info:
+        validate_config(cfg, command_line={"seed": 3})
+    assert info.value.problems == [
+        "config key 'sky.nside': expected an integer, got '1024' (a string); remove the quotes to give a "
+        "number",
+        "config key 'cnn.progress_bar': expected true or false, got 'false' (a string); remove the quotes to "
+        "give true or false",
+    ]
+
+
+def _dry_run(workdir: Path, *args: str):
+    import subprocess
+    import sys
+
+    cmd = [sys.executable, "-m", "snakemake", "-n", "--snakefile", str(REPO / "Snakefile")]
+    cmd += ["--directory", str(workdir), "--cores", "1", *args]
+    return subprocess.run(cmd, capture_output=True, text=True, timeout=300)
+
+
+def test_snakemake_dry_run_with_nested_command_line_config(tmp_path):
+    (tmp_path / "config.yaml").write_text(CONFIG_PATH.read_text())
+    proc = _dry_run(
+        tmp_path, "--config", "sky={nside: 1024, cmb: {lmax: 3000}}", "seed=3", "cnn={progress_bar: false}"
+    )
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert "invalid configuration" not in proc.stdout + proc.stderr
+
+
+def test_snakemake_dry_run_stops_on_duplicate_key_in_configfile(tmp_path):
+    (tmp_path / "config.yaml").write_text(CONFIG_PATH.read_text())
+    (tmp_path / "preset.yaml").write_text("cutouts:\n  npix: 32\n  size_arcmin: 8.0\n  npix: 16\n")
+    proc = _dry_run(tmp_path, "--configfile", str(tmp_path / "preset.yaml"))
+    assert proc.returncode == 1
+    assert (
+        f"config key 'cutouts.npix' in {tmp_path / 'preset.yaml'}, line 4: expected each key once, got it a "
+        "second time (first on line 2)"
+    ) in proc.stdout + proc.stderr
+
+
+# ---------------------------------------------------------------------------------------------
+# the cutout grid and its RA stripes, built from the config as the cutouts rule builds them
+
+
+def test_lead_example_one_degree_footprint(cfg):
+    """RA 0-1 deg: the 4.2' validation stripe lies between two columns of cutout centres."""
+    cfg["sky"]["footprint"].update(ra_min=0.0, ra_max=1.0)
+    with pytest.raises(ConfigError) as info:
+        validate_config(cfg)
+    (problem,) = info.value.problems
+    assert problem.startswith(
+        "config key 'cutouts.splits.validation_max': expected RA stripes that each hold at least one "
+        "cutout, got 0.2, which leaves the validation stripe, RA 0.130 to 0.200 deg (4.2' wide), without "
+        "any of the 784 cutout centres (they lie between RA 0.111 and 0.823 deg"
+    )
+
+
+@pytest.mark.parametrize(
+    ("splits", "key", "stripe"),
+    [
+        ({"test_max": 0.005}, "test_max", "test stripe, RA 0.000 to 0.060 deg (3.6' wide)"),
+        ({"validation_max": 0.995}, "validation_max", "train stripe, RA 11.940 to 12.000 deg (3.6' wide)"),
+        ({"guard_arcmin": 30.0}, "validation_max", "validation stripe, RA 1.560 to 2.400 deg (50.4' wide)"),
+    ],
+)
+def test_every_split_must_hold_a_cutout(cfg, splits, key, stripe):
+    cfg["cutouts"]["splits"].update(splits)
+    with pytest.raises(ConfigError) as info:
+        validate_config(cfg)
+    (problem,) = info.value.problems
+    assert problem.startswith(f"config key 'cutouts.splits.{key}': expected RA stripes that each hold at")
+    assert f"which leaves the {stripe}, without any of the 11531 cutout centres" in problem
+    assert ("cutouts.splits.guard_arcmin = 30'" in problem) == ("guard_arcmin" in splits)
+
+
+def test_the_interpolation_reach_at_low_nside_counts(cfg):
+    """Cutouts keep the interpolation reach (14' at nside 512) from the edges: the test stripe empties."""
+    cfg["sky"]["footprint"] = {"ra_min": 10.0, "ra_max": 12.0, "dec_min": -1.0, "dec_max": 1.0}
+    cfg["sky"]["cmb"]["lmax"] = cfg["sky"]["dust"]["lmax"] = 1500
+    validate_config(cfg)
+    cfg["sky"]["nside"] = 512
+    with pytest.raises(ConfigError) as info:
+        validate_config(cfg)
+    assert [p.split(":")[0] for p in info.value.problems] == ["config key 'cutouts.splits.test_max'"]
+    assert "test stripe, RA 10.000 to 10.260 deg (15.6' wide)" in info.value.problems[0]
+
+
+def test_footprint_without_room_for_one_cutout(cfg):
+    cfg["sky"]["footprint"].update(dec_min=0.0, dec_max=0.2)
+    with pytest.raises(ConfigError) as info:
+        validate_config(cfg)
+    assert info.value.problems == [
+        "config key 'sky.footprint': expected a box that holds at least one cutout (8' cutouts, "
+        "cutouts.size_arcmin, kept 1.00' inside every edge: the larger of cutouts.edge_margin_arcmin and "
+        "the map interpolation's reach at sky.nside = 8192), got RA 0.0 to 12.0, Dec 0.0 to 0.2 deg"
+    ]
+
+
+def test_grid_check_is_skipped_when_its_keys_are_already_wrong(cfg):
+    cfg["sky"]["footprint"].update(ra_min=0.0, ra_max=1.0)
+    cfg["cutouts"]["stride_arcmin"] = -6.0
+    assert [p.split(":")[0] for p in _problems_list(cfg)] == ["config key 'cutouts.stride_arcmin'"]
+    cfg["cutouts"]["stride_arcmin"] = 6.0
+    cfg["cutouts"]["splits"]["test_max"] = 0.5  # above validation_max: the ordering rule reports it
+    assert [p.split(":")[0] for p in _problems_list(cfg)] == ["config key 'cutouts.splits.test_max'"]
+    assert "the test stripe to end before the validation stripe" in _problems_list(cfg)[0]
+
+
+def _problems_list(config: dict) -> list[str]:
+    with pytest.raises(ConfigError) as info:
+        validate_config(config)
+    return info.value.problems
+
+
+def test_huge_grids_are_not_built(cfg, monkeypatch):
+    """A typo such as a 0.06' stride (1e8 centres) must not cost gigabytes on every Snakemake call."""
+    import skyhunt.config
+
+    cfg["cutouts"]["stride_arcmin"] = 0.06
+    cfg["cutouts"]["central_arcmin"] = 0.06
+    monkeypatch.setattr(skyhunt.config, "cutout_layout", None)  # would raise TypeError if called
+    validate_config(cfg)

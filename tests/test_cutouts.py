@@ -21,7 +21,8 @@ from skyhunt.cutouts.grid import (
     tan_deproject,
     tan_project,
 )
-from skyhunt.cutouts.labels import assign_splits, label_cutouts, training_drops
+from skyhunt.cutouts.labels import label_cutouts, training_drops
+from skyhunt.cutouts.layout import assign_splits
 from skyhunt.cutouts.pipeline import run_cutouts
 from skyhunt.sky.footprint import Footprint
 
@@ -246,15 +247,30 @@ def _fake_run(tmp_path, cfg):
     return paths
 
 
+def cut(cfg: dict, paths: dict, halos, out) -> dict:
+    """run_cutouts on (stage, band) -> map paths, writing into ``out``; returns stage -> array path."""
+    stages = [s["name"] for s in cfg["sky"]["stages"]]
+    bands = [b["name"] for b in cfg["sky"]["bands"]]
+    arrays = {s: out / f"{s}.npy" for s in stages}
+    run_cutouts(
+        footprint=cfg["sky"]["footprint"],
+        nside=cfg["sky"]["nside"],
+        bands=bands,
+        stages=stages,
+        cutouts=cfg["cutouts"],
+        maps=[paths[(s, b)] for s in stages for b in bands],
+        halos=halos,
+        index=out / "index.parquet",
+        arrays=list(arrays.values()),
+    )
+    return arrays
+
+
 def test_run_cutouts_is_deterministic_and_fails_cleanly(tmp_path):
     cfg = small_config(nside=2048)
     paths = _fake_run(tmp_path, cfg)
     stages = [s["name"] for s in cfg["sky"]["stages"]]
-    outs = []
-    for run in ("a", "b"):
-        arrays = {s: tmp_path / run / f"{s}.npy" for s in stages}
-        run_cutouts(cfg, paths, tmp_path / "halos.parquet", tmp_path / run / "index.parquet", arrays)
-        outs.append(arrays)
+    outs = [cut(cfg, paths, tmp_path / "halos.parquet", tmp_path / run) for run in ("a", "b")]
     for s in stages:
         assert outs[0][s].read_bytes() == outs[1][s].read_bytes()
     arr = np.load(outs[0]["dust"], mmap_mode="r")
@@ -265,33 +281,15 @@ def test_run_cutouts_is_deterministic_and_fails_cleanly(tmp_path):
     bad = dict(paths)
     bad[("ksz", "148")] = tmp_path / "missing.fits"
     with pytest.raises(io.InputFileError, match="missing.fits"):
-        run_cutouts(
-            cfg,
-            bad,
-            tmp_path / "halos.parquet",
-            tmp_path / "c" / "index.parquet",
-            {s: tmp_path / "c" / f"{s}.npy" for s in stages},
-        )
+        cut(cfg, bad, tmp_path / "halos.parquet", tmp_path / "c")
     # a halo table without m_vir: the error names the file and the column, not a bare KeyError
     halos, _ = io.read_table(tmp_path / "halos.parquet")
     io.write_table(tmp_path / "no_m_vir.parquet", {c: halos[c].to_numpy() for c in halos if c != "m_vir"}, {})
     with pytest.raises(io.InputFileError, match=r"no_m_vir\.parquet lacks columns \['m_vir'\]"):
-        run_cutouts(
-            cfg,
-            paths,
-            tmp_path / "no_m_vir.parquet",
-            tmp_path / "c" / "index.parquet",
-            {s: tmp_path / "c" / f"{s}.npy" for s in stages},
-        )
+        cut(cfg, paths, tmp_path / "no_m_vir.parquet", tmp_path / "c")
     paths[("ir", "090")].write_bytes(paths[("ir", "090")].read_bytes()[:5000])
     with pytest.raises(io.InputFileError, match="ir_090.fits"):
-        run_cutouts(
-            cfg,
-            paths,
-            tmp_path / "halos.parquet",
-            tmp_path / "c" / "index.parquet",
-            {s: tmp_path / "c" / f"{s}.npy" for s in stages},
-        )
+        cut(cfg, paths, tmp_path / "halos.parquet", tmp_path / "c")
     assert not (tmp_path / "c").exists() or not any((tmp_path / "c").iterdir())
 
 

@@ -25,7 +25,8 @@ from skyhunt.cutouts.grid import (
     standard_grid,
     tan_project,
 )
-from skyhunt.cutouts.labels import assign_splits, label_cutouts
+from skyhunt.cutouts.labels import label_cutouts
+from skyhunt.cutouts.layout import assign_splits
 from skyhunt.evaluation.edge import (
     RECUT_UNITS,
     holding_count_and_best,

@@ -23,8 +23,9 @@ NSIDE = 64
 
 @pytest.fixture
 def sky():
-    cfg = small_config(nside=NSIDE)
-    cfg["sky"]["footprint"] = {"ra_min": 20.0, "ra_max": 40.0, "dec_min": 10.0, "dec_max": 30.0}
+    cfg = small_config(
+        nside=NSIDE, footprint={"ra_min": 20.0, "ra_max": 40.0, "dec_min": 10.0, "dec_max": 30.0}
+    )
     cfg["sky"]["source"] = "sehgal2010"
     return validate_config(cfg)["sky"]
 

@@ -51,8 +51,7 @@ def sehgal_run(tmp_path_factory):
     (work / "manifest.yaml").write_text(
         "files:\n" + "\n".join(manifest_line(p) for p in sorted(root.iterdir())) + "\n"
     )
-    cfg = small_config(nside=NSIDE)
-    cfg["sky"]["footprint"] = FOOTPRINT
+    cfg = small_config(nside=NSIDE, footprint=FOOTPRINT)
     cfg["sky"]["bands"] = [b for b in cfg["sky"]["bands"] if b["name"] == "148"]
     cfg["sky"]["stages"] = [
         {"name": "cmb_tsz", "add": ["cmb", "tsz"]},
@@ -115,8 +114,7 @@ def test_halos_sources_and_cutouts_follow_the_catalogue(sehgal_run):
 
 
 def test_missing_manifest_entry_stops_before_any_job(tmp_path):
-    cfg = small_config(nside=NSIDE)
-    cfg["sky"]["footprint"] = FOOTPRINT
+    cfg = small_config(nside=NSIDE, footprint=FOOTPRINT)
     cfg["sky"]["source"] = "sehgal2010"
     cfg["sky"]["sehgal2010"]["manifest"] = "manifest.yaml"
     write_config(tmp_path, cfg)

@@ -4,21 +4,27 @@ The schema, ``workflow/schemas/config.schema.yaml``, documents every key of
 ``config.yaml`` (type, unit, allowed range and default). :func:`validate_config`
 fills in the defaults of omitted optional keys, checks the result against the
 schema and against the rules a schema cannot express (``ra_min < ra_max``,
-unique band names, ...), and reports *every* problem at once in a single
-:class:`ConfigError`, each naming the offending key by its dotted path, e.g.::
+unique band names, a cutout in every RA stripe, ...), and reports *every*
+problem at once in a single :class:`ConfigError`, each naming the offending key
+by its dotted path, e.g.::
 
     config key 'sky.bands[1].noise_uk_arcmin': expected a number >= 0, got -2.6
 
-Typical use in the Snakefile::
+:func:`check_config_files` re-reads the config files strictly, as Snakemake
+silently keeps only the last value of a key given twice. Typical use in the
+Snakefile::
 
-    from skyhunt.config import validate_config
-    config = validate_config(config)
+    from skyhunt.config import check_config_files, validate_config
+    check_config_files(workflow.configfiles)
+    config = validate_config(config, command_line=workflow.config_settings.config)
 """
 
 from __future__ import annotations
 
 import copy
 import difflib
+import json
+import math
 import re
 from collections.abc import Iterable, Mapping
 from pathlib import Path
@@ -27,7 +33,10 @@ from typing import Any
 import jsonschema
 import yaml
 
+from skyhunt.cutouts.grid import edge_margin_arcmin
+from skyhunt.cutouts.layout import SPLITS, cutout_layout
 from skyhunt.sky.components import COMPONENTS
+from skyhunt.sky.footprint import Footprint
 
 #: The schema shipped with the workflow: ``<repo>/workflow/schemas/config.schema.yaml``.
 SCHEMA_PATH = Path(__file__).resolve().parents[2] / "workflow" / "schemas" / "config.schema.yaml"
@@ -110,7 +119,113 @@ def load_schema(path: str | Path | None = None) -> dict:
     return schema
 
 
-def validate_config(config: Mapping, schema_path: str | Path | None = None) -> dict:
+def read_config_file(path: str | Path) -> Any:
+    """Read a YAML (or JSON) config file as Snakemake does, but refuse keys given twice.
+
+    PyYAML, and so Snakemake, keeps only the last value of a key that occurs
+    twice in one mapping; the first is silently lost.
+
+    Parameters
+    ----------
+    path : str or Path
+        The config file (e.g. ``config.yaml`` or a ``--configfile``).
+
+    Returns
+    -------
+    object
+        The file's content (a mapping for a config file; None if empty).
+
+    Raises
+    ------
+    ConfigError
+        If a key occurs twice in one mapping (each such key named by its
+        dotted path, with the file and both lines), or if the file is not
+        valid YAML.
+    """
+    text = Path(path).read_text(encoding="utf-8")
+    try:
+        json.loads(text)
+    except ValueError:
+        pass
+    else:  # JSON may be indented with tabs, which YAML forbids; its strings hold no raw tabs
+        text = text.expandtabs()
+    loader = yaml.FullLoader(text)  # Snakemake's (through yte)
+    try:
+        node = loader.get_single_node()
+        if node is None:
+            return None
+        problems = list(_duplicate_keys(loader, node, "", str(path), set()))
+        if problems:
+            raise ConfigError(problems)
+        return loader.construct_document(node)
+    except yaml.YAMLError as err:
+        mark = getattr(err, "problem_mark", None)
+        where = f", line {mark.line + 1}" if mark is not None else ""
+        problem = getattr(err, "problem", None) or str(err)
+        raise ConfigError(
+            [f"config file {str(path)!r}{where}: expected valid YAML, got a syntax error ({problem})"]
+        ) from err
+    finally:
+        loader.dispose()
+
+
+def check_config_files(paths: Iterable[str | Path]) -> None:
+    """Read every config file strictly (:func:`read_config_file`); report all problems at once.
+
+    Parameters
+    ----------
+    paths : iterable of str or Path
+        The config files Snakemake loaded (``workflow.configfiles``: the
+        ``--configfile`` files and the Snakefile's ``configfile:``); a file
+        listed twice (e.g. relative and absolute) is read once.
+
+    Raises
+    ------
+    ConfigError
+        Listing the problems of every file, e.g. each key given twice.
+    """
+    unique: dict[Path, str | Path] = {}
+    for path in paths:
+        unique.setdefault(Path(path).absolute(), path)
+    problems: list[str] = []
+    for path in unique.values():
+        try:
+            read_config_file(path)
+        except ConfigError as err:
+            problems.extend(err.problems)
+    if problems:
+        raise ConfigError(problems)
+
+
+def _duplicate_keys(loader: yaml.FullLoader, node: yaml.Node, path: str, file: str, seen: set[int]):
+    """Yield one message per key that occurs twice in a mapping of the node tree."""
+    if id(node) in seen:  # an alias of a node already walked
+        return
+    seen.add(id(node))
+    if isinstance(node, yaml.SequenceNode):
+        for i, item in enumerate(node.value):
+            yield from _duplicate_keys(loader, item, f"{path}[{i}]", file, seen)
+    elif isinstance(node, yaml.MappingNode):
+        first_line: dict[Any, int] = {}
+        for key_node, value_node in node.value:
+            if not isinstance(key_node, yaml.ScalarNode) or key_node.tag == "tag:yaml.org,2002:merge":
+                continue
+            key = loader.construct_object(key_node)
+            child = _join(path, str(key))
+            line = key_node.start_mark.line + 1
+            if key in first_line:
+                yield (
+                    f"config key {child!r} in {file}, line {line}: expected each key once, got it a second "
+                    f"time (first on line {first_line[key]}); YAML would silently keep only the last value"
+                )
+            else:
+                first_line[key] = line
+            yield from _duplicate_keys(loader, value_node, child, file, seen)
+
+
+def validate_config(
+    config: Mapping, schema_path: str | Path | None = None, command_line: Mapping | None = None
+) -> dict:
     """Check a workflow configuration and fill in the defaults of omitted keys.
 
     Parameters
@@ -120,6 +235,14 @@ def validate_config(config: Mapping, schema_path: str | Path | None = None) -> d
         ``config``). It is not modified.
     schema_path : str or Path, optional
         JSON schema to validate against; default :data:`SCHEMA_PATH`.
+    command_line : mapping, optional
+        The ``--config`` values given on Snakemake's command line
+        (``workflow.config_settings.config``), already merged into ``config``.
+        Snakemake passes nested values (``--config 'sky={nside: 1024}'``) as
+        strings; where the schema expects a number, an integer, true/false or
+        null, such a string is read as a YAML scalar (``'1024'`` -> 1024,
+        ``'false'`` -> False). Values from config files are not converted: a
+        quoted ``"1024"`` in a file is an error.
 
     Returns
     -------
@@ -140,7 +263,7 @@ def validate_config(config: Mapping, schema_path: str | Path | None = None) -> d
     if not isinstance(config, Mapping):
         raise ConfigError([f"the configuration must be a mapping of keys to values, got {_show(config)}"])
     schema = load_schema(schema_path)
-    completed = _complete(_plain(config), schema, schema)
+    completed = _complete(_from_command_line(_plain(config), command_line, schema, schema), schema, schema)
 
     validator = _validator_class(schema)(schema)
     problems: list[str] = []
@@ -166,7 +289,32 @@ def validate_config(config: Mapping, schema_path: str | Path | None = None) -> d
 
 
 def _validator_class(schema: dict):
-    return jsonschema.validators.validator_for(schema, default=jsonschema.Draft202012Validator)
+    """The schema's validator, with finite numbers only and the skyhunt keyword ``increasing``.
+
+    A ``number`` is an int or a finite float: NaN and infinity (YAML ``.nan``,
+    ``.inf``) pass every bound (comparisons with NaN are false), so they are
+    rejected as a type. ``increasing: true`` on an array requires its items to
+    increase strictly.
+    """
+    base = jsonschema.validators.validator_for(schema, default=jsonschema.Draft202012Validator)
+    checker = base.TYPE_CHECKER.redefine("number", lambda _, value: _is_finite_number(value))
+    return jsonschema.validators.extend(
+        base, validators={"increasing": _check_increasing}, type_checker=checker
+    )
+
+
+def _first_not_increasing(items: list) -> int | None:
+    """Index of the first numeric item not above the one before it, or None."""
+    for i in range(1, len(items)):
+        low, high = items[i - 1], items[i]
+        if _is_finite_number(low) and _is_finite_number(high) and not low < high:
+            return i
+    return None
+
+
+def _check_increasing(validator, increasing, instance, schema):
+    if increasing and isinstance(instance, list) and _first_not_increasing(instance) is not None:
+        yield jsonschema.ValidationError("the items do not increase strictly")
 
 
 def _plain(value: Any) -> Any:
@@ -196,6 +344,45 @@ def _resolve(schema: dict, root: dict) -> dict:
 def _types(schema: dict) -> set[str]:
     t = schema.get("type", ())
     return {t} if isinstance(t, str) else set(t)
+
+
+def _from_command_line(instance: Any, given: Any, schema: dict, root: dict) -> Any:
+    """Read the strings of ``--config`` values (``given``) as YAML scalars where the schema wants one.
+
+    Only values of ``instance`` still equal to the command-line value are
+    converted; the result replaces them in place of a plain copy.
+    """
+    schema = _resolve(schema, root)
+    if not isinstance(schema, dict):
+        return instance
+    if isinstance(given, Mapping) and isinstance(instance, dict):
+        properties = schema.get("properties", {})
+        for key, value in given.items():
+            if key in instance and key in properties:
+                instance[key] = _from_command_line(instance[key], value, properties[key], root)
+        return instance
+    if isinstance(given, list) and instance == given and isinstance(schema.get("items"), dict):
+        return [_from_command_line(item, item, schema["items"], root) for item in instance]
+    if isinstance(given, str) and instance == given:
+        return _yaml_scalar(given, _types(schema))
+    return instance
+
+
+def _yaml_scalar(text: str, types: set[str]) -> Any:
+    """``text`` read as a YAML scalar if that gives one of the non-string ``types``, else ``text``."""
+    if not types & {"number", "integer", "boolean", "null"}:
+        return text
+    try:
+        value = yaml.safe_load(text)
+    except yaml.YAMLError:
+        return text
+    if (
+        (_is_number(value) and types & {"number", "integer"})
+        or (isinstance(value, bool) and "boolean" in types)
+        or (value is None and "null" in types)
+    ):
+        return value
+    return text
 
 
 def _complete(instance: Any, schema: dict, root: dict) -> Any:
@@ -254,6 +441,10 @@ def _show(value: Any, limit: int = 80) -> str:
     return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
+def _is_non_finite(value: Any) -> bool:
+    return isinstance(value, float) and not math.isfinite(value)
+
+
 def _show_typed(value: Any) -> str:
     if value is None:
         return "nothing (an empty value)"
@@ -263,6 +454,8 @@ def _show_typed(value: Any) -> str:
     text = f"{_show(value)} ({kind.get(type(value), type(value).__name__)})"
     if isinstance(value, str) and _NUMERIC_STRING.match(value):
         text += "; remove the quotes to give a number"
+    elif isinstance(value, str) and value.strip().lower() in ("true", "false"):
+        text += "; remove the quotes to give true or false"
     return text
 
 
@@ -317,9 +510,15 @@ def _describe_error(error: jsonschema.ValidationError) -> list[tuple[str, dict |
         ]
     if kind == "type":
         types = [value] if isinstance(value, str) else list(value)
+        if _is_non_finite(instance):
+            names = {**_TYPE_NAMES, "number": "a finite number"}
+            expected = " or ".join(names.get(t, t) for t in types)
+            return [(f"{where}: expected {expected}, got {instance!r}", schema, path)]
         expected = " or ".join(_TYPE_NAMES.get(t, t) for t in types)
         return [(f"{where}: expected {expected}, got {_show_typed(instance)}", schema, path)]
     if kind == "enum":
+        if isinstance(instance, str) and not any(isinstance(c, str) for c in value):
+            return []  # a string for a number: the type error says it
         choices = ", ".join(_show(c) for c in value)
         hint = _suggest(instance, value) if isinstance(instance, str) else ""
         return [(f"{where}: expected one of {choices}, got {_show(instance)}{hint}", schema, path)]
@@ -330,6 +529,8 @@ def _describe_error(error: jsonschema.ValidationError) -> list[tuple[str, dict |
         "exclusiveMaximum": "<",
     }
     if kind in bounds:
+        if _is_non_finite(instance):
+            return []  # the type error says it: NaN and infinity are not numbers here
         return [(f"{where}: expected a number {bounds[kind]} {value}, got {_show(instance)}", schema, path)]
     if kind == "pattern":
         return [
@@ -343,6 +544,16 @@ def _describe_error(error: jsonschema.ValidationError) -> list[tuple[str, dict |
     if kind == "minItems":
         return [
             (f"{where}: expected a list of at least {value} item(s), got {_show(instance)}", schema, path)
+        ]
+    if kind == "increasing":
+        i = _first_not_increasing(instance)
+        return [
+            (
+                f"{where}: expected a strictly increasing list (item [{i}] = {instance[i]!r} is not "
+                f"above item [{i - 1}] = {instance[i - 1]!r}), got {_show(instance)}",
+                schema,
+                path,
+            )
         ]
     if kind == "maxItems":
         return [(f"{where}: expected a list of at most {value} item(s), got {_show(instance)}", schema, path)]
@@ -367,6 +578,10 @@ def _get(config: Any, *keys: str | int) -> Any:
 
 def _is_number(value: Any) -> bool:
     return isinstance(value, int | float) and not isinstance(value, bool)
+
+
+def _is_finite_number(value: Any) -> bool:
+    return _is_number(value) and math.isfinite(value)
 
 
 def _semantic_problems(config: dict, bad_paths: set[str]) -> list[str]:
@@ -488,7 +703,88 @@ def _semantic_problems(config: dict, bad_paths: set[str]) -> list[str]:
                 f"happen every that many batches), got {value}"
             )
     problems.extend(_sky_source_problems(config, bad_paths))
+    problems.extend(_layout_problems(config, bad_paths))
     return problems
+
+
+#: Grids of more cutout centres than this (the full sky at the default 6' stride has 4e6) are not
+#: built to check the stripes: that would take seconds and gigabytes on every Snakemake call.
+LAYOUT_MAX_CENTRES = 10_000_000
+
+#: The keys the cutout grid and its RA stripes depend on (:func:`skyhunt.cutouts.layout.cutout_layout`).
+LAYOUT_KEYS = (
+    "sky.nside",
+    "sky.footprint",
+    "cutouts.size_arcmin",
+    "cutouts.npix",
+    "cutouts.stride_arcmin",
+    "cutouts.edge_margin_arcmin",
+    "cutouts.splits",
+)
+
+
+def _layout_problems(config: dict, bad_paths: set[str]) -> list[str]:
+    """The footprint must hold cutouts, and each RA stripe (test, validation, train) at least one.
+
+    Builds the grid the cutouts rule will cut, with its code, so that a
+    stripe narrower than the grid spacing fails here and not in the CNN jobs.
+    """
+    if any(_within(p, key) or _within(key, p) for p in bad_paths for key in LAYOUT_KEYS):
+        return []
+    fp, splits = config["sky"]["footprint"], config["cutouts"]["splits"]
+    if not (
+        fp["ra_min"] < fp["ra_max"]
+        and fp["dec_min"] < fp["dec_max"]
+        and splits["test_max"] < splits["validation_max"]
+    ):
+        return []  # reported by the ordering rules
+    cc = config["cutouts"]
+    if Footprint.from_config(fp).area_deg2 * 3600.0 / cc["stride_arcmin"] ** 2 > LAYOUT_MAX_CENTRES:
+        return []
+    nside = config["sky"]["nside"]
+    try:
+        layout = cutout_layout(fp, nside, cc)
+    except ValueError:  # make_grid: not one cutout fits
+        return [
+            f"config key 'sky.footprint': expected a box that holds at least one cutout "
+            f"({cc['size_arcmin']:g}' cutouts, cutouts.size_arcmin, kept {edge_margin_arcmin(cc, nside):.2f}' "
+            f"inside every edge: the larger of cutouts.edge_margin_arcmin and the map interpolation's "
+            f"reach at sky.nside = {config['sky']['nside']}), got RA {fp['ra_min']!r} to {fp['ra_max']!r}, "
+            f"Dec {fp['dec_min']!r} to {fp['dec_max']!r} deg"
+        ]
+    ra = layout.grid.ra
+    span = fp["ra_max"] - fp["ra_min"]
+    edges = [
+        fp["ra_min"],
+        *(fp["ra_min"] + splits[k] * span for k in ("test_max", "validation_max")),
+        fp["ra_max"],
+    ]
+    guard = splits["guard_arcmin"]
+    guarded = (
+        f", and those within cutouts.splits.guard_arcmin = {guard:g}' of a stripe edge are in none"
+        if guard
+        else ""
+    )
+    problems = []
+    for k, name in enumerate(SPLITS):
+        if (layout.split == name).any():
+            continue
+        key = "test_max" if name == "test" else "validation_max"
+        lo, hi = edges[k], edges[k + 1]
+        problems.append(
+            f"config key 'cutouts.splits.{key}': expected RA stripes that each hold at least one cutout, "
+            f"got {splits[key]!r}, which leaves the {name} stripe, RA {lo:.3f} to {hi:.3f} deg "
+            f"({60.0 * (hi - lo):.1f}' wide), without any of the {ra.size} cutout centres (they lie "
+            f"between RA {ra.min():.3f} and {ra.max():.3f} deg, cutouts.stride_arcmin = "
+            f"{cc['stride_arcmin']:g}' apart on the sky{guarded}; see also sky.footprint, "
+            "cutouts.size_arcmin and cutouts.edge_margin_arcmin)"
+        )
+    return problems
+
+
+def _within(path: str, key: str) -> bool:
+    """Whether dotted ``path`` is ``key`` or lies inside it."""
+    return path == key or path.startswith((f"{key}.", f"{key}["))
 
 
 #: Frequency labels of the Sehgal et al. (2010) maps on LAMBDA (GHz, zero-padded).

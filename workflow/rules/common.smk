@@ -5,12 +5,15 @@ import re
 import sys
 import urllib.parse
 
-from skyhunt.config import ConfigError, validate_config
+from skyhunt.config import ConfigError, check_config_files, validate_config
 from skyhunt.download import DownloadError, load_manifest
 from skyhunt.sky.components import COMPONENTS, stage_components
 
 try:
-    validated = validate_config(config)
+    # Snakemake keeps the last value of a key given twice in a config file: re-read each strictly
+    check_config_files(workflow.configfiles)
+    # --config 'sky={nside: 1024}' reaches the Snakefile as the string '1024': validate_config reads it
+    validated = validate_config(config, command_line=workflow.config_settings.config)
 except ConfigError as err:
     sys.exit(f"skyhunt: invalid configuration\n{err}")
 config.clear()

@@ -1,4 +1,4 @@
-"""Cutout labels, RA-stripe splits and the training-set adjacency cut (DeepSZ section 1.2).
+"""Cutout labels and the training-set adjacency cut (DeepSZ section 1.2).
 
 A cutout is positive when a qualifying halo (M_vir and z above the
 thresholds) lies in its central ``central`` x ``central`` arcmin square,
@@ -16,9 +16,6 @@ from scipy.spatial import cKDTree
 
 from skyhunt.cutouts.grid import ARCMIN, CutoutGeometry, Grid, tan_project
 from skyhunt.sky.halos import qualifying_mask
-
-#: Split names, in the order of increasing RA stripes.
-SPLITS = ("test", "validation", "train")
 
 
 def _tree(grid: Grid) -> cKDTree:
@@ -194,41 +191,6 @@ def label_cutouts(
     out.loc[c, "halo_dx_arcmin"] = dx[sel]
     out.loc[c, "halo_dy_arcmin"] = dy[sel]
     return out
-
-
-def assign_splits(
-    ra: np.ndarray,
-    ra_min: float,
-    ra_max: float,
-    test_max: float,
-    validation_max: float,
-    guard_deg: float = 0.0,
-) -> np.ndarray:
-    """Split cutouts into RA stripes (DeepSZ section 1.2: test < 0.13, validation < 0.2, train above).
-
-    Parameters
-    ----------
-    ra : ndarray
-        Cutout centre RAs, degrees.
-    ra_min, ra_max : float
-        RA range of the footprint, degrees; the fractions refer to it.
-    test_max, validation_max : float
-        Upper edges of the test and validation stripes as fractions of the range.
-    guard_deg : float
-        Cutouts whose centre lies within this RA distance of a stripe edge get
-        split ``"guard"`` and belong to none of the sets.
-
-    Returns
-    -------
-    ndarray of str
-    """
-    frac_edges = np.array([test_max, validation_max])
-    edges = ra_min + frac_edges * (ra_max - ra_min)
-    split = np.asarray(SPLITS, dtype=object)[np.searchsorted(edges, ra, side="right")]
-    if guard_deg > 0:
-        near = np.min(np.abs(np.asarray(ra)[:, None] - edges[None, :]), axis=1) < guard_deg
-        split = np.where(near, "guard", split)
-    return split.astype(str)
 
 
 def training_drops(grid: Grid, labels: pd.DataFrame, split: np.ndarray) -> np.ndarray:

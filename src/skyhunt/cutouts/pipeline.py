@@ -10,9 +10,9 @@ import numpy as np
 
 from skyhunt import io
 from skyhunt.cutouts.extract import PatchInterpolator, extract_cutouts
-from skyhunt.cutouts.grid import CutoutGeometry, standard_grid
-from skyhunt.cutouts.labels import assign_splits, label_cutouts, training_drops
-from skyhunt.sky.footprint import Footprint
+from skyhunt.cutouts.labels import label_cutouts, training_drops
+from skyhunt.cutouts.layout import cutout_layout
+from skyhunt.sky.halos import qualifying_density
 from skyhunt.sky.readers import HALO_CUT_COLUMNS, read_halos
 
 log = logging.getLogger("skyhunt.cutouts")
@@ -41,53 +41,67 @@ INDEX_UNITS = {
 
 
 def run_cutouts(
-    cfg: dict, map_paths: dict, halos_path, index_path, stage_paths: dict, nthreads: int = 1
+    *,
+    footprint: dict,
+    nside: int,
+    bands: list,
+    stages: list,
+    cutouts: dict,
+    maps: list,
+    halos,
+    index,
+    arrays: list,
+    threads: int = 1,
 ) -> None:
     """Cut every noise stage into staggered cutouts; write one array per stage and the index.
 
     Parameters
     ----------
-    cfg : dict
-        Validated config (uses ``sky`` and ``cutouts``).
-    map_paths : dict
-        (stage, band name) -> observed map file.
-    halos_path : path-like
+    footprint : dict
+        Config ``sky.footprint`` (deg).
+    nside : int
+        HEALPix resolution of the maps.
+    bands, stages : list of str
+        Band and noise-stage names, in config order.
+    cutouts : dict
+        Config ``cutouts``.
+    maps : list of path-like
+        Observed maps, stage-major: every band of the first stage, then of the next.
+    halos : path-like
         Halo table.
-    index_path : path-like
+    index : path-like
         Output Parquet index, one row per cutout in array order.
-    stage_paths : dict
-        Stage -> output ``.npy`` file of shape (N, nbands, npix, npix), float32, µK_CMB.
-    nthreads : int
+    arrays : list of path-like
+        Output ``.npy`` file per stage, of shape (N, nbands, npix, npix), float32, µK_CMB.
+    threads : int
         Threads for the extraction.
     """
-    sky, cc = cfg["sky"], cfg["cutouts"]
-    bands = [b["name"] for b in sky["bands"]]
-    stages = list(stage_paths)
-    geometry = CutoutGeometry.from_config(cc)
-    footprint = Footprint.from_config(sky["footprint"])
-    grid = standard_grid(footprint, cc, sky["nside"])
-    halos = read_halos(halos_path, HALO_CUT_COLUMNS)
+    if len(maps) != len(stages) * len(bands):
+        raise ValueError(f"run_cutouts: {len(maps)} maps for {len(stages)} stages x {len(bands)} bands")
+    stage_paths = dict(zip(stages, arrays, strict=True))
+    cc, positive = cutouts, cutouts["positive"]
+    layout = cutout_layout(footprint, nside, cc)
+    grid, geometry, split = layout.grid, layout.geometry, layout.split
+    halo_table = read_halos(halos, (*HALO_CUT_COLUMNS, "in_footprint"))
+    log.info(
+        "%.2f qualifying halos per deg^2 in the footprint (M_vir >= %.3g M_sun, z >= %g)",
+        qualifying_density(halo_table, layout.footprint.area_deg2, positive["m_vir_min"], positive["z_min"]),
+        positive["m_vir_min"],
+        positive["z_min"],
+    )
     labels = label_cutouts(
         grid,
         geometry,
-        halos,
+        halo_table,
         cc["central_arcmin"],
-        cc["positive"]["m_vir_min"],
-        cc["positive"]["z_min"],
+        positive["m_vir_min"],
+        positive["z_min"],
         unique=cc["stride_arcmin"] >= cc["central_arcmin"],
-    )
-    split = assign_splits(
-        grid.ra,
-        footprint.ra_min,
-        footprint.ra_max,
-        cc["splits"]["test_max"],
-        cc["splits"]["validation_max"],
-        cc["splits"]["guard_arcmin"] / 60.0,
     )
     dropped = training_drops(grid, labels, split)
 
-    pixels, maps = io.read_partial_maps([map_paths[(s, b)] for s in stages for b in bands], sky["nside"])
-    interp = PatchInterpolator(sky["nside"], pixels)
+    pixels, values = io.read_partial_maps(maps, nside)
+    interp = PatchInterpolator(nside, pixels)
     shape = (len(bands), geometry.npix, geometry.npix)
     header = {"descr": np.lib.format.dtype_to_descr(np.dtype(np.float32)), "fortran_order": False}
     # a block of cutouts at a time into reused buffers, appended to every stage's .npy file:
@@ -105,13 +119,13 @@ def run_cutouts(
             n = grid.ra[sel].size
             extract_cutouts(
                 interp,
-                maps,
+                values,
                 grid.ra[sel],
                 grid.dec[sel],
                 geometry,
                 cc["interpolation"],
                 out=[buffers[s][:n] for s in stages],
-                threads=max(int(nthreads), 1),
+                threads=max(int(threads), 1),
             )
             for s in stages:
                 files[s].write(buffers[s][:n].data)
@@ -134,7 +148,7 @@ def run_cutouts(
         "dropped": dropped,
         **{c: labels[c].to_numpy() for c in labels.columns},
     }
-    io.write_table(index_path, columns, INDEX_UNITS, meta={"cutouts": cc, "stages": stages, "bands": bands})
+    io.write_table(index, columns, INDEX_UNITS, meta={"cutouts": cc, "stages": stages, "bands": bands})
     for name in ("test", "validation", "train"):
         sel = split == name
         log.info(
