@@ -244,7 +244,8 @@ def test_misspelt_key(cfg):
 def test_unknown_top_level_key(cfg):
     cfg["sed"] = 1
     msg = problems_of(cfg)
-    assert "config key 'sed' is not a known key (known: cnn, cutouts, evaluation, mf, seed, sky)" in msg
+    known = "cnn, cutouts, evaluation, mf, results_dir, seed, sky"
+    assert f"config key 'sed' is not a known key (known: {known})" in msg
 
 
 def test_unknown_key_in_list_item(cfg):

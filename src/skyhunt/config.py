@@ -747,8 +747,8 @@ def _layout_problems(config: dict, bad_paths: set[str]) -> list[str]:
     except ValueError:  # make_grid: not one cutout fits
         return [
             f"config key 'sky.footprint': expected a box that holds at least one cutout "
-            f"({cc['size_arcmin']:g}' cutouts, cutouts.size_arcmin, kept {edge_margin_arcmin(cc, nside):.2f}' "
-            f"inside every edge: the larger of cutouts.edge_margin_arcmin and the map interpolation's "
+            f"({cc['size_arcmin']:g}' cutouts, cutouts.size_arcmin, kept {edge_margin_arcmin(cc, nside):.2f}'"
+            f" inside every edge: the larger of cutouts.edge_margin_arcmin and the map interpolation's "
             f"reach at sky.nside = {config['sky']['nside']}), got RA {fp['ra_min']!r} to {fp['ra_max']!r}, "
             f"Dec {fp['dec_min']!r} to {fp['dec_max']!r} deg"
         ]

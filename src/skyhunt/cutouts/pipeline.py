@@ -12,7 +12,6 @@ from skyhunt import io
 from skyhunt.cutouts.extract import PatchInterpolator, extract_cutouts
 from skyhunt.cutouts.labels import label_cutouts, training_drops
 from skyhunt.cutouts.layout import cutout_layout
-from skyhunt.sky.halos import qualifying_density
 from skyhunt.sky.readers import HALO_CUT_COLUMNS, read_halos
 
 log = logging.getLogger("skyhunt.cutouts")
@@ -82,13 +81,7 @@ def run_cutouts(
     cc, positive = cutouts, cutouts["positive"]
     layout = cutout_layout(footprint, nside, cc)
     grid, geometry, split = layout.grid, layout.geometry, layout.split
-    halo_table = read_halos(halos, (*HALO_CUT_COLUMNS, "in_footprint"))
-    log.info(
-        "%.2f qualifying halos per deg^2 in the footprint (M_vir >= %.3g M_sun, z >= %g)",
-        qualifying_density(halo_table, layout.footprint.area_deg2, positive["m_vir_min"], positive["z_min"]),
-        positive["m_vir_min"],
-        positive["z_min"],
-    )
+    halo_table = read_halos(halos, HALO_CUT_COLUMNS)
     labels = label_cutouts(
         grid,
         geometry,

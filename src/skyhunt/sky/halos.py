@@ -66,22 +66,6 @@ def qualifying_mask(halos: pd.DataFrame, m_vir_min: float, z_min: float) -> np.n
     return (halos["m_vir"].to_numpy() >= m_vir_min) & (halos["z"].to_numpy() >= z_min)
 
 
-def qualifying_density(halos: pd.DataFrame, area_deg2: float, m_vir_min: float, z_min: float) -> float:
-    """Qualifying halos (:func:`qualifying_mask`) inside the footprint per deg².
-
-    Parameters
-    ----------
-    halos : pandas.DataFrame
-        Halo table with in_footprint, m_vir (M_sun) and z.
-    area_deg2 : float
-        Footprint area, deg².
-    m_vir_min, z_min : float
-        As for :func:`qualifying_mask`.
-    """
-    sel = halos["in_footprint"].to_numpy(bool) & qualifying_mask(halos, m_vir_min, z_min)
-    return sel.sum() / area_deg2
-
-
 class LightCone:
     """Expected halo density per unit redshift, log-mass and solid angle.
 
