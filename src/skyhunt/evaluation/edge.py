@@ -31,8 +31,8 @@ import numpy as np
 import pandas as pd
 
 from skyhunt import io
+from skyhunt.cnn.module import predict_scores
 from skyhunt.cnn.pipeline import load_model, read_platt
-from skyhunt.cnn.training import predict_scores
 from skyhunt.cutouts.extract import PatchInterpolator, extract_cutouts, interpolation_reach_arcmin
 from skyhunt.cutouts.grid import ARCMIN, CutoutGeometry, Grid, make_grid, recut_centres, tan_project
 from skyhunt.cutouts.labels import pairs_within
