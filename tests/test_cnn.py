@@ -20,6 +20,7 @@ from skyhunt.cnn.models import DeepSZResNet, SmallCNN, build_model
 from skyhunt.cnn.module import learning_rate
 from skyhunt.cnn.pipeline import run_score_cnn
 from skyhunt.cnn.training import train_ladder
+from skyhunt.cutouts.arrays import nonfinite_rows
 from skyhunt.metrics import f1_curve
 
 from .conftest import shipped_config
@@ -354,4 +355,58 @@ def test_bad_inputs_name_the_file(signal_run, tmp_path):
     with pytest.raises(io.InputFileError, match="junk.ckpt"):
         (tmp_path / "junk.ckpt").write_bytes(b"\0" * 10)
         run_score_cnn(cnn, tmp_path / "junk.ckpt", array, index, tmp_path / "s.parquet")
+    assert not (tmp_path / "s.parquet").exists()
+
+
+def damage(src, dst, offset: int, data: bytes):
+    """Copy ``src`` to ``dst`` with ``data`` written at byte ``offset``."""
+    raw = bytearray(src.read_bytes())
+    raw[offset : offset + len(data)] = data
+    dst.write_bytes(bytes(raw))
+    return dst
+
+
+def test_damaged_cutouts_stop_training_and_scoring(signal_run, tmp_path):
+    """4 KiB of 0xFF (NaN as float32) in rows 500-501: both jobs stop, naming file and rows."""
+    _, array, index, _, out, _ = signal_run
+    cnn = tiny_cnn_config()
+    header = len(array.read_bytes()) - np.load(array).nbytes
+    bad = damage(array, tmp_path / "bad.npy", header + 500 * 3 * NPIX * NPIX * 4, b"\xff" * 4096)
+    message = r"bad.npy: 2 of 1200 cutouts hold NaN or infinite values \(rows 500, 501\)"
+    with pytest.raises(io.InputFileError, match=message):
+        run_score_cnn(cnn, out / "model.ckpt", bad, index, tmp_path / "s.parquet")
+    assert not (tmp_path / "s.parquet").exists()
+    with pytest.raises(io.InputFileError, match=message):
+        run_ladder(tmp_path, bad, index, cnn)
+    assert not (tmp_path / "run").exists()
+    x = np.load(bad)
+    x[7, 2, 0, 0] = np.inf
+    for chunk_bytes in (1, 3 * NPIX * NPIX * 4 * 3, 1 << 30):
+        np.testing.assert_array_equal(nonfinite_rows(x, chunk_bytes), [7, 500, 501])
+
+
+def test_damaged_npy_header_names_the_file(signal_run, tmp_path):
+    _, array, index, _, out, _ = signal_run
+    for name, offset, expected in (
+        ("zeroed.npy", 0, "does not start with the .npy magic string"),
+        ("header.npy", 10, "cannot read it"),
+    ):
+        bad = damage(array, tmp_path / name, offset, bytes(100))
+        with pytest.raises(io.InputFileError, match=f"{name}: expected a float32 .npy array") as err:
+            run_score_cnn(tiny_cnn_config(), out / "model.ckpt", bad, index, tmp_path / "s.parquet")
+        assert expected in str(err.value) and "allow_pickle" not in str(err.value)
+
+
+def test_non_finite_scores_stop_scoring(signal_run, tmp_path):
+    _, array, index, _, out, _ = signal_run
+    model = torch.load(out / "model.ckpt", weights_only=True)
+    bias = next(k for k in model["state_dict"] if k.endswith("bias"))
+    model["state_dict"][bias][:] = float("nan")
+    torch.save(model, tmp_path / "nan.ckpt")
+    with pytest.raises(
+        io.InputFileError,
+        match=r"nan.ckpt: on the cutouts of .*stage.npy, the model gives NaN or infinite scores for "
+        r"1200 of 1200 cutouts \(rows 0, 1, 2, 3, 4, \.\.\.\)",
+    ):
+        run_score_cnn(tiny_cnn_config(), tmp_path / "nan.ckpt", array, index, tmp_path / "s.parquet")
     assert not (tmp_path / "s.parquet").exists()
