@@ -254,8 +254,8 @@ def same_weights(a, b) -> bool:
 
 @pytest.mark.parametrize(
     "ratio, at",
-    [(1, 12), (1, 23), (2, 7), (2, None)],
-    ids=["mid-rung-1", "mid-rung-1-late", "mid-rung-2", "after-rung-2-stopped"],
+    [(1, 12), (1, 23), (1, None), (2, 7), (2, None)],
+    ids=["mid-rung-1", "mid-rung-1-late", "after-rung-1-at-max", "mid-rung-2", "after-rung-2-stopped"],
 )
 def test_killed_training_resumes_identically(signal_run, tmp_path, ratio, at):
     _, array, index, _, out, scores = signal_run
