@@ -300,6 +300,12 @@ def test_stale_checkpoints_are_not_reused(signal_run, tmp_path, caplog):
     assert sum("finished earlier" in m for m in rerun(cnn)) == 2
     assert (tmp_path / "reused" / "model.ckpt").read_bytes() == (out / "model.ckpt").read_bytes()
 
+    (tmp_path / "reused" / "work" / "r02" / "fingerprint.json").unlink()  # as in an older layout
+    messages = rerun(cnn)
+    assert sum("finished earlier" in m for m in messages) == 1
+    assert any(m.startswith("r = 2:") and "no readable fingerprint.json" in m for m in messages)
+    assert (tmp_path / "reused" / "model.ckpt").read_bytes() == (out / "model.ckpt").read_bytes()
+
     cnn["optimizer"]["lr"] = 0.02
     messages = rerun(cnn)
     assert any("cnn.optimizer.lr: 0.03 -> 0.02" in m and "and 1 later rung" in m for m in messages)

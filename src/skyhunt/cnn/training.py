@@ -212,7 +212,7 @@ def _claim_rung_dir(workdir: Path, rung_dir: Path, ratio: int, fingerprint: dict
         why = (
             "no readable fingerprint.json"
             if recorded is None
-            else "; ".join(_differences(recorded, canonical)) or "a different fingerprint"
+            else "; ".join(_differences(recorded, canonical))
         )
         stale = [
             d
@@ -220,7 +220,7 @@ def _claim_rung_dir(workdir: Path, rung_dir: Path, ratio: int, fingerprint: dict
             if d.is_dir() and (m := re.fullmatch(r"r(\d+)", d.name)) and int(m.group(1)) >= ratio
         ]
         log.info(
-            "r = %d: %s was made with other inputs (%s); deleting it%s and training afresh",
+            "r = %d: %s does not match this run (%s); deleting it%s and training afresh",
             ratio,
             rung_dir,
             why,
