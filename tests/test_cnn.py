@@ -358,6 +358,10 @@ def test_bad_inputs_name_the_file(signal_run, tmp_path):
     np.save(short, np.load(array)[:10])
     with pytest.raises(io.InputFileError, match="short.npy holds 10 cutouts"):
         run_score_cnn(cnn, out / "model.ckpt", short, index, tmp_path / "s.parquet")
+    small = tmp_path / "small.npy"
+    np.save(small, np.load(array)[:, :, :8, :8])
+    with pytest.raises(io.InputFileError, match=r"model.ckpt was trained on cutouts of shape \(3, 16, 16\)"):
+        run_score_cnn(cnn, out / "model.ckpt", small, index, tmp_path / "s.parquet")
     with pytest.raises(io.InputFileError, match="junk.ckpt"):
         (tmp_path / "junk.ckpt").write_bytes(b"\0" * 10)
         run_score_cnn(cnn, tmp_path / "junk.ckpt", array, index, tmp_path / "s.parquet")

@@ -55,11 +55,24 @@ def run_score_cnn(cnn: dict, model_path, array_path, index_path, scores_path) ->
     scores_path : path-like
         Output Parquet table: ``cutout_id, split, raw_score, probability`` in index order; the
         Platt parameters are in its ``skyhunt`` metadata.
+
+    Raises
+    ------
+    io.InputFileError
+        Before anything is written, naming the file: an unreadable model, a damaged or
+        non-finite cutout array, one of another shape than the model's, an index that does not
+        match it, or a model that gives NaN or infinite scores (with the first rows).
     """
     module = load_model(model_path, cnn["accelerator"])
     array = load_cutout_array(array_path)
     index, _ = io.read_table(index_path)
     check_index_matches(index, array, index_path, array_path)
+    expected = (module.hparams.bands, module.hparams.npix, module.hparams.npix)
+    if array.shape[1:] != expected:
+        raise io.InputFileError(
+            f"{model_path} was trained on cutouts of shape {expected} (bands, npix, npix), but "
+            f"{array_path} holds {array.shape[1:]}; rerun train_cnn"
+        )
     labels = index["label"].to_numpy(bool)
     try:
         raw = predict_scores(module, array, np.arange(len(index)), cnn["training"]["batch_size"])
