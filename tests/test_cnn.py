@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import copy
+import json
+import logging
+import shutil
 
 import numpy as np
 import pandas as pd
@@ -17,6 +20,7 @@ from skyhunt.cnn.models import DeepSZResNet, SmallCNN, build_model
 from skyhunt.cnn.module import learning_rate
 from skyhunt.cnn.pipeline import run_score_cnn
 from skyhunt.cnn.training import train_ladder
+from skyhunt.cutouts.arrays import nonfinite_rows
 from skyhunt.metrics import f1_curve
 
 from .conftest import shipped_config
@@ -228,28 +232,104 @@ def test_same_config_same_scores(signal_run, tmp_path):
 
 
 class Interrupt(Callback):
-    """Stops the run with an error after ``at`` batches of the ratio-``ratio`` stage, like a kill."""
+    """Stops the run with an error, like a kill, in rung r = ``ratio``: after ``at`` batches, or
+    (``at=None``) once its Trainer has finished, before the rung's result is written."""
 
     def __init__(self, ratio, at):
         self.ratio, self.at = ratio, at
 
     def on_train_batch_end(self, trainer, module, outputs, batch, batch_idx):
-        if trainer.datamodule.ratio == self.ratio and trainer.global_step >= self.at:
+        if trainer.datamodule.ratio == self.ratio and self.at is not None and trainer.global_step >= self.at:
+            raise SystemExit("killed")
+
+    def on_train_end(self, trainer, module):
+        if trainer.datamodule.ratio == self.ratio and self.at is None:
             raise SystemExit("killed")
 
 
-def test_killed_training_resumes(signal_run, tmp_path):
+def same_weights(a, b) -> bool:
+    sa, sb = (torch.load(p, map_location="cpu", weights_only=True)["state_dict"] for p in (a, b))
+    return sa.keys() == sb.keys() and all(torch.equal(sa[k], sb[k]) for k in sa)
+
+
+@pytest.mark.parametrize(
+    "ratio, at",
+    [(1, 12), (1, 23), (1, None), (2, 7), (2, None)],
+    ids=["mid-rung-1", "mid-rung-1-late", "after-rung-1-at-max", "mid-rung-2", "after-rung-2-stopped"],
+)
+def test_killed_training_resumes_identically(signal_run, tmp_path, ratio, at):
     _, array, index, _, out, scores = signal_run
     cnn = tiny_cnn_config()
     with pytest.raises(SystemExit):
-        run_ladder(tmp_path, array, index, cnn, callbacks=[Interrupt(ratio=2, at=12)])
-    work = tmp_path / "run" / "work"
-    assert (work / "r01" / "stage.json").exists() and (work / "r02" / "last.ckpt").exists()
-    assert not (work / "r02" / "stage.json").exists() and not (tmp_path / "run" / "model.ckpt").exists()
+        run_ladder(tmp_path, array, index, cnn, callbacks=[Interrupt(ratio, at)])
+    rung = tmp_path / "run" / "work" / f"r{ratio:02d}"
+    assert (rung / "last.ckpt").exists() and not (rung / "rung.json").exists()
+    assert not (tmp_path / "run" / "model.ckpt").exists()
     _, resumed = run_ladder(tmp_path, array, index, cnn)
-    summary = (tmp_path / "run" / "training.json").read_text()
-    assert summary == (out / "training.json").read_text()  # same chosen stage, same records
+    for name in ("history.csv", "training.json", "model.ckpt"):
+        assert (tmp_path / "run" / name).read_bytes() == (out / name).read_bytes(), name
+    assert same_weights(tmp_path / "run" / "model.ckpt", out / "model.ckpt")
     np.testing.assert_array_equal(resumed["raw_score"], scores["raw_score"])
+
+
+def test_last_checkpoint_is_the_last_evaluation(signal_run):
+    out = signal_run[4]
+    for record in json.loads((out / "training.json").read_text())["rungs"]:
+        last = torch.load(out / "work" / f"r{record['ratio']:02d}" / "last.ckpt", weights_only=True)
+        assert last["global_step"] == record["batches"]
+
+
+def test_stale_checkpoints_are_not_reused(signal_run, tmp_path, caplog):
+    """A rerun reuses the rungs made with the same config and inputs and retrains the others,
+    so its outputs are those of a fresh run."""
+    _, array, index, _, out, _ = signal_run
+    caplog.set_level(logging.INFO, logger="skyhunt.cnn")
+
+    def fresh(cnn, name, data=array):
+        run_ladder(tmp_path, data, index, cnn, name=name)
+        return tmp_path / name
+
+    def rerun(cnn, data=array):
+        caplog.clear()
+        run_ladder(tmp_path, data, index, cnn, name="reused")
+        return [r.getMessage() for r in caplog.records]
+
+    shutil.copytree(out / "work", tmp_path / "reused" / "work")
+    cnn = tiny_cnn_config()
+    cnn["progress_bar"] = True  # display only
+    assert sum("finished earlier" in m for m in rerun(cnn)) == 2
+    assert (tmp_path / "reused" / "model.ckpt").read_bytes() == (out / "model.ckpt").read_bytes()
+
+    (tmp_path / "reused" / "work" / "r02" / "fingerprint.json").unlink()  # as in an older layout
+    messages = rerun(cnn)
+    assert sum("finished earlier" in m for m in messages) == 1
+    assert any(m.startswith("r = 2:") and "no readable fingerprint.json" in m for m in messages)
+    assert (tmp_path / "reused" / "model.ckpt").read_bytes() == (out / "model.ckpt").read_bytes()
+
+    cnn["optimizer"]["lr"] = 0.02
+    messages = rerun(cnn)
+    assert any("cnn.optimizer.lr: 0.03 -> 0.02" in m and "and 1 later rung" in m for m in messages)
+    assert not any("finished earlier" in m for m in messages)
+    assert same_weights(tmp_path / "reused" / "model.ckpt", fresh(cnn, "lr") / "model.ckpt")
+    assert not same_weights(tmp_path / "reused" / "model.ckpt", out / "model.ckpt")
+
+    cnn["training"]["ratio_stop"] = 3  # rungs 1 and 2 do not depend on it
+    messages = rerun(cnn)
+    assert sum("finished earlier" in m for m in messages) == 2
+    history = (tmp_path / "reused" / "history.csv").read_bytes()
+    assert history == (fresh(cnn, "r3") / "history.csv").read_bytes()
+
+    changed = tmp_path / "changed.npy"
+    np.save(changed, np.load(array)[:, :, ::-1].copy())  # same shape, other content
+    messages = rerun(cnn, data=changed)
+    assert any("inputs.array_sha256" in m for m in messages)
+    assert same_weights(tmp_path / "reused" / "model.ckpt", fresh(cnn, "changed", changed) / "model.ckpt")
+
+    small = tmp_path / "small.npy"
+    np.save(small, np.load(array)[:, :, 4:12, 4:12].copy())  # cutouts.npix changed
+    messages = rerun(cnn, data=small)
+    assert not any("finished earlier" in m for m in messages)
+    run_score_cnn(cnn, tmp_path / "reused" / "model.ckpt", small, index, tmp_path / "s.parquet")
 
 
 def test_calibration_uses_validation_only(signal_run, tmp_path):
@@ -278,7 +358,65 @@ def test_bad_inputs_name_the_file(signal_run, tmp_path):
     np.save(short, np.load(array)[:10])
     with pytest.raises(io.InputFileError, match="short.npy holds 10 cutouts"):
         run_score_cnn(cnn, out / "model.ckpt", short, index, tmp_path / "s.parquet")
+    small = tmp_path / "small.npy"
+    np.save(small, np.load(array)[:, :, :8, :8])
+    with pytest.raises(io.InputFileError, match=r"model.ckpt was trained on cutouts of shape \(3, 16, 16\)"):
+        run_score_cnn(cnn, out / "model.ckpt", small, index, tmp_path / "s.parquet")
     with pytest.raises(io.InputFileError, match="junk.ckpt"):
         (tmp_path / "junk.ckpt").write_bytes(b"\0" * 10)
         run_score_cnn(cnn, tmp_path / "junk.ckpt", array, index, tmp_path / "s.parquet")
+    assert not (tmp_path / "s.parquet").exists()
+
+
+def damage(src, dst, offset: int, data: bytes):
+    """Copy ``src`` to ``dst`` with ``data`` written at byte ``offset``."""
+    raw = bytearray(src.read_bytes())
+    raw[offset : offset + len(data)] = data
+    dst.write_bytes(bytes(raw))
+    return dst
+
+
+def test_damaged_cutouts_stop_training_and_scoring(signal_run, tmp_path):
+    """4 KiB of 0xFF (NaN as float32) in rows 500-501: both jobs stop, naming file and rows."""
+    _, array, index, _, out, _ = signal_run
+    cnn = tiny_cnn_config()
+    header = len(array.read_bytes()) - np.load(array).nbytes
+    bad = damage(array, tmp_path / "bad.npy", header + 500 * 3 * NPIX * NPIX * 4, b"\xff" * 4096)
+    message = r"bad.npy: 2 of 1200 cutouts hold NaN or infinite values \(rows 500, 501\)"
+    with pytest.raises(io.InputFileError, match=message):
+        run_score_cnn(cnn, out / "model.ckpt", bad, index, tmp_path / "s.parquet")
+    assert not (tmp_path / "s.parquet").exists()
+    with pytest.raises(io.InputFileError, match=message):
+        run_ladder(tmp_path, bad, index, cnn)
+    assert not (tmp_path / "run").exists()
+    x = np.load(bad)
+    x[7, 2, 0, 0] = np.inf
+    for chunk_bytes in (1, 3 * NPIX * NPIX * 4 * 3, 1 << 30):
+        np.testing.assert_array_equal(nonfinite_rows(x, chunk_bytes), [7, 500, 501])
+
+
+def test_damaged_npy_header_names_the_file(signal_run, tmp_path):
+    _, array, index, _, out, _ = signal_run
+    for name, offset, expected in (
+        ("zeroed.npy", 0, "does not start with the .npy magic string"),
+        ("header.npy", 10, "cannot read it"),
+    ):
+        bad = damage(array, tmp_path / name, offset, bytes(100))
+        with pytest.raises(io.InputFileError, match=f"{name}: expected a float32 .npy array") as err:
+            run_score_cnn(tiny_cnn_config(), out / "model.ckpt", bad, index, tmp_path / "s.parquet")
+        assert expected in str(err.value) and "allow_pickle" not in str(err.value)
+
+
+def test_non_finite_scores_stop_scoring(signal_run, tmp_path):
+    _, array, index, _, out, _ = signal_run
+    model = torch.load(out / "model.ckpt", weights_only=True)
+    bias = next(k for k in model["state_dict"] if k.endswith("bias"))
+    model["state_dict"][bias][:] = float("nan")
+    torch.save(model, tmp_path / "nan.ckpt")
+    with pytest.raises(
+        io.InputFileError,
+        match=r"nan.ckpt: on the cutouts of .*stage.npy, the model gives NaN or infinite scores for "
+        r"1200 of 1200 cutouts \(rows 0, 1, 2, 3, 4, \.\.\.\)",
+    ):
+        run_score_cnn(tiny_cnn_config(), tmp_path / "nan.ckpt", array, index, tmp_path / "s.parquet")
     assert not (tmp_path / "s.parquet").exists()

@@ -278,9 +278,12 @@ def test_figure_smoke_and_deterministic(tmp_path):
         assert (tmp_path / f"a.{ext}").read_bytes() == (tmp_path / f"b.{ext}").read_bytes()
 
 
-@pytest.mark.parametrize("module", ["skyhunt.evaluation.edge", "skyhunt.figures.edge"])
+@pytest.mark.parametrize(
+    "module",
+    ["skyhunt.evaluation.edge", "skyhunt.figures.edge", "skyhunt.figures.training", "skyhunt.cnn.readers"],
+)
 def test_edge_statistics_and_figure_import_no_torch(module):
-    """The remedy table and the figure are CPU jobs: importing them must not pull in torch."""
+    """The remedy table and the figures are CPU jobs: importing them must not pull in torch."""
     code = f"import sys, {module}; sys.exit('torch' in sys.modules)"
     assert subprocess.run([sys.executable, "-c", code], timeout=120).returncode == 0
 

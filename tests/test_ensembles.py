@@ -171,6 +171,18 @@ def test_ensemble_scores_without_a_column_fail_naming_the_file(tmp_path, stage_f
     assert not (tmp_path / "t.csv").exists()
 
 
+@pytest.mark.parametrize("name, column, value", [("cnn", "probability", np.nan), ("mf", "snr", np.inf)])
+def test_non_finite_scores_fail_naming_the_file(tmp_path, stage_files, name, column, value):
+    table, _ = io.read_table(stage_files[name])
+    table.loc[[3, 700], column] = value
+    io.write_table(stage_files[name], {c: table[c].to_numpy() for c in table}, {})
+    out = tmp_path / "out" / "scores.parquet"
+    message = rf"{name}.parquet: column {column} is NaN or infinite for 2 cutouts \(cutout_id 3, 700\)"
+    with pytest.raises(io.InputFileError, match=message):
+        run_ensembles(EVALUATION, "dust", *stage_files.values(), out, tmp_path / "out" / "t.json")
+    assert not (tmp_path / "out").exists() or not any((tmp_path / "out").iterdir())
+
+
 def test_corrupt_thresholds_file_fails_naming_it(tmp_path, stage_files):
     out = tmp_path / "scores.parquet"
     run_ensembles(EVALUATION, "dust", *stage_files.values(), out, tmp_path / "t.json")

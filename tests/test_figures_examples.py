@@ -10,6 +10,7 @@ import pandas as pd
 import pytest
 
 from skyhunt import io
+from skyhunt.cnn.readers import HISTORY_COLUMNS, read_history, read_summary
 from skyhunt.cutouts.grid import ARCMIN, CutoutGeometry, tan_deproject
 from skyhunt.figures import examples, training
 
@@ -182,7 +183,7 @@ def test_rgb_mapping_makes_the_tsz_decrement_bright_in_red_and_green():
 def ladder_summary(batches=(10, 5, 8), chosen=2) -> dict:
     return {
         "chosen_ratio": chosen,
-        "stages": [
+        "rungs": [
             {
                 "ratio": r,
                 "batches": b,
@@ -196,11 +197,11 @@ def ladder_summary(batches=(10, 5, 8), chosen=2) -> dict:
 
 def ladder_history(summary: dict) -> pd.DataFrame:
     """Every batch logged for train, every other batch for val; val loss 1/(1 + batch % 7)."""
-    total = sum(s["batches"] for s in summary["stages"])
-    ratio = np.repeat([s["ratio"] for s in summary["stages"]], [s["batches"] for s in summary["stages"]])
+    total = sum(s["batches"] for s in summary["rungs"])
+    ratio = np.repeat([s["ratio"] for s in summary["rungs"]], [s["batches"] for s in summary["rungs"]])
     rows = [(b, ratio[b], "train", 0.5, 0.8, 0.8) for b in range(total)]
     rows += [(b, ratio[b], "val", 1.0 / (1 + b % 7), 0.7, 0.75) for b in range(1, total, 2)]
-    return pd.DataFrame(rows, columns=training.HISTORY_COLUMNS).sort_values(["batch", "split"])
+    return pd.DataFrame(rows, columns=HISTORY_COLUMNS).sort_values(["batch", "split"])
 
 
 def test_ratio_segments_and_exported_batch():
@@ -209,7 +210,7 @@ def test_ratio_segments_and_exported_batch():
     np.testing.assert_array_equal(segments["start"], [0, 10, 15])
     np.testing.assert_array_equal(segments["stop"], [10, 15, 23])
     np.testing.assert_array_equal(segments["chosen"], [False, True, False])
-    # chosen stage: batches 10-14, val logged at 11 and 13; loss 1/(1+4) at 11, 1/(1+6) at 13
+    # chosen rung: batches 10-14, val logged at 11 and 13; loss 1/(1+4) at 11, 1/(1+6) at 13
     assert training.exported_batch(ladder_history(summary), segments) == 13
 
 
@@ -217,11 +218,11 @@ def test_bad_training_files_fail_naming_them(tmp_path):
     path = tmp_path / "training.json"
     path.write_text(json.dumps(ladder_summary(chosen=7)))
     with pytest.raises(io.InputFileError, match="training.json"):
-        training.read_summary(path)
+        read_summary(path)
     history = tmp_path / "history.csv"
     ladder_history(ladder_summary()).drop(columns="balanced_accuracy").to_csv(history, index=False)
     with pytest.raises(io.InputFileError, match="balanced_accuracy"):
-        training.read_history(history)
+        read_history(history)
 
 
 @pytest.fixture

@@ -12,7 +12,8 @@ rule train_cnn:
     params:
         cnn=config["cnn"],
         seed=config["seed"],
-        # Per-ratio checkpoints; not an output, so that a killed job resumes from them.
+        # One directory per rung of the ratio ladder; not an output, so that a killed job resumes
+        # from it (only while its fingerprint.json matches the config and inputs).
         workdir=f"{RESULTS}/cnn/{{stage}}/checkpoints",
     log:
         logfile("cnn/train_{stage}.log"),

@@ -168,12 +168,12 @@ def in_batches(rows: np.ndarray, batch_size: int) -> list:
 class CutoutDataModule(L.LightningDataModule):
     """Training batches from S_r and the oversampled validation set at the same r.
 
-    The inputs are read once; :meth:`set_stage` selects the ratio stage before each fit.
+    The inputs are read once; :meth:`set_rung` selects the rung of the ratio ladder before each fit.
 
     Parameters
     ----------
     array_path, index_path : path-like
-        One noise stage's cutout array (``.npy``) and the shared cutout index.
+        One noise stage's cutout array (``.npy``; checked to be finite) and the shared cutout index.
     batch_size, batches_per_epoch : int
         Batch size, and batches between two validations (one Lightning epoch).
     augment : bool
@@ -197,7 +197,7 @@ class CutoutDataModule(L.LightningDataModule):
         if len(self.val_pos) == 0:
             raise ValueError(f"{index_path}: the validation split holds no positive cutouts")
 
-    def set_stage(self, ratio: float, seed: int) -> None:
+    def set_rung(self, ratio: float, seed: int) -> None:
         """Draw from S_r with negative-to-positive ratio ``ratio`` and the streams of ``seed``."""
         self.ratio, self.seed = ratio, seed
 

@@ -9,11 +9,13 @@ from torch import nn
 from torch.nn import functional as F
 from torchmetrics.classification import BinaryAccuracy, MulticlassAccuracy
 
+from skyhunt.cnn.data import in_batches
 from skyhunt.cnn.models import build_model
+from skyhunt.cutouts.arrays import first_few
 
 
 def learning_rate(step: int, opt: dict) -> float:
-    """Learning rate after ``step`` batches of a ratio stage (DeepSZ 2.2.2 iii).
+    """Learning rate after ``step`` batches of a rung of the ratio ladder (DeepSZ 2.2.2 iii).
 
     Linear warm-up from ``lr_start`` to ``lr`` over ``warmup_batches``, then ``lr`` until
     ``drop_after_batches``, then ``lr_after_drop``.
@@ -110,3 +112,46 @@ def model_summary(module: nn.Module) -> str:
     """One line: architecture and number of trainable parameters."""
     n = sum(p.numel() for p in module.parameters() if p.requires_grad)
     return f"{module.hparams.architecture}: {n:,} trainable parameters"
+
+
+@torch.inference_mode()
+def predict_scores(
+    module: CutoutClassifier, array: np.ndarray, rows: np.ndarray, batch_size: int
+) -> np.ndarray:
+    """Raw scores (log-odds of the positive class) of ``array[rows]``, in row order.
+
+    Parameters
+    ----------
+    module : CutoutClassifier
+        The classifier (put in evaluation mode).
+    array : ndarray, shape (N, bands, npix, npix)
+        Cutouts in µK_CMB (a memmap is fine).
+    rows : ndarray of int
+        Rows of ``array`` to score.
+    batch_size : int
+        Cutouts per forward pass.
+
+    Returns
+    -------
+    ndarray of float32, shape (len(rows),)
+
+    Raises
+    ------
+    ValueError
+        If a score is NaN or infinite, naming the first few such rows and their count.
+    """
+    module.eval()
+    rows = np.asarray(rows)
+    out = []
+    for batch_rows, _ in in_batches(rows, batch_size):
+        x = torch.from_numpy(np.asarray(array[batch_rows], dtype=np.float32)).to(module.device)
+        with torch.autocast(module.device.type, enabled=module.device.type == "cuda"):
+            out.append(module.predict_step((x,), 0).cpu().numpy())
+    scores = np.concatenate(out) if out else np.zeros(0, np.float32)
+    bad = rows[~np.isfinite(scores)]
+    if len(bad):
+        raise ValueError(
+            f"the model gives NaN or infinite scores for {len(bad)} of {len(rows)} cutouts "
+            f"(rows {first_few(bad)})"
+        )
+    return scores

@@ -9,8 +9,8 @@ import numpy as np
 from skyhunt import io
 from skyhunt.cnn.calibration import PlattScaling
 from skyhunt.cnn.data import SplitRows
-from skyhunt.cnn.module import CutoutClassifier
-from skyhunt.cnn.training import Device, predict_scores
+from skyhunt.cnn.module import CutoutClassifier, predict_scores
+from skyhunt.cnn.training import Device
 from skyhunt.cutouts.arrays import check_index_matches, load_cutout_array
 from skyhunt.metrics import f1_at, f1_curve
 
@@ -51,17 +51,33 @@ def run_score_cnn(cnn: dict, model_path, array_path, index_path, scores_path) ->
     model_path : path-like
         Checkpoint written by ``train_cnn``.
     array_path, index_path : path-like
-        The stage's cutouts and the shared cutout index.
+        The noise stage's cutouts and the shared cutout index.
     scores_path : path-like
         Output Parquet table: ``cutout_id, split, raw_score, probability`` in index order; the
         Platt parameters are in its ``skyhunt`` metadata.
+
+    Raises
+    ------
+    io.InputFileError
+        Before anything is written, naming the file: an unreadable model, a damaged or
+        non-finite cutout array, one of another shape than the model's, an index that does not
+        match it, or a model that gives NaN or infinite scores (with the first rows).
     """
     module = load_model(model_path, cnn["accelerator"])
     array = load_cutout_array(array_path)
     index, _ = io.read_table(index_path)
     check_index_matches(index, array, index_path, array_path)
+    expected = (module.hparams.bands, module.hparams.npix, module.hparams.npix)
+    if array.shape[1:] != expected:
+        raise io.InputFileError(
+            f"{model_path} was trained on cutouts of shape {expected} (bands, npix, npix), but "
+            f"{array_path} holds {array.shape[1:]}; rerun train_cnn"
+        )
     labels = index["label"].to_numpy(bool)
-    raw = predict_scores(module, array, np.arange(len(index)), cnn["training"]["batch_size"])
+    try:
+        raw = predict_scores(module, array, np.arange(len(index)), cnn["training"]["batch_size"])
+    except ValueError as err:
+        raise io.InputFileError(f"{model_path}: on the cutouts of {array_path}, {err}") from err
     rows = SplitRows.from_index(index)
     platt = PlattScaling.fit(raw[rows.validation], labels[rows.validation])
     probability = platt(raw)

@@ -1,22 +1,33 @@
 """The dynamic stratified oversampling ladder of DeepSZ section 2.2.2.
 
+The ladder's steps are called *rungs* here (the noise stages of the sky are something else).
 For r = r_start, ..., r_stop: train on S_r, validating on the oversampled validation set every
-``eval_every_batches`` batches; stop the stage when the validation loss has not improved for
-``patience_batches``; keep the stage's best weights, score the full validation set with them,
-and start the next stage from them. Finally pick the stage whose weights give the highest F1 on
+``eval_every_batches`` batches; stop the rung when the validation loss has not improved for
+``patience_batches``; keep the rung's best weights, score the full validation set with them,
+and start the next rung from them. Finally pick the rung whose weights give the highest F1 on
 the full validation set (at their own best threshold).
 
-Each stage lives in its own directory with Lightning's ``last.ckpt`` (written at every epoch
-end, where one epoch is ``eval_every_batches`` batches) and a ``stage.json`` written when the
-stage finishes, so a killed run resumes where it stopped.
+Each rung lives in its own directory ``r<r>``:
+
+- ``fingerprint.json``: everything the rung's result depends on (:func:`rung_fingerprint`).
+  A rung directory is reused only if it matches; otherwise it and the later rungs are deleted
+  and trained afresh.
+- ``last.ckpt``, written at every evaluation (one Lightning epoch is ``eval_every_batches``
+  batches), and ``best.ckpt``, the lowest oversampled-validation loss so far. The history rows
+  logged so far travel inside the checkpoints, so a killed run resumes with exactly the rows,
+  batches and weights of an uninterrupted one.
+- ``history.csv`` and ``rung.json``, written when the rung finishes.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 import logging
+import re
+import shutil
 import time
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from io import BytesIO
 from pathlib import Path
 
@@ -24,18 +35,20 @@ import lightning as L
 import numpy as np
 import pandas as pd
 import torch
-from lightning.pytorch.callbacks import EarlyStopping, ModelCheckpoint
-from lightning.pytorch.loggers import CSVLogger
+from lightning.pytorch.callbacks import Callback, EarlyStopping, ModelCheckpoint
+from lightning.pytorch.loggers import Logger
 
 from skyhunt import io
-from skyhunt.cnn.data import CutoutDataModule, band_statistics, in_batches
-from skyhunt.cnn.module import CutoutClassifier, model_summary
+from skyhunt.cnn.data import CutoutDataModule, band_statistics
+from skyhunt.cnn.module import CutoutClassifier, model_summary, predict_scores
+from skyhunt.cnn.readers import HISTORY_COLUMNS
 from skyhunt.metrics import f1_curve
 
 log = logging.getLogger("skyhunt.cnn")
 
-#: Columns of the training history (DeepSZ Fig. 4), one row per logged batch and split.
-HISTORY_COLUMNS = ("batch", "ratio", "split", "loss", "accuracy", "balanced_accuracy")
+#: Keys of config ``cnn`` that do not change a rung's result: which noise stages get a model,
+#: the display, and the accelerator request (the device it resolves to is fingerprinted instead).
+UNFINGERPRINTED_KEYS = ("stages", "progress_bar", "accelerator")
 
 
 @dataclass(frozen=True)
@@ -57,23 +70,59 @@ class Device:
         return cls("cpu", "32-true", False)
 
 
-def stage_seed(seed: int, ratio: int) -> int:
-    """The seed of ratio stage r, derived from the run seed (independent streams per stage)."""
+def rung_seed(seed: int, ratio: int) -> int:
+    """The seed of rung r, derived from the run seed (independent streams per rung)."""
     return int(np.random.SeedSequence([seed, ratio]).generate_state(1)[0])
 
 
-@torch.inference_mode()
-def predict_scores(
-    module: CutoutClassifier, array: np.ndarray, rows: np.ndarray, batch_size: int
-) -> np.ndarray:
-    """Raw scores (log-odds of the positive class) of ``array[rows]``, in row order."""
-    module.eval()
-    out = []
-    for batch_rows, _ in in_batches(np.asarray(rows), batch_size):
-        x = torch.from_numpy(np.asarray(array[batch_rows], dtype=np.float32)).to(module.device)
-        with torch.autocast(module.device.type, enabled=module.device.type == "cuda"):
-            out.append(module.predict_step((x,), 0).cpu().numpy())
-    return np.concatenate(out) if out else np.zeros(0)
+def file_sha256(path) -> str:
+    """SHA-256 of a file's bytes (hex), read in chunks."""
+    with open(path, "rb") as f:
+        return hashlib.file_digest(f, "sha256").hexdigest()
+
+
+def rung_fingerprint(cnn: dict, seed: int, ratio: int, device: Device, inputs: dict, previous) -> dict:
+    """Everything that determines the result of rung r, as a JSON-able dict.
+
+    Parameters
+    ----------
+    cnn : dict
+        Validated config section ``cnn``; all of it except :data:`UNFINGERPRINTED_KEYS` and the
+        ladder's ends ``training.ratio_start`` and ``training.ratio_stop`` (rung r does not
+        depend on how many rungs follow it, and where it starts from is ``previous``).
+    seed : int
+        Run seed (config ``seed``).
+    ratio : int
+        The rung's ratio r.
+    device : Device
+        Where it trains (accelerator, precision, memory format).
+    inputs : dict
+        SHA-256 of the cutout array and of the index (``array_sha256``, ``index_sha256``).
+    previous : str or None
+        Digest of the previous rung's fingerprint, whose best weights this rung starts from;
+        None for the first rung.
+
+    Returns
+    -------
+    dict
+        The fingerprint; with torch's and Lightning's versions, which can change the numbers.
+    """
+    config = {k: v for k, v in cnn.items() if k not in UNFINGERPRINTED_KEYS}
+    config["training"] = {k: v for k, v in cnn["training"].items() if k not in ("ratio_start", "ratio_stop")}
+    return {
+        "cnn": config,
+        "seed": seed,
+        "ratio": ratio,
+        "device": asdict(device),
+        "inputs": inputs,
+        "previous_rung": previous,
+        "versions": {"torch": torch.__version__, "lightning": L.__version__},
+    }
+
+
+def fingerprint_digest(fingerprint: dict) -> str:
+    """SHA-256 (hex) of a fingerprint's canonical JSON."""
+    return hashlib.sha256(json.dumps(fingerprint, sort_keys=True).encode()).hexdigest()
 
 
 def train_ladder(
@@ -96,29 +145,35 @@ def train_ladder(
     seed : int
         Run seed (config ``seed``).
     array_path, index_path : path-like
-        The stage's cutouts and the shared cutout index.
+        The noise stage's cutouts and the shared cutout index.
     workdir : path-like
-        Directory for per-ratio checkpoints and logs; kept between runs so that training resumes.
+        Directory for the rungs' checkpoints and logs; kept between runs so that training
+        resumes (only from rungs whose fingerprint matches, see :func:`rung_fingerprint`).
     model_path : path-like
-        Output: the chosen stage's Lightning checkpoint.
+        Output: the chosen rung's Lightning checkpoint.
     history_path : path-like
         Output: CSV training history (:data:`HISTORY_COLUMNS`).
     summary_path : path-like
-        Output: JSON with every ratio stage's result and the chosen one.
+        Output: JSON with every rung's result (``rungs``) and the chosen ratio.
     callbacks : sequence of lightning.Callback
-        Extra callbacks for every stage's Trainer (monitoring, profiling).
+        Extra callbacks for every rung's Trainer (monitoring, profiling).
     """
     training, workdir = cnn["training"], Path(workdir)
     device = Device.detect(cnn["accelerator"])
     data = CutoutDataModule(
         array_path, index_path, training["batch_size"], training["eval_every_batches"], training["augment"]
     )
-    records, previous = [], None
+    t0 = time.perf_counter()
+    inputs = {"array_sha256": file_sha256(array_path), "index_sha256": file_sha256(index_path)}
+    log.debug("hashed the inputs in %.1f s", time.perf_counter() - t0)
+    records, previous, previous_digest = [], None, None
     for ratio in range(training["ratio_start"], training["ratio_stop"] + 1):
-        stage_dir = workdir / f"r{ratio:02d}"
-        record = _run_stage(cnn, seed, ratio, data, stage_dir, previous, device, callbacks)
+        rung_dir = workdir / f"r{ratio:02d}"
+        fingerprint = rung_fingerprint(cnn, seed, ratio, device, inputs, previous_digest)
+        _claim_rung_dir(workdir, rung_dir, ratio, fingerprint)
+        record = _run_rung(cnn, seed, ratio, data, rung_dir, previous, device, callbacks)
         records.append(record)
-        previous = workdir / f"r{ratio:02d}" / record["checkpoint"]
+        previous, previous_digest = rung_dir / record["checkpoint"], fingerprint_digest(fingerprint)
     chosen = max(records, key=lambda r: r["validation_f1"])  # first maximum: the lowest such ratio
     log.info(
         "chose r = %d: full-validation F1 %.3f at score %.3f",
@@ -129,20 +184,124 @@ def train_ladder(
     export_model(workdir / f"r{chosen['ratio']:02d}" / chosen["checkpoint"], model_path, chosen)
     offsets = np.cumsum([0] + [r["batches"] for r in records[:-1]])
     parts = [
-        _stage_history(workdir / f"r{r['ratio']:02d}", r["ratio"], o)
+        _rung_history(workdir / f"r{r['ratio']:02d}", r["ratio"], o)
         for r, o in zip(records, offsets, strict=True)
     ]
     history = pd.concat(parts, ignore_index=True)
     with io.atomic_output(history_path) as tmp:
         history.to_csv(tmp, index=False)
-    summary = {"chosen_ratio": chosen["ratio"], "device": device.__dict__, "stages": records}
+    summary = {"chosen_ratio": chosen["ratio"], "device": asdict(device), "rungs": records}
     with io.atomic_output(summary_path) as tmp:
         tmp.write_text(json.dumps(summary, indent=1))
 
 
-def _run_stage(cnn, seed, ratio, data, stage_dir: Path, previous, device, callbacks) -> dict:
-    """Train one ratio stage (or read its result if it already finished) and return its record."""
-    done = stage_dir / "stage.json"
+def _claim_rung_dir(workdir: Path, rung_dir: Path, ratio: int, fingerprint: dict) -> None:
+    """Keep ``rung_dir`` if it was made with ``fingerprint``; else delete it and the later rungs'
+    directories (logging why) and start it afresh with ``fingerprint.json``."""
+    path = rung_dir / "fingerprint.json"
+    canonical = json.loads(json.dumps(fingerprint))
+    if rung_dir.exists():
+        try:
+            recorded = json.loads(path.read_text())
+        except (OSError, ValueError):
+            recorded = None
+        if recorded == canonical:
+            return
+        why = (
+            "no readable fingerprint.json"
+            if recorded is None
+            else "; ".join(_differences(recorded, canonical))
+        )
+        stale = [
+            d
+            for d in workdir.iterdir()
+            if d.is_dir() and (m := re.fullmatch(r"r(\d+)", d.name)) and int(m.group(1)) >= ratio
+        ]
+        log.info(
+            "r = %d: %s does not match this run (%s); deleting it%s and training afresh",
+            ratio,
+            rung_dir,
+            why,
+            f" and {len(stale) - 1} later rung(s)" if len(stale) > 1 else "",
+        )
+        for d in stale:
+            shutil.rmtree(d)
+    rung_dir.mkdir(parents=True)
+    with io.atomic_output(path) as tmp:
+        tmp.write_text(json.dumps(fingerprint, indent=1, sort_keys=True))
+
+
+def _differences(old, new, prefix: str = "") -> list[str]:
+    """``key: old -> new`` for every leaf where two nested dicts differ (dotted keys)."""
+    if isinstance(old, dict) and isinstance(new, dict):
+        return [
+            line
+            for key in sorted(set(old) | set(new), key=str)
+            for line in _differences(old.get(key), new.get(key), f"{prefix}{key}.")
+        ]
+    return [] if old == new else [f"{prefix[:-1]}: {old!r} -> {new!r}"]
+
+
+class RungHistory(Logger, Callback):
+    """The training history of one rung: a Lightning logger that keeps its rows in the rung's
+    checkpoints.
+
+    As a logger it turns Lightning's logged metrics into rows ``batch, split, loss, accuracy,
+    balanced_accuracy`` (batch counted from the start of the rung). As a callback its rows, and
+    whether early stopping had already ended the rung, are part of every checkpoint, so a rung
+    resumed from ``last.ckpt`` continues with exactly the rows it had at that checkpoint and
+    does not train on after the stop.
+    """
+
+    METRICS = ("loss", "accuracy", "balanced_accuracy")
+
+    def __init__(self):
+        super().__init__()
+        self.rows: list[dict] = []
+        self.resumed_stopped = False
+        self.trainer = None
+
+    @property
+    def name(self) -> str:
+        return "history"
+
+    @property
+    def version(self) -> int:
+        return 0
+
+    def log_hyperparams(self, params, *args, **kwargs) -> None:
+        """Nothing to record: the hyper-parameters are in the checkpoints."""
+
+    def log_metrics(self, metrics: dict, step: int | None = None) -> None:
+        """Add a row per split whose per-batch loss is in ``metrics`` (logged after batch ``step``)."""
+        for split, suffix in (("train", "_step"), ("val", "")):
+            if f"{split}_loss{suffix}" in metrics:
+                values = {m: float(metrics[f"{split}_{m}{suffix}"]) for m in self.METRICS}
+                self.rows.append({"batch": step, "split": split, **values})
+
+    def setup(self, trainer, pl_module, stage) -> None:
+        self.trainer = trainer
+
+    def state_dict(self) -> dict:
+        # called while a checkpoint is written, after early stopping has decided at this epoch
+        return {"rows": list(self.rows), "stopped": bool(self.trainer.should_stop)}
+
+    def load_state_dict(self, state_dict: dict) -> None:
+        self.rows, self.resumed_stopped = list(state_dict["rows"]), state_dict["stopped"]
+
+    def on_train_start(self, trainer, pl_module) -> None:
+        if self.resumed_stopped:
+            trainer.should_stop = True
+
+    def table(self) -> pd.DataFrame:
+        """The rows so far, sorted by batch, train before validation."""
+        columns = ["batch", "split", *self.METRICS]
+        return pd.DataFrame(self.rows, columns=columns).sort_values(["batch", "split"], kind="stable")
+
+
+def _run_rung(cnn, seed, ratio, data, rung_dir: Path, previous, device, callbacks) -> dict:
+    """Train one rung (or read its result if it already finished) and return its record."""
+    done = rung_dir / "rung.json"
     if done.exists():
         record = json.loads(done.read_text())
         log.info(
@@ -154,9 +313,9 @@ def _run_stage(cnn, seed, ratio, data, stage_dir: Path, previous, device, callba
         return record
     training = cnn["training"]
     every = training["eval_every_batches"]
-    sseed = stage_seed(seed, ratio)
-    L.seed_everything(sseed, workers=True, verbose=False)
-    data.set_stage(ratio, sseed)
+    rseed = rung_seed(seed, ratio)
+    L.seed_everything(rseed, workers=True, verbose=False)
+    data.set_rung(ratio, rseed)
     if previous is None:
         mean, std = band_statistics(data.array, data.rows.train)
         module = CutoutClassifier(
@@ -170,14 +329,17 @@ def _run_stage(cnn, seed, ratio, data, stage_dir: Path, previous, device, callba
         )
     else:
         module = CutoutClassifier.load_from_checkpoint(previous, map_location="cpu")
-    checkpoint = ModelCheckpoint(
-        dirpath=stage_dir,
+    best = ModelCheckpoint(
+        dirpath=rung_dir,
         filename="best",
         monitor="val_loss",
         mode="min",
         save_top_k=1,
-        save_last=True,
         save_on_train_epoch_end=True,
+    )
+    # no monitor: last.ckpt at every evaluation, after `best` has updated (its state is in it)
+    last = ModelCheckpoint(
+        dirpath=rung_dir, filename="last", enable_version_counter=False, save_on_train_epoch_end=True
     )
     stopper = EarlyStopping(
         monitor="val_loss",
@@ -185,21 +347,22 @@ def _run_stage(cnn, seed, ratio, data, stage_dir: Path, previous, device, callba
         patience=training["patience_batches"] // every,
         check_on_train_epoch_end=True,
     )
+    history = RungHistory()
     trainer = L.Trainer(
         max_epochs=training["max_batches_per_ratio"] // every,
         accelerator=device.accelerator,
         devices=1,
         precision=device.precision,
         deterministic=True,
-        callbacks=[checkpoint, stopper, *callbacks],
-        logger=CSVLogger(stage_dir, name="", version="logs"),
+        callbacks=[best, last, stopper, history, *callbacks],
+        logger=history,
         log_every_n_steps=training["log_every_batches"],
         num_sanity_val_steps=0,
         enable_model_summary=False,
         enable_progress_bar=cnn["progress_bar"],
-        default_root_dir=stage_dir,
+        default_root_dir=rung_dir,
     )
-    resume = stage_dir / "last.ckpt"
+    resume = rung_dir / "last.ckpt"
     t0 = time.perf_counter()
     if resume.exists():
         log.info("r = %d: resuming from %s", ratio, resume)
@@ -212,17 +375,22 @@ def _run_stage(cnn, seed, ratio, data, stage_dir: Path, previous, device, callba
             device.precision,
         )
     trainer.fit(module, datamodule=data, ckpt_path=resume if resume.exists() else None)
-    best = CutoutClassifier.load_from_checkpoint(checkpoint.best_model_path, map_location=module.device)
+    chosen = CutoutClassifier.load_from_checkpoint(best.best_model_path, map_location=module.device)
     labels = data.index["label"].to_numpy(bool)
-    scores = predict_scores(best, data.array, data.rows.validation, training["batch_size"])
+    try:
+        scores = predict_scores(chosen, data.array, data.rows.validation, training["batch_size"])
+    except ValueError as err:
+        raise RuntimeError(
+            f"r = {ratio}: on the validation cutouts, {err}; training diverged (try a lower cnn.optimizer.lr)"
+        ) from err
     threshold, f1 = f1_curve(scores, labels[data.rows.validation]).best
     record = {
         "ratio": ratio,
         "batches": int(trainer.global_step),
-        "best_validation_loss": float(checkpoint.best_model_score),
+        "best_validation_loss": float(best.best_model_score),
         "validation_f1": f1,
         "threshold": threshold,
-        "checkpoint": Path(checkpoint.best_model_path).name,
+        "checkpoint": Path(best.best_model_path).name,
     }
     log.info(
         "r = %d: stopped after %d batches (%.0f s); best oversampled-validation loss %.4f; "
@@ -234,6 +402,8 @@ def _run_stage(cnn, seed, ratio, data, stage_dir: Path, previous, device, callba
         f1,
         threshold,
     )
+    with io.atomic_output(rung_dir / "history.csv") as tmp:
+        history.table().to_csv(tmp, index=False)
     with io.atomic_output(done) as tmp:
         tmp.write_text(json.dumps(record, indent=1))
     return record
@@ -241,7 +411,7 @@ def _run_stage(cnn, seed, ratio, data, stage_dir: Path, previous, device, callba
 
 def export_model(checkpoint, model_path, record: dict) -> None:
     """Write the chosen weights as a minimal Lightning checkpoint (hyper-parameters, weights and
-    the ratio-stage record; no optimiser state or machine-specific paths), atomically.
+    the rung's record; no optimiser state or machine-specific paths), atomically.
 
     ``CutoutClassifier.load_from_checkpoint(model_path)`` reads it back.
     """
@@ -254,15 +424,9 @@ def export_model(checkpoint, model_path, record: dict) -> None:
         tmp.write_bytes(buffer.getvalue())
 
 
-def _stage_history(stage_dir: Path, ratio: int, offset: int) -> pd.DataFrame:
-    """The stage's Lightning CSV log as rows of :data:`HISTORY_COLUMNS`; ``offset`` batches ran before it."""
-    metrics = pd.read_csv(stage_dir / "logs" / "metrics.csv")
-    parts = []
-    for split, suffix in (("train", "_step"), ("val", "")):
-        cols = {f"{split}_{m}{suffix}": m for m in ("loss", "accuracy", "balanced_accuracy")}
-        part = metrics.dropna(subset=[f"{split}_loss{suffix}"])[["step", *cols]].rename(columns=cols)
-        parts.append(part.assign(split=split))
-    out = pd.concat(parts).rename(columns={"step": "batch"})
+def _rung_history(rung_dir: Path, ratio: int, offset: int) -> pd.DataFrame:
+    """The rung's ``history.csv`` as rows of :data:`HISTORY_COLUMNS`; ``offset`` batches ran before it."""
+    out = pd.read_csv(rung_dir / "history.csv")
     out["ratio"] = ratio
     out["batch"] += offset
-    return out[list(HISTORY_COLUMNS)].sort_values(["batch", "split"], kind="stable")
+    return out[list(HISTORY_COLUMNS)]

@@ -9,6 +9,7 @@ import numpy as np
 import pandas as pd
 
 from skyhunt import io
+from skyhunt.cutouts.arrays import first_few
 from skyhunt.cutouts.readers import read_index
 from skyhunt.evaluation.ensembles import METHODS, choose_thresholds, predict
 from skyhunt.evaluation.table1 import confusion, markdown, table1
@@ -62,6 +63,12 @@ def load_method_scores(index_path, cnn_path, mf_path) -> pd.DataFrame:
                 "rerun the rule that made it"
             )
         out[name] = table[column].to_numpy(np.float64)
+        bad = out["cutout_id"].to_numpy()[~np.isfinite(out[name].to_numpy())]
+        if len(bad):
+            raise io.InputFileError(
+                f"{path}: column {column} is NaN or infinite for {len(bad)} cutouts (cutout_id "
+                f"{first_few(bad)}); rerun the rule that made it"
+            )
     return out
 
 

@@ -1,21 +1,20 @@
 """CNN training history through the ratio ladder (DeepSZ 2.2.2 and Fig. 4).
 
 The ladder trains on samples S_r with an effective negative-to-positive ratio r = 1, 2, ...; each
-ratio stage starts from the best weights of the previous one, and the exported model is the best
-(lowest oversampled-validation loss) checkpoint of the chosen stage (highest F1 on the full
+rung of the ladder starts from the best weights of the previous one, and the exported model is the best
+(lowest oversampled-validation loss) checkpoint of the chosen rung (highest F1 on the full
 validation set; :func:`skyhunt.cnn.training.train_ladder`).
 """
 
 from __future__ import annotations
 
-import json
 import logging
 
 import numpy as np
 import pandas as pd
 
 from skyhunt import io
-from skyhunt.cnn.training import HISTORY_COLUMNS
+from skyhunt.cnn.readers import read_history, read_summary
 from skyhunt.figures.style import new_figure, save_figure, stage_label
 
 log = logging.getLogger("skyhunt.figures")
@@ -25,36 +24,8 @@ SPLIT_STYLE = {"train": ("train", "0.55"), "val": ("validation (oversampled to r
 RATIO_COLOUR = "tab:blue"
 
 
-def read_history(path) -> pd.DataFrame:
-    """The CSV training history written by ``train_cnn`` (:data:`HISTORY_COLUMNS`), checked."""
-    try:
-        history = pd.read_csv(path)
-    except (OSError, ValueError) as err:
-        raise io.InputFileError(f"{path}: not a readable training history CSV ({err})") from err
-    io.require_columns(history, HISTORY_COLUMNS, path)
-    if history.empty or not set(history["split"]) <= set(SPLIT_STYLE):
-        raise io.InputFileError(
-            f"{path}: expected rows with split 'train' or 'val', got {set(history['split'])}"
-        )
-    return history
-
-
-def read_summary(path) -> dict:
-    """The ``training.json`` written by ``train_cnn``: ``chosen_ratio`` and one record per stage."""
-    try:
-        summary = json.loads(open(path, encoding="utf-8").read())
-        stages = summary["stages"]
-        if summary["chosen_ratio"] not in [s["ratio"] for s in stages]:
-            raise ValueError(f"chosen_ratio {summary['chosen_ratio']} is none of the stages' ratios")
-        for s in stages:
-            int(s["batches"]), float(s["best_validation_loss"]), float(s["validation_f1"])
-    except (OSError, ValueError, KeyError, TypeError) as err:
-        raise io.InputFileError(f"{path}: not a training summary written by train_cnn ({err!r})") from err
-    return summary
-
-
 def ratio_segments(summary: dict) -> pd.DataFrame:
-    """The batch range of every ratio stage of the ladder.
+    """The batch range of every rung of the ratio ladder.
 
     Parameters
     ----------
@@ -64,32 +35,32 @@ def ratio_segments(summary: dict) -> pd.DataFrame:
     Returns
     -------
     DataFrame
-        One row per stage in training order: ratio, start, stop (its batches are
+        One row per rung in training order: ratio, start, stop (its batches are
         start <= batch < stop, counted from the start of the ladder), validation_f1 (full
         validation set), best_validation_loss, chosen (bool).
     """
-    stages = summary["stages"]
-    batches = np.array([s["batches"] for s in stages], dtype=np.int64)
+    rungs = summary["rungs"]
+    batches = np.array([s["batches"] for s in rungs], dtype=np.int64)
     start = np.concatenate([[0], np.cumsum(batches)[:-1]])
     return pd.DataFrame(
         {
-            "ratio": [s["ratio"] for s in stages],
+            "ratio": [s["ratio"] for s in rungs],
             "start": start,
             "stop": start + batches,
-            "validation_f1": [float(s["validation_f1"]) for s in stages],
-            "best_validation_loss": [float(s["best_validation_loss"]) for s in stages],
-            "chosen": [s["ratio"] == summary["chosen_ratio"] for s in stages],
+            "validation_f1": [float(s["validation_f1"]) for s in rungs],
+            "best_validation_loss": [float(s["best_validation_loss"]) for s in rungs],
+            "chosen": [s["ratio"] == summary["chosen_ratio"] for s in rungs],
         }
     )
 
 
 def exported_batch(history: pd.DataFrame, segments: pd.DataFrame) -> int:
-    """The batch of the exported weights: the lowest validation loss within the chosen stage.
+    """The batch of the exported weights: the lowest validation loss within the chosen rung.
 
     Raises
     ------
     ValueError
-        If the history has no validation row in the chosen stage's batch range.
+        If the history has no validation row in the chosen rung's batch range.
     """
     chosen = segments[segments["chosen"]].iloc[0]
     val = history[
@@ -98,7 +69,7 @@ def exported_batch(history: pd.DataFrame, segments: pd.DataFrame) -> int:
         & (history["batch"] < chosen["stop"])
     ]
     if val.empty:
-        raise ValueError(f"no validation loss logged in the chosen stage r = {chosen['ratio']}")
+        raise ValueError(f"no validation loss logged in the chosen rung r = {chosen['ratio']}")
     return int(val["batch"].iloc[int(np.argmin(val["loss"].to_numpy()))])
 
 
@@ -156,7 +127,7 @@ def plot_training_history(
         )
     handles, labels = axes[0].get_legend_handles_labels()
     handles += [ratio_line, span]
-    labels += ["ratio r (right axis)", f"chosen stage r = {chosen['ratio']}"]
+    labels += ["ratio r (right axis)", f"chosen rung r = {chosen['ratio']}"]
     fig.legend(handles, labels, loc="outside lower center", ncols=3)
     axes[0].set_title(title, pad=14)
     save_figure(fig, png_path, pdf_path)
@@ -193,7 +164,7 @@ def training_history(history_path, summary_path, stages: list[dict], stage: str,
         history,
         segments,
         best,
-        f"CNN training ({stage_label(stages, stage)}); F1: full validation set, per stage",
+        f"CNN training ({stage_label(stages, stage)}); F1: full validation set, per rung",
         png_path,
         pdf_path,
     )
