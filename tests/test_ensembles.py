@@ -26,6 +26,9 @@ from skyhunt.figures import thresholds as figs
 from skyhunt.metrics import f1_at
 
 EVALUATION = {"learned": {"l2": 1.0}, "bootstrap": {"samples": 200, "interval": 0.68}}
+#: The params of the ensembles and table1 rules for :data:`EVALUATION`.
+ENSEMBLE_KEYS = {"l2": EVALUATION["learned"]["l2"], "stage": "dust"}
+TABLE1_KEYS = {"bootstrap": EVALUATION["bootstrap"], "seed": 7}
 
 
 def synthetic_scores(rng, n, n_pos, separation=2.5):
@@ -122,12 +125,20 @@ def stage_files(tmp_path):
 
 def test_ensembles_and_table1_end_to_end(tmp_path, stage_files):
     out = {k: tmp_path / "out" / k for k in ("scores.parquet", "thresholds.json", "t.csv", "t.md")}
-    run_ensembles(EVALUATION, "dust", *stage_files.values(), out["scores.parquet"], out["thresholds.json"])
+    run_ensembles(
+        **ENSEMBLE_KEYS, **stage_files, scores=out["scores.parquet"], thresholds=out["thresholds.json"]
+    )
     scores, _ = io.read_table(out["scores.parquet"])
     assert set(scores["split"]) == {"validation", "test"} and len(scores) == 600
     thresholds = json.loads(out["thresholds.json"].read_text())
     assert thresholds["stage"] == "dust" and set(thresholds["methods"]) == set(METHODS)
-    run_table1(EVALUATION, 7, out["scores.parquet"], out["thresholds.json"], out["t.csv"], out["t.md"])
+    run_table1(
+        **TABLE1_KEYS,
+        scores=out["scores.parquet"],
+        thresholds=out["thresholds.json"],
+        csv=out["t.csv"],
+        md=out["t.md"],
+    )
     table = pd.read_csv(out["t.csv"])
     test = scores[scores["split"] == "test"]
     assert list(table["method"]) == list(METHODS)
@@ -140,7 +151,13 @@ def test_ensembles_and_table1_end_to_end(tmp_path, stage_files):
     assert "| EnsemblePROD |" in md and "P(beats both)" in md
     # same inputs and seed: same bytes
     first = out["t.csv"].read_bytes()
-    run_table1(EVALUATION, 7, out["scores.parquet"], out["thresholds.json"], out["t.csv"], out["t.md"])
+    run_table1(
+        **TABLE1_KEYS,
+        scores=out["scores.parquet"],
+        thresholds=out["thresholds.json"],
+        csv=out["t.csv"],
+        md=out["t.md"],
+    )
     assert out["t.csv"].read_bytes() == first
 
 
@@ -149,7 +166,7 @@ def test_misaligned_scores_fail_naming_the_file(tmp_path, stage_files):
     io.write_table(stage_files["mf"], {c: table[c].to_numpy()[::-1] for c in table}, {})
     out = tmp_path / "out" / "scores.parquet"
     with pytest.raises(io.InputFileError, match="mf.parquet: its cutout_id column does not follow"):
-        run_ensembles(EVALUATION, "dust", *stage_files.values(), out, tmp_path / "out" / "t.json")
+        run_ensembles(**ENSEMBLE_KEYS, **stage_files, scores=out, thresholds=tmp_path / "out" / "t.json")
     assert not (tmp_path / "out").exists() or not any((tmp_path / "out").iterdir())
 
 
@@ -157,17 +174,25 @@ def test_index_without_split_fails_naming_the_file_and_column(tmp_path, stage_fi
     table, _ = io.read_table(stage_files["index"])
     io.write_table(stage_files["index"], {c: table[c].to_numpy() for c in table if c != "split"}, {})
     with pytest.raises(io.InputFileError, match=r"index\.parquet lacks columns \['split'\]"):
-        run_ensembles(EVALUATION, "dust", *stage_files.values(), tmp_path / "s.parquet", tmp_path / "t.json")
+        run_ensembles(
+            **ENSEMBLE_KEYS, **stage_files, scores=tmp_path / "s.parquet", thresholds=tmp_path / "t.json"
+        )
     assert not (tmp_path / "s.parquet").exists()
 
 
 def test_ensemble_scores_without_a_column_fail_naming_the_file(tmp_path, stage_files):
     out = tmp_path / "scores.parquet"
-    run_ensembles(EVALUATION, "dust", *stage_files.values(), out, tmp_path / "t.json")
+    run_ensembles(**ENSEMBLE_KEYS, **stage_files, scores=out, thresholds=tmp_path / "t.json")
     table, _ = io.read_table(out)
     io.write_table(out, {c: table[c].to_numpy() for c in table if c != "label"}, {})
     with pytest.raises(io.InputFileError, match=r"scores\.parquet lacks columns \['label'\]"):
-        run_table1(EVALUATION, 7, out, tmp_path / "t.json", tmp_path / "t.csv", tmp_path / "t.md")
+        run_table1(
+            **TABLE1_KEYS,
+            scores=out,
+            thresholds=tmp_path / "t.json",
+            csv=tmp_path / "t.csv",
+            md=tmp_path / "t.md",
+        )
     assert not (tmp_path / "t.csv").exists()
 
 
@@ -179,16 +204,22 @@ def test_non_finite_scores_fail_naming_the_file(tmp_path, stage_files, name, col
     out = tmp_path / "out" / "scores.parquet"
     message = rf"{name}.parquet: column {column} is NaN or infinite for 2 cutouts \(cutout_id 3, 700\)"
     with pytest.raises(io.InputFileError, match=message):
-        run_ensembles(EVALUATION, "dust", *stage_files.values(), out, tmp_path / "out" / "t.json")
+        run_ensembles(**ENSEMBLE_KEYS, **stage_files, scores=out, thresholds=tmp_path / "out" / "t.json")
     assert not (tmp_path / "out").exists() or not any((tmp_path / "out").iterdir())
 
 
 def test_corrupt_thresholds_file_fails_naming_it(tmp_path, stage_files):
     out = tmp_path / "scores.parquet"
-    run_ensembles(EVALUATION, "dust", *stage_files.values(), out, tmp_path / "t.json")
+    run_ensembles(**ENSEMBLE_KEYS, **stage_files, scores=out, thresholds=tmp_path / "t.json")
     (tmp_path / "t.json").write_text('{"stage": "dust"}')
     with pytest.raises(io.InputFileError, match="t.json: not a thresholds file"):
-        run_table1(EVALUATION, 7, out, tmp_path / "t.json", tmp_path / "t.csv", tmp_path / "t.md")
+        run_table1(
+            **TABLE1_KEYS,
+            scores=out,
+            thresholds=tmp_path / "t.json",
+            csv=tmp_path / "t.csv",
+            md=tmp_path / "t.md",
+        )
     assert not (tmp_path / "t.csv").exists()
 
 
@@ -196,7 +227,7 @@ def test_threshold_figures_render(tmp_path, stage_files):
     from skyhunt.evaluation.pipeline import load_method_scores, read_ensembles
 
     scores_path, th_path = tmp_path / "s.parquet", tmp_path / "t.json"
-    run_ensembles(EVALUATION, "dust", *stage_files.values(), scores_path, th_path)
+    run_ensembles(**ENSEMBLE_KEYS, **stage_files, scores=scores_path, thresholds=th_path)
     scores, th = read_ensembles(scores_path, th_path)
     for name in ("f1_threshold", "ensemble_prod", "ensemble_and"):
         getattr(figs, f"plot_{name}")(scores, th, tmp_path / f"{name}.png", tmp_path / f"{name}.pdf")

@@ -348,9 +348,14 @@ def test_match_mf_inputs_without_a_needed_column_fail_naming_the_file(cfg, tmp_p
     io.write_table(tmp_path / "halos.parquet", position | {"halo_id": np.arange(3), "z": np.full(3, 0.5)}, {})
     io.write_table(tmp_path / "candidates.parquet", position | {"snr": np.full(3, 6.0)}, {})
     io.write_table(tmp_path / "no_snr.parquet", position, {})
-    paths = [tmp_path / n for n in ("candidates.parquet", "halos.parquet", "index.parquet", "out.parquet")]
+    files = {n: tmp_path / f"{n}.parquet" for n in ("candidates", "halos", "index")}
+    keys = {
+        "cutouts": cfg["cutouts"],
+        "matching": cfg["mf"]["matching"],
+        "cutout_snr_table": tmp_path / "out.parquet",
+    }
     with pytest.raises(io.InputFileError, match=r"halos\.parquet lacks columns \['m_vir'\]"):
-        run_match_mf(cfg, *paths)
+        run_match_mf(**keys, **files)
     with pytest.raises(io.InputFileError, match=r"no_snr\.parquet lacks columns \['snr'\]"):
-        run_match_mf(cfg, tmp_path / "no_snr.parquet", *paths[1:])
+        run_match_mf(**keys, **(files | {"candidates": tmp_path / "no_snr.parquet"}))
     assert not (tmp_path / "out.parquet").exists()

@@ -56,6 +56,21 @@ def benchfile(name):
 # key never reruns it (Snakemake reruns a job when its params change).
 
 
+def pick(section, *keys):
+    """A config section with only the given keys."""
+    return {key: section[key] for key in keys}
+
+
+def without(section, *keys):
+    """A config section without the given keys."""
+    return {key: value for key, value in section.items() if key not in keys}
+
+
+def components_of_stage(wildcards):
+    """Input function of params: the sky components in the {stage} wildcard's maps."""
+    return stage_components(config["sky"]["stages"], wildcards.stage)
+
+
 def band_fields(*fields):
     """Every band of sky.bands, in order, with only the given fields."""
     return [{f: band[f] for f in fields} for band in config["sky"]["bands"]]

@@ -9,7 +9,11 @@ rule cutouts:
         index=f"{RESULTS}/cutouts/index.parquet",
         arrays=expand(f"{RESULTS}/cutouts/{{stage}}.npy", stage=STAGES),
     params:
-        cfg={"sky": config["sky"], "cutouts": config["cutouts"]},
+        footprint=config["sky"]["footprint"],
+        nside=config["sky"]["nside"],
+        bands=BANDS,
+        stages=STAGES,
+        cutouts=config["cutouts"],
     log:
         logfile("cutouts/cutouts.log"),
     benchmark:

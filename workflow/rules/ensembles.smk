@@ -11,7 +11,7 @@ rule ensembles:
         scores=f"{RESULTS}/ensembles/scores.parquet",
         thresholds=f"{RESULTS}/ensembles/thresholds.json",
     params:
-        evaluation=config["evaluation"],
+        l2=config["evaluation"]["learned"]["l2"],
         stage=EVAL_STAGE,
     log:
         logfile("ensembles/ensembles.log"),
@@ -43,7 +43,7 @@ rule table1:
             labels={"table": "Table 1 (Markdown)"},
         ),
     params:
-        evaluation=config["evaluation"],
+        bootstrap=config["evaluation"]["bootstrap"],
         seed=config["seed"],
     log:
         logfile("tables/table1.log"),

@@ -8,9 +8,14 @@ rule matched_filter:
         spectrum=f"{SKY}/cmb_spectrum.ecsv",
         sources=f"{SKY}/sources.parquet",
     output:
-        f"{RESULTS}/mf/{{stage}}/candidates.parquet",
+        candidates=f"{RESULTS}/mf/{{stage}}/candidates.parquet",
     params:
-        cfg={"sky": config["sky"], "mf": config["mf"]},
+        nside=config["sky"]["nside"],
+        footprint=config["sky"]["footprint"],
+        bands=config["sky"]["bands"],
+        point_sources=config["sky"]["point_sources"],
+        mf=without(config["mf"], "matching"),
+        components=components_of_stage,
     log:
         logfile("mf/matched_filter_{stage}.log"),
     benchmark:
@@ -31,9 +36,10 @@ rule match_mf:
         halos=f"{SKY}/halos.parquet",
         index=f"{RESULTS}/cutouts/index.parquet",
     output:
-        f"{RESULTS}/mf/{{stage}}/cutout_snr.parquet",
+        cutout_snr_table=f"{RESULTS}/mf/{{stage}}/cutout_snr.parquet",
     params:
-        cfg={"cutouts": config["cutouts"], "mf": config["mf"]},
+        cutouts=pick(config["cutouts"], "size_arcmin", "npix", "stride_arcmin"),
+        matching=config["mf"]["matching"],
     log:
         logfile("mf/match_mf_{stage}.log"),
     resources:

@@ -1,13 +1,4 @@
 from skyhunt.evaluation.pipeline import run_ensembles
-from skyhunt.logs import log_to
+from skyhunt.logs import run_step
 
-log_to(snakemake.log[0])
-run_ensembles(
-    snakemake.params.evaluation,
-    snakemake.params.stage,
-    snakemake.input.index,
-    snakemake.input.cnn,
-    snakemake.input.mf,
-    snakemake.output.scores,
-    snakemake.output.thresholds,
-)
+run_step(snakemake, run_ensembles)

@@ -72,55 +72,51 @@ def load_method_scores(index_path, cnn_path, mf_path) -> pd.DataFrame:
     return out
 
 
-def run_ensembles(
-    evaluation: dict, stage: str, index_path, cnn_path, mf_path, scores_out, thresholds_out
-) -> None:
+def run_ensembles(*, l2: float, stage: str, index, cnn, mf, scores, thresholds) -> None:
     """Choose every method's threshold on validation and score the validation and test cutouts.
 
     Parameters
     ----------
-    evaluation : dict
-        Validated config section ``evaluation``.
+    l2 : float
+        L2 penalty of the learned ensemble (config ``evaluation.learned.l2``).
     stage : str
         The noise stage evaluated.
-    index_path, cnn_path, mf_path : path-like
-        See :func:`load_method_scores`.
-    scores_out : path-like
-        Parquet table, one row per validation and test cutout (:data:`ENSEMBLE_SCORE_UNITS`).
-    thresholds_out : path-like
-        JSON: the stage and, per method, its threshold(s) with validation and test F1.
+    index, cnn, mf : path-like
+        The cutout index and the stage's CNN and MF scores (see :func:`load_method_scores`).
+    scores : path-like
+        Output Parquet table, one row per validation and test cutout (:data:`ENSEMBLE_SCORE_UNITS`).
+    thresholds : path-like
+        Output JSON: the stage and, per method, its threshold(s) with validation and test F1.
     """
-    scores = load_method_scores(index_path, cnn_path, mf_path)
-    scores = scores[scores["split"].isin(SPLITS)].reset_index(drop=True)
-    val = scores[scores["split"] == "validation"]
-    thresholds = choose_thresholds(
-        val["cnn"].to_numpy(), val["mf"].to_numpy(), val["label"].to_numpy(), evaluation["learned"]["l2"]
-    )
+    table = load_method_scores(index, cnn, mf)
+    table = table[table["split"].isin(SPLITS)].reset_index(drop=True)
+    val = table[table["split"] == "validation"]
+    chosen = choose_thresholds(val["cnn"].to_numpy(), val["mf"].to_numpy(), val["label"].to_numpy(), l2)
     columns = {c: [] for c in ENSEMBLE_SCORE_UNITS}
     for name in SPLITS:
-        part = scores[scores["split"] == name]
-        pred = predict(part["cnn"].to_numpy(), part["mf"].to_numpy(), thresholds)
+        part = table[table["split"] == name]
+        pred = predict(part["cnn"].to_numpy(), part["mf"].to_numpy(), chosen)
         for c in ("cutout_id", "split", "label"):
             columns[c].append(part[c].to_numpy())
         for c, values in pred.items():
             columns[c].append(values)
         f1 = {m: confusion(pred[f"{m}_pos"], part["label"].to_numpy())["f1"] for m in METHODS}
         for m in METHODS:
-            thresholds[m][f"{name}_f1"] = f1[m]
+            chosen[m][f"{name}_f1"] = f1[m]
     io.write_table(
-        scores_out,
+        scores,
         {c: np.concatenate(v) for c, v in columns.items()},
         ENSEMBLE_SCORE_UNITS,
         meta={"stage": stage},
     )
-    with io.atomic_output(thresholds_out) as tmp:
-        tmp.write_text(json.dumps({"stage": stage, "methods": thresholds}, indent=2) + "\n")
+    with io.atomic_output(thresholds) as tmp:
+        tmp.write_text(json.dumps({"stage": stage, "methods": chosen}, indent=2) + "\n")
     for m in METHODS:
         log.info(
             "%-8s validation F1 %.3f, test F1 %.3f",
             m,
-            thresholds[m]["validation_f1"],
-            thresholds[m]["test_f1"],
+            chosen[m]["validation_f1"],
+            chosen[m]["test_f1"],
         )
 
 
@@ -154,31 +150,41 @@ def read_ensembles(scores_path, thresholds_path) -> tuple[pd.DataFrame, dict]:
     return read_ensemble_scores(scores_path), read_thresholds(thresholds_path)["methods"]
 
 
-def run_table1(evaluation: dict, seed: int, scores_path, thresholds_path, csv_out, md_out) -> None:
+def run_table1(*, bootstrap: dict, seed: int, scores, thresholds, csv, md) -> None:
     """Write DeepSZ Table 1 (test metrics with bootstrap intervals) as CSV and Markdown.
 
     The CSV has one row per method (:func:`skyhunt.evaluation.table1.table1`); the Markdown adds
     the table of F1 gains of the ensembles over the single methods.
+
+    Parameters
+    ----------
+    bootstrap : dict
+        Config ``evaluation.bootstrap`` (``samples``, ``interval``: the central fraction).
+    seed : int
+        Run seed (the resamples).
+    scores, thresholds : path-like
+        The outputs of :func:`run_ensembles`.
+    csv, md : path-like
+        Output tables.
     """
-    scores = read_ensemble_scores(scores_path, ("split", "label", "cnn", "mf"))
-    thresholds = read_thresholds(thresholds_path)
-    test = scores[scores["split"] == "test"]
+    test = read_ensemble_scores(scores, ("split", "label", "cnn", "mf"))
+    test = test[test["split"] == "test"]
+    chosen = read_thresholds(thresholds)
     if test.empty:
-        raise io.InputFileError(f"{scores_path}: no test cutouts")
-    boot = evaluation["bootstrap"]
+        raise io.InputFileError(f"{scores}: no test cutouts")
     table, gains = table1(
         test["cnn"].to_numpy(),
         test["mf"].to_numpy(),
         test["label"].to_numpy(bool),
-        thresholds["methods"],
-        boot["samples"],
-        boot["interval"],
+        chosen["methods"],
+        bootstrap["samples"],
+        bootstrap["interval"],
         seed,
     )
-    n = {"test": len(test), "positives": int(test["label"].sum()), "samples": boot["samples"]}
-    text = markdown(table, gains, thresholds["stage"], boot["interval"], n)
-    with io.atomic_output(csv_out) as tmp:
+    n = {"test": len(test), "positives": int(test["label"].sum()), "samples": bootstrap["samples"]}
+    text = markdown(table, gains, chosen["stage"], bootstrap["interval"], n)
+    with io.atomic_output(csv) as tmp:
         table.to_csv(tmp, index=False, float_format="%.6g")
-    with io.atomic_output(md_out) as tmp:
+    with io.atomic_output(md) as tmp:
         tmp.write_text(text)
     log.info("\n%s", text)

@@ -6,6 +6,7 @@ import numpy as np
 import pandas as pd
 
 from skyhunt.evaluation.ensembles import and_f1
+from skyhunt.evaluation.pipeline import read_ensembles
 from skyhunt.figures.style import method_colour, method_label, new_figure, save_figure
 from skyhunt.metrics import f1_curve
 
@@ -199,3 +200,18 @@ def plot_ensemble_and(scores: pd.DataFrame, thresholds: dict, png, pdf, n_grid: 
     ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.15), frameon=False)
     fig.tight_layout()
     save_figure(fig, png, pdf)
+
+
+def run_f1_threshold(*, scores, thresholds, png, pdf) -> None:
+    """The ``f1_threshold`` rule: :func:`plot_f1_threshold` of the ensembles' outputs (paths)."""
+    plot_f1_threshold(*read_ensembles(scores, thresholds), png, pdf)
+
+
+def run_ensemble_prod(*, scores, thresholds, png, pdf) -> None:
+    """The ``ensemble_prod`` rule: :func:`plot_ensemble_prod` of the ensembles' outputs (paths)."""
+    plot_ensemble_prod(*read_ensembles(scores, thresholds), png, pdf)
+
+
+def run_ensemble_and(*, scores, thresholds, png, pdf) -> None:
+    """The ``ensemble_and`` rule: :func:`plot_ensemble_and` of the ensembles' outputs (paths)."""
+    plot_ensemble_and(*read_ensembles(scores, thresholds), png, pdf)

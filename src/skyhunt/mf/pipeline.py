@@ -14,7 +14,6 @@ from skyhunt.mf.matching import CUTOUT_SNR_UNITS, cutout_snr
 from skyhunt.mf.pointsources import bright_sources, subtract_sources
 from skyhunt.mf.readers import read_candidates
 from skyhunt.mf.search import CANDIDATE_UNITS, SearchInputs, search
-from skyhunt.sky.components import stage_components
 from skyhunt.sky.footprint import Footprint
 from skyhunt.sky.readers import read_cmb_spectrum, read_halos, read_sources, source_flux_columns
 from skyhunt.sky.sources import POPULATIONS
@@ -23,40 +22,61 @@ log = logging.getLogger("skyhunt.mf")
 
 
 def run_matched_filter(
-    cfg: dict, stage: str, map_paths: list, spectrum_path, sources_path, out_path, nthreads: int = 1
+    *,
+    nside: int,
+    footprint: dict,
+    bands: list,
+    point_sources: dict,
+    mf: dict,
+    components: list,
+    stage: str,
+    maps: list,
+    spectrum,
+    sources,
+    candidates,
+    threads: int = 1,
 ) -> None:
     """Filter one noise stage's maps and write its candidate table.
 
     Parameters
     ----------
-    cfg : dict
-        Validated config (uses ``sky`` and ``mf``).
+    nside : int
+        HEALPix resolution of the maps.
+    footprint : dict
+        Config ``sky.footprint`` (deg).
+    bands : list of dict
+        Config ``sky.bands`` (frequencies in GHz, white noise in µK-arcmin, beams in arcmin,
+        point-source power in µK²), in the order of ``maps``.
+    point_sources : dict
+        Config ``sky.point_sources`` (the source populations' spectra, for the noise model).
+    mf : dict
+        Config ``mf`` without ``matching``.
+    components : list of str
+        The sky components in the stage's maps.
     stage : str
         Noise stage name.
-    map_paths : list of path-like
-        The stage's observed maps, in ``sky.bands`` order.
-    spectrum_path : path-like
+    maps : list of path-like
+        The stage's observed maps, in ``bands`` order.
+    spectrum : path-like
         CMB spectrum (ECSV) for the noise model.
-    sources_path : path-like
+    sources : path-like
         Point-source catalogue (bright sources are subtracted or masked).
-    out_path : path-like
-        Candidate table (Parquet; columns and units in :data:`CANDIDATE_UNITS`).
-    nthreads : int
+    candidates : path-like
+        Output candidate table (Parquet; columns and units in :data:`CANDIDATE_UNITS`).
+    threads : int
+        Threads of the FFTs.
     """
-    sky, mf = cfg["sky"], cfg["mf"]
-    bands = sky["bands"]
-    components = stage_components(sky["stages"], stage)
-    pixels, maps = io.read_partial_maps(map_paths, nside=sky["nside"])
+    pixels, values = io.read_partial_maps(maps, nside=nside)
     present = [p for p in POPULATIONS if p in components]
     ps = mf["point_sources"]
     holes = None
     if present and ps["treatment"] != "none":
-        catalogue = read_sources(sources_path, source_flux_columns(bands))
+        catalogue = read_sources(sources, source_flux_columns(bands))
         bright = bright_sources(catalogue, bands, ps["flux_min_mjy"])
         bright = bright[bright["population"].isin(present)]
         if ps["treatment"] == "subtract":
             t0 = time.perf_counter()
-            subtract_sources(maps, pixels, sky["nside"], bright, bands, present)
+            subtract_sources(values, pixels, nside, bright, bands, present)
             log.info(
                 "subtracted %d sources above %.3g mJy in %.1f s",
                 len(bright),
@@ -67,19 +87,19 @@ def run_matched_filter(
             holes = (bright["ra"].to_numpy(), bright["dec"].to_numpy())
             log.info("masking %d sources above %.3g mJy", len(bright), ps["flux_min_mjy"])
     inp = SearchInputs(
-        nside=sky["nside"],
-        footprint=Footprint.from_config(sky["footprint"]),
+        nside=nside,
+        footprint=Footprint.from_config(footprint),
         bands=bands,
-        point_sources_cfg=sky["point_sources"],
+        point_sources_cfg=point_sources,
         mf_cfg=mf,
-        cl_cmb=read_cmb_spectrum(spectrum_path),
+        cl_cmb=read_cmb_spectrum(spectrum),
         components=components,
         holes=holes,
     )
-    cand = search(maps, pixels, inp, nthreads)
+    cand = search(values, pixels, inp, threads)
     cand["stage"] = stage
     io.write_table(
-        out_path,
+        candidates,
         {c: cand[c].to_numpy() for c in CANDIDATE_UNITS},
         CANDIDATE_UNITS,
         meta={"mf": mf, "stage": stage, "bands": [b["name"] for b in bands]},
@@ -88,25 +108,33 @@ def run_matched_filter(
         log.info("stage %s: %d candidates with SNR >= %.1f", stage, int(np.sum(cand["snr"] >= s)), s)
 
 
-def run_match_mf(cfg: dict, candidates_path, halos_path, index_path, out_path) -> None:
-    """Match one stage's detections to halos and cutouts; write the per-cutout SNR table."""
-    cc = cfg["cutouts"]
-    cand = read_candidates(candidates_path)
-    halos = read_halos(halos_path, ("halo_id", "ra", "dec", "m_vir"))
-    index = read_index(index_path, (*GRID_COLUMNS, "split"))
+def run_match_mf(*, cutouts: dict, matching: dict, candidates, halos, index, cutout_snr_table) -> None:
+    """Match one stage's detections to halos and cutouts; write the per-cutout SNR table.
+
+    Parameters
+    ----------
+    cutouts : dict
+        Config ``cutouts`` keys of the grid: ``size_arcmin``, ``npix``, ``stride_arcmin`` (arcmin).
+    matching : dict
+        Config ``mf.matching`` (``radius_arcmin``).
+    candidates, halos, index : path-like
+        The stage's candidates, the halo table and the cutout index.
+    cutout_snr_table : path-like
+        Output Parquet table, one row per cutout in index order (:data:`CUTOUT_SNR_UNITS`).
+    """
     table = cutout_snr(
-        cand,
-        halos,
-        index,
-        CutoutGeometry.from_config(cc),
-        cc["stride_arcmin"],
-        cfg["mf"]["matching"]["radius_arcmin"],
+        read_candidates(candidates),
+        read_halos(halos, ("halo_id", "ra", "dec", "m_vir")),
+        read_index(index, (*GRID_COLUMNS, "split")),
+        CutoutGeometry.from_config(cutouts),
+        cutouts["stride_arcmin"],
+        matching["radius_arcmin"],
     )
     io.write_table(
-        out_path,
+        cutout_snr_table,
         {c: table[c].to_numpy() for c in CUTOUT_SNR_UNITS},
         CUTOUT_SNR_UNITS,
-        meta={"matching": cfg["mf"]["matching"]},
+        meta={"matching": matching},
     )
     hit = table["snr"].to_numpy() > 0
     log.info(

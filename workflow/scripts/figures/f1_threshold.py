@@ -1,10 +1,4 @@
-from skyhunt.evaluation.pipeline import read_ensembles
-from skyhunt.figures.thresholds import plot_f1_threshold
-from skyhunt.logs import log_to
+from skyhunt.figures.thresholds import run_f1_threshold
+from skyhunt.logs import run_step
 
-log_to(snakemake.log[0])
-plot_f1_threshold(
-    *read_ensembles(snakemake.input.scores, snakemake.input.thresholds),
-    snakemake.output.png,
-    snakemake.output.pdf,
-)
+run_step(snakemake, run_f1_threshold)
