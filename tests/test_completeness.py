@@ -214,8 +214,9 @@ def test_run_halo_detections_writes_table_and_fails_cleanly(tmp_path):
     cfg = shipped_config()
     paths = _write_inputs(tmp_path)
     out = tmp_path / "det.parquet"
-    args = (cfg["cutouts"], cfg["evaluation"]["halos"], "dust", paths["halos"], paths["index"])
-    run_halo_detections(*args, paths["scores"], out)
+    args = {"cutouts": cfg["cutouts"], "m_vir_min": cfg["evaluation"]["halos"]["m_vir_min"], "stage": "dust"}
+    args |= {"halos": paths["halos"], "index": paths["index"], "scores": paths["scores"]}
+    run_halo_detections(**args, detections=out)
     table, units = io.read_table(out)
     assert list(table.columns) == list(HALO_DETECTION_UNITS) and units["m_vir"] == "M_sun"
     assert len(table) == 4
@@ -223,7 +224,7 @@ def test_run_halo_detections_writes_table_and_fails_cleanly(tmp_path):
     io.write_table(paths["scores"], {"cutout_id": scores["cutout_id"].to_numpy()}, {"cutout_id": ""})
     bad = tmp_path / "bad.parquet"
     with pytest.raises(io.InputFileError, match="scores.parquet lacks columns"):
-        run_halo_detections(*args, paths["scores"], bad)
+        run_halo_detections(**args, detections=bad)
     assert not bad.exists()
 
 
@@ -271,19 +272,26 @@ def test_figures_smoke(tmp_path):
     cfg = shipped_config()
     det = tmp_path / "det.parquet"
     _detection_table(det)
-    stages, cc, halos_cfg = cfg["sky"]["stages"], cfg["cutouts"], cfg["evaluation"]["halos"]
+    halos_cfg = cfg["evaluation"]["halos"]
+    common = {"detections": det, "positive": cfg["cutouts"]["positive"], "stages": cfg["sky"]["stages"]}
+    common["stage"] = "dust"
+    mass = {"halo_bins": {k: halos_cfg[k] for k in ("m_vir_min", "mass_bin_dex")}, "interval": 0.68}
     pngs = []
     for name, run, args in (
-        ("mass", run_completeness_mass, (cc, halos_cfg, 0.68)),
-        ("redshift", run_completeness_redshift, (cc, halos_cfg, 0.68)),
-        ("selection", run_selection_function, (cc, halos_cfg)),
+        ("mass", run_completeness_mass, mass),
+        (
+            "redshift",
+            run_completeness_redshift,
+            {"redshift_bin": halos_cfg["redshift_bin"], "interval": 0.68},
+        ),
+        ("selection", run_selection_function, {"halo_bins": halos_cfg}),
     ):
         png, pdf = tmp_path / f"{name}.png", tmp_path / f"{name}.pdf"
-        run(det, *args, stages, "dust", png, pdf)
+        run(**common, **args, png=png, pdf=pdf)
         assert png.stat().st_size > 10000 and pdf.read_bytes().startswith(b"%PDF")
         pngs.append(png)
     first = pngs[0].read_bytes()
-    run_completeness_mass(det, cc, halos_cfg, 0.68, stages, "dust", pngs[0], tmp_path / "again.pdf")
+    run_completeness_mass(**common, **mass, png=pngs[0], pdf=tmp_path / "again.pdf")
     assert pngs[0].read_bytes() == first  # same inputs, same bytes
 
 
@@ -293,13 +301,13 @@ def test_figure_rejects_table_without_detections(tmp_path):
     io.write_table(path, {"halo_id": np.arange(3)}, {"halo_id": ""})
     with pytest.raises(io.InputFileError, match="lacks columns"):
         run_completeness_redshift(
-            path,
-            cfg["cutouts"],
-            cfg["evaluation"]["halos"],
-            0.68,
-            cfg["sky"]["stages"],
-            "dust",
-            tmp_path / "a.png",
-            tmp_path / "a.pdf",
+            detections=path,
+            positive=cfg["cutouts"]["positive"],
+            redshift_bin=cfg["evaluation"]["halos"]["redshift_bin"],
+            interval=0.68,
+            stages=cfg["sky"]["stages"],
+            stage="dust",
+            png=tmp_path / "a.png",
+            pdf=tmp_path / "a.pdf",
         )
     assert not (tmp_path / "a.png").exists()

@@ -19,7 +19,7 @@ from .test_workflow import snakemake
 EDITS = {
     ("cnn", "progress_bar"): (True, []),
     ("sky", "sehgal2010", "timeout_s"): (5.0, []),
-    ("evaluation", "halos", "mass_bin_dex"): (0.3, ["completeness_mass"]),
+    ("evaluation", "halos", "mass_bin_dex"): (0.3, ["completeness_mass", "selection_function"]),
     ("evaluation", "halos", "redshift_bin"): (0.2, ["completeness_redshift", "selection_function"]),
     ("evaluation", "bootstrap", "samples"): (50, ["table1"]),
     ("evaluation", "learned", "l2"): (0.5, ["ensembles"]),

@@ -8,10 +8,10 @@ rule halo_detections:
         index=f"{RESULTS}/cutouts/index.parquet",
         scores=f"{RESULTS}/ensembles/scores.parquet",
     output:
-        f"{RESULTS}/ensembles/halo_detections.parquet",
+        detections=f"{RESULTS}/ensembles/halo_detections.parquet",
     params:
-        cutouts=config["cutouts"],
-        halos=config["evaluation"]["halos"],
+        cutouts=pick(config["cutouts"], "size_arcmin", "npix", "stride_arcmin", "central_arcmin", "positive"),
+        m_vir_min=config["evaluation"]["halos"]["m_vir_min"],
         stage=EVAL_STAGE,
     log:
         logfile("ensembles/halo_detections.log"),
@@ -24,7 +24,7 @@ rule halo_detections:
 
 rule completeness_mass:
     input:
-        f"{RESULTS}/ensembles/halo_detections.parquet",
+        detections=f"{RESULTS}/ensembles/halo_detections.parquet",
     output:
         png=report(
             f"{RESULTS}/figures/completeness_mass.png",
@@ -34,8 +34,8 @@ rule completeness_mass:
         ),
         pdf=f"{RESULTS}/figures/completeness_mass.pdf",
     params:
-        cutouts=config["cutouts"],
-        halos=config["evaluation"]["halos"],
+        positive=config["cutouts"]["positive"],
+        halo_bins=pick(config["evaluation"]["halos"], "m_vir_min", "mass_bin_dex"),
         interval=config["evaluation"]["bootstrap"]["interval"],
         stages=config["sky"]["stages"],
         stage=EVAL_STAGE,
@@ -50,7 +50,7 @@ rule completeness_mass:
 
 rule completeness_redshift:
     input:
-        f"{RESULTS}/ensembles/halo_detections.parquet",
+        detections=f"{RESULTS}/ensembles/halo_detections.parquet",
     output:
         png=report(
             f"{RESULTS}/figures/completeness_redshift.png",
@@ -60,8 +60,8 @@ rule completeness_redshift:
         ),
         pdf=f"{RESULTS}/figures/completeness_redshift.pdf",
     params:
-        cutouts=config["cutouts"],
-        halos=config["evaluation"]["halos"],
+        positive=config["cutouts"]["positive"],
+        redshift_bin=config["evaluation"]["halos"]["redshift_bin"],
         interval=config["evaluation"]["bootstrap"]["interval"],
         stages=config["sky"]["stages"],
         stage=EVAL_STAGE,
@@ -76,7 +76,7 @@ rule completeness_redshift:
 
 rule selection_function:
     input:
-        f"{RESULTS}/ensembles/halo_detections.parquet",
+        detections=f"{RESULTS}/ensembles/halo_detections.parquet",
     output:
         png=report(
             f"{RESULTS}/figures/selection_function.png",
@@ -86,8 +86,8 @@ rule selection_function:
         ),
         pdf=f"{RESULTS}/figures/selection_function.pdf",
     params:
-        cutouts=config["cutouts"],
-        halos=config["evaluation"]["halos"],
+        positive=config["cutouts"]["positive"],
+        halo_bins=config["evaluation"]["halos"],
         stages=config["sky"]["stages"],
         stage=EVAL_STAGE,
     log:

@@ -307,52 +307,46 @@ def read_halo_detections(path) -> pd.DataFrame:
 
 
 def run_halo_detections(
-    cutouts_cfg: dict, halos_cfg: dict, stage: str, halos_path, index_path, scores_path, out_path
+    *, cutouts: dict, m_vir_min: float, stage: str, halos, index, scores, detections
 ) -> None:
     """Write the test-split per-halo detection table (rule ``halo_detections``).
 
     Parameters
     ----------
-    cutouts_cfg : dict
-        Config ``cutouts`` (size_arcmin, npix, stride_arcmin, central_arcmin, positive).
-    halos_cfg : dict
-        Config ``evaluation.halos`` (m_vir_min, M_sun).
+    cutouts : dict
+        Config ``cutouts`` keys size_arcmin, npix, stride_arcmin, central_arcmin (arcmin) and positive.
+    m_vir_min : float
+        Lowest M_vir of the halos listed, M_sun (config ``evaluation.halos.m_vir_min``).
     stage : str
         Noise stage of the ensemble scores (recorded in the metadata).
-    halos_path, index_path, scores_path : path-like
+    halos, index, scores : path-like
         Halo table, cutout index and ensemble scores (``<method>_pos`` per method).
-    out_path : path-like
+    detections : path-like
         Output Parquet table (:data:`HALO_DETECTION_UNITS`).
     """
-    halos = read_halos(halos_path, HALO_COLUMNS)
-    index = read_index(index_path, INDEX_COLUMNS)
-    scores = read_ensemble_scores(scores_path, ("cutout_id", *(f"{m}_pos" for m in METHODS)))
-    positive = cutouts_cfg["positive"]
+    positive = cutouts["positive"]
     try:
         det = halo_detections(
-            halos,
-            index,
-            scores,
-            CutoutGeometry.from_config(cutouts_cfg),
-            cutouts_cfg["stride_arcmin"],
-            cutouts_cfg["central_arcmin"],
-            halos_cfg["m_vir_min"],
+            read_halos(halos, HALO_COLUMNS),
+            read_index(index, INDEX_COLUMNS),
+            read_ensemble_scores(scores, ("cutout_id", *(f"{m}_pos" for m in METHODS))),
+            CutoutGeometry.from_config(cutouts),
+            cutouts["stride_arcmin"],
+            cutouts["central_arcmin"],
+            m_vir_min,
         )
         check_qualifying_labelled(det, positive["m_vir_min"], positive["z_min"])
     except ValueError as err:
-        raise io.InputFileError(f"{halos_path}, {index_path}, {scores_path}: {err}") from err
-    meta = {
-        "stage": stage,
-        "split": "test",
-        "m_vir_min": halos_cfg["m_vir_min"],
-        "positive": positive,
-    }
-    io.write_table(out_path, {c: det[c].to_numpy() for c in HALO_DETECTION_UNITS}, HALO_DETECTION_UNITS, meta)
+        raise io.InputFileError(f"{halos}, {index}, {scores}: {err}") from err
+    meta = {"stage": stage, "split": "test", "m_vir_min": m_vir_min, "positive": positive}
+    io.write_table(
+        detections, {c: det[c].to_numpy() for c in HALO_DETECTION_UNITS}, HALO_DETECTION_UNITS, meta
+    )
     qual = qualifying_mask(det, positive["m_vir_min"], positive["z_min"])
     log.info(
         "%d test halos with M_vir >= %.3g M_sun (%d qualifying); recall of qualifying halos: %s",
         len(det),
-        halos_cfg["m_vir_min"],
+        m_vir_min,
         qual.sum(),
         ", ".join(f"{m} {det.loc[qual, f'detected_{m}'].mean():.3f}" for m in METHODS),
     )

@@ -237,37 +237,39 @@ def _title(stages: list[dict], stage: str, n: int, what: str) -> str:
 
 
 def run_completeness_mass(
-    detections_path,
-    cutouts_cfg: dict,
-    halos_cfg: dict,
+    *,
+    detections,
+    positive: dict,
+    halo_bins: dict,
     interval: float,
     stages: list[dict],
     stage: str,
-    png_path,
-    pdf_path,
+    png,
+    pdf,
 ) -> None:
     """DeepSZ Fig. 10: recall against M_vir of test halos, all z (solid) and z >= z_min (dashed).
 
     Parameters
     ----------
-    detections_path : path-like
+    detections : path-like
         Per-halo detection table (rule ``halo_detections``).
-    cutouts_cfg : dict
-        Config ``cutouts`` (``positive``: the training cuts).
-    halos_cfg : dict
-        Config ``evaluation.halos``: m_vir_min (M_sun) and mass_bin_dex, the wanted width of the
-        mass bins in dex (adjusted to put the mass cut on an edge).
+    positive : dict
+        Config ``cutouts.positive``: the training cuts (m_vir_min in M_sun, z_min).
+    halo_bins : dict
+        Config ``evaluation.halos`` keys m_vir_min (M_sun) and mass_bin_dex, the wanted width of
+        the mass bins in dex (adjusted to put the mass cut on an edge).
     interval : float
         Central probability of the error bars.
     stages : list of dict
         Config ``sky.stages`` (for the stage label).
     stage : str
         Evaluation noise stage.
-    png_path, pdf_path : path-like
+    png, pdf : path-like
+        Output figure.
     """
-    det = read_halo_detections(detections_path)
-    pos = cutouts_cfg["positive"]
-    edges = _mass_edges(det, halos_cfg["m_vir_min"], pos["m_vir_min"], halos_cfg["mass_bin_dex"])
+    det = read_halo_detections(detections)
+    pos = positive
+    edges = _mass_edges(det, halo_bins["m_vir_min"], pos["m_vir_min"], halo_bins["mass_bin_dex"])
     logm = np.log10(det["m_vir"].to_numpy())
     selections = [
         ("all", "all z", "-"),
@@ -285,32 +287,33 @@ def run_completeness_mass(
         pos["m_vir_min"],
         f"training cut {_msun(pos['m_vir_min'])}",
         True,
-        _title(stages, stage, len(det), f"with {_mass_above(halos_cfg['m_vir_min'])}"),
-        png_path,
-        pdf_path,
+        _title(stages, stage, len(det), f"with {_mass_above(halo_bins['m_vir_min'])}"),
+        png,
+        pdf,
     )
 
 
 def run_completeness_redshift(
-    detections_path,
-    cutouts_cfg: dict,
-    halos_cfg: dict,
+    *,
+    detections,
+    positive: dict,
+    redshift_bin: float,
     interval: float,
     stages: list[dict],
     stage: str,
-    png_path,
-    pdf_path,
+    png,
+    pdf,
 ) -> None:
     """DeepSZ Fig. 11: recall against redshift of the test halos above the training mass cut.
 
     Parameters
     ----------
-    detections_path : path-like
+    detections : path-like
         Per-halo detection table (rule ``halo_detections``).
-    cutouts_cfg : dict
-        Config ``cutouts`` (``positive``: the training cuts).
-    halos_cfg : dict
-        Config ``evaluation.halos``: redshift_bin, the wanted width of the redshift bins
+    positive : dict
+        Config ``cutouts.positive``: the training cuts (m_vir_min in M_sun, z_min).
+    redshift_bin : float
+        Config ``evaluation.halos.redshift_bin``: the wanted width of the redshift bins
         (adjusted to put the redshift cut on an edge).
     interval : float
         Central probability of the error bars.
@@ -318,15 +321,16 @@ def run_completeness_redshift(
         Config ``sky.stages``.
     stage : str
         Evaluation noise stage.
-    png_path, pdf_path : path-like
+    png, pdf : path-like
+        Output figure.
     """
-    det = read_halo_detections(detections_path)
-    pos = cutouts_cfg["positive"]
+    det = read_halo_detections(detections)
+    pos = positive
     massive = det[det["m_vir"].to_numpy() >= pos["m_vir_min"]].reset_index(drop=True)
     if massive.empty:
-        raise ValueError(f"{detections_path}: no test halo with M_vir >= {pos['m_vir_min']:.3g} M_sun")
+        raise ValueError(f"{detections}: no test halo with M_vir >= {pos['m_vir_min']:.3g} M_sun")
     z = massive["z"].to_numpy()
-    edges = anchored_edges(0.0, z.max() + 1e-9, halos_cfg["redshift_bin"], anchor=pos["z_min"])
+    edges = anchored_edges(0.0, z.max() + 1e-9, redshift_bin, anchor=pos["z_min"])
     masks = {"all": np.ones(len(massive), bool)}
     curves = recall_curves(massive, z, edges, masks, MAIN + EXTRA, interval)
     counts = curves[curves["method"] == "prod"]
@@ -340,43 +344,45 @@ def run_completeness_redshift(
         f"training cut z = {pos['z_min']:g}",
         False,
         _title(stages, stage, len(massive), f"with {_mass_above(pos['m_vir_min'])}"),
-        png_path,
-        pdf_path,
+        png,
+        pdf,
     )
 
 
 def run_selection_function(
-    detections_path,
-    cutouts_cfg: dict,
-    halos_cfg: dict,
+    *,
+    detections,
+    positive: dict,
+    halo_bins: dict,
     stages: list[dict],
     stage: str,
-    png_path,
-    pdf_path,
+    png,
+    pdf,
 ) -> None:
     """DeepSZ Fig. 12: detected fraction of test halos in bins of (z, M_vir) and (theta500, M_vir).
 
     Parameters
     ----------
-    detections_path : path-like
+    detections : path-like
         Per-halo detection table (rule ``halo_detections``).
-    cutouts_cfg : dict
-        Config ``cutouts`` (``positive``: the training cuts).
-    halos_cfg : dict
+    positive : dict
+        Config ``cutouts.positive``: the training cuts (m_vir_min in M_sun, z_min).
+    halo_bins : dict
         Config ``evaluation.halos``: m_vir_min (M_sun), min_per_bin and the wanted bin widths
         mass_bin_dex (dex of M_vir), redshift_bin and theta500_bin_dex (dex of theta500 in arcmin).
     stages : list of dict
         Config ``sky.stages``.
     stage : str
         Evaluation noise stage.
-    png_path, pdf_path : path-like
+    png, pdf : path-like
+        Output figure.
     """
-    mass_bin_dex, redshift_bin = halos_cfg["mass_bin_dex"], halos_cfg["redshift_bin"]
-    theta_bin_dex = halos_cfg["theta500_bin_dex"]
-    det = read_halo_detections(detections_path)
-    pos = cutouts_cfg["positive"]
+    mass_bin_dex, redshift_bin = halo_bins["mass_bin_dex"], halo_bins["redshift_bin"]
+    theta_bin_dex = halo_bins["theta500_bin_dex"]
+    det = read_halo_detections(detections)
+    pos = positive
     logm = np.log10(det["m_vir"].to_numpy())
-    m_edges = _mass_edges(det, halos_cfg["m_vir_min"], pos["m_vir_min"], mass_bin_dex)
+    m_edges = _mass_edges(det, halo_bins["m_vir_min"], pos["m_vir_min"], mass_bin_dex)
     z = det["z"].to_numpy()
     logt = np.log10(det["theta500_arcmin"].to_numpy())
     props = [
@@ -396,9 +402,9 @@ def run_selection_function(
         fraction = {}
         for m in GRID_METHODS:
             fraction[m], n = selection_grid(
-                x, logm, det[f"detected_{m}"], x_edges, m_edges, halos_cfg["min_per_bin"]
+                x, logm, det[f"detected_{m}"], x_edges, m_edges, halo_bins["min_per_bin"]
             )
-        shown = n >= halos_cfg["min_per_bin"]
+        shown = n >= halo_bins["min_per_bin"]
         log.info(
             "(%s, M_vir): %d of %d bins shown, holding %d of %d halos",
             name,
@@ -419,10 +425,10 @@ def run_selection_function(
     plot_selection_function(
         rows,
         pos["m_vir_min"],
-        halos_cfg["min_per_bin"],
-        _title(stages, stage, len(det), f"with {_mass_above(halos_cfg['m_vir_min'])}"),
-        png_path,
-        pdf_path,
+        halo_bins["min_per_bin"],
+        _title(stages, stage, len(det), f"with {_mass_above(halo_bins['m_vir_min'])}"),
+        png,
+        pdf,
     )
 
 

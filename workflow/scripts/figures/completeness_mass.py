@@ -1,16 +1,4 @@
-from skyhunt.logs import log_to
+from skyhunt.figures.completeness import run_completeness_mass
+from skyhunt.logs import run_step
 
-log_to(snakemake.log[0])
-
-from skyhunt.figures.completeness import run_completeness_mass  # noqa: E402
-
-run_completeness_mass(
-    snakemake.input[0],
-    snakemake.params.cutouts,
-    snakemake.params.halos,
-    snakemake.params.interval,
-    snakemake.params.stages,
-    snakemake.params.stage,
-    snakemake.output.png,
-    snakemake.output.pdf,
-)
+run_step(snakemake, run_completeness_mass)

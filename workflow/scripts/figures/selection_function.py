@@ -1,15 +1,4 @@
-from skyhunt.logs import log_to
+from skyhunt.figures.completeness import run_selection_function
+from skyhunt.logs import run_step
 
-log_to(snakemake.log[0])
-
-from skyhunt.figures.completeness import run_selection_function  # noqa: E402
-
-run_selection_function(
-    snakemake.input[0],
-    snakemake.params.cutouts,
-    snakemake.params.halos,
-    snakemake.params.stages,
-    snakemake.params.stage,
-    snakemake.output.png,
-    snakemake.output.pdf,
-)
+run_step(snakemake, run_selection_function)
