@@ -40,10 +40,10 @@ from skyhunt.evaluation.edge_scores import (
     dense_cover,
     offset_design,
     recut_table,
-    run_edge_scores,
+    run_edge_effect_scores,
     score_cutouts,
 )
-from skyhunt.figures.edge import plot_edge_effect, run_edge_effect_figure
+from skyhunt.figures.edge import plot_edge_effect, run_edge_effect
 from skyhunt.sky.footprint import Footprint
 
 from .conftest import shipped_config
@@ -337,24 +337,25 @@ def _tiny_run(tmp_path):
 
 
 def _run_scores(tmp_path, cfg, maps, out, scores="scores.parquet"):
-    run_edge_scores(
-        cfg["cutouts"],
-        cfg["evaluation"]["edge_effect"],
-        cfg["sky"]["nside"],
-        cfg["sky"]["footprint"],
-        {**cfg["cnn"], "accelerator": "cpu"},
-        cfg["seed"],
-        maps,
-        tmp_path / "halos.parquet",
-        tmp_path / "index.parquet",
-        tmp_path / "model.ckpt",
-        tmp_path / scores,
-        tmp_path / out / "recut.parquet",
-        tmp_path / out / "dense.parquet",
+    run_edge_effect_scores(
+        cutouts=cfg["cutouts"],
+        edge=cfg["evaluation"]["edge_effect"],
+        nside=cfg["sky"]["nside"],
+        footprint=cfg["sky"]["footprint"],
+        accelerator="cpu",
+        batch_size=cfg["cnn"]["training"]["batch_size"],
+        seed=cfg["seed"],
+        maps=maps,
+        halos=tmp_path / "halos.parquet",
+        index=tmp_path / "index.parquet",
+        model=tmp_path / "model.ckpt",
+        scores=tmp_path / scores,
+        recut=tmp_path / out / "recut.parquet",
+        dense=tmp_path / out / "dense.parquet",
     )
 
 
-def test_run_edge_scores_is_deterministic_and_fails_cleanly(tmp_path):
+def test_run_edge_effect_scores_is_deterministic_and_fails_cleanly(tmp_path):
     cfg, maps = _tiny_run(tmp_path)
     for out in ("a", "b"):
         _run_scores(tmp_path, cfg, maps, out)
@@ -376,32 +377,29 @@ def test_run_edge_scores_is_deterministic_and_fails_cleanly(tmp_path):
     thresholds = tmp_path / "thresholds.json"
     methods = {m: {"threshold": 0.5} for m in ("mf", "cnn", "and", "prod", "learned")}
     thresholds.write_text(json.dumps({"stage": "ksz", "methods": methods}))
-    table = [tmp_path / "tab" / n for n in ("e.csv", "e.md")]
-    figure = [tmp_path / "fig" / n for n in ("e.png", "e.pdf")]
-    args = [tmp_path / "a" / "dense.parquet", tmp_path / "index.parquet", tmp_path / "halos.parquet"]
-    args += [tmp_path / "scores.parquet", thresholds]
-    stages, edge = cfg["sky"]["stages"], cfg["evaluation"]["edge_effect"]
+    table = {"csv": tmp_path / "tab" / "e.csv", "md": tmp_path / "tab" / "e.md"}
+    figure = {"png": tmp_path / "fig" / "e.png", "pdf": tmp_path / "fig" / "e.pdf"}
+    edge = cfg["evaluation"]["edge_effect"]
+    table_args = {
+        "cutouts": cfg["cutouts"],
+        "dense_stride_arcmin": edge["dense_stride_arcmin"],
+        "stage": "dust",
+    }
+    table_args |= {"dense": tmp_path / "a" / "dense.parquet", "index": tmp_path / "index.parquet"}
+    table_args |= {"halos": tmp_path / "halos.parquet", "scores": tmp_path / "scores.parquet"}
+    figure_args = {"cutouts": cfg["cutouts"], "edge": edge, "stages": cfg["sky"]["stages"], "stage": "dust"}
+    figure_args |= {"recut": tmp_path / "a" / "recut.parquet", "remedy": table["csv"]}
     with pytest.raises(io.InputFileError, match="thresholds.json"):
-        run_edge_effect_table(cfg["cutouts"], edge, "dust", *args, *table)
+        run_edge_effect_table(**table_args, thresholds=thresholds, **table)
     with pytest.raises(io.InputFileError, match="thresholds.json"):
-        run_edge_effect_figure(
-            cfg["cutouts"],
-            edge,
-            stages,
-            "dust",
-            tmp_path / "a" / "recut.parquet",
-            table[0],
-            thresholds,
-            *figure,
-        )
+        run_edge_effect(**figure_args, thresholds=thresholds, **figure)
     assert not (tmp_path / "tab").exists() and not (tmp_path / "fig").exists()
     thresholds.write_text(json.dumps({"stage": "dust", "methods": methods}))
-    run_edge_effect_table(cfg["cutouts"], edge, "dust", *args, *table)
-    run_edge_effect_figure(
-        cfg["cutouts"], edge, stages, "dust", tmp_path / "a" / "recut.parquet", table[0], thresholds, *figure
-    )
-    remedy = pd.read_csv(table[0])
-    assert remedy["grid"].tolist() == ["standard", "dense"] and all(p.exists() for p in table + figure)
+    run_edge_effect_table(**table_args, thresholds=thresholds, **table)
+    run_edge_effect(**figure_args, thresholds=thresholds, **figure)
+    remedy = pd.read_csv(table["csv"])
+    assert remedy["grid"].tolist() == ["standard", "dense"]
+    assert all(p.exists() for p in [*table.values(), *figure.values()])
 
     # missing Platt parameters: a clear error naming the file, no output left behind
     with pytest.raises(io.InputFileError, match="no_platt.parquet"):

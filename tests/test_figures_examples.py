@@ -258,16 +258,16 @@ def test_cutout_examples_smoke(tmp_path, cutout_files):
     outs = []
     for run in ("a", "b"):
         png, pdf = tmp_path / f"{run}.png", tmp_path / f"{run}.pdf"
-        examples.cutout_examples(
-            paths,
-            tmp_path / "index.parquet",
-            tmp_path / "halos.parquet",
-            cfg["sky"]["stages"],
-            cfg["sky"]["bands"],
-            cfg["cutouts"],
-            cfg["seed"],
-            png,
-            pdf,
+        examples.run_cutout_examples(
+            arrays=paths,
+            index=tmp_path / "index.parquet",
+            halos=tmp_path / "halos.parquet",
+            stages=cfg["sky"]["stages"],
+            bands=cfg["sky"]["bands"],
+            cutouts=cfg["cutouts"],
+            seed=cfg["seed"],
+            png=png,
+            pdf=pdf,
         )
         assert pdf.stat().st_size > 0
         outs.append(png.read_bytes())
@@ -280,14 +280,15 @@ def test_rgb_examples_smoke_with_an_empty_class(tmp_path, cutout_files):
     classes = {1: (True, True), 5: (True, False), 9: (False, True), 13: (True, True), 17: (True, True)}
     scores = scores_for(index, classes)  # no test positive is missed by both
     io.write_table(tmp_path / "scores.parquet", {c: scores[c].to_numpy() for c in scores}, {})
-    args = (tmp_path / "index.parquet", paths[1], cfg["sky"]["stages"], "dust", cfg["sky"]["bands"])
+    args = {"index": tmp_path / "index.parquet", "array": paths[1], "stages": cfg["sky"]["stages"]}
+    args |= {"stage": "dust", "bands": cfg["sky"]["bands"], "size_arcmin": cfg["cutouts"]["size_arcmin"]}
     png, pdf = tmp_path / "rgb.png", tmp_path / "rgb.pdf"
-    examples.rgb_examples(tmp_path / "scores.parquet", *args, cfg["cutouts"], png, pdf)
+    examples.run_rgb_examples(scores=tmp_path / "scores.parquet", **args, png=png, pdf=pdf)
     assert png.stat().st_size > 0 and pdf.stat().st_size > 0
     # bad input: no figure at all, and the message names the file and the column
     io.write_table(tmp_path / "bad.parquet", {c: scores[c].to_numpy() for c in scores if c != "mf_pos"}, {})
     with pytest.raises(io.InputFileError, match=r"bad\.parquet.*mf_pos"):
-        examples.rgb_examples(tmp_path / "bad.parquet", *args, cfg["cutouts"], tmp_path / "b.png", pdf)
+        examples.run_rgb_examples(scores=tmp_path / "bad.parquet", **args, png=tmp_path / "b.png", pdf=pdf)
     assert not (tmp_path / "b.png").exists()
 
 
@@ -297,5 +298,12 @@ def test_training_history_smoke(tmp_path):
     ladder_history(summary).to_csv(tmp_path / "history.csv", index=False)
     png, pdf = tmp_path / "history.png", tmp_path / "history.pdf"
     stages = shipped_config()["sky"]["stages"]
-    training.training_history(tmp_path / "history.csv", tmp_path / "training.json", stages, "dust", png, pdf)
+    training.run_training_history(
+        history=tmp_path / "history.csv",
+        summary=tmp_path / "training.json",
+        stages=stages,
+        stage="dust",
+        png=png,
+        pdf=pdf,
+    )
     assert png.stat().st_size > 0 and pdf.stat().st_size > 0

@@ -18,7 +18,8 @@ rule edge_effect_scores:
         edge=config["evaluation"]["edge_effect"],
         nside=config["sky"]["nside"],
         footprint=config["sky"]["footprint"],
-        cnn=config["cnn"],
+        accelerator=config["cnn"]["accelerator"],
+        batch_size=config["cnn"]["training"]["batch_size"],
         seed=config["seed"],
     log:
         logfile("edge_effect/scores.log"),
@@ -56,8 +57,8 @@ rule edge_effect_table:
             labels={"table": "edge-effect remedy (Markdown)"},
         ),
     params:
-        cutouts=config["cutouts"],
-        edge=config["evaluation"]["edge_effect"],
+        cutouts=pick(config["cutouts"], "size_arcmin", "stride_arcmin", "central_arcmin", "positive"),
+        dense_stride_arcmin=config["evaluation"]["edge_effect"]["dense_stride_arcmin"],
         stage=EVAL_STAGE,
     log:
         logfile("tables/edge_effect.log"),
@@ -82,8 +83,8 @@ rule edge_effect:
         ),
         pdf=f"{RESULTS}/figures/edge_effect.pdf",
     params:
-        cutouts=config["cutouts"],
-        edge=config["evaluation"]["edge_effect"],
+        cutouts=pick(config["cutouts"], "size_arcmin", "central_arcmin"),
+        edge=pick(config["evaluation"]["edge_effect"], "max_offset_arcmin", "angles"),
         stages=config["sky"]["stages"],
         stage=EVAL_STAGE,
     log:

@@ -17,8 +17,8 @@ rule cutout_examples:
         pdf=f"{RESULTS}/figures/cutout_examples.pdf",
     params:
         stages=config["sky"]["stages"],
-        bands=config["sky"]["bands"],
-        cutouts=config["cutouts"],
+        bands=band_fields("name", "freq_ghz"),
+        cutouts=pick(config["cutouts"], "size_arcmin", "central_arcmin"),
         seed=config["seed"],
     log:
         logfile("figures/cutout_examples.log"),
@@ -45,8 +45,8 @@ rule rgb_examples:
     params:
         stages=config["sky"]["stages"],
         stage=EVAL_STAGE,
-        bands=config["sky"]["bands"],
-        cutouts=config["cutouts"],
+        bands=band_fields("name", "freq_ghz"),
+        size_arcmin=config["cutouts"]["size_arcmin"],
     log:
         logfile("figures/rgb_examples.log"),
     localrule: True

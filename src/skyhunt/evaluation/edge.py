@@ -379,50 +379,59 @@ def read_remedy_table(path) -> pd.DataFrame:
 
 
 def run_edge_effect_table(
+    *,
     cutouts: dict,
-    edge: dict,
+    dense_stride_arcmin: float,
     stage: str,
-    dense_path,
-    index_path,
-    halos_path,
-    cnn_scores_path,
-    thresholds_path,
-    csv_path,
-    md_path,
+    dense,
+    index,
+    halos,
+    scores,
+    thresholds,
+    csv,
+    md,
 ) -> None:
     """Write the remedy table (standard against dense grid, test split) as CSV and Markdown.
 
     Parameters
     ----------
-    cutouts, edge : dict
-        Config sections ``cutouts`` and ``evaluation.edge_effect``.
+    cutouts : dict
+        Config ``cutouts`` keys size_arcmin, stride_arcmin, central_arcmin (arcmin) and positive.
+    dense_stride_arcmin : float
+        Stride of the dense grid, arcmin (config ``evaluation.edge_effect.dense_stride_arcmin``).
     stage : str
         The evaluation stage.
-    dense_path : path-like
-        Dense-grid scores of :func:`skyhunt.evaluation.edge_scores.run_edge_scores`.
-    index_path, halos_path, cnn_scores_path : path-like
+    dense : path-like
+        Dense-grid scores of :func:`skyhunt.evaluation.edge_scores.run_edge_effect_scores`.
+    index, halos, scores : path-like
         Cutout index, halo table and the stage's CNN scores (standard grid).
-    thresholds_path : path-like
+    thresholds : path-like
         ``results/ensembles/thresholds.json`` (the CNN's validation threshold).
-    csv_path, md_path : path-like
+    csv, md : path-like
         Outputs: one row per grid, columns of :func:`remedy_table`.
     """
-    threshold = read_cnn_threshold(thresholds_path, stage)
-    dense = read_dense_scores(dense_path)
-    index = read_index(index_path, (*GRID_COLUMNS, "split"))
-    halos = read_halos(halos_path, HALO_CUT_COLUMNS)
-    scores, _ = io.read_table(cnn_scores_path)
-    io.require_columns(scores, ("cutout_id", "probability"), cnn_scores_path)
-    if not np.array_equal(scores["cutout_id"].to_numpy(), index["cutout_id"].to_numpy()):
-        raise io.InputFileError(f"{cnn_scores_path}: its cutout_id column does not follow {index_path}")
+    threshold = read_cnn_threshold(thresholds, stage)
+    dense_scores = read_dense_scores(dense)
+    cutout_index = read_index(index, (*GRID_COLUMNS, "split"))
+    halo_table = read_halos(halos, HALO_CUT_COLUMNS)
+    cnn_scores, _ = io.read_table(scores)
+    io.require_columns(cnn_scores, ("cutout_id", "probability"), scores)
+    if not np.array_equal(cnn_scores["cutout_id"].to_numpy(), cutout_index["cutout_id"].to_numpy()):
+        raise io.InputFileError(f"{scores}: its cutout_id column does not follow {index}")
 
-    q = qualifying(halos, cutouts["positive"]["m_vir_min"], cutouts["positive"]["z_min"])
+    q = qualifying(halo_table, cutouts["positive"]["m_vir_min"], cutouts["positive"]["z_min"])
     remedy = remedy_table(
-        index, scores["probability"].to_numpy(), dense, q, cutouts, edge["dense_stride_arcmin"], threshold
+        cutout_index,
+        cnn_scores["probability"].to_numpy(),
+        dense_scores,
+        q,
+        cutouts,
+        dense_stride_arcmin,
+        threshold,
     )
-    with io.atomic_output(csv_path) as tmp:
+    with io.atomic_output(csv) as tmp:
         remedy.to_csv(tmp, index=False, float_format="%.6g")
     text = remedy_markdown(remedy, stage, cutouts["stride_arcmin"], cutouts["central_arcmin"])
-    with io.atomic_output(md_path) as tmp:
+    with io.atomic_output(md) as tmp:
         tmp.write_text(text, encoding="utf-8")
     log.info("\n%s", text)

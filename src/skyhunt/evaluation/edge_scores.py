@@ -233,63 +233,73 @@ def dense_cover(
     return dense, in_area
 
 
-def run_edge_scores(
+def run_edge_effect_scores(
+    *,
     cutouts: dict,
     edge: dict,
     nside: int,
     footprint: dict,
-    cnn: dict,
+    accelerator: str,
+    batch_size: int,
     seed: int,
-    map_paths: list,
-    halos_path,
-    index_path,
-    model_path,
-    cnn_scores_path,
-    recut_out,
-    dense_out,
+    maps: list,
+    halos,
+    index,
+    model,
+    scores,
+    recut,
+    dense,
 ) -> None:
     """Re-cut the validation and test clusters at chosen offsets, cut the dense test grid; score both.
 
     Parameters
     ----------
-    cutouts, edge, footprint, cnn : dict
-        Validated config sections ``cutouts``, ``evaluation.edge_effect``, ``sky.footprint``, ``cnn``.
+    cutouts : dict
+        Config ``cutouts`` (geometry, stride, central square, edge margin, positive cut, interpolation).
+    edge : dict
+        Config ``evaluation.edge_effect``.
     nside : int
         HEALPix resolution of the maps.
+    footprint : dict
+        Config ``sky.footprint`` (deg).
+    accelerator : str
+        Config ``cnn.accelerator``.
+    batch_size : int
+        Cutouts per inference batch (config ``cnn.training.batch_size``).
     seed : int
         Config ``seed`` (position angles).
-    map_paths : list
+    maps : list
         The evaluation stage's observed maps, one per band in ``sky.bands`` order.
-    halos_path, index_path : path-like
+    halos, index : path-like
         Halo table and cutout index.
-    model_path, cnn_scores_path : path-like
+    model, scores : path-like
         The stage's CNN checkpoint and score table (for its Platt parameters).
-    recut_out, dense_out : path-like
-        Parquet tables with the columns of :data:`RECUT_UNITS` and :data:`DENSE_UNITS`.
+    recut, dense : path-like
+        Output Parquet tables with the columns of :data:`RECUT_UNITS` and :data:`DENSE_UNITS`.
     """
     geometry = CutoutGeometry.from_config(cutouts)
     fp = Footprint.from_config(footprint)
     margin = edge_margin_arcmin(cutouts, nside)
-    index = read_index(index_path, (*GRID_COLUMNS, "split", "label", "halo_id"))
-    halos = read_halos(halos_path, HALO_CUT_COLUMNS)
+    cutout_index = read_index(index, (*GRID_COLUMNS, "split", "label", "halo_id"))
+    halo_table = read_halos(halos, HALO_CUT_COLUMNS)
     positive = cutouts["positive"]
-    q = qualifying(halos, positive["m_vir_min"], positive["z_min"])
+    q = qualifying(halo_table, positive["m_vir_min"], positive["z_min"])
     try:
-        targets = positive_halos(index, halos)
+        targets = positive_halos(cutout_index, halo_table)
     except ValueError as err:
-        raise io.InputFileError(f"{index_path} and {halos_path} disagree: {err}") from err
+        raise io.InputFileError(f"{index} and {halos} disagree: {err}") from err
     if targets.empty:
-        raise io.InputFileError(f"{index_path}: no positive validation or test cutouts to re-cut")
-    platt = read_platt(cnn_scores_path)
-    module = load_model(model_path, cnn["accelerator"])
-    pixels, maps = io.read_partial_maps(map_paths, nside)
+        raise io.InputFileError(f"{index}: no positive validation or test cutouts to re-cut")
+    platt = read_platt(scores)
+    module = load_model(model, accelerator)
+    pixels, values = io.read_partial_maps(maps, nside)
     interp = PatchInterpolator(nside, pixels)
 
     def scorer(x):
-        return predict_scores(module, x, np.arange(len(x)), cnn["training"]["batch_size"])
+        return predict_scores(module, x, np.arange(len(x)), batch_size)
 
     def cut_and_score(ra, dec):
-        return score_cutouts(interp, maps, ra, dec, geometry, cutouts["interpolation"], scorer)
+        return score_cutouts(interp, values, ra, dec, geometry, cutouts["interpolation"], scorer)
 
     t0 = time.perf_counter()
     design = offset_design(
@@ -299,7 +309,7 @@ def run_edge_scores(
         edge["angles"],
         np.random.default_rng([seed, RNG_STREAM]),
     )
-    recut = recut_table(
+    recut_rows = recut_table(
         targets,
         q,
         design,
@@ -308,42 +318,42 @@ def run_edge_scores(
         geometry,
         cutouts["central_arcmin"],
     )
-    recut["probability"] = platt(recut["raw_score"].to_numpy())
+    recut_rows["probability"] = platt(recut_rows["raw_score"].to_numpy())
     meta = {"edge_effect": edge, "platt_slope": platt.slope, "platt_intercept": platt.intercept}
-    io.write_table(recut_out, {c: recut[c].to_numpy() for c in RECUT_UNITS}, RECUT_UNITS, meta=meta)
+    io.write_table(recut, {c: recut_rows[c].to_numpy() for c in RECUT_UNITS}, RECUT_UNITS, meta=meta)
     t1 = time.perf_counter()
     log.info(
         "re-cut %d halos into %d cutouts (%d with another qualifying halo in the central square) in %.1f s",
         len(targets),
-        len(recut),
-        (recut["other_central"] > 0).sum(),
+        len(recut_rows),
+        (recut_rows["other_central"] > 0).sum(),
         t1 - t0,
     )
 
-    standard = Grid.from_index(index, cutouts["stride_arcmin"])
-    dense, in_area = dense_cover(
+    standard = Grid.from_index(cutout_index, cutouts["stride_arcmin"])
+    dense_grid, in_area = dense_cover(
         standard,
-        index["split"].to_numpy() == "test",
+        cutout_index["split"].to_numpy() == "test",
         fp,
         geometry,
         edge["dense_stride_arcmin"],
         margin,
         cutouts["central_arcmin"],
     )
-    raw = cut_and_score(dense.ra, dense.dec)
+    raw = cut_and_score(dense_grid.ra, dense_grid.dec)
     columns = {
-        "ra": dense.ra,
-        "dec": dense.dec,
-        "grid_row": dense.row.astype(np.int32),
-        "grid_col": dense.col.astype(np.int32),
+        "ra": dense_grid.ra,
+        "dec": dense_grid.dec,
+        "grid_row": dense_grid.row.astype(np.int32),
+        "grid_col": dense_grid.col.astype(np.int32),
         "in_test_area": in_area,
         "raw_score": raw,
         "probability": platt(raw),
     }
-    io.write_table(dense_out, columns, DENSE_UNITS, meta=meta)
+    io.write_table(dense, columns, DENSE_UNITS, meta=meta)
     log.info(
         "cut and scored %d dense-grid cutouts (%d centred in the test area) in %.1f s",
-        len(dense),
+        len(dense_grid),
         in_area.sum(),
         time.perf_counter() - t1,
     )

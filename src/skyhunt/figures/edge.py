@@ -99,38 +99,42 @@ def _remedy_text(remedy: pd.DataFrame) -> str:
     )
 
 
-def run_edge_effect_figure(
+def run_edge_effect(
+    *,
     cutouts: dict,
     edge: dict,
     stages: list,
     stage: str,
-    recut_path,
-    remedy_path,
-    thresholds_path,
-    png_path,
-    pdf_path,
+    recut,
+    remedy,
+    thresholds,
+    png,
+    pdf,
 ) -> None:
-    """Compute the offset profile and map of the re-cut scores and draw the figure.
+    """The ``edge_effect`` rule: the offset profile and map of the re-cut scores, and the figure.
 
     Parameters
     ----------
-    cutouts, edge : dict
-        Config sections ``cutouts`` and ``evaluation.edge_effect``.
+    cutouts : dict
+        Config ``cutouts`` keys ``size_arcmin`` and ``central_arcmin`` (arcmin).
+    edge : dict
+        Config ``evaluation.edge_effect`` keys ``max_offset_arcmin`` (arcmin) and ``angles``.
     stages : list
         Config ``sky.stages`` (for the stage's label).
     stage : str
         The evaluation stage.
-    recut_path : path-like
-        Re-cut scores of :func:`skyhunt.evaluation.edge_scores.run_edge_scores`.
-    remedy_path : path-like
+    recut : path-like
+        Re-cut scores of :func:`skyhunt.evaluation.edge_scores.run_edge_effect_scores`.
+    remedy : path-like
         Remedy table (CSV) of :func:`skyhunt.evaluation.edge.run_edge_effect_table`.
-    thresholds_path : path-like
+    thresholds : path-like
         ``results/ensembles/thresholds.json`` (the CNN's validation threshold).
-    png_path, pdf_path : path-like
+    png, pdf : path-like
+        Outputs.
     """
-    threshold = read_cnn_threshold(thresholds_path, stage)
-    recut = read_recut_scores(recut_path)
-    remedy = read_remedy_table(remedy_path)
+    threshold = read_cnn_threshold(thresholds, stage)
+    remedy = read_remedy_table(remedy)
+    recut = read_recut_scores(recut)
 
     profile = offset_profile(recut)
     edges, mean_map = offset_map(recut, edge["max_offset_arcmin"], MAP_BIN_ARCMIN)
@@ -148,6 +152,6 @@ def run_edge_effect_figure(
         cutouts["central_arcmin"],
         cutouts["size_arcmin"],
         title,
-        png_path,
-        pdf_path,
+        png,
+        pdf,
     )

@@ -288,67 +288,70 @@ def _mass_text(m_vir: float, z: float) -> str:
     return rf"$M_{{\rm vir}}={m_vir / 10**exponent:.1f}\times10^{{{exponent}}}\,M_\odot$, $z={z:.2f}$"
 
 
-def cutout_examples(
-    array_paths: list,
-    index_path,
-    halos_path,
+def run_cutout_examples(
+    *,
+    arrays: list,
+    index,
+    halos,
     stages: list[dict],
     bands: list[dict],
     cutouts: dict,
     seed: int,
-    png_path,
-    pdf_path,
+    png,
+    pdf,
 ) -> None:
     """The ``cutout_examples`` rule: DeepSZ Fig. 1 from the cutouts of every noise stage.
 
     Parameters
     ----------
-    array_paths : list of path-like
+    arrays : list of path-like
         ``results/cutouts/<stage>.npy`` in the order of ``stages``.
-    index_path : path-like
+    index : path-like
         ``results/cutouts/index.parquet``.
-    halos_path : path-like
+    halos : path-like
         ``results/sky/halos.parquet`` (the strongest-tSZ halo in the negative, :func:`brightest_halo`).
-    stages, bands : list of dict
-        Config ``sky.stages`` and ``sky.bands``.
+    stages : list of dict
+        Config ``sky.stages``.
+    bands : list of dict
+        Config ``sky.bands`` entries (``freq_ghz``, GHz).
     cutouts : dict
-        Config section ``cutouts`` (``size_arcmin``, ``central_arcmin``).
+        Config ``cutouts`` keys ``size_arcmin`` and ``central_arcmin`` (arcmin).
     seed : int
         Config ``seed`` (draw of the negative example).
-    png_path, pdf_path : path-like
+    png, pdf : path-like
         Outputs.
     """
-    if len(array_paths) != len(stages):
-        raise ValueError(f"{len(array_paths)} cutout arrays for {len(stages)} noise stages")
-    index = read_index(index_path, ("ra", "dec", *INDEX_COLUMNS, *HALO_OFFSET_COLUMNS))
-    halos = read_halos(halos_path, ("ra", "dec", "z", "m_vir", "y5r500_arcmin2"))
-    arrays = [load_cutout_array(p) for p in array_paths]
-    for path, array in zip(array_paths, arrays, strict=True):
-        check_index_matches(index, array, index_path, path)
-        if array.shape[1:] != arrays[0].shape[1:] or array.shape[1] != len(bands):
+    if len(arrays) != len(stages):
+        raise ValueError(f"{len(arrays)} cutout arrays for {len(stages)} noise stages")
+    cutout_index = read_index(index, ("ra", "dec", *INDEX_COLUMNS, *HALO_OFFSET_COLUMNS))
+    halo_table = read_halos(halos, ("ra", "dec", "z", "m_vir", "y5r500_arcmin2"))
+    cubes = [load_cutout_array(p) for p in arrays]
+    for path, cube in zip(arrays, cubes, strict=True):
+        check_index_matches(cutout_index, cube, index, path)
+        if cube.shape[1:] != cubes[0].shape[1:] or cube.shape[1] != len(bands):
             raise io.InputFileError(
-                f"{path}: cutouts of shape {array.shape[1:]}, expected {len(bands)} bands "
-                f"like {array_paths[0]} {arrays[0].shape[1:]}"
+                f"{path}: cutouts of shape {cube.shape[1:]}, expected {len(bands)} bands "
+                f"like {arrays[0]} {cubes[0].shape[1:]}"
             )
-    positive, negative = choose_examples(index, seed)
-    pos, neg = index.iloc[positive], index.iloc[negative]
+    positive, negative = choose_examples(cutout_index, seed)
+    pos, neg = cutout_index.iloc[positive], cutout_index.iloc[negative]
     examples = [
         Example(
             f"Positive: test cutout {pos['cutout_id']}, the most massive test halo (x): "
             f"{_mass_text(pos['halo_m_vir'], pos['halo_z'])}",
-            np.stack([np.asarray(a[positive], dtype=np.float64) for a in arrays]),
+            np.stack([np.asarray(a[positive], dtype=np.float64) for a in cubes]),
             (float(pos["halo_dx_arcmin"]), float(pos["halo_dy_arcmin"])),
             True,
         )
     ]
     title = f"Negative: test cutout {neg['cutout_id']} (drawn with seed {seed})"
-    other = brightest_halo(halos, neg["ra"], neg["dec"], cutouts["size_arcmin"])
+    other = brightest_halo(halo_table, neg["ra"], neg["dec"], cutouts["size_arcmin"])
     if other is not None:
         title += f"; strongest-tSZ halo in it (+): {_mass_text(other['m_vir'], other['z'])}"
     examples.append(
         Example(
             title,
-            np.stack([np.asarray(a[negative], dtype=np.float64) for a in arrays]),
+            np.stack([np.asarray(a[negative], dtype=np.float64) for a in cubes]),
             None if other is None else (other["dx_arcmin"], other["dy_arcmin"]),
             False,
         )
@@ -366,8 +369,8 @@ def cutout_examples(
         [band_label(b) for b in bands],
         cutouts["size_arcmin"],
         cutouts["central_arcmin"],
-        png_path,
-        pdf_path,
+        png,
+        pdf,
     )
 
 
@@ -540,65 +543,68 @@ def plot_rgb_examples(
     save_figure(fig, png_path, pdf_path)
 
 
-def rgb_examples(
-    scores_path,
-    index_path,
-    array_path,
+def run_rgb_examples(
+    *,
+    scores,
+    index,
+    array,
     stages: list[dict],
     stage: str,
     bands: list[dict],
-    cutouts: dict,
-    png_path,
-    pdf_path,
+    size_arcmin: float,
+    png,
+    pdf,
 ) -> None:
     """The ``rgb_examples`` rule: DeepSZ Fig. 7 from the ensemble scores of the evaluation stage.
 
     Parameters
     ----------
-    scores_path : path-like
+    scores : path-like
         ``results/ensembles/scores.parquet`` (outcomes at the thresholds chosen on validation).
-    index_path : path-like
+    index : path-like
         ``results/cutouts/index.parquet``.
-    array_path : path-like
+    array : path-like
         ``results/cutouts/<stage>.npy`` of the evaluation stage.
     stages : list of dict
         Config ``sky.stages`` (for the stage's label).
     stage : str
         The evaluation stage.
     bands : list of dict
-        Config ``sky.bands``; exactly three, shown as R, G, B in increasing frequency.
-    cutouts : dict
-        Config section ``cutouts`` (``size_arcmin``).
-    png_path, pdf_path : path-like
+        Config ``sky.bands`` entries (``freq_ghz``, GHz); exactly three, shown as R, G, B in
+        increasing frequency.
+    size_arcmin : float
+        Cutout side, arcmin (config ``cutouts.size_arcmin``).
+    png, pdf : path-like
+        Outputs.
     """
     if len(bands) != 3:
         raise ValueError(f"an RGB image needs exactly 3 bands (config sky.bands), got {len(bands)}")
-    scores = read_ensemble_scores(scores_path, SCORE_COLUMNS)
-    index = read_index(index_path, INDEX_COLUMNS + HALO_OFFSET_COLUMNS)
-    array = load_cutout_array(array_path)
-    check_index_matches(index, array, index_path, array_path)
-    outcomes = positive_outcomes(scores, index)
+    table = read_ensemble_scores(scores, SCORE_COLUMNS)
+    cutout_index = read_index(index, INDEX_COLUMNS + HALO_OFFSET_COLUMNS)
+    stack = load_cutout_array(array)
+    check_index_matches(cutout_index, stack, index, array)
+    outcomes = positive_outcomes(table, cutout_index)
     if outcomes.empty:
-        raise io.InputFileError(f"{scores_path}: no test positives")
+        raise io.InputFileError(f"{scores}: no test positives")
     order = band_order(bands)
-    cube = relative_to_median(array[np.sort(outcomes["row"].to_numpy())][:, order])
+    cube = relative_to_median(stack[np.sort(outcomes["row"].to_numpy())][:, order])
     halfwidth = rgb_halfwidth(cube)
     picks = pick_examples(outcomes)
     images, counts = {}, {}
     for key, pick in picks.items():
         counts[key] = int(((outcomes["cnn_pos"] == key[0]) & (outcomes["mf_pos"] == key[1])).sum())
         if pick is not None:
-            images[key] = to_rgb(relative_to_median(array[int(pick["row"])][None, order])[0], halfwidth)
+            images[key] = to_rgb(relative_to_median(stack[int(pick["row"])][None, order])[0], halfwidth)
             log.info("class %s: %d positives; cutout %d", key, counts[key], pick["cutout_id"])
     rgb = "/".join(f"{bands[i]['freq_ghz']:g}" for i in order)
     plot_rgb_examples(
         picks,
         images,
         counts,
-        cutouts["size_arcmin"],
+        size_arcmin,
         f"Test positives, {stage_label(stages, stage)}: R/G/B = $-(T - $cutout median$)$ at {rgb} GHz\n"
         "tSZ decrements are yellow, dusty galaxies dark brown; "
         f"dashed circle: {HALO_CIRCLE_ARCMIN:g}' around the halo",
-        png_path,
-        pdf_path,
+        png,
+        pdf,
     )

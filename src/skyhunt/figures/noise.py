@@ -94,12 +94,28 @@ def ladder_colours(n: int) -> list:
     return [mpl.colormaps["plasma"](x) for x in np.linspace(0.0, 0.85, n)]
 
 
-def run_noise_components(stages, sky_stages, index_path, cnn_paths, mf_paths, png, pdf, table_path) -> None:
-    """DeepSZ Fig. 8 for every stage of ``cnn.stages``, and its numbers as a CSV table."""
-    scores = {
-        s: load_method_scores(index_path, c, m) for s, c, m in zip(stages, cnn_paths, mf_paths, strict=True)
-    }
+def run_noise_components(
+    *, stages: list, sky_stages: list, index, cnn: list, mf: list, png, pdf, table
+) -> None:
+    """DeepSZ Fig. 8 for every stage of ``cnn.stages``, and its numbers as a CSV table.
+
+    Parameters
+    ----------
+    stages : list of str
+        Config ``cnn.stages``, in the order of ``cnn`` and ``mf``.
+    sky_stages : list of dict
+        Config ``sky.stages`` (for the stages' labels).
+    index : path-like
+        The cutout index.
+    cnn, mf : list of path-like
+        Each stage's CNN scores and per-cutout MF SNR.
+    png, pdf : path-like
+        Output figure.
+    table : path-like
+        Output CSV of the metrics per stage.
+    """
+    scores = {s: load_method_scores(index, c, m) for s, c, m in zip(stages, cnn, mf, strict=True)}
     metrics = stage_metrics(scores)
-    with io.atomic_output(table_path) as tmp:
+    with io.atomic_output(table) as tmp:
         metrics.to_csv(tmp, index=False, float_format="%.6g")
     plot_noise_components(scores, metrics, {s: stage_label(sky_stages, s) for s in stages}, png, pdf)

@@ -133,38 +133,39 @@ def plot_training_history(
     save_figure(fig, png_path, pdf_path)
 
 
-def training_history(history_path, summary_path, stages: list[dict], stage: str, png_path, pdf_path) -> None:
+def run_training_history(*, history, summary, stages: list[dict], stage: str, png, pdf) -> None:
     """The ``training_history`` rule: DeepSZ Fig. 4 for the evaluation stage's CNN.
 
     Parameters
     ----------
-    history_path, summary_path : path-like
+    history, summary : path-like
         ``results/cnn/<stage>/history.csv`` and ``training.json``.
     stages : list of dict
         Config ``sky.stages`` (for the stage's label).
     stage : str
         The noise stage of the CNN shown.
-    png_path, pdf_path : path-like
+    png, pdf : path-like
+        Outputs.
     """
-    history = read_history(history_path)
-    segments = ratio_segments(read_summary(summary_path))
-    outside = ~history["batch"].between(0, segments["stop"].iloc[-1] - 1)
+    rows = read_history(history)
+    segments = ratio_segments(read_summary(summary))
+    outside = ~rows["batch"].between(0, segments["stop"].iloc[-1] - 1)
     if outside.any():
         raise io.InputFileError(
-            f"{history_path}: batches {history['batch'][outside].tolist()[:5]} lie outside the "
-            f"{segments['stop'].iloc[-1]} batches that {summary_path} lists"
+            f"{history}: batches {rows['batch'][outside].tolist()[:5]} lie outside the "
+            f"{segments['stop'].iloc[-1]} batches that {summary} lists"
         )
-    best = exported_batch(history, segments)
+    best = exported_batch(rows, segments)
     log.info(
         "chosen r = %d; exported weights from batch %d",
         segments.loc[segments["chosen"], "ratio"].iloc[0],
         best,
     )
     plot_training_history(
-        history,
+        rows,
         segments,
         best,
         f"CNN training ({stage_label(stages, stage)}); F1: full validation set, per rung",
-        png_path,
-        pdf_path,
+        png,
+        pdf,
     )

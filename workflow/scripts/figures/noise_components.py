@@ -1,14 +1,4 @@
 from skyhunt.figures.noise import run_noise_components
-from skyhunt.logs import log_to
+from skyhunt.logs import run_step
 
-log_to(snakemake.log[0])
-run_noise_components(
-    snakemake.params.stages,
-    snakemake.params.sky_stages,
-    snakemake.input.index,
-    snakemake.input.cnn,
-    snakemake.input.mf,
-    snakemake.output.png,
-    snakemake.output.pdf,
-    snakemake.output.table,
-)
+run_step(snakemake, run_noise_components)

@@ -1,13 +1,4 @@
-from skyhunt.figures.training import training_history
-from skyhunt.logs import log_to
+from skyhunt.figures.training import run_training_history
+from skyhunt.logs import run_step
 
-log_to(snakemake.log[0])
-
-training_history(
-    snakemake.input.history,
-    snakemake.input.summary,
-    snakemake.params.stages,
-    snakemake.params.stage,
-    snakemake.output.png,
-    snakemake.output.pdf,
-)
+run_step(snakemake, run_training_history)
