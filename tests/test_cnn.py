@@ -76,20 +76,33 @@ def make_dataset(tmp_path, signal_uk: float, seed: int = 0, n: int = 1200, posit
     return tmp_path / "stage.npy", tmp_path / "index.parquet", index
 
 
+def score(cnn: dict, model, array, index, scores) -> None:
+    """run_score_cnn with the keys its rule passes from config ``cnn``."""
+    run_score_cnn(
+        accelerator=cnn["accelerator"],
+        batch_size=cnn["training"]["batch_size"],
+        model=model,
+        array=array,
+        index=index,
+        scores=scores,
+    )
+
+
 def run_ladder(tmp_path, array, index, cnn, name="run", callbacks=()):
     out = tmp_path / name
     train_ladder(
-        cnn,
-        11,
-        array,
-        index,
-        out / "work",
-        out / "model.ckpt",
-        out / "history.csv",
-        out / "training.json",
+        cnn=cnn,
+        seed=11,
+        array=array,
+        index=index,
+        workdir=out / "work",
+        model=out / "model.ckpt",
+        history=out / "history.csv",
+        summary=out / "training.json",
+        progress_bar=cnn["progress_bar"],
         callbacks=list(callbacks),
     )
-    run_score_cnn(cnn, out / "model.ckpt", array, index, out / "scores.parquet")
+    score(cnn, out / "model.ckpt", array, index, out / "scores.parquet")
     scores, units = io.read_table(out / "scores.parquet")
     return out, scores
 
@@ -329,7 +342,7 @@ def test_stale_checkpoints_are_not_reused(signal_run, tmp_path, caplog):
     np.save(small, np.load(array)[:, :, 4:12, 4:12].copy())  # cutouts.npix changed
     messages = rerun(cnn, data=small)
     assert not any("finished earlier" in m for m in messages)
-    run_score_cnn(cnn, tmp_path / "reused" / "model.ckpt", small, index, tmp_path / "s.parquet")
+    score(cnn, tmp_path / "reused" / "model.ckpt", small, index, tmp_path / "s.parquet")
 
 
 def test_calibration_uses_validation_only(signal_run, tmp_path):
@@ -340,9 +353,7 @@ def test_calibration_uses_validation_only(signal_run, tmp_path):
     io.write_table(
         tmp_path / "index.parquet", {c: flipped[c].to_numpy() for c in flipped}, {c: "" for c in flipped}
     )
-    run_score_cnn(
-        tiny_cnn_config(), out / "model.ckpt", array, tmp_path / "index.parquet", tmp_path / "s.parquet"
-    )
+    score(tiny_cnn_config(), out / "model.ckpt", array, tmp_path / "index.parquet", tmp_path / "s.parquet")
     again, _ = io.read_table(tmp_path / "s.parquet")
     np.testing.assert_array_equal(again["probability"], scores["probability"])
 
@@ -353,18 +364,18 @@ def test_bad_inputs_name_the_file(signal_run, tmp_path):
     bad = tmp_path / "bad.npy"
     bad.write_bytes(b"not an array")
     with pytest.raises(io.InputFileError, match="bad.npy"):
-        run_score_cnn(cnn, out / "model.ckpt", bad, index, tmp_path / "s.parquet")
+        score(cnn, out / "model.ckpt", bad, index, tmp_path / "s.parquet")
     short = tmp_path / "short.npy"
     np.save(short, np.load(array)[:10])
     with pytest.raises(io.InputFileError, match="short.npy holds 10 cutouts"):
-        run_score_cnn(cnn, out / "model.ckpt", short, index, tmp_path / "s.parquet")
+        score(cnn, out / "model.ckpt", short, index, tmp_path / "s.parquet")
     small = tmp_path / "small.npy"
     np.save(small, np.load(array)[:, :, :8, :8])
     with pytest.raises(io.InputFileError, match=r"model.ckpt was trained on cutouts of shape \(3, 16, 16\)"):
-        run_score_cnn(cnn, out / "model.ckpt", small, index, tmp_path / "s.parquet")
+        score(cnn, out / "model.ckpt", small, index, tmp_path / "s.parquet")
     with pytest.raises(io.InputFileError, match="junk.ckpt"):
         (tmp_path / "junk.ckpt").write_bytes(b"\0" * 10)
-        run_score_cnn(cnn, tmp_path / "junk.ckpt", array, index, tmp_path / "s.parquet")
+        score(cnn, tmp_path / "junk.ckpt", array, index, tmp_path / "s.parquet")
     assert not (tmp_path / "s.parquet").exists()
 
 
@@ -384,7 +395,7 @@ def test_damaged_cutouts_stop_training_and_scoring(signal_run, tmp_path):
     bad = damage(array, tmp_path / "bad.npy", header + 500 * 3 * NPIX * NPIX * 4, b"\xff" * 4096)
     message = r"bad.npy: 2 of 1200 cutouts hold NaN or infinite values \(rows 500, 501\)"
     with pytest.raises(io.InputFileError, match=message):
-        run_score_cnn(cnn, out / "model.ckpt", bad, index, tmp_path / "s.parquet")
+        score(cnn, out / "model.ckpt", bad, index, tmp_path / "s.parquet")
     assert not (tmp_path / "s.parquet").exists()
     with pytest.raises(io.InputFileError, match=message):
         run_ladder(tmp_path, bad, index, cnn)
@@ -403,7 +414,7 @@ def test_damaged_npy_header_names_the_file(signal_run, tmp_path):
     ):
         bad = damage(array, tmp_path / name, offset, bytes(100))
         with pytest.raises(io.InputFileError, match=f"{name}: expected a float32 .npy array") as err:
-            run_score_cnn(tiny_cnn_config(), out / "model.ckpt", bad, index, tmp_path / "s.parquet")
+            score(tiny_cnn_config(), out / "model.ckpt", bad, index, tmp_path / "s.parquet")
         assert expected in str(err.value) and "allow_pickle" not in str(err.value)
 
 
@@ -418,5 +429,5 @@ def test_non_finite_scores_stop_scoring(signal_run, tmp_path):
         match=r"nan.ckpt: on the cutouts of .*stage.npy, the model gives NaN or infinite scores for "
         r"1200 of 1200 cutouts \(rows 0, 1, 2, 3, 4, \.\.\.\)",
     ):
-        run_score_cnn(tiny_cnn_config(), tmp_path / "nan.ckpt", array, index, tmp_path / "s.parquet")
+        score(tiny_cnn_config(), tmp_path / "nan.ckpt", array, index, tmp_path / "s.parquet")
     assert not (tmp_path / "s.parquet").exists()

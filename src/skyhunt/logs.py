@@ -52,7 +52,8 @@ def run_step(smk, step: Callable) -> None:
 
     ``step`` is called with keyword arguments only: the rule's named inputs, outputs and params,
     by name; and those of the rule's wildcards and ``threads`` that ``step`` takes. So the names
-    in the rule and the step's signature must agree; a mismatch fails at once, naming both.
+    in the rule and the step's signature must agree (parameters with a default may be left
+    out); a mismatch fails at once, naming both.
 
     Parameters
     ----------
@@ -73,10 +74,12 @@ def run_step(smk, step: Callable) -> None:
     accepted = inspect.signature(step).parameters
     optional = {"threads": smk.threads, **dict(smk.wildcards.items())}
     kwargs.update({k: v for k, v in optional.items() if k in accepted and k not in kwargs})
-    missing, extra = sorted(set(accepted) - set(kwargs)), sorted(set(kwargs) - set(accepted))
+    required = {k for k, p in accepted.items() if p.default is inspect.Parameter.empty}
+    missing, extra = sorted(required - set(kwargs)), sorted(set(kwargs) - set(accepted))
     if missing or extra:
+        func = getattr(step, "func", step)  # a functools.partial names its function
         raise TypeError(
-            f"rule {smk.rule} does not match {step.__module__}.{step.__name__}: "
+            f"rule {smk.rule} does not match {func.__module__}.{func.__name__}: "
             f"the rule has {extra or 'nothing'} that the step does not take, "
             f"and lacks {missing or 'nothing'} that it needs"
         )

@@ -10,7 +10,7 @@ rule train_cnn:
         history=f"{RESULTS}/cnn/{{stage}}/history.csv",
         summary=f"{RESULTS}/cnn/{{stage}}/training.json",
     params:
-        cnn=config["cnn"],
+        cnn=without(config["cnn"], "stages", "progress_bar"),
         seed=config["seed"],
         # One directory per rung of the ratio ladder; not an output, so that a killed job resumes
         # from it (only while its fingerprint.json matches the config and inputs).
@@ -38,7 +38,8 @@ rule score_cnn:
     output:
         scores=f"{RESULTS}/cnn/{{stage}}/scores.parquet",
     params:
-        cnn=config["cnn"],
+        accelerator=config["cnn"]["accelerator"],
+        batch_size=config["cnn"]["training"]["batch_size"],
     log:
         logfile("cnn/score_{stage}.log"),
     benchmark:

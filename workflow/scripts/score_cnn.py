@@ -1,14 +1,7 @@
 import torch
 
 from skyhunt.cnn.pipeline import run_score_cnn
-from skyhunt.logs import log_to
+from skyhunt.logs import run_step
 
-log_to(snakemake.log[0])
 torch.set_num_threads(snakemake.threads)
-run_score_cnn(
-    snakemake.params.cnn,
-    snakemake.input.model,
-    snakemake.input.array,
-    snakemake.input.index,
-    snakemake.output.scores,
-)
+run_step(snakemake, run_score_cnn)

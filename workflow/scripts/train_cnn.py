@@ -1,17 +1,11 @@
+import functools
+
 import torch
 
 from skyhunt.cnn.training import train_ladder
-from skyhunt.logs import log_to
+from skyhunt.logs import run_step
 
-log_to(snakemake.log[0])
 torch.set_num_threads(snakemake.threads)
-train_ladder(
-    snakemake.params.cnn,
-    snakemake.params.seed,
-    snakemake.input.array,
-    snakemake.input.index,
-    snakemake.params.workdir,
-    snakemake.output.model,
-    snakemake.output.history,
-    snakemake.output.summary,
-)
+# cnn.progress_bar only changes what the job log shows: it is read here, not as a rule param, so
+# that flipping it reruns nothing.
+run_step(snakemake, functools.partial(train_ladder, progress_bar=snakemake.config["cnn"]["progress_bar"]))

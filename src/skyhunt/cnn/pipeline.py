@@ -41,18 +41,20 @@ def read_platt(scores_path) -> PlattScaling:
         ) from err
 
 
-def run_score_cnn(cnn: dict, model_path, array_path, index_path, scores_path) -> None:
+def run_score_cnn(*, accelerator: str, batch_size: int, model, array, index, scores) -> None:
     """Score every cutout with the chosen model; calibrate with Platt scaling fitted on validation.
 
     Parameters
     ----------
-    cnn : dict
-        Validated config section ``cnn``.
-    model_path : path-like
+    accelerator : str
+        Config ``cnn.accelerator``.
+    batch_size : int
+        Cutouts per inference batch (config ``cnn.training.batch_size``).
+    model : path-like
         Checkpoint written by ``train_cnn``.
-    array_path, index_path : path-like
+    array, index : path-like
         The noise stage's cutouts and the shared cutout index.
-    scores_path : path-like
+    scores : path-like
         Output Parquet table: ``cutout_id, split, raw_score, probability`` in index order; the
         Platt parameters are in its ``skyhunt`` metadata.
 
@@ -63,22 +65,22 @@ def run_score_cnn(cnn: dict, model_path, array_path, index_path, scores_path) ->
         non-finite cutout array, one of another shape than the model's, an index that does not
         match it, or a model that gives NaN or infinite scores (with the first rows).
     """
-    module = load_model(model_path, cnn["accelerator"])
-    array = load_cutout_array(array_path)
-    index, _ = io.read_table(index_path)
-    check_index_matches(index, array, index_path, array_path)
+    module = load_model(model, accelerator)
+    cutouts = load_cutout_array(array)
+    cutout_index, _ = io.read_table(index)
+    check_index_matches(cutout_index, cutouts, index, array)
     expected = (module.hparams.bands, module.hparams.npix, module.hparams.npix)
-    if array.shape[1:] != expected:
+    if cutouts.shape[1:] != expected:
         raise io.InputFileError(
-            f"{model_path} was trained on cutouts of shape {expected} (bands, npix, npix), but "
-            f"{array_path} holds {array.shape[1:]}; rerun train_cnn"
+            f"{model} was trained on cutouts of shape {expected} (bands, npix, npix), but "
+            f"{array} holds {cutouts.shape[1:]}; rerun train_cnn"
         )
-    labels = index["label"].to_numpy(bool)
+    labels = cutout_index["label"].to_numpy(bool)
     try:
-        raw = predict_scores(module, array, np.arange(len(index)), cnn["training"]["batch_size"])
+        raw = predict_scores(module, cutouts, np.arange(len(cutout_index)), batch_size)
     except ValueError as err:
-        raise io.InputFileError(f"{model_path}: on the cutouts of {array_path}, {err}") from err
-    rows = SplitRows.from_index(index)
+        raise io.InputFileError(f"{model}: on the cutouts of {array}, {err}") from err
+    rows = SplitRows.from_index(cutout_index)
     platt = PlattScaling.fit(raw[rows.validation], labels[rows.validation])
     probability = platt(raw)
     threshold, f1 = f1_curve(probability[rows.validation], labels[rows.validation]).best
@@ -97,10 +99,10 @@ def run_score_cnn(cnn: dict, model_path, array_path, index_path, scores_path) ->
         (test & ~truth).sum(),
     )
     io.write_table(
-        scores_path,
+        scores,
         {
-            "cutout_id": index["cutout_id"].to_numpy(),
-            "split": index["split"].to_numpy(),
+            "cutout_id": cutout_index["cutout_id"].to_numpy(),
+            "split": cutout_index["split"].to_numpy(),
             "raw_score": raw.astype(np.float64),
             "probability": probability,
         },

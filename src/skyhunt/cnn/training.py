@@ -126,52 +126,57 @@ def fingerprint_digest(fingerprint: dict) -> str:
 
 
 def train_ladder(
+    *,
     cnn: dict,
     seed: int,
-    array_path,
-    index_path,
+    array,
+    index,
     workdir,
-    model_path,
-    history_path,
-    summary_path,
+    model,
+    history,
+    summary,
+    progress_bar: bool = False,
     callbacks=(),
-):
+) -> None:
     """Run the whole ratio ladder for one noise stage and write the chosen model.
 
     Parameters
     ----------
     cnn : dict
-        Validated config section ``cnn``.
+        Validated config section ``cnn`` (``stages`` and ``progress_bar`` are not read).
     seed : int
         Run seed (config ``seed``).
-    array_path, index_path : path-like
+    array, index : path-like
         The noise stage's cutouts and the shared cutout index.
     workdir : path-like
         Directory for the rungs' checkpoints and logs; kept between runs so that training
         resumes (only from rungs whose fingerprint matches, see :func:`rung_fingerprint`).
-    model_path : path-like
+    model : path-like
         Output: the chosen rung's Lightning checkpoint.
-    history_path : path-like
+    history : path-like
         Output: CSV training history (:data:`HISTORY_COLUMNS`).
-    summary_path : path-like
+    summary : path-like
         Output: JSON with every rung's result (``rungs``) and the chosen ratio.
+    progress_bar : bool
+        Lightning's progress bar (config ``cnn.progress_bar``; display only, so not a rule param
+        and not in the fingerprint).
     callbacks : sequence of lightning.Callback
         Extra callbacks for every rung's Trainer (monitoring, profiling).
     """
     training, workdir = cnn["training"], Path(workdir)
     device = Device.detect(cnn["accelerator"])
     data = CutoutDataModule(
-        array_path, index_path, training["batch_size"], training["eval_every_batches"], training["augment"]
+        array, index, training["batch_size"], training["eval_every_batches"], training["augment"]
     )
     t0 = time.perf_counter()
-    inputs = {"array_sha256": file_sha256(array_path), "index_sha256": file_sha256(index_path)}
+    inputs = {"array_sha256": file_sha256(array), "index_sha256": file_sha256(index)}
     log.debug("hashed the inputs in %.1f s", time.perf_counter() - t0)
     records, previous, previous_digest = [], None, None
     for ratio in range(training["ratio_start"], training["ratio_stop"] + 1):
         rung_dir = workdir / f"r{ratio:02d}"
         fingerprint = rung_fingerprint(cnn, seed, ratio, device, inputs, previous_digest)
         _claim_rung_dir(workdir, rung_dir, ratio, fingerprint)
-        record = _run_rung(cnn, seed, ratio, data, rung_dir, previous, device, callbacks)
+        record = _run_rung(cnn, seed, ratio, data, rung_dir, previous, device, progress_bar, callbacks)
         records.append(record)
         previous, previous_digest = rung_dir / record["checkpoint"], fingerprint_digest(fingerprint)
     chosen = max(records, key=lambda r: r["validation_f1"])  # first maximum: the lowest such ratio
@@ -181,18 +186,17 @@ def train_ladder(
         chosen["validation_f1"],
         chosen["threshold"],
     )
-    export_model(workdir / f"r{chosen['ratio']:02d}" / chosen["checkpoint"], model_path, chosen)
+    export_model(workdir / f"r{chosen['ratio']:02d}" / chosen["checkpoint"], model, chosen)
     offsets = np.cumsum([0] + [r["batches"] for r in records[:-1]])
     parts = [
         _rung_history(workdir / f"r{r['ratio']:02d}", r["ratio"], o)
         for r, o in zip(records, offsets, strict=True)
     ]
-    history = pd.concat(parts, ignore_index=True)
-    with io.atomic_output(history_path) as tmp:
-        history.to_csv(tmp, index=False)
-    summary = {"chosen_ratio": chosen["ratio"], "device": asdict(device), "rungs": records}
-    with io.atomic_output(summary_path) as tmp:
-        tmp.write_text(json.dumps(summary, indent=1))
+    with io.atomic_output(history) as tmp:
+        pd.concat(parts, ignore_index=True).to_csv(tmp, index=False)
+    result = {"chosen_ratio": chosen["ratio"], "device": asdict(device), "rungs": records}
+    with io.atomic_output(summary) as tmp:
+        tmp.write_text(json.dumps(result, indent=1))
 
 
 def _claim_rung_dir(workdir: Path, rung_dir: Path, ratio: int, fingerprint: dict) -> None:
@@ -299,7 +303,7 @@ class RungHistory(Logger, Callback):
         return pd.DataFrame(self.rows, columns=columns).sort_values(["batch", "split"], kind="stable")
 
 
-def _run_rung(cnn, seed, ratio, data, rung_dir: Path, previous, device, callbacks) -> dict:
+def _run_rung(cnn, seed, ratio, data, rung_dir: Path, previous, device, progress_bar, callbacks) -> dict:
     """Train one rung (or read its result if it already finished) and return its record."""
     done = rung_dir / "rung.json"
     if done.exists():
@@ -359,7 +363,7 @@ def _run_rung(cnn, seed, ratio, data, rung_dir: Path, previous, device, callback
         log_every_n_steps=training["log_every_batches"],
         num_sanity_val_steps=0,
         enable_model_summary=False,
-        enable_progress_bar=cnn["progress_bar"],
+        enable_progress_bar=progress_bar,
         default_root_dir=rung_dir,
     )
     resume = rung_dir / "last.ckpt"
