@@ -10,13 +10,21 @@ screenshots.
 from __future__ import annotations
 
 import base64
+import fcntl
 import json
 import os
 import select
 import shutil
 import subprocess
+import sys
 import time
 from pathlib import Path
+
+#: Run as ``python -c _ON_FDS_3_AND_4 R W COMMAND...``: put descriptors R and W on 3 and 4, exec COMMAND.
+_ON_FDS_3_AND_4 = (
+    "import os, sys; os.dup2(int(sys.argv[1]), 3); os.dup2(int(sys.argv[2]), 4); "
+    "os.execv(sys.argv[3], sys.argv[3:])"
+)
 
 #: Names of a Chromium binary, in order of preference.
 BROWSERS = ("chromium", "chromium-browser", "google-chrome")
@@ -51,8 +59,13 @@ class Page:
         self._next_id = 0
         self._buffer = b""
         Path(profile_dir).mkdir(parents=True, exist_ok=True)
+        # Pipe ends for the child, numbered 5 or above so that putting them on 3 and 4 clobbers neither.
         to_browser_r, self._to_browser = os.pipe()
         self._from_browser, from_browser_w = os.pipe()
+        ends = [fcntl.fcntl(fd, fcntl.F_DUPFD_CLOEXEC, 5) for fd in (to_browser_r, from_browser_w)]
+        os.close(to_browser_r)
+        os.close(from_browser_w)
+        to_browser_r, from_browser_w = ends
         self.log_path = Path(profile_dir) / "chromium.log"
         command = [
             binary,
@@ -67,9 +80,8 @@ class Page:
             "about:blank",
         ]
         with open(self.log_path, "wb") as log:
-            # The shell puts the two pipe ends on the descriptors 3 and 4 that Chromium expects.
             self._process = subprocess.Popen(
-                ["sh", "-c", f'exec "$@" 3<&{to_browser_r} 4>&{from_browser_w}', "sh", *command],
+                [sys.executable, "-c", _ON_FDS_3_AND_4, str(to_browser_r), str(from_browser_w), *command],
                 pass_fds=(to_browser_r, from_browser_w),
                 stdin=subprocess.DEVNULL,
                 stdout=log,
