@@ -1,4 +1,4 @@
-# skyhunt: galaxy-cluster finding in millimetre sky maps (see README.md, ../shared/DESIGN.md).
+# skyhunt: galaxy-cluster finding in millimetre sky maps (see README.md, docs/design.md).
 from snakemake.utils import min_version
 
 min_version("9.0")

@@ -1,8 +1,11 @@
-"""Shared fixtures: small, fast sky configurations derived from the shipped config.yaml."""
+"""Shared fixtures: small, fast sky configurations derived from the shipped config.yaml, and one
+end-to-end run of the tiny workflow shared by every test of the session."""
 
 from __future__ import annotations
 
 import copy
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -63,3 +66,66 @@ def one_torch_thread():
     torch.set_num_threads(1)
     yield
     torch.set_num_threads(threads)
+
+
+def snakemake(workdir: Path, *args: str) -> subprocess.CompletedProcess:
+    """Run the repository's Snakefile in ``workdir`` on 2 cores with extra arguments."""
+    cmd = [
+        sys.executable,
+        "-m",
+        "snakemake",
+        "--snakefile",
+        str(REPO / "Snakefile"),
+        "--directory",
+        str(workdir),
+        "--cores",
+        "2",
+        *args,
+    ]
+    return subprocess.run(cmd, capture_output=True, text=True, timeout=900)
+
+
+def write_config(workdir: Path, cfg: dict) -> None:
+    workdir.mkdir(parents=True, exist_ok=True)
+    (workdir / "config.yaml").write_text(yaml.safe_dump(cfg))
+
+
+def workflow_config() -> dict:
+    """The small sky, with enough validation positives for the CNN and a two-stage ladder on one stage."""
+    cfg = small_config()
+    cfg["cutouts"]["positive"]["m_vir_min"] = 1.5e14
+    cfg["cutouts"]["splits"].update(test_max=0.3, validation_max=0.6)
+    cfg["cnn"]["stages"] = ["dust"]
+    cfg["cnn"]["progress_bar"] = False
+    cfg["cnn"]["training"].update(
+        batch_size=32, ratio_stop=2, eval_every_batches=5, patience_batches=10, max_batches_per_ratio=20
+    )
+    return cfg
+
+
+@pytest.fixture(scope="session")
+def two_runs(tmp_path_factory):
+    """The tiny workflow (:func:`workflow_config`) run to its default target in two fresh directories.
+
+    Returns ``(config, [run_a, run_b])``. Every test of the session shares these two runs: a test
+    may add files to run a (the report) or remake one of its outputs, but must leave every output
+    of ``rule all`` as the run made it, and must not touch run b.
+    """
+    cfg = workflow_config()
+    dirs = []
+    for name in ("run_a", "run_b"):
+        workdir = tmp_path_factory.mktemp(name)
+        write_config(workdir, cfg)
+        proc = snakemake(workdir)  # the default target
+        assert proc.returncode == 0, proc.stderr[-4000:]
+        dirs.append(workdir)
+    return cfg, dirs
+
+
+@pytest.fixture(scope="session")
+def report(two_runs) -> Path:
+    """``results/report.html`` of run a, built with ``snakemake --report`` (as ``make run`` does)."""
+    _, (a, _) = two_runs
+    proc = snakemake(a, "--report", "results/report.html")
+    assert proc.returncode == 0, proc.stderr[-4000:]
+    return a / "results" / "report.html"
