@@ -33,6 +33,7 @@ include: "workflow/rules/edge_effect.smk"
 
 
 rule all:
+    default_target: True
     input:
         rules.sky.input,
         rules.cutouts.output,
@@ -51,4 +52,3 @@ rule all:
         rules.selection_function.output,
         rules.edge_effect_table.output,
         rules.edge_effect.output,
-    default_target: True

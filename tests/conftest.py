@@ -96,7 +96,7 @@ def workflow_config() -> dict:
     cfg["cutouts"]["positive"]["m_vir_min"] = 1.5e14
     cfg["cutouts"]["splits"].update(test_max=0.3, validation_max=0.6)
     cfg["cnn"]["stages"] = ["dust"]
-    cfg["cnn"]["progress_bar"] = False
+    cfg["cnn"]["progress_bar"] = True  # into the job log, not onto the console
     cfg["cnn"]["training"].update(
         batch_size=32, ratio_stop=2, eval_every_batches=5, patience_batches=10, max_batches_per_ratio=20
     )
@@ -109,7 +109,8 @@ def two_runs(tmp_path_factory):
 
     Returns ``(config, [run_a, run_b])``. Every test of the session shares these two runs: a test
     may add files to run a (the report) or remake one of its outputs, but must leave every output
-    of ``rule all`` as the run made it, and must not touch run b.
+    of ``rule all`` as the run made it, and must not change run b (dry runs are fine). What
+    Snakemake printed is kept in ``console.log`` beside each run's config.
     """
     cfg = workflow_config()
     dirs = []
@@ -118,6 +119,7 @@ def two_runs(tmp_path_factory):
         write_config(workdir, cfg)
         proc = snakemake(workdir)  # the default target
         assert proc.returncode == 0, proc.stderr[-4000:]
+        (workdir / "console.log").write_text(proc.stdout + proc.stderr)
         dirs.append(workdir)
     return cfg, dirs
 

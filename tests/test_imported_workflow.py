@@ -16,10 +16,9 @@ from skyhunt import io
 from skyhunt.download import manifest_line
 from skyhunt.sky.footprint import Footprint
 
-from .conftest import small_config
+from .conftest import small_config, snakemake, write_config
 from .http_server import FixtureServer
 from .imported_fixtures import sehgal_halo_rows, write_ascii, write_sehgal_maps
-from .test_workflow import snakemake, write_config
 
 NSIDE = 512
 FOOTPRINT = {"ra_min": 10.0, "ra_max": 12.5, "dec_min": 1.0, "dec_max": 3.5}

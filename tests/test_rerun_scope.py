@@ -13,7 +13,7 @@ import copy
 import pytest
 import yaml
 
-from .test_workflow import snakemake
+from .conftest import snakemake
 
 #: key path -> (new value, the jobs that read the key: rule names, or output files of one job)
 EDITS = {
@@ -63,15 +63,15 @@ def edited(cfg: dict, path: tuple, value) -> dict:
 
 
 @pytest.mark.slow
-def test_unchanged_config_plans_nothing(workflow_run):
-    _, workdir = workflow_run
+def test_unchanged_config_plans_nothing(two_runs):
+    _, (_, workdir) = two_runs
     assert planned(workdir) == {}
 
 
 @pytest.mark.slow
 @pytest.mark.parametrize("path", list(EDITS), ids=[".".join(map(str, p)) for p in EDITS])
-def test_a_key_reruns_only_its_readers_and_downstream(workflow_run, tmp_path, path):
-    cfg, workdir = workflow_run
+def test_a_key_reruns_only_its_readers_and_downstream(two_runs, tmp_path, path):
+    cfg, (_, workdir) = two_runs
     value, readers = EDITS[path]
     override = tmp_path / "edit.yaml"
     override.write_text(yaml.safe_dump(edited(cfg, path, value)))

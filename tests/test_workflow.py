@@ -27,14 +27,29 @@ FIGURES = (
 
 
 @pytest.mark.slow
+def test_console_shows_progress_and_job_logs_hold_the_rest(two_runs):
+    """Snakemake's progress on the console; skyhunt's log lines and the CNN's progress bars
+    (cnn.progress_bar is on in this run) in each job's log file."""
+    _, (a, _) = two_runs
+    console = (a / "console.log").read_text()
+    assert "steps (100%) done" in console
+    assert "it/s]" not in console and " INFO: " not in console
+    train_log = (a / "results" / "logs" / "cnn" / "train_dust.log").read_text()
+    assert "it/s]" in train_log and "skyhunt.cnn INFO: chose r = " in train_log
+
+
+@pytest.mark.slow
 def test_workflow_outputs_are_byte_identical(two_runs):
     cfg, (a, b) = two_runs
     # checkpoints/ is the trainer's scratch space (it records absolute paths), not an output; the
-    # report fixture may already have written results/report.html in run a only
+    # report fixture may already have written results/report.html in run a only; job logs and
+    # benchmark tables hold times
     outputs = sorted(
         p.relative_to(a)
         for p in (a / "results").rglob("*")
-        if p.is_file() and "checkpoints" not in p.parts and p.name != "report.html"
+        if p.is_file()
+        and not {"checkpoints", "logs", "benchmarks"} & set(p.relative_to(a).parts)
+        and p.name != "report.html"
     )
     n_maps = len(cfg["sky"]["bands"]) * (len(cfg["sky"]["stages"]) + 7)  # 5 stages, 6 components + noise
     assert len([p for p in outputs if p.suffix == ".fits"]) == n_maps

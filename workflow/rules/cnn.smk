@@ -9,23 +9,23 @@ rule train_cnn:
         model=f"{RESULTS}/cnn/{{stage}}/model.ckpt",
         history=f"{RESULTS}/cnn/{{stage}}/history.csv",
         summary=f"{RESULTS}/cnn/{{stage}}/training.json",
+    log:
+        logfile("cnn/train_{stage}.log"),
+    benchmark:
+        benchfile("cnn/train_{stage}.tsv")
+    conda:
+        "../../envs/skyhunt.yaml"
+    threads: 1
+    resources:
+        mem_mb=4000,
+        runtime=60,
+        gpu=1,
     params:
         cnn=without(config["cnn"], "stages", "progress_bar"),
         seed=config["seed"],
         # One directory per rung of the ratio ladder; not an output, so that a killed job resumes
         # from it (only while its fingerprint.json matches the config and inputs).
         workdir=f"{RESULTS}/cnn/{{stage}}/checkpoints",
-    log:
-        logfile("cnn/train_{stage}.log"),
-    benchmark:
-        benchfile("cnn/train_{stage}.tsv")
-    threads: 1
-    resources:
-        mem_mb=4000,
-        runtime=60,
-        gpu=1,
-    conda:
-        "../../envs/skyhunt.yaml"
     script:
         "../scripts/train_cnn.py"
 
@@ -37,19 +37,19 @@ rule score_cnn:
         index=f"{RESULTS}/cutouts/index.parquet",
     output:
         scores=f"{RESULTS}/cnn/{{stage}}/scores.parquet",
-    params:
-        accelerator=config["cnn"]["accelerator"],
-        batch_size=config["cnn"]["training"]["batch_size"],
     log:
         logfile("cnn/score_{stage}.log"),
     benchmark:
         benchfile("cnn/score_{stage}.tsv")
+    conda:
+        "../../envs/skyhunt.yaml"
     threads: 1
     resources:
         mem_mb=4000,
         runtime=20,
         gpu=1,
-    conda:
-        "../../envs/skyhunt.yaml"
+    params:
+        accelerator=config["cnn"]["accelerator"],
+        batch_size=config["cnn"]["training"]["batch_size"],
     script:
         "../scripts/score_cnn.py"

@@ -23,7 +23,9 @@ config.update(validated)
 # (A write, so no envvars directive: the workflow requires no environment variable.)
 os.environ.update(
     PYTHONPATH=os.pathsep.join(
-        p for p in (os.path.join(workflow.basedir, "src"), os.environ.get("PYTHONPATH")) if p
+        p
+        for p in (os.path.join(workflow.basedir, "src"), os.environ.get("PYTHONPATH"))
+        if p
     )
 )
 
@@ -99,7 +101,9 @@ SKY_SOURCE = config["sky"]["source"]
 SKY_COMPONENTS = sorted({c for s in config["sky"]["stages"] for c in s["add"]})
 SEHGAL = "resources/sehgal2010"
 SEHGAL_CFG = config["sky"]["sehgal2010"]
-SHIPPED_MANIFEST = os.path.join(workflow.basedir, "workflow", "resources", "sehgal2010_manifest.yaml")
+SHIPPED_MANIFEST = os.path.join(
+    workflow.basedir, "workflow", "resources", "sehgal2010_manifest.yaml"
+)
 
 
 def sehgal_map_name(component, band):
@@ -111,7 +115,9 @@ def sehgal_map_name(component, band):
 def sehgal_files():
     """Every file the configured Sehgal run needs: maps of the used components, then catalogues."""
     maps = [sehgal_map_name(c, b) for c in SKY_COMPONENTS for b in BANDS]
-    cats = [SEHGAL_CFG["halo_catalogue"]] + [c["file"] for c in SEHGAL_CFG["source_catalogues"]]
+    cats = [SEHGAL_CFG["halo_catalogue"]] + [
+        c["file"] for c in SEHGAL_CFG["source_catalogues"]
+    ]
     return maps + cats
 
 
@@ -144,7 +150,9 @@ def import_map_input(wildcards):
     """The full-sky map of one component and band: downloaded (sehgal2010) or the user's (maps)."""
     if SKY_SOURCE == "sehgal2010":
         return f"{SEHGAL}/{sehgal_map_name(wildcards.component, wildcards.band)}"
-    return config["sky"]["maps"]["path_template"].format(component=wildcards.component, band=wildcards.band)
+    return config["sky"]["maps"]["path_template"].format(
+        component=wildcards.component, band=wildcards.band
+    )
 
 
 def import_halos_input(wildcards):
@@ -163,9 +171,15 @@ def import_sources_input(wildcards):
 def source_catalogue_specs():
     """(columns, population) of each source catalogue, in the order of import_sources_input."""
     if SKY_SOURCE == "sehgal2010":
-        return [(c["columns"], c["population"]) for c in SEHGAL_CFG["source_catalogues"]]
+        return [
+            (c["columns"], c["population"]) for c in SEHGAL_CFG["source_catalogues"]
+        ]
     maps = config["sky"]["maps"]
-    return [(maps["source_columns"], maps["source_population"])] if maps["source_catalogue"] else []
+    return (
+        [(maps["source_columns"], maps["source_population"])]
+        if maps["source_catalogue"]
+        else []
+    )
 
 
 SEHGAL_MANIFEST = sehgal_manifest() if SKY_SOURCE == "sehgal2010" else {}

@@ -9,15 +9,22 @@ rule halo_detections:
         scores=f"{RESULTS}/ensembles/scores.parquet",
     output:
         detections=f"{RESULTS}/ensembles/halo_detections.parquet",
-    params:
-        cutouts=pick(config["cutouts"], "size_arcmin", "npix", "stride_arcmin", "central_arcmin", "positive"),
-        m_vir_min=config["evaluation"]["halos"]["m_vir_min"],
-        stage=EVAL_STAGE,
     log:
         logfile("ensembles/halo_detections.log"),
     localrule: True
     conda:
         "../../envs/skyhunt.yaml"
+    params:
+        cutouts=pick(
+            config["cutouts"],
+            "size_arcmin",
+            "npix",
+            "stride_arcmin",
+            "central_arcmin",
+            "positive",
+        ),
+        m_vir_min=config["evaluation"]["halos"]["m_vir_min"],
+        stage=EVAL_STAGE,
     script:
         "../scripts/halo_detections.py"
 
@@ -33,17 +40,17 @@ rule completeness_mass:
             labels={"figure": "Completeness vs mass (Fig. 10)"},
         ),
         pdf=f"{RESULTS}/figures/completeness_mass.pdf",
+    log:
+        logfile("figures/completeness_mass.log"),
+    localrule: True
+    conda:
+        "../../envs/skyhunt.yaml"
     params:
         positive=config["cutouts"]["positive"],
         halo_bins=pick(config["evaluation"]["halos"], "m_vir_min", "mass_bin_dex"),
         interval=config["evaluation"]["bootstrap"]["interval"],
         stages=config["sky"]["stages"],
         stage=EVAL_STAGE,
-    log:
-        logfile("figures/completeness_mass.log"),
-    localrule: True
-    conda:
-        "../../envs/skyhunt.yaml"
     script:
         "../scripts/figures/completeness_mass.py"
 
@@ -59,17 +66,17 @@ rule completeness_redshift:
             labels={"figure": "Completeness vs redshift (Fig. 11)"},
         ),
         pdf=f"{RESULTS}/figures/completeness_redshift.pdf",
+    log:
+        logfile("figures/completeness_redshift.log"),
+    localrule: True
+    conda:
+        "../../envs/skyhunt.yaml"
     params:
         positive=config["cutouts"]["positive"],
         redshift_bin=config["evaluation"]["halos"]["redshift_bin"],
         interval=config["evaluation"]["bootstrap"]["interval"],
         stages=config["sky"]["stages"],
         stage=EVAL_STAGE,
-    log:
-        logfile("figures/completeness_redshift.log"),
-    localrule: True
-    conda:
-        "../../envs/skyhunt.yaml"
     script:
         "../scripts/figures/completeness_redshift.py"
 
@@ -85,15 +92,15 @@ rule selection_function:
             labels={"figure": "Selection function (Fig. 12)"},
         ),
         pdf=f"{RESULTS}/figures/selection_function.pdf",
-    params:
-        positive=config["cutouts"]["positive"],
-        halo_bins=config["evaluation"]["halos"],
-        stages=config["sky"]["stages"],
-        stage=EVAL_STAGE,
     log:
         logfile("figures/selection_function.log"),
     localrule: True
     conda:
         "../../envs/skyhunt.yaml"
+    params:
+        positive=config["cutouts"]["positive"],
+        halo_bins=config["evaluation"]["halos"],
+        stages=config["sky"]["stages"],
+        stage=EVAL_STAGE,
     script:
         "../scripts/figures/selection_function.py"

@@ -8,21 +8,21 @@ rule cutouts:
     output:
         index=f"{RESULTS}/cutouts/index.parquet",
         arrays=expand(f"{RESULTS}/cutouts/{{stage}}.npy", stage=STAGES),
+    log:
+        logfile("cutouts/cutouts.log"),
+    benchmark:
+        benchfile("cutouts/cutouts.tsv")
+    conda:
+        "../../envs/skyhunt.yaml"
+    threads: 2
+    resources:
+        mem_mb=3000,
+        runtime=30,
     params:
         footprint=config["sky"]["footprint"],
         nside=config["sky"]["nside"],
         bands=BANDS,
         stages=STAGES,
         cutouts=config["cutouts"],
-    log:
-        logfile("cutouts/cutouts.log"),
-    benchmark:
-        benchfile("cutouts/cutouts.tsv")
-    threads: 2
-    resources:
-        mem_mb=3000,
-        runtime=30,
-    conda:
-        "../../envs/skyhunt.yaml"
     script:
         "../scripts/cutouts.py"

@@ -13,6 +13,17 @@ rule edge_effect_scores:
     output:
         recut=f"{RESULTS}/edge_effect/recut_scores.parquet",
         dense=f"{RESULTS}/edge_effect/dense_scores.parquet",
+    log:
+        logfile("edge_effect/scores.log"),
+    benchmark:
+        benchfile("edge_effect/scores.tsv")
+    conda:
+        "../../envs/skyhunt.yaml"
+    threads: 1
+    resources:
+        mem_mb=3000,
+        runtime=10,
+        gpu=1,
     params:
         cutouts=config["cutouts"],
         edge=config["evaluation"]["edge_effect"],
@@ -21,17 +32,6 @@ rule edge_effect_scores:
         accelerator=config["cnn"]["accelerator"],
         batch_size=config["cnn"]["training"]["batch_size"],
         seed=config["seed"],
-    log:
-        logfile("edge_effect/scores.log"),
-    benchmark:
-        benchfile("edge_effect/scores.tsv")
-    threads: 1
-    resources:
-        mem_mb=3000,
-        runtime=10,
-        gpu=1,
-    conda:
-        "../../envs/skyhunt.yaml"
     script:
         "../scripts/edge_effect_scores.py"
 
@@ -56,15 +56,21 @@ rule edge_effect_table:
             category="CNN diagnostics",
             labels={"table": "edge-effect remedy (Markdown)"},
         ),
-    params:
-        cutouts=pick(config["cutouts"], "size_arcmin", "stride_arcmin", "central_arcmin", "positive"),
-        dense_stride_arcmin=config["evaluation"]["edge_effect"]["dense_stride_arcmin"],
-        stage=EVAL_STAGE,
     log:
         logfile("tables/edge_effect.log"),
     localrule: True
     conda:
         "../../envs/skyhunt.yaml"
+    params:
+        cutouts=pick(
+            config["cutouts"],
+            "size_arcmin",
+            "stride_arcmin",
+            "central_arcmin",
+            "positive",
+        ),
+        dense_stride_arcmin=config["evaluation"]["edge_effect"]["dense_stride_arcmin"],
+        stage=EVAL_STAGE,
     script:
         "../scripts/edge_effect_table.py"
 
@@ -82,15 +88,15 @@ rule edge_effect:
             labels={"figure": "edge effect"},
         ),
         pdf=f"{RESULTS}/figures/edge_effect.pdf",
-    params:
-        cutouts=pick(config["cutouts"], "size_arcmin", "central_arcmin"),
-        edge=pick(config["evaluation"]["edge_effect"], "max_offset_arcmin", "angles"),
-        stages=config["sky"]["stages"],
-        stage=EVAL_STAGE,
     log:
         logfile("figures/edge_effect.log"),
     localrule: True
     conda:
         "../../envs/skyhunt.yaml"
+    params:
+        cutouts=pick(config["cutouts"], "size_arcmin", "central_arcmin"),
+        edge=pick(config["evaluation"]["edge_effect"], "max_offset_arcmin", "angles"),
+        stages=config["sky"]["stages"],
+        stage=EVAL_STAGE,
     script:
         "../scripts/figures/edge_effect.py"

@@ -10,17 +10,17 @@ rule ensembles:
     output:
         scores=f"{RESULTS}/ensembles/scores.parquet",
         thresholds=f"{RESULTS}/ensembles/thresholds.json",
-    params:
-        l2=config["evaluation"]["learned"]["l2"],
-        stage=EVAL_STAGE,
     log:
         logfile("ensembles/ensembles.log"),
-    resources:
-        mem_mb=1000,
-        runtime=10,
     localrule: True
     conda:
         "../../envs/skyhunt.yaml"
+    resources:
+        mem_mb=1000,
+        runtime=10,
+    params:
+        l2=config["evaluation"]["learned"]["l2"],
+        stage=EVAL_STAGE,
     script:
         "../scripts/ensembles.py"
 
@@ -42,14 +42,14 @@ rule table1:
             category="Thresholds and ensembles",
             labels={"table": "Table 1 (Markdown)"},
         ),
-    params:
-        bootstrap=config["evaluation"]["bootstrap"],
-        seed=config["seed"],
     log:
         logfile("tables/table1.log"),
     localrule: True
     conda:
         "../../envs/skyhunt.yaml"
+    params:
+        bootstrap=config["evaluation"]["bootstrap"],
+        seed=config["seed"],
     script:
         "../scripts/table1.py"
 
@@ -120,8 +120,12 @@ rule ensemble_and:
 rule noise_components:
     input:
         index=f"{RESULTS}/cutouts/index.parquet",
-        cnn=expand(f"{RESULTS}/cnn/{{stage}}/scores.parquet", stage=config["cnn"]["stages"]),
-        mf=expand(f"{RESULTS}/mf/{{stage}}/cutout_snr.parquet", stage=config["cnn"]["stages"]),
+        cnn=expand(
+            f"{RESULTS}/cnn/{{stage}}/scores.parquet", stage=config["cnn"]["stages"]
+        ),
+        mf=expand(
+            f"{RESULTS}/mf/{{stage}}/cutout_snr.parquet", stage=config["cnn"]["stages"]
+        ),
     output:
         png=report(
             f"{RESULTS}/figures/noise_components.png",
@@ -136,13 +140,13 @@ rule noise_components:
             category="CNN diagnostics",
             labels={"table": "Metrics per noise stage"},
         ),
-    params:
-        stages=config["cnn"]["stages"],
-        sky_stages=config["sky"]["stages"],
     log:
         logfile("figures/noise_components.log"),
     localrule: True
     conda:
         "../../envs/skyhunt.yaml"
+    params:
+        stages=config["cnn"]["stages"],
+        sky_stages=config["sky"]["stages"],
     script:
         "../scripts/figures/noise_components.py"

@@ -15,16 +15,16 @@ rule cutout_examples:
             labels={"figure": "Example cutouts (Fig. 1)"},
         ),
         pdf=f"{RESULTS}/figures/cutout_examples.pdf",
-    params:
-        stages=config["sky"]["stages"],
-        bands=band_fields("name", "freq_ghz"),
-        cutouts=pick(config["cutouts"], "size_arcmin", "central_arcmin"),
-        seed=config["seed"],
     log:
         logfile("figures/cutout_examples.log"),
     localrule: True
     conda:
         "../../envs/skyhunt.yaml"
+    params:
+        stages=config["sky"]["stages"],
+        bands=band_fields("name", "freq_ghz"),
+        cutouts=pick(config["cutouts"], "size_arcmin", "central_arcmin"),
+        seed=config["seed"],
     script:
         "../scripts/figures/cutout_examples.py"
 
@@ -42,16 +42,16 @@ rule rgb_examples:
             labels={"figure": "RGB examples by outcome (Fig. 7)"},
         ),
         pdf=f"{RESULTS}/figures/rgb_examples.pdf",
-    params:
-        stages=config["sky"]["stages"],
-        stage=EVAL_STAGE,
-        bands=band_fields("name", "freq_ghz"),
-        size_arcmin=config["cutouts"]["size_arcmin"],
     log:
         logfile("figures/rgb_examples.log"),
     localrule: True
     conda:
         "../../envs/skyhunt.yaml"
+    params:
+        stages=config["sky"]["stages"],
+        stage=EVAL_STAGE,
+        bands=band_fields("name", "freq_ghz"),
+        size_arcmin=config["cutouts"]["size_arcmin"],
     script:
         "../scripts/figures/rgb_examples.py"
 
@@ -68,13 +68,13 @@ rule training_history:
             labels={"figure": "CNN training history (Fig. 4)"},
         ),
         pdf=f"{RESULTS}/figures/training_history.pdf",
-    params:
-        stages=config["sky"]["stages"],
-        stage=EVAL_STAGE,
     log:
         logfile("figures/training_history.log"),
     localrule: True
     conda:
         "../../envs/skyhunt.yaml"
+    params:
+        stages=config["sky"]["stages"],
+        stage=EVAL_STAGE,
     script:
         "../scripts/figures/training_history.py"

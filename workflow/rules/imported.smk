@@ -10,25 +10,25 @@ wildcard_constraints:
 rule download_sehgal2010:
     output:
         dest=f"{SEHGAL}/{{file}}",
+    log:
+        logfile("download/{file}.log"),
+    benchmark:
+        benchfile("download/{file}.tsv")
     wildcard_constraints:
         file="|".join(re.escape(f) for f in SEHGAL_MANIFEST) or "(?!)",
+    localrule: True  # compute nodes of most clusters have no internet access
+    conda:
+        "../../envs/skyhunt.yaml"
+    resources:
+        mem_mb=500,
+        runtime=240,
+        download=1,
     params:
         url=download_url,
         entry=download_entry,
         retries=SEHGAL_CFG["retries"],
         backoff_s=SEHGAL_CFG["backoff_s"],
         timeout_s=SEHGAL_CFG["timeout_s"],
-    log:
-        logfile("download/{file}.log"),
-    benchmark:
-        benchfile("download/{file}.tsv")
-    localrule: True  # compute nodes of most clusters have no internet access
-    resources:
-        mem_mb=500,
-        runtime=240,
-        download=1,
-    conda:
-        "../../envs/skyhunt.yaml"
     script:
         "../scripts/download_sehgal2010.py"
 
@@ -38,21 +38,25 @@ rule import_map:
         full_sky=import_map_input,
     output:
         component_map=f"{SKY}/components/{{component}}_{{band}}.fits",
-    params:
-        footprint=config["sky"]["footprint"],
-        nside=config["sky"]["nside"],
-        band=band_entry("name", "freq_ghz"),
-        unit=SEHGAL_CFG["map_unit"] if SKY_SOURCE == "sehgal2010" else config["sky"]["maps"]["unit"],
-        field=0 if SKY_SOURCE == "sehgal2010" else config["sky"]["maps"]["field"],
     log:
         logfile("sky/import_{component}_{band}.log"),
     benchmark:
         benchfile("sky/import_{component}_{band}.tsv")
+    conda:
+        "../../envs/skyhunt.yaml"
     resources:
         mem_mb=2000,
         runtime=20,
-    conda:
-        "../../envs/skyhunt.yaml"
+    params:
+        footprint=config["sky"]["footprint"],
+        nside=config["sky"]["nside"],
+        band=band_entry("name", "freq_ghz"),
+        unit=(
+            SEHGAL_CFG["map_unit"]
+            if SKY_SOURCE == "sehgal2010"
+            else config["sky"]["maps"]["unit"]
+        ),
+        field=0 if SKY_SOURCE == "sehgal2010" else config["sky"]["maps"]["field"],
     script:
         "../scripts/import_map.py"
 
@@ -62,21 +66,21 @@ rule import_halos:
         catalogue=import_halos_input,
     output:
         halos=f"{SKY}/halos.parquet",
+    log:
+        logfile("sky/import_halos.log"),
+    benchmark:
+        benchfile("sky/import_halos.tsv")
+    conda:
+        "../../envs/skyhunt.yaml"
+    resources:
+        mem_mb=4000,
+        runtime=20,
     params:
         footprint=config["sky"]["footprint"],
         margin_deg=config["sky"]["margin_deg"],
         cosmology=config["sky"]["cosmology"],
         halo_model=config["sky"]["halos"],
         kind=SKY_SOURCE,
-    log:
-        logfile("sky/import_halos.log"),
-    benchmark:
-        benchfile("sky/import_halos.tsv")
-    resources:
-        mem_mb=4000,
-        runtime=20,
-    conda:
-        "../../envs/skyhunt.yaml"
     script:
         "../scripts/import_halos.py"
 
@@ -86,19 +90,19 @@ rule import_sources:
         catalogues=import_sources_input,
     output:
         sources=f"{SKY}/sources.parquet",
+    log:
+        logfile("sky/import_sources.log"),
+    benchmark:
+        benchfile("sky/import_sources.tsv")
+    conda:
+        "../../envs/skyhunt.yaml"
+    resources:
+        mem_mb=2000,
+        runtime=20,
     params:
         footprint=config["sky"]["footprint"],
         margin_deg=config["sky"]["margin_deg"],
         bands=band_fields("name", "freq_ghz"),
         specs=source_catalogue_specs(),
-    log:
-        logfile("sky/import_sources.log"),
-    benchmark:
-        benchfile("sky/import_sources.tsv")
-    resources:
-        mem_mb=2000,
-        runtime=20,
-    conda:
-        "../../envs/skyhunt.yaml"
     script:
         "../scripts/import_sources.py"

@@ -9,6 +9,16 @@ rule matched_filter:
         sources=f"{SKY}/sources.parquet",
     output:
         candidates=f"{RESULTS}/mf/{{stage}}/candidates.parquet",
+    log:
+        logfile("mf/matched_filter_{stage}.log"),
+    benchmark:
+        benchfile("mf/matched_filter_{stage}.tsv")
+    conda:
+        "../../envs/skyhunt.yaml"
+    threads: 2
+    resources:
+        mem_mb=3000,
+        runtime=30,
     params:
         nside=config["sky"]["nside"],
         footprint=config["sky"]["footprint"],
@@ -16,16 +26,6 @@ rule matched_filter:
         point_sources=config["sky"]["point_sources"],
         mf=without(config["mf"], "matching"),
         components=components_of_stage,
-    log:
-        logfile("mf/matched_filter_{stage}.log"),
-    benchmark:
-        benchfile("mf/matched_filter_{stage}.tsv")
-    threads: 2
-    resources:
-        mem_mb=3000,
-        runtime=30,
-    conda:
-        "../../envs/skyhunt.yaml"
     script:
         "../scripts/matched_filter.py"
 
@@ -37,16 +37,16 @@ rule match_mf:
         index=f"{RESULTS}/cutouts/index.parquet",
     output:
         cutout_snr_table=f"{RESULTS}/mf/{{stage}}/cutout_snr.parquet",
-    params:
-        cutouts=pick(config["cutouts"], "size_arcmin", "npix", "stride_arcmin"),
-        matching=config["mf"]["matching"],
     log:
         logfile("mf/match_mf_{stage}.log"),
+    conda:
+        "../../envs/skyhunt.yaml"
     resources:
         mem_mb=1000,
         runtime=10,
-    conda:
-        "../../envs/skyhunt.yaml"
+    params:
+        cutouts=pick(config["cutouts"], "size_arcmin", "npix", "stride_arcmin"),
+        matching=config["mf"]["matching"],
     script:
         "../scripts/match_mf.py"
 

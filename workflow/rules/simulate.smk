@@ -5,21 +5,21 @@
 rule halos:
     output:
         halos=f"{SKY}/halos.parquet",
+    log:
+        logfile("sky/halos.log"),
+    benchmark:
+        benchfile("sky/halos.tsv")
+    conda:
+        "../../envs/skyhunt.yaml"
+    resources:
+        mem_mb=2000,
+        runtime=10,
     params:
         footprint=config["sky"]["footprint"],
         margin_deg=config["sky"]["margin_deg"],
         cosmology=config["sky"]["cosmology"],
         halo_model=config["sky"]["halos"],
         seed=config["seed"],
-    log:
-        logfile("sky/halos.log"),
-    benchmark:
-        benchfile("sky/halos.tsv")
-    resources:
-        mem_mb=2000,
-        runtime=10,
-    conda:
-        "../../envs/skyhunt.yaml"
     script:
         "../scripts/halos.py"
 
@@ -29,21 +29,21 @@ rule sources:
         halos=f"{SKY}/halos.parquet",
     output:
         sources=f"{SKY}/sources.parquet",
+    log:
+        logfile("sky/sources.log"),
+    benchmark:
+        benchfile("sky/sources.tsv")
+    conda:
+        "../../envs/skyhunt.yaml"
+    resources:
+        mem_mb=2000,
+        runtime=10,
     params:
         footprint=config["sky"]["footprint"],
         margin_deg=config["sky"]["margin_deg"],
         point_sources=config["sky"]["point_sources"],
         bands=band_fields("name", "freq_ghz", "ps_d3000_uk2"),
         seed=config["seed"],
-    log:
-        logfile("sky/sources.log"),
-    benchmark:
-        benchfile("sky/sources.tsv")
-    resources:
-        mem_mb=2000,
-        runtime=10,
-    conda:
-        "../../envs/skyhunt.yaml"
     script:
         "../scripts/sources.py"
 
@@ -53,21 +53,21 @@ rule cmb_map:
         spectrum=f"{SKY}/cmb_spectrum.ecsv",
     output:
         cmb=expand(f"{SKY}/components/cmb_{{band}}.fits", band=BANDS),
+    log:
+        logfile("sky/cmb_map.log"),
+    benchmark:
+        benchfile("sky/cmb_map.tsv")
+    conda:
+        "../../envs/skyhunt.yaml"
+    threads: 2
+    resources:
+        mem_mb=4000,
+        runtime=30,
     params:
         footprint=config["sky"]["footprint"],
         nside=config["sky"]["nside"],
         bands=band_fields("name", "freq_ghz"),
         seed=config["seed"],
-    log:
-        logfile("sky/cmb_map.log"),
-    benchmark:
-        benchfile("sky/cmb_map.tsv")
-    threads: 2
-    resources:
-        mem_mb=4000,
-        runtime=30,
-    conda:
-        "../../envs/skyhunt.yaml"
     script:
         "../scripts/cmb_map.py"
 
@@ -78,20 +78,20 @@ rule sz_maps:
     output:
         tsz=expand(f"{SKY}/components/tsz_{{band}}.fits", band=BANDS),
         ksz=expand(f"{SKY}/components/ksz_{{band}}.fits", band=BANDS),
+    log:
+        logfile("sky/sz_maps.log"),
+    benchmark:
+        benchfile("sky/sz_maps.tsv")
+    conda:
+        "../../envs/skyhunt.yaml"
+    resources:
+        mem_mb=2000,
+        runtime=30,
     params:
         footprint=config["sky"]["footprint"],
         nside=config["sky"]["nside"],
         bands=band_fields("name", "freq_ghz"),
         truncation_r500=config["sky"]["halos"]["truncation_r500"],
-    log:
-        logfile("sky/sz_maps.log"),
-    benchmark:
-        benchfile("sky/sz_maps.tsv")
-    resources:
-        mem_mb=2000,
-        runtime=30,
-    conda:
-        "../../envs/skyhunt.yaml"
     script:
         "../scripts/sz_maps.py"
 
@@ -102,19 +102,19 @@ rule source_maps:
     output:
         ir=expand(f"{SKY}/components/ir_{{band}}.fits", band=BANDS),
         radio=expand(f"{SKY}/components/radio_{{band}}.fits", band=BANDS),
-    params:
-        footprint=config["sky"]["footprint"],
-        nside=config["sky"]["nside"],
-        bands=band_fields("name", "freq_ghz"),
     log:
         logfile("sky/source_maps.log"),
     benchmark:
         benchfile("sky/source_maps.tsv")
+    conda:
+        "../../envs/skyhunt.yaml"
     resources:
         mem_mb=2000,
         runtime=10,
-    conda:
-        "../../envs/skyhunt.yaml"
+    params:
+        footprint=config["sky"]["footprint"],
+        nside=config["sky"]["nside"],
+        bands=band_fields("name", "freq_ghz"),
     script:
         "../scripts/source_maps.py"
 
@@ -122,21 +122,21 @@ rule source_maps:
 rule dust_map:
     output:
         dust=expand(f"{SKY}/components/dust_{{band}}.fits", band=BANDS),
+    log:
+        logfile("sky/dust_map.log"),
+    benchmark:
+        benchfile("sky/dust_map.tsv")
+    conda:
+        "../../envs/skyhunt.yaml"
+    threads: 2
+    resources:
+        mem_mb=2000,
+        runtime=10,
     params:
         footprint=config["sky"]["footprint"],
         nside=config["sky"]["nside"],
         bands=band_fields("name", "freq_ghz"),
         dust_model=config["sky"]["dust"],
         seed=config["seed"],
-    log:
-        logfile("sky/dust_map.log"),
-    benchmark:
-        benchfile("sky/dust_map.tsv")
-    threads: 2
-    resources:
-        mem_mb=2000,
-        runtime=10,
-    conda:
-        "../../envs/skyhunt.yaml"
     script:
         "../scripts/dust_map.py"

@@ -7,18 +7,18 @@
 rule cmb_spectrum:
     output:
         spectrum=f"{SKY}/cmb_spectrum.ecsv",
-    params:
-        cosmology=config["sky"]["cosmology"],
-        lmax=config["sky"]["cmb"]["lmax"],
     log:
         logfile("sky/cmb_spectrum.log"),
     benchmark:
         benchfile("sky/cmb_spectrum.tsv")
+    conda:
+        "../../envs/skyhunt.yaml"
     resources:
         mem_mb=1000,
         runtime=10,
-    conda:
-        "../../envs/skyhunt.yaml"
+    params:
+        cosmology=config["sky"]["cosmology"],
+        lmax=config["sky"]["cmb"]["lmax"],
     script:
         "../scripts/cmb_spectrum.py"
 
@@ -26,20 +26,20 @@ rule cmb_spectrum:
 rule noise_map:
     output:
         noise=f"{SKY}/components/noise_{{band}}.fits",
+    log:
+        logfile("sky/noise_map_{band}.log"),
+    benchmark:
+        benchfile("sky/noise_map_{band}.tsv")
+    conda:
+        "../../envs/skyhunt.yaml"
+    resources:
+        mem_mb=1000,
+        runtime=10,
     params:
         footprint=config["sky"]["footprint"],
         nside=config["sky"]["nside"],
         band=band_entry("name", "freq_ghz", "noise_uk_arcmin"),
         seed=config["seed"],
-    log:
-        logfile("sky/noise_map_{band}.log"),
-    benchmark:
-        benchfile("sky/noise_map_{band}.tsv")
-    resources:
-        mem_mb=1000,
-        runtime=10,
-    conda:
-        "../../envs/skyhunt.yaml"
     script:
         "../scripts/noise_map.py"
 
@@ -49,18 +49,18 @@ rule observed_map:
         maps=observed_map_inputs,
     output:
         observed=f"{SKY}/observed/{{stage}}_{{band}}.fits",
-    params:
-        nside=config["sky"]["nside"],
-        band=band_entry("name", "freq_ghz", "beam_fwhm_arcmin"),
     log:
         logfile("sky/observed_{stage}_{band}.log"),
     benchmark:
         benchfile("sky/observed_{stage}_{band}.tsv")
+    conda:
+        "../../envs/skyhunt.yaml"
     resources:
         mem_mb=2000,
         runtime=20,
-    conda:
-        "../../envs/skyhunt.yaml"
+    params:
+        nside=config["sky"]["nside"],
+        band=band_entry("name", "freq_ghz", "beam_fwhm_arcmin"),
     script:
         "../scripts/observed_map.py"
 
