@@ -17,7 +17,7 @@ from .conftest import snakemake
 
 #: key path -> (new value, the jobs that read the key: rule names, or output files of one job)
 EDITS = {
-    ("cnn", "progress_bar"): (True, []),
+    ("cnn", "progress_bar"): (False, []),
     ("sky", "sehgal2010", "timeout_s"): (5.0, []),
     ("evaluation", "halos", "mass_bin_dex"): (0.3, ["completeness_mass", "selection_function"]),
     ("evaluation", "halos", "redshift_bin"): (0.2, ["completeness_redshift", "selection_function"]),
