@@ -19,7 +19,7 @@ from skyhunt.cnn.data import RatioSampler, band_statistics, dihedral, oversample
 from skyhunt.cnn.models import DeepSZResNet, SmallCNN, build_model
 from skyhunt.cnn.module import learning_rate
 from skyhunt.cnn.pipeline import run_score_cnn
-from skyhunt.cnn.training import train_ladder
+from skyhunt.cnn.training import run_train_cnn
 from skyhunt.cutouts.arrays import nonfinite_rows
 from skyhunt.metrics import f1_curve
 
@@ -90,7 +90,7 @@ def score(cnn: dict, model, array, index, scores) -> None:
 
 def run_ladder(tmp_path, array, index, cnn, name="run", callbacks=()):
     out = tmp_path / name
-    train_ladder(
+    run_train_cnn(
         cnn=cnn,
         seed=11,
         array=array,

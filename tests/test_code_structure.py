@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ast
+import re
 from pathlib import Path
 
 SRC = Path(__file__).resolve().parents[1] / "src" / "skyhunt"
@@ -46,3 +47,25 @@ def test_every_units_table_has_one_name():
             for name in (t.id for t in targets if isinstance(t, ast.Name) and t.id.endswith("_UNITS")):
                 defined.setdefault(name, []).append(str(path.relative_to(SRC)))
     assert {n: where for n, where in defined.items() if len(where) > 1} == {}
+
+
+WORKFLOW = SRC.parents[1] / "workflow"
+
+
+def test_every_rule_runs_its_run_rule_step_through_run_step():
+    """Rule ``x`` runs ``workflow/scripts/[figures/]x.py``, which calls ``run_step(snakemake, run_x)``
+    (so every entry point is named ``run_<rule>`` and gets the rule's names as keyword arguments)."""
+    scripts = {}
+    for path in sorted((WORKFLOW / "rules").glob("*.smk")):
+        text = path.read_text(encoding="utf-8")
+        for rule, body in re.findall(r"^rule (\w+):\n(.*?)(?=^rule |\Z)", text, flags=re.S | re.M):
+            script = re.search(r'script:\s*\n\s*"\.\./scripts/([\w/]+)\.py"', body)
+            if script:
+                scripts[rule] = script.group(1)
+    assert len(scripts) > 30
+    wrong = {rule: s for rule, s in scripts.items() if Path(s).name != rule}
+    assert wrong == {}, "each rule's script is named after the rule"
+    for rule, script in scripts.items():
+        code = (WORKFLOW / "scripts" / f"{script}.py").read_text(encoding="utf-8")
+        calls = re.findall(r"run_step\(snakemake, (?:functools\.partial\()?(\w+)", code)
+        assert calls == [f"run_{rule}"], f"{script}.py: expected run_step(snakemake, run_{rule}), got {calls}"

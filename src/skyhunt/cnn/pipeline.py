@@ -17,7 +17,7 @@ from skyhunt.metrics import f1_at, f1_curve
 log = logging.getLogger("skyhunt.cnn")
 
 #: Units of the score table columns.
-SCORE_UNITS = {"cutout_id": "", "split": "", "raw_score": "log-odds", "probability": ""}
+CNN_SCORE_UNITS = {"cutout_id": "", "split": "", "raw_score": "log-odds", "probability": ""}
 
 
 def load_model(model_path, accelerator: str = "auto") -> CutoutClassifier:
@@ -106,6 +106,6 @@ def run_score_cnn(*, accelerator: str, batch_size: int, model, array, index, sco
             "raw_score": raw.astype(np.float64),
             "probability": probability,
         },
-        SCORE_UNITS,
+        CNN_SCORE_UNITS,
         meta={"platt_slope": platt.slope, "platt_intercept": platt.intercept, "fitted_on": "validation"},
     )

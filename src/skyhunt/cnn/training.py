@@ -125,7 +125,7 @@ def fingerprint_digest(fingerprint: dict) -> str:
     return hashlib.sha256(json.dumps(fingerprint, sort_keys=True).encode()).hexdigest()
 
 
-def train_ladder(
+def run_train_cnn(
     *,
     cnn: dict,
     seed: int,

@@ -3,7 +3,7 @@
 The ladder trains on samples S_r with an effective negative-to-positive ratio r = 1, 2, ...; each
 rung of the ladder starts from the best weights of the previous one, and the exported model is the best
 (lowest oversampled-validation loss) checkpoint of the chosen rung (highest F1 on the full
-validation set; :func:`skyhunt.cnn.training.train_ladder`).
+validation set; :func:`skyhunt.cnn.training.run_train_cnn`).
 """
 
 from __future__ import annotations
