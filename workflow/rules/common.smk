@@ -75,7 +75,7 @@ def components_of_stage(wildcards):
 
 def band_fields(*fields):
     """Every band of sky.bands, in order, with only the given fields."""
-    return [{f: band[f] for f in fields} for band in config["sky"]["bands"]]
+    return [pick(band, *fields) for band in config["sky"]["bands"]]
 
 
 def band_entry(*fields):
@@ -83,7 +83,7 @@ def band_entry(*fields):
 
     def entry(wildcards):
         (band,) = [b for b in config["sky"]["bands"] if b["name"] == wildcards.band]
-        return {f: band[f] for f in fields}
+        return pick(band, *fields)
 
     return entry
 
@@ -95,7 +95,7 @@ def observed_map_inputs(wildcards):
 
 
 # ---------------------------------------------------------------------------------------------
-# sky sources (sky.source): simulate.smk or survey.smk makes the component maps and tables
+# sky sources (sky.source): simulate.smk or imported.smk makes the component maps and tables
 
 SKY_SOURCE = config["sky"]["source"]
 SKY_COMPONENTS = sorted({c for s in config["sky"]["stages"] for c in s["add"]})
