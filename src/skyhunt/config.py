@@ -792,9 +792,17 @@ SEHGAL_BANDS = ("030", "090", "148", "219", "277", "350")
 
 
 def _sky_source_problems(config: dict, bad_paths: set[str]) -> list[str]:
-    """Rules for sky.source sehgal2010 (octant, band labels) and maps (path template)."""
+    """Rules for sky.source sehgal2010 (octant, band labels) and maps (path template), and the
+    keys of simulated skies only."""
     problems: list[str] = []
     source = _get(config, "sky", "source")
+    scatter = _get(config, "sky", "halos", "y_scatter_ln")
+    path = "sky.halos.y_scatter_ln"
+    if source in ("sehgal2010", "maps") and _is_number(scatter) and scatter != 0 and path not in bad_paths:
+        problems.append(
+            f"config key {path!r}: expected 0 with sky.source = {source!r}, whose maps bring their "
+            f"own SZ signal (the scatter applies to simulated halos only), got {scatter!r}"
+        )
     if source == "sehgal2010":
         fp = _get(config, "sky", "footprint") or {}
         octant = {"ra_min": 0.0, "ra_max": 90.0, "dec_min": 0.0, "dec_max": 90.0}

@@ -3,7 +3,9 @@
 DeepSZ (Lin et al. 2021, section 1.1) used the N-body halo catalogue of the
 Sehgal et al. (2010) simulations; skyhunt draws an equivalent Poisson light
 cone from the analytic mass function (colossus) over the footprint. Halos are
-unclustered: their positions are uniform on the sphere.
+unclustered: their positions are uniform on the sphere. Their Y5R500 follows the
+Arnaud et al. (2010) Y-M relation, optionally with log-normal intrinsic scatter
+(:func:`scatter_y`).
 """
 
 from __future__ import annotations
@@ -39,6 +41,10 @@ HALO_UNITS = {
     "v_los": "km/s (positive = receding)",
     "in_footprint": "",
 }
+
+#: Units of the column the halo table has only with Y-M scatter (``sky.halos.y_scatter_ln`` > 0):
+#: the mean-relation Y5R500, after ``y5r500_arcmin2`` (the realised, painted Y).
+Y_MEAN_UNITS = {"y5r500_mean_arcmin2": "arcmin^2"}
 
 _LOG10_M_MAX = 16.0
 
@@ -208,18 +214,71 @@ def m500c_from_mvir(cosmo_cfg: dict, halo_cfg: dict, m_vir: np.ndarray, z: np.nd
     return m_vir * 10 ** interp(np.column_stack([z, np.log10(m_vir)]))
 
 
+def scatter_y(y_mean: np.ndarray, sigma_ln: float, rng: np.random.Generator) -> np.ndarray:
+    """Realised Y of halos with log-normal intrinsic scatter about the mean Y-M relation.
+
+    ln Y = ln Y_mean + ``sigma_ln`` N(0, 1), one independent normal per halo:
+    the scatter is about the relation in ln Y, so the median Y at fixed M500c
+    and z is Y_mean and the mean is Y_mean exp(sigma_ln^2 / 2). This is the
+    convention of the ACT cluster analyses with nemo (log-normal scatter
+    about the Arnaud et al. 2010 based relation, sigma_int = 0.2).
+
+    Parameters
+    ----------
+    y_mean : ndarray
+        Mean-relation Y (any unit; the result has the same one), one per halo.
+    sigma_ln : float
+        Standard deviation of ln Y at fixed mass and redshift (dimensionless, >= 0).
+    rng : numpy.random.Generator
+        Stream of the scatter; not drawn from when ``sigma_ln`` is 0.
+
+    Returns
+    -------
+    ndarray
+        Realised Y; ``y_mean`` itself when ``sigma_ln`` is 0.
+    """
+    if sigma_ln == 0.0:
+        return y_mean
+    return y_mean * np.exp(sigma_ln * rng.standard_normal(y_mean.size))
+
+
 def simulate_halos(
-    cosmo_cfg: dict, halo_cfg: dict, footprint: Footprint, margin_deg: float, rng: np.random.Generator
+    cosmo_cfg: dict,
+    halo_cfg: dict,
+    footprint: Footprint,
+    margin_deg: float,
+    rng: np.random.Generator,
+    y_scatter_rng: np.random.Generator,
 ) -> pd.DataFrame:
     """Draw the halo light cone over the footprint padded by ``margin_deg``.
 
     Halos in the margin paint SZ signal onto the footprint's edge pixels;
-    ``in_footprint`` flags those inside the box itself.
+    ``in_footprint`` flags those inside the box itself. ``y5r500_arcmin2`` is
+    each halo's realised Y5R500, the one the tSZ (and kSZ) maps are painted
+    with: the Arnaud et al. (2010) mean relation scattered by
+    :func:`scatter_y` with ``halo_cfg["y_scatter_ln"]``. With scatter the
+    table also has ``y5r500_mean_arcmin2``, the mean relation; without it
+    the realised Y is the mean and that column is left out.
+
+    Parameters
+    ----------
+    cosmo_cfg, halo_cfg : dict
+        Config ``sky.cosmology`` and ``sky.halos``.
+    footprint : Footprint
+        The footprint (deg).
+    margin_deg : float
+        Padding of the footprint, deg.
+    rng : numpy.random.Generator
+        Stream of positions, masses, redshifts and velocities.
+    y_scatter_rng : numpy.random.Generator
+        Stream of the Y-M scatter, separate so that turning the scatter on or
+        off changes no other column.
 
     Returns
     -------
     pandas.DataFrame
-        Columns and units as in :data:`HALO_UNITS`, sorted by (dec, ra).
+        Columns and units as in :data:`HALO_UNITS` (and :data:`Y_MEAN_UNITS`
+        with scatter), sorted by (dec, ra).
     """
     padded = footprint.padded(margin_deg)
     omega = padded.area_deg2 * (np.pi / 180.0) ** 2
@@ -230,6 +289,9 @@ def simulate_halos(
     cosmo = colossus(cosmo_cfg)
     props = profiles.arnaud_halo_properties(cosmo, m500, z, halo_cfg["truncation_r500"])
     order = np.lexsort((ra, dec))
+    y_mean = props["y_arcmin2"][order]
+    sigma_ln = float(halo_cfg["y_scatter_ln"])
+    y_mean_column = {"y5r500_mean_arcmin2": y_mean} if sigma_ln > 0.0 else {}
     table = pd.DataFrame(
         {
             "halo_id": np.arange(z.size, dtype=np.int64),
@@ -240,7 +302,8 @@ def simulate_halos(
             "m500c": m500[order],
             "r500": props["r500"][order],
             "theta500_arcmin": props["theta500_arcmin"][order],
-            "y5r500_arcmin2": props["y_arcmin2"][order],
+            "y5r500_arcmin2": scatter_y(y_mean, sigma_ln, y_scatter_rng),
+            **y_mean_column,
             "t_keV": props["t_keV"][order],
             "v_los": v_los[order],
             "in_footprint": footprint.contains(ra[order], dec[order]),

@@ -319,7 +319,10 @@ def build_halo_table(
 
     R500, theta500, Y5R500 and T follow from M500c and z with the Arnaud et al.
     (2010) relations, as for simulated halos; M500c comes from the catalogue
-    when it has one, else from M_vir with the configured c(M).
+    when it has one, else from M_vir with the configured c(M). Y5R500 is the
+    mean relation, without the Y-M scatter of simulated halos
+    (``sky.halos.y_scatter_ln``, which config validation keeps at 0 here): the
+    imported maps hold the SZ signal, and a drawn scatter would not be theirs.
     """
     box = Footprint.from_config(footprint)
     padded = box.padded(margin_deg)

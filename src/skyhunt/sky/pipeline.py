@@ -17,7 +17,7 @@ from skyhunt.sky import components
 from skyhunt.sky.beam import gaussian_beam_operator
 from skyhunt.sky.cosmology import lensed_tt_spectrum as cosmology_spectrum
 from skyhunt.sky.footprint import Footprint
-from skyhunt.sky.halos import HALO_UNITS, simulate_halos
+from skyhunt.sky.halos import HALO_UNITS, Y_MEAN_UNITS, simulate_halos
 from skyhunt.sky.readers import (
     HALO_SZ_COLUMNS,
     read_cmb_spectrum,
@@ -105,25 +105,36 @@ def run_halos(
     margin_deg : float
         Padding of the footprint (deg), config ``sky.margin_deg``.
     cosmology, halo_model : dict
-        Config ``sky.cosmology`` and ``sky.halos``.
+        Config ``sky.cosmology`` and ``sky.halos`` (``y_scatter_ln``: the Y-M scatter,
+        :func:`skyhunt.sky.halos.scatter_y`).
     seed : int
         Run seed.
     halos : path-like
-        Output Parquet table (:data:`skyhunt.sky.halos.HALO_UNITS`).
+        Output Parquet table (:data:`skyhunt.sky.halos.HALO_UNITS`, plus
+        :data:`skyhunt.sky.halos.Y_MEAN_UNITS` with Y-M scatter).
     """
     box = Footprint.from_config(footprint)
     rng = components.component_rng(seed, "halos")
-    table = simulate_halos(cosmology, halo_model, box, margin_deg, rng)
+    y_scatter_rng = components.component_rng(seed, "halo_y_scatter")
+    table = simulate_halos(cosmology, halo_model, box, margin_deg, rng, y_scatter_rng)
     log.info(
         "%d halos (M_vir >= %.2g M_sun) in the padded footprint, %d of them in the footprint",
         len(table),
         halo_model["m_vir_min"],
         table["in_footprint"].sum(),
     )
+    if "y5r500_mean_arcmin2" in table.columns:
+        ln_ratio = np.log(table["y5r500_arcmin2"] / table["y5r500_mean_arcmin2"])
+        log.info(
+            "Y-M scatter sigma_lnY = %g: realised ln(Y / Y_mean) has mean %.4f, std %.4f",
+            halo_model["y_scatter_ln"],
+            ln_ratio.mean(),
+            ln_ratio.std(),
+        )
     io.write_table(
         halos,
         {c: table[c].to_numpy() for c in table.columns},
-        HALO_UNITS,
+        {c: {**HALO_UNITS, **Y_MEAN_UNITS}[c] for c in table.columns},
         meta={"seed": seed, "footprint": footprint, "margin_deg": margin_deg},
     )
 

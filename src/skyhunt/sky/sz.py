@@ -8,6 +8,11 @@ Kinematic SZ: Delta T / T_CMB = -tau v_los / c, with the optical depth of an
 isothermal gas at the halo's M500-T temperature, tau = y m_e c^2 / (k T), so
 tau follows the same projected profile as y (DeepSZ, Lin et al. 2021,
 section 1.1, treats kSZ as an additional noise term).
+
+Both are painted from each halo's realised Y5R500 (``y5r500_arcmin2``). With
+Y-M scatter (:func:`skyhunt.sky.halos.scatter_y`) the scatter is one of the
+pressure normalisation at the M500-T temperature, i.e. of the gas density, so
+tau = y m_e c^2 / (k T) scatters with y and each halo stays isothermal.
 """
 
 from __future__ import annotations
