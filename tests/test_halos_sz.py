@@ -5,13 +5,14 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from skyhunt.sky import components, profiles
+from skyhunt import io
+from skyhunt.sky import components, pipeline, profiles
 from skyhunt.sky.cosmology import colossus
 from skyhunt.sky.footprint import Footprint
-from skyhunt.sky.halos import LightCone, simulate_halos
+from skyhunt.sky.halos import HALO_UNITS, LightCone, scatter_y, simulate_halos
 from skyhunt.sky.sz import paint_y_and_tau_v
 
-from .conftest import shipped_config
+from .conftest import shipped_config, small_config
 
 
 @pytest.fixture(scope="module")
@@ -40,7 +41,9 @@ def test_deepsz_cluster_density(sky):
 def test_halo_table(sky):
     fp = Footprint(0.0, 3.0, 0.0, 3.0)
     halo_cfg = dict(sky["halos"], m_vir_min=5e13)
-    halos = simulate_halos(sky["cosmology"], halo_cfg, fp, 0.5, np.random.default_rng(2))
+    halos = simulate_halos(
+        sky["cosmology"], halo_cfg, fp, 0.5, np.random.default_rng(2), np.random.default_rng(3)
+    )
     assert (halos["m500c"] < halos["m_vir"]).all()
     assert ((halos["z"] > 0) & (halos["z"] <= halo_cfg["z_max"])).all()
     assert fp.padded(0.5).contains(halos["ra"], halos["dec"]).all()
@@ -123,3 +126,137 @@ def test_halo_outside_footprint_paints_only_its_overlap():
     # half the cluster lies in the footprint, with the same pixel values as in the larger one
     assert 0.4 < inside.sum() / whole.sum() < 0.6
     np.testing.assert_allclose(inside, whole[np.searchsorted(whole_pix, pix)])
+
+
+# ---------------------------------------------------------------------------------------------
+# log-normal intrinsic scatter of the Y-M relation (sky.halos.y_scatter_ln)
+
+
+def _scattered_halos(sky, sigma, size_deg=4.0, m_vir_min=1e13, scatter_seed=3):
+    halo_cfg = dict(sky["halos"], m_vir_min=m_vir_min, y_scatter_ln=sigma)
+    return simulate_halos(
+        sky["cosmology"],
+        halo_cfg,
+        Footprint(0.0, size_deg, 0.0, size_deg),
+        0.0,
+        np.random.default_rng(2),
+        np.random.default_rng(scatter_seed),
+    )
+
+
+def test_y_scatter_is_lognormal_about_the_median_and_mass_independent(sky):
+    """ln(Y / Y_mean) ~ N(0, 0.2^2) at every mass: nemo's median-preserving convention."""
+    sigma = 0.2
+    halos = _scattered_halos(sky, sigma)
+    n = len(halos)
+    assert n > 10000
+    ln_ratio = np.log(halos["y5r500_arcmin2"] / halos["y5r500_mean_arcmin2"]).to_numpy()
+    # statistical errors of the sample mean and standard deviation of n normal draws
+    assert abs(ln_ratio.mean()) < 4 * sigma / np.sqrt(n), ln_ratio.mean()
+    assert abs(ln_ratio.std(ddof=1) - sigma) < 4 * sigma / np.sqrt(2 * (n - 1)), ln_ratio.std(ddof=1)
+    # the mean of Y itself is biased high by exp(sigma^2 / 2): the scatter keeps the median, not the mean
+    ratio = np.exp(ln_ratio)
+    assert ratio.mean() == pytest.approx(np.exp(sigma**2 / 2), abs=4 * ratio.std() / np.sqrt(n))
+    # no trend with mass, and the same width in the lower and upper mass halves
+    ln_m = np.log(halos["m500c"].to_numpy())
+    slope = np.polyfit(ln_m, ln_ratio, 1)[0]
+    assert abs(slope) < 4 * sigma / (np.sqrt(n) * ln_m.std()), slope
+    low = ln_m < np.median(ln_m)
+    for part in (ln_ratio[low], ln_ratio[~low]):
+        assert abs(part.std(ddof=1) - sigma) < 4 * sigma / np.sqrt(2 * (part.size - 1))
+
+
+def test_y_scatter_changes_only_y_and_follows_its_seed(sky):
+    """Turning the scatter on moves no halo; the same scatter seed gives the same Y, another a new one."""
+    mean = _scattered_halos(sky, 0.0, 2.0)
+    first = _scattered_halos(sky, 0.2, 2.0)
+    again = _scattered_halos(sky, 0.2, 2.0)
+    other = _scattered_halos(sky, 0.2, 2.0, scatter_seed=4)
+    pd.testing.assert_frame_equal(first, again)
+    pd.testing.assert_frame_equal(
+        first[list(mean.columns)].drop(columns="y5r500_arcmin2"), mean.drop(columns="y5r500_arcmin2")
+    )
+    np.testing.assert_array_equal(first["y5r500_mean_arcmin2"], mean["y5r500_arcmin2"])
+    np.testing.assert_array_equal(other["y5r500_mean_arcmin2"], mean["y5r500_arcmin2"])
+    # independent draws: ln(Y_1 / Y_2) has width sqrt(2) sigma, far from 0
+    ln_12 = np.log(first["y5r500_arcmin2"] / other["y5r500_arcmin2"])
+    assert ln_12.std() == pytest.approx(np.sqrt(2) * 0.2, rel=0.1)
+
+
+def test_no_scatter_is_the_mean_relation_and_draws_nothing(sky):
+    """sigma = 0 (the default) keeps the halo table of before: its columns, the mean Y, no draw."""
+    rng = np.random.default_rng(5)
+    state = rng.bit_generator.state
+    y_mean = np.array([1e-5, 2e-4])
+    assert scatter_y(y_mean, 0.0, rng) is y_mean
+    assert rng.bit_generator.state == state
+    halos = _scattered_halos(sky, 0.0, 1.0)
+    assert list(halos.columns) == list(HALO_UNITS)
+    props = profiles.arnaud_halo_properties(
+        colossus(sky["cosmology"]),
+        halos["m500c"].to_numpy(),
+        halos["z"].to_numpy(),
+        sky["halos"]["truncation_r500"],
+    )
+    np.testing.assert_array_equal(halos["y5r500_arcmin2"], props["y_arcmin2"])
+
+
+@pytest.mark.parametrize("sigma", [0.0, 0.5])
+def test_run_halos_units_and_painted_maps_carry_the_realised_y(tmp_path, sigma):
+    """The pipeline paints each halo's realised Y, tSZ and isothermal kSZ alike, and records the mean."""
+    cfg = small_config(nside=2048, size_deg=1.0)
+    sky = cfg["sky"]
+    sky["halos"].update(m_vir_min=1e14, y_scatter_ln=sigma)
+    halos_path = tmp_path / "halos.parquet"
+    pipeline.run_halos(
+        footprint=sky["footprint"],
+        margin_deg=sky["margin_deg"],
+        cosmology=sky["cosmology"],
+        halo_model=sky["halos"],
+        seed=cfg["seed"],
+        halos=halos_path,
+    )
+    halos, units = io.read_table(halos_path)
+    if sigma:
+        at = list(HALO_UNITS).index("y5r500_arcmin2") + 1
+        names = [*list(HALO_UNITS)[:at], "y5r500_mean_arcmin2", *list(HALO_UNITS)[at:]]
+        assert units == {c: {**HALO_UNITS, "y5r500_mean_arcmin2": "arcmin^2"}[c] for c in names}
+    else:
+        assert units == HALO_UNITS
+    assert list(halos.columns) == list(units)
+    band = sky["bands"][1]
+    tsz, ksz = tmp_path / "tsz.fits", tmp_path / "ksz.fits"
+    pipeline.run_sz_maps(
+        footprint=sky["footprint"],
+        nside=sky["nside"],
+        bands=[band],
+        truncation_r500=sky["halos"]["truncation_r500"],
+        halos=halos_path,
+        tsz=[tsz],
+        ksz=[ksz],
+    )
+    t_map = io.read_partial_map(tsz)[1].astype(float)
+    k_map = io.read_partial_map(ksz)[1].astype(float)
+    y_map = t_map / components.tsz_map(np.ones(1), band["freq_ghz"])[0]
+    tau_v_map = k_map / components.ksz_map(np.ones(1))[0]
+    # each halo's share of the footprint, from painting it alone with unit Y
+    pixels = Footprint.from_config(sky["footprint"]).pixels(sky["nside"])
+    omega_pix = hp.nside2pixarea(sky["nside"], degrees=True) * 3600.0
+    unit = halos.assign(y5r500_arcmin2=1.0)
+    share = np.array(
+        [
+            paint_y_and_tau_v(unit.iloc[[i]], sky["nside"], pixels, 5.0)[0].sum() * omega_pix
+            for i in range(len(unit))
+        ]
+    )
+    assert share.max() == pytest.approx(1.0, rel=1e-6) and share.sum() > 3
+    y_real = halos["y5r500_arcmin2"].to_numpy()
+    tau_per_y = profiles.MEC2_KEV / halos["t_keV"].to_numpy() * halos["v_los"].to_numpy() / 299792.458
+    assert y_map.sum() * omega_pix == pytest.approx(np.sum(share * y_real), rel=1e-5)
+    tau_v_scale = np.sum(share * y_real * np.abs(tau_per_y))
+    assert tau_v_map.sum() * omega_pix == pytest.approx(
+        np.sum(share * y_real * tau_per_y), abs=1e-5 * tau_v_scale
+    )
+    if sigma:
+        y_mean = halos["y5r500_mean_arcmin2"].to_numpy()
+        assert abs(np.sum(share * y_real) / np.sum(share * y_mean) - 1.0) > 0.05
