@@ -227,6 +227,13 @@ def test_negative_noise(cfg):
     assert "arcmin" in msg  # the unit hint from the schema description
 
 
+def test_negative_y_scatter(cfg):
+    cfg["sky"]["halos"]["y_scatter_ln"] = -0.2
+    msg = problems_of(cfg)
+    assert "config key 'sky.halos.y_scatter_ln': expected a number >= 0, got -0.2" in msg
+    assert "ln Y5R500" in msg  # the description's first sentence says what the key is
+
+
 def test_dec_out_of_range(cfg):
     cfg["sky"]["footprint"]["dec_max"] = 95
     msg = problems_of(cfg)
@@ -462,6 +469,7 @@ NON_FINITE_KEYS = [
     ("mf", "core_radii_arcmin", 2),
     ("mf", "detection", "snr_min"),
     ("sky", "halos", "m_vir_min"),
+    ("sky", "halos", "y_scatter_ln"),
     ("cnn", "optimizer", "lr"),
 ]
 

@@ -243,9 +243,10 @@ def test_run_halos_units_and_painted_maps_carry_the_realised_y(tmp_path, sigma):
     pixels = Footprint.from_config(sky["footprint"]).pixels(sky["nside"])
     omega_pix = hp.nside2pixarea(sky["nside"], degrees=True) * 3600.0
     unit = halos.assign(y5r500_arcmin2=1.0)
+    truncation = sky["halos"]["truncation_r500"]
     share = np.array(
         [
-            paint_y_and_tau_v(unit.iloc[[i]], sky["nside"], pixels, 5.0)[0].sum() * omega_pix
+            paint_y_and_tau_v(unit.iloc[[i]], sky["nside"], pixels, truncation)[0].sum() * omega_pix
             for i in range(len(unit))
         ]
     )
@@ -259,4 +260,5 @@ def test_run_halos_units_and_painted_maps_carry_the_realised_y(tmp_path, sigma):
     )
     if sigma:
         y_mean = halos["y5r500_mean_arcmin2"].to_numpy()
-        assert abs(np.sum(share * y_real) / np.sum(share * y_mean) - 1.0) > 0.05
+        # the mean relation would give another total, far beyond the painting's precision
+        assert abs(np.sum(share * y_real) / np.sum(share * y_mean) - 1.0) > 1e-3

@@ -21,6 +21,7 @@ from .imported_fixtures import sehgal_halo_rows, uk_to_jy_per_sr, write_ascii, w
 
 NSIDE = 64
 
+
 @pytest.fixture
 def sky():
     cfg = small_config(
@@ -219,6 +220,23 @@ def test_config_sehgal_needs_the_octant_and_its_band_labels():
     assert "config key 'sky.bands[1].name': expected one of the Sehgal et al. (2010) frequency labels" in msg
     cfg["sky"]["source"] = "simulate"
     validate_config(cfg)  # the same footprint and names are fine for a simulated sky
+
+
+@pytest.mark.parametrize("source", ["sehgal2010", "maps"])
+def test_config_y_scatter_only_for_simulated_skies(source):
+    """Imported maps bring their own SZ: a Y-M scatter there would be a truth record of no map."""
+    cfg = copy.deepcopy(
+        small_config(footprint={"ra_min": 20.0, "ra_max": 22.0, "dec_min": 10.0, "dec_max": 12.0})
+    )
+    cfg["sky"]["source"] = source
+    validate_config(cfg)  # the default, no scatter
+    cfg["sky"]["halos"]["y_scatter_ln"] = 0.2
+    assert (
+        f"config key 'sky.halos.y_scatter_ln': expected 0 with sky.source = {source!r}, whose maps bring"
+        in _problems(cfg)
+    )
+    cfg["sky"]["source"] = "simulate"
+    validate_config(cfg)
 
 
 def test_config_map_templates():
