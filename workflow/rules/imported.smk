@@ -79,7 +79,12 @@ rule import_halos:
         footprint=config["sky"]["footprint"],
         margin_deg=config["sky"]["margin_deg"],
         cosmology=config["sky"]["cosmology"],
-        halo_model=config["sky"]["halos"],
+        halo_model=pick(
+            config["sky"]["halos"],
+            "m_vir_min",
+            "concentration_model",
+            "truncation_r500",
+        ),
         kind=SKY_SOURCE,
     script:
         "../scripts/import_halos.py"

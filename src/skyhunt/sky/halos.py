@@ -26,7 +26,8 @@ from skyhunt.sky.footprint import Footprint
 #: Speed of light in km/s.
 C_KM_S = 299792.458
 
-#: Units of the halo table columns, stored in the Parquet metadata.
+#: Units of the halo table columns, stored in the Parquet metadata (of the columns a table has:
+#: ``y5r500_mean_arcmin2``, the mean-relation Y, only with Y-M scatter, ``sky.halos.y_scatter_ln`` > 0).
 HALO_UNITS = {
     "halo_id": "",
     "ra": "deg",
@@ -37,14 +38,11 @@ HALO_UNITS = {
     "r500": "Mpc (physical)",
     "theta500_arcmin": "arcmin",
     "y5r500_arcmin2": "arcmin^2",
+    "y5r500_mean_arcmin2": "arcmin^2",
     "t_keV": "keV",
     "v_los": "km/s (positive = receding)",
     "in_footprint": "",
 }
-
-#: Units of the column the halo table has only with Y-M scatter (``sky.halos.y_scatter_ln`` > 0):
-#: the mean-relation Y5R500, after ``y5r500_arcmin2`` (the realised, painted Y).
-Y_MEAN_UNITS = {"y5r500_mean_arcmin2": "arcmin^2"}
 
 _LOG10_M_MAX = 16.0
 
@@ -277,8 +275,8 @@ def simulate_halos(
     Returns
     -------
     pandas.DataFrame
-        Columns and units as in :data:`HALO_UNITS` (and :data:`Y_MEAN_UNITS`
-        with scatter), sorted by (dec, ra).
+        Columns and units as in :data:`HALO_UNITS` (``y5r500_mean_arcmin2``
+        with scatter only), sorted by (dec, ra).
     """
     padded = footprint.padded(margin_deg)
     omega = padded.area_deg2 * (np.pi / 180.0) ** 2

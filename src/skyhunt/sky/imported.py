@@ -315,7 +315,8 @@ def read_user_halos(path) -> pd.DataFrame:
 def build_halo_table(
     footprint: dict, margin_deg: float, cosmology: dict, halo_model: dict, catalogue: pd.DataFrame
 ) -> pd.DataFrame:
-    """Halos of a catalogue within the padded footprint, with every column of :data:`HALO_UNITS`.
+    """Halos of a catalogue within the padded footprint, with the columns of :data:`HALO_UNITS`
+    (all but ``y5r500_mean_arcmin2``: imported halos have no Y-M scatter).
 
     R500, theta500, Y5R500 and T follow from M500c and z with the Arnaud et al.
     (2010) relations, as for simulated halos; M500c comes from the catalogue
@@ -391,7 +392,7 @@ def run_import_halos(
     io.write_table(
         halos,
         {c: table[c].to_numpy() for c in table.columns},
-        HALO_UNITS,
+        {c: HALO_UNITS[c] for c in table.columns},
         meta={"catalogue": Path(catalogue).name, "kind": kind, "footprint": footprint},
     )
 

@@ -17,7 +17,7 @@ from skyhunt.sky import components
 from skyhunt.sky.beam import gaussian_beam_operator
 from skyhunt.sky.cosmology import lensed_tt_spectrum as cosmology_spectrum
 from skyhunt.sky.footprint import Footprint
-from skyhunt.sky.halos import HALO_UNITS, Y_MEAN_UNITS, simulate_halos
+from skyhunt.sky.halos import HALO_UNITS, simulate_halos
 from skyhunt.sky.readers import (
     HALO_SZ_COLUMNS,
     read_cmb_spectrum,
@@ -110,8 +110,8 @@ def run_halos(
     seed : int
         Run seed.
     halos : path-like
-        Output Parquet table (:data:`skyhunt.sky.halos.HALO_UNITS`, plus
-        :data:`skyhunt.sky.halos.Y_MEAN_UNITS` with Y-M scatter).
+        Output Parquet table (:data:`skyhunt.sky.halos.HALO_UNITS`; ``y5r500_mean_arcmin2``
+        with Y-M scatter only).
     """
     box = Footprint.from_config(footprint)
     rng = components.component_rng(seed, "halos")
@@ -134,7 +134,7 @@ def run_halos(
     io.write_table(
         halos,
         {c: table[c].to_numpy() for c in table.columns},
-        {c: {**HALO_UNITS, **Y_MEAN_UNITS}[c] for c in table.columns},
+        {c: HALO_UNITS[c] for c in table.columns},
         meta={"seed": seed, "footprint": footprint, "margin_deg": margin_deg},
     )
 
