@@ -29,6 +29,7 @@ EDITS = {
         [f"results/sky/observed/{s}_219.fits" for s in ("cmb_tsz", "ksz", "ir", "radio", "dust")],
     ),
     ("sky", "dust", "beta"): (1.5, ["dust_map"]),
+    ("sky", "halos", "y_scatter_ln"): (0.2, ["halos"]),
     ("sky", "cmb", "lmax"): (2500, ["cmb_spectrum"]),
     ("mf", "detection", "snr_min"): (4.0, ["matched_filter"]),
     ("mf", "matching", "radius_arcmin"): (1.5, ["match_mf"]),
