@@ -31,6 +31,13 @@ ENSEMBLE_KEYS = {"l2": EVALUATION["learned"]["l2"], "stage": "dust"}
 TABLE1_KEYS = {"bootstrap": EVALUATION["bootstrap"], "seed": 7}
 
 
+def table1_into(scores, thresholds, directory) -> None:
+    """run_table1 with :data:`TABLE1_KEYS`, writing ``t.csv`` and ``t.md`` into ``directory``."""
+    run_table1(
+        **TABLE1_KEYS, scores=scores, thresholds=thresholds, csv=directory / "t.csv", md=directory / "t.md"
+    )
+
+
 def synthetic_scores(rng, n, n_pos, separation=2.5):
     """Labels, a CNN-like probability and an MF-like SNR (0 for most negatives), partly independent."""
     labels = np.zeros(n, bool)
@@ -132,13 +139,7 @@ def test_ensembles_and_table1_end_to_end(tmp_path, stage_files):
     assert set(scores["split"]) == {"validation", "test"} and len(scores) == 600
     thresholds = json.loads(out["thresholds.json"].read_text())
     assert thresholds["stage"] == "dust" and set(thresholds["methods"]) == set(METHODS)
-    run_table1(
-        **TABLE1_KEYS,
-        scores=out["scores.parquet"],
-        thresholds=out["thresholds.json"],
-        csv=out["t.csv"],
-        md=out["t.md"],
-    )
+    table1_into(out["scores.parquet"], out["thresholds.json"], out["t.csv"].parent)
     table = pd.read_csv(out["t.csv"])
     test = scores[scores["split"] == "test"]
     assert list(table["method"]) == list(METHODS)
@@ -151,13 +152,7 @@ def test_ensembles_and_table1_end_to_end(tmp_path, stage_files):
     assert "| EnsemblePROD |" in md and "P(beats both)" in md
     # same inputs and seed: same bytes
     first = out["t.csv"].read_bytes()
-    run_table1(
-        **TABLE1_KEYS,
-        scores=out["scores.parquet"],
-        thresholds=out["thresholds.json"],
-        csv=out["t.csv"],
-        md=out["t.md"],
-    )
+    table1_into(out["scores.parquet"], out["thresholds.json"], out["t.csv"].parent)
     assert out["t.csv"].read_bytes() == first
 
 
@@ -186,13 +181,7 @@ def test_ensemble_scores_without_a_column_fail_naming_the_file(tmp_path, stage_f
     table, _ = io.read_table(out)
     io.write_table(out, {c: table[c].to_numpy() for c in table if c != "label"}, {})
     with pytest.raises(io.InputFileError, match=r"scores\.parquet lacks columns \['label'\]"):
-        run_table1(
-            **TABLE1_KEYS,
-            scores=out,
-            thresholds=tmp_path / "t.json",
-            csv=tmp_path / "t.csv",
-            md=tmp_path / "t.md",
-        )
+        table1_into(out, tmp_path / "t.json", tmp_path)
     assert not (tmp_path / "t.csv").exists()
 
 
@@ -213,13 +202,7 @@ def test_corrupt_thresholds_file_fails_naming_it(tmp_path, stage_files):
     run_ensembles(**ENSEMBLE_KEYS, **stage_files, scores=out, thresholds=tmp_path / "t.json")
     (tmp_path / "t.json").write_text('{"stage": "dust"}')
     with pytest.raises(io.InputFileError, match="t.json: not a thresholds file"):
-        run_table1(
-            **TABLE1_KEYS,
-            scores=out,
-            thresholds=tmp_path / "t.json",
-            csv=tmp_path / "t.csv",
-            md=tmp_path / "t.md",
-        )
+        table1_into(out, tmp_path / "t.json", tmp_path)
     assert not (tmp_path / "t.csv").exists()
 
 

@@ -250,6 +250,14 @@ def require_columns(table, columns, path) -> None:
         raise InputFileError(f"table {path} lacks columns {missing}")
 
 
+def read_checked_table(path: str | os.PathLike, columns):
+    """A table of :func:`read_table` that has every one of ``columns`` (else :class:`InputFileError`
+    naming ``path`` and the missing columns)."""
+    table, _ = read_table(path)
+    require_columns(table, columns, path)
+    return table
+
+
 def read_table_meta(path: str | os.PathLike) -> dict:
     """The ``skyhunt`` metadata of a Parquet table written by :func:`write_table` ({} if none)."""
     path = Path(path)

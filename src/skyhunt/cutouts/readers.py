@@ -28,6 +28,4 @@ def read_index(path, columns: Iterable[str]) -> pd.DataFrame:
         Columns the caller needs (see :data:`skyhunt.cutouts.pipeline.INDEX_UNITS`); a missing one
         fails naming the file and the column.
     """
-    table, _ = io.read_table(path)
-    io.require_columns(table, columns, path)
-    return table
+    return io.read_checked_table(path, columns)

@@ -301,9 +301,7 @@ def selection_grid(x, y, detected, x_edges, y_edges, min_per_bin: int) -> tuple[
 def read_halo_detections(path) -> pd.DataFrame:
     """Read a per-halo detection table (:data:`HALO_DETECTION_UNITS`); fail naming the file if it lacks a
     column."""
-    table, _ = io.read_table(path)
-    io.require_columns(table, HALO_DETECTION_UNITS, path)
-    return table
+    return io.read_checked_table(path, HALO_DETECTION_UNITS)
 
 
 def run_halo_detections(

@@ -346,16 +346,12 @@ def remedy_markdown(remedy: pd.DataFrame, stage: str, merge_arcmin: float, centr
 
 def read_recut_scores(path) -> pd.DataFrame:
     """The re-cut score table (:data:`RECUT_UNITS`); fail naming the file if it lacks a column."""
-    table, _ = io.read_table(path)
-    io.require_columns(table, RECUT_UNITS, path)
-    return table
+    return io.read_checked_table(path, RECUT_UNITS)
 
 
 def read_dense_scores(path) -> pd.DataFrame:
     """The dense-grid score table (:data:`DENSE_UNITS`); fail naming the file if it lacks a column."""
-    table, _ = io.read_table(path)
-    io.require_columns(table, DENSE_UNITS, path)
-    return table
+    return io.read_checked_table(path, DENSE_UNITS)
 
 
 def read_cnn_threshold(thresholds_path, stage: str) -> float:
@@ -414,8 +410,7 @@ def run_edge_effect_table(
     dense_scores = read_dense_scores(dense)
     cutout_index = read_index(index, (*GRID_COLUMNS, "split"))
     halo_table = read_halos(halos, HALO_CUT_COLUMNS)
-    cnn_scores, _ = io.read_table(scores)
-    io.require_columns(cnn_scores, ("cutout_id", "probability"), scores)
+    cnn_scores = io.read_checked_table(scores, ("cutout_id", "probability"))
     if not np.array_equal(cnn_scores["cutout_id"].to_numpy(), cutout_index["cutout_id"].to_numpy()):
         raise io.InputFileError(f"{scores}: its cutout_id column does not follow {index}")
 

@@ -55,8 +55,7 @@ def load_method_scores(index_path, cnn_path, mf_path) -> pd.DataFrame:
     out = index[["cutout_id", "split"]].copy()
     out["label"] = index["label"].to_numpy(bool)
     for path, column, name in ((cnn_path, "probability", "cnn"), (mf_path, "snr", "mf")):
-        table, _ = io.read_table(path)
-        io.require_columns(table, ("cutout_id", column), path)
+        table = io.read_checked_table(path, ("cutout_id", column))
         if not np.array_equal(table["cutout_id"].to_numpy(), out["cutout_id"].to_numpy()):
             raise io.InputFileError(
                 f"{path}: its cutout_id column does not follow the cutout index {index_path}; "
@@ -140,9 +139,7 @@ def read_thresholds(path) -> dict:
 def read_ensemble_scores(path, columns=tuple(ENSEMBLE_SCORE_UNITS)) -> pd.DataFrame:
     """The score table of :func:`run_ensembles`; fail naming the file if it lacks one of ``columns``
     (default: all of :data:`ENSEMBLE_SCORE_UNITS`)."""
-    scores, _ = io.read_table(path)
-    io.require_columns(scores, columns, path)
-    return scores
+    return io.read_checked_table(path, columns)
 
 
 def read_ensembles(scores_path, thresholds_path) -> tuple[pd.DataFrame, dict]:

@@ -12,6 +12,4 @@ MATCH_COLUMNS = ("ra", "dec", "snr")
 
 def read_candidates(path) -> pd.DataFrame:
     """The candidate table of one stage (``candidates.parquet``) with the columns matching needs."""
-    table, _ = io.read_table(path)
-    io.require_columns(table, MATCH_COLUMNS, path)
-    return table
+    return io.read_checked_table(path, MATCH_COLUMNS)

@@ -33,17 +33,13 @@ def read_halos(path, columns: Iterable[str]) -> pd.DataFrame:
     columns : iterable of str
         Columns the caller needs; a missing one fails naming the file and the column.
     """
-    table, _ = io.read_table(path)
-    io.require_columns(table, columns, path)
-    return table
+    return io.read_checked_table(path, columns)
 
 
 def read_sources(path, columns: Iterable[str]) -> pd.DataFrame:
     """The point-source catalogue (``sources.parquet``; fluxes in mJy, see
     :func:`skyhunt.sky.sources.source_units`), with the ``columns`` the caller needs."""
-    table, _ = io.read_table(path)
-    io.require_columns(table, columns, path)
-    return table
+    return io.read_checked_table(path, columns)
 
 
 def source_flux_columns(bands) -> tuple[str, ...]:
