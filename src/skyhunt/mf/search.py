@@ -90,6 +90,32 @@ def sz_vector(bands: list[dict]) -> np.ndarray:
     return T_CMB_K * 1e6 * tsz_spectrum([b["freq_ghz"] for b in bands])
 
 
+def sky_transfer(inp: SearchInputs, kx: np.ndarray, ky: np.ndarray) -> np.ndarray:
+    """Transfer function T_b(k) of sky signals into each band's map, before the map sampling.
+
+    The band's beam, and the HEALPix pixel window if ``mf.healpix_pixwin`` is set. Every
+    sky signal (clusters, and the astrophysical terms of the noise model) is multiplied by
+    it; the sampling window W(k) of :func:`skyhunt.mf.templates.interpolation_window`
+    comes on top.
+
+    Parameters
+    ----------
+    inp : SearchInputs
+    kx, ky : ndarray
+        Wavenumbers along RA and Dec, rad^-1 (broadcast together).
+
+    Returns
+    -------
+    ndarray, shape (n_bands, *broadcast shape)
+        Dimensionless.
+    """
+    ell = np.hypot(kx, ky)
+    out = np.stack([templates.gaussian_beam(ell, b["beam_fwhm_arcmin"]) for b in inp.bands])
+    if inp.mf_cfg["healpix_pixwin"]:
+        out = out * templates.healpix_pixel_window(ell, inp.nside)
+    return out
+
+
 #: Aliases summed in the tile spectra: shifts of k by (i, j) 2 pi / p, |i|, |j| <= 1.
 ALIASES = [(i, j) for i in (-1, 0, 1) for j in (-1, 0, 1)]
 
@@ -126,9 +152,7 @@ def tile_spectra(inp: SearchInputs, grid: FlatGrid, dec0: float) -> tuple[np.nda
         kx, ky = kx0 + i * k_nyq, ky0 + j * k_nyq
         ell = np.hypot(kx, ky)
         window = templates.interpolation_window(kx, ky, inp.nside, dec0)
-        sky_t = np.stack([templates.gaussian_beam(ell, b["beam_fwhm_arcmin"]) for b in inp.bands])
-        if mf["healpix_pixwin"]:
-            sky_t = sky_t * templates.healpix_pixel_window(ell, inp.nside)
+        sky_t = sky_transfer(inp, kx, ky)
         bank = templates.template_bank(ell, mf)[1].astype(np.float32)
         if signal is None:
             signal = np.zeros((bank.shape[0], nb, *ky0.shape), dtype=np.float32)
