@@ -30,6 +30,7 @@ include: "workflow/rules/figures_examples.smk"
 include: "workflow/rules/ensembles.smk"
 include: "workflow/rules/completeness.smk"
 include: "workflow/rules/edge_effect.smk"
+include: "workflow/rules/compare.smk"
 
 
 rule all:

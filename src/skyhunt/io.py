@@ -16,6 +16,7 @@ import warnings
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 from astropy.io import fits
@@ -254,6 +255,17 @@ def read_checked_table(path: str | os.PathLike, columns):
     """A table of :func:`read_table` that has every one of ``columns`` (else :class:`InputFileError`
     naming ``path`` and the missing columns)."""
     table, _ = read_table(path)
+    require_columns(table, columns, path)
+    return table
+
+
+def read_checked_csv(path: str | os.PathLike, columns, what: str):
+    """A CSV table with every one of ``columns``, as pandas reads it; else :class:`InputFileError`
+    naming ``path`` and ``what`` it should have been (e.g. "remedy table")."""
+    try:
+        table = pd.read_csv(path)
+    except (OSError, ValueError) as err:
+        raise InputFileError(f"{path}: not a readable {what} ({err})") from err
     require_columns(table, columns, path)
     return table
 

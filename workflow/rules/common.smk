@@ -183,3 +183,22 @@ def source_catalogue_specs():
 
 
 SEHGAL_MANIFEST = sehgal_manifest() if SKY_SOURCE == "sehgal2010" else {}
+
+
+# The compare target (compare.smk): the setups whose runs exist, and this run if it is one.
+def compared_setups():
+    here = os.path.normpath(RESULTS)
+    return [
+        s
+        for s in config["compare"]["setups"]
+        if os.path.normpath(s["results_dir"]) == here
+        or os.path.exists(os.path.join(s["results_dir"], "tables", "table1.csv"))
+    ]
+
+
+def compared_tables(name):
+    return [os.path.join(s["results_dir"], "tables", name) for s in compared_setups()]
+
+
+def compared_names(wildcards):
+    return [s["name"] for s in compared_setups()]

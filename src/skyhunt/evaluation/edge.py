@@ -366,12 +366,7 @@ def read_cnn_threshold(thresholds_path, stage: str) -> float:
 
 def read_remedy_table(path) -> pd.DataFrame:
     """The remedy table (CSV) of :func:`run_edge_effect_table`; fail naming the file if it lacks a column."""
-    try:
-        remedy = pd.read_csv(path)
-    except (OSError, ValueError) as err:
-        raise io.InputFileError(f"{path}: not a readable remedy table ({err})") from err
-    io.require_columns(remedy, ("threshold", "area_deg2", *REMEDY_COLUMNS), path)
-    return remedy
+    return io.read_checked_csv(path, ("threshold", "area_deg2", *REMEDY_COLUMNS), "remedy table")
 
 
 def run_edge_effect_table(

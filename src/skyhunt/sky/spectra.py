@@ -128,6 +128,7 @@ def electron_theta(t_kev: float | np.ndarray) -> np.ndarray:
     """Dimensionless electron temperature theta_e = k T_e / (m_e c^2), for T_e in keV."""
     return np.asarray(t_kev, dtype=float) / MEC2_KEV
 
+
 #: Polynomial coefficients of the relativistic tSZ expansion of Itoh, Kohyama & Nozawa (1998,
 #: ApJ 502, 7, eqs. 2.26-2.30): Y_k = sum over (j, n) of c * S~^(2j) X~^n, keyed by k, then j,
 #: with the coefficients of X~^0, X~^1, ... in each list.
