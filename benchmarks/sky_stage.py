@@ -37,7 +37,7 @@ def merged(base: dict, over: dict) -> dict:
 
 
 def job_rule(stem: str, cfg: dict) -> str:
-    """The benchmark file's rule, its band and stage wildcards removed (``observed_dust_090`` -> ``observed``)."""
+    """The rule of a benchmark file: its band and stage wildcards removed (``observed_dust_090``)."""
     for names in ([b["name"] for b in cfg["sky"]["bands"]], [s["name"] for s in cfg["sky"]["stages"]]):
         for n in names:
             if stem.endswith(f"_{n}"):
