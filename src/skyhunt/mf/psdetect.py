@@ -9,19 +9,16 @@ configured; :func:`skyhunt.mf.search.sky_transfer`) times the sampling window
 W(k) of :func:`skyhunt.mf.templates.interpolation_window`, summed over the
 aliases of :data:`skyhunt.mf.search.ALIASES`. The noise is the band's own
 2-D power spectrum measured in the tile (:func:`smoothed_power`), so no
-catalogue or model enters. Peaks above ``detect.snr_min`` are sources;
-each one's position and flux are then fitted in the HEALPix map
-(:func:`fit_fluxes`), the found sources subtracted, and the pass repeated
-(:func:`detect_sources`).
+catalogue or model enters. Peaks above ``detect.snr_min`` are candidates;
+each one's position, flux and SNR are fitted in the HEALPix map
+(:func:`fit_fluxes`), those at ``snr_min`` or more are sources, they are
+subtracted, and the pass repeated (:func:`detect_sources`).
 
-Only positive peaks are sources: clusters are decrements at 90 and 148 GHz
+Only positive fluxes are sources: clusters are decrements at 90 and 148 GHz
 (and at 219 GHz, near the SZ null, a few per cent of that, positive). A
-bright decrement filtered for a point source rings, and the ring has
-positive lobes; so negative peaks above the cut take part in the side-lobe
-suppression (:func:`skyhunt.mf.peaks.suppress_sidelobes` with
-``detect.exclusion_radius_arcmin`` and ``detect.exclusion_snr_ratio``,
-applied to |SNR|), which drops a positive peak that is a much brighter
-peak's ring, whichever its sign; negative peaks are then discarded.
+decrement's tile peaks are negative and not candidates; the positive lobes
+of its filtered ring (and of a bright source's) are candidates, but the map
+holds no positive flux there, so their HEALPix fits fail the SNR cut.
 """
 
 from __future__ import annotations
@@ -39,7 +36,7 @@ from scipy import ndimage
 from skyhunt.cutouts.extract import PatchInterpolator
 from skyhunt.mf import templates
 from skyhunt.mf.filter import FlatGrid, MatchedFilter
-from skyhunt.mf.peaks import find_groups, suppress_sidelobes
+from skyhunt.mf.peaks import find_groups
 from skyhunt.mf.pointsources import subtract_fluxes
 from skyhunt.mf.search import (
     ALIASES,
@@ -91,12 +88,13 @@ def smoothed_power(map_k: np.ndarray, grid: FlatGrid, w2_mean: float, smooth_ell
     ``N(k) = <|m~(k')|^2> p^2 / (n_pix <w^2>)`` averaged over a box of side
     ``smooth_ell`` around k (as nemo smooths the 2-D noise power for its
     filters). Unlike annuli (:func:`skyhunt.mf.noise.estimate_spectra`) it keeps
-    the anisotropy of the HEALPix sampling: white pixel noise, interpolated,
-    is about twice as strong along RA as along Dec at the tile's high k and
-    keeps power where the separable window of
-    :func:`skyhunt.mf.templates.interpolation_window` vanishes, so an isotropic
-    or window-shaped model overweights those modes and a point-source filter
-    built on it finds false sources by the hundred.
+    the anisotropy of the HEALPix sampling, which matters at the high k a
+    point-source filter weighs: interpolated white pixel noise along k_y has
+    about half the power the separable window of
+    :func:`skyhunt.mf.templates.interpolation_window` predicts, and keeps
+    power where that window vanishes. On a tile of white noise at nside 8192
+    the point-source SNR has a standard deviation of 0.98 with this estimate
+    and 1.65 with annuli.
 
     Parameters
     ----------
@@ -119,42 +117,8 @@ def smoothed_power(map_k: np.ndarray, grid: FlatGrid, w2_mean: float, smooth_ell
     return ndimage.uniform_filter(power, size=tuple(size), mode=("wrap", "reflect"))[None, None]
 
 
-def band_peaks(snr: np.ndarray, cfg: dict, centroid_fraction: float, pixel_arcmin: float) -> dict:
-    """Positive peaks of one band's point-source SNR map that are not another peak's ring.
-
-    Parameters
-    ----------
-    snr : ndarray, shape (ny, nx)
-        Point-source SNR map.
-    cfg : dict
-        ``mf.point_sources.detect``.
-    centroid_fraction : float
-        As ``mf.detection.centroid_fraction``.
-    pixel_arcmin : float
-        Pixel side, arcmin.
-
-    Returns
-    -------
-    dict of ndarray
-        ``iy``, ``ix`` (fractional pixels) and ``snr`` of the kept positive peaks.
-    """
-    pos = find_groups(snr[None], cfg["snr_min"], centroid_fraction)
-    neg = find_groups(-snr[None], cfg["snr_min"], centroid_fraction)
-    iy = np.concatenate([pos["iy"], neg["iy"]])
-    ix = np.concatenate([pos["ix"], neg["ix"]])
-    strength = np.concatenate([pos["snr"], neg["snr"]])
-    keep = suppress_sidelobes(
-        ix * pixel_arcmin,
-        iy * pixel_arcmin,
-        strength,
-        cfg["exclusion_radius_arcmin"],
-        cfg["exclusion_snr_ratio"],
-    )[: pos["snr"].size]
-    return {"iy": pos["iy"][keep], "ix": pos["ix"][keep], "snr": pos["snr"][keep]}
-
-
 def find_peaks(maps: np.ndarray, interp, inp: SearchInputs, nthreads: int = 1) -> pd.DataFrame:
-    """One point-source pass over every tile: peaks above ``detect.snr_min`` per band.
+    """One point-source pass over every tile: candidate peaks above ``detect.snr_min`` per band.
 
     Parameters
     ----------
@@ -190,7 +154,7 @@ def find_peaks(maps: np.ndarray, interp, inp: SearchInputs, nthreads: int = 1) -
             n = smoothed_power(maps_k[b], grid, w2, cfg["noise_smooth_ell"])
             filt = MatchedFilter(grid, n, cache[tile.dec0][b][None, None])
             snr = filt.snr(maps_k[b : b + 1], workers=nthreads)
-            p = band_peaks(snr[0], cfg, mf["detection"]["centroid_fraction"], layout.pixel_arcmin)
+            p = find_groups(snr, cfg["snr_min"], mf["detection"]["centroid_fraction"])
             ra, dec = layout.sky_of(tile, p["iy"], p["ix"])
             iy = np.clip(np.rint(p["iy"]).astype(np.int64), 0, layout.npix - 1)
             ix = np.clip(np.rint(p["ix"]).astype(np.int64), 0, layout.npix - 1)
