@@ -7,10 +7,12 @@ import dataclasses
 
 import healpy as hp
 import numpy as np
+import pandas as pd
 import pytest
+import yaml
 
 from skyhunt import io
-from skyhunt.mf.pipeline import run_matched_filter
+from skyhunt.mf.pipeline import point_source_noise, run_matched_filter
 from skyhunt.mf.pointsources import bright_sources, d3000, shot_noise_spectrum
 from skyhunt.mf.psdetect import detect_sources
 from skyhunt.mf.search import SearchInputs, search
@@ -254,3 +256,34 @@ def test_detect_workflow_does_not_need_the_catalogue(tmp_path):
     detect = matched_filter_inputs("--config", "mf={point_sources: {treatment: detect}, noise: maps}")
     assert "sources.parquet" not in detect
     assert "results/sky/observed/dust_219.fits" in detect
+
+
+def test_config_rules_of_the_point_source_treatments(cfg):
+    from skyhunt.config import ConfigError, validate_config
+
+    from .conftest import REPO
+
+    raw = yaml.safe_load((REPO / "config.yaml").read_text())
+    detect = copy.deepcopy(raw)
+    detect["mf"]["point_sources"]["treatment"] = "detect"
+    with pytest.raises(ConfigError, match="'mf.noise': expected maps with mf.point_sources.treatment detect"):
+        validate_config(detect)
+    detect["mf"]["noise"] = "maps"
+    assert validate_config(detect)["mf"]["point_sources"]["detect"]["snr_min"] == 5.0
+
+
+def test_catalogue_model_without_sources_fails_naming_the_key(cfg):
+    sky = cfg["sky"]
+    empty = pd.DataFrame({c: [] for c in ["ra", "dec", *[f"flux_{b['name']}_mjy" for b in sky["bands"]]]})
+    fp = Footprint.from_config(sky["footprint"])
+    with pytest.raises(ValueError, match="mf.noise_model.point_sources: config"):
+        point_source_noise(empty, empty, sky["bands"], sky["point_sources"], cfg["mf"], fp)
+    cl = point_source_noise(
+        empty,
+        empty,
+        sky["bands"],
+        sky["point_sources"],
+        dict(cfg["mf"], noise_model={"point_sources": "config"}),
+        fp,
+    )
+    np.testing.assert_allclose(d3000(np.diag(cl)), [b["ps_d3000_uk2"] for b in sky["bands"]])

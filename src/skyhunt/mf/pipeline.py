@@ -24,21 +24,43 @@ log = logging.getLogger("skyhunt.mf")
 
 
 def point_source_noise(
-    catalogue, bands: list, point_sources: dict, mf: dict, footprint: Footprint
+    catalogue, removed, bands: list, point_sources: dict, mf: dict, footprint: Footprint
 ) -> np.ndarray:
     """Point-source C_ell of the MF noise model, µK² sr, shape (n_bands, n_bands).
 
     ``mf.noise_model.point_sources: catalogue`` (default): the shot noise of
     the sources left in the maps (:func:`skyhunt.mf.pointsources.shot_noise_spectrum`
-    of ``catalogue``, the residual after subtraction or masking, or the whole
-    catalogue for ``treatment: none``). ``config``: the whole population's
-    ``ps_d3000_uk2`` (:func:`skyhunt.mf.noise.config_point_sources`), for maps
-    without a catalogue.
+    of ``catalogue`` without the ``removed`` rows, i.e. after subtraction or
+    masking; all of it for ``treatment: none``). ``config``: the whole
+    population's ``ps_d3000_uk2`` (:func:`skyhunt.mf.noise.config_point_sources`),
+    for maps without a catalogue.
+
+    Parameters
+    ----------
+    catalogue : pandas.DataFrame
+        The catalogue's sources of the populations in the maps.
+    removed : pandas.DataFrame
+        Its rows that were subtracted or masked.
+    bands, point_sources, mf : dict
+        Config ``sky.bands``, ``sky.point_sources``, ``mf``.
+    footprint : Footprint
+
+    Raises
+    ------
+    ValueError
+        For ``catalogue`` with no sources: the maps hold some (their stage adds ``ir`` or
+        ``radio``) that the catalogue does not list.
     """
     if mf["noise_model"]["point_sources"] == "config":
         cl = noise.config_point_sources(bands, point_sources)
+    elif catalogue.empty:
+        raise ValueError(
+            "the maps hold point sources but the source catalogue has none of them, so "
+            "mf.noise_model.point_sources: catalogue cannot model them: set "
+            "mf.noise_model.point_sources: config (or mf.noise: maps, or give a catalogue)"
+        )
     else:
-        cl = shot_noise_spectrum(catalogue, bands, footprint)
+        cl = shot_noise_spectrum(catalogue.drop(index=removed.index), bands, footprint)
     log.info(
         "point-source noise model (%s): D_3000 = %s µK² in bands %s",
         mf["noise_model"]["point_sources"],
@@ -153,7 +175,7 @@ def run_matched_filter(
             inp.holes = (bright["ra"].to_numpy(), bright["dec"].to_numpy())
             log.info("masking %d sources above %.3g mJy", len(bright), ps["flux_min_mjy"])
         if mf["noise"] == "model":
-            inp.ps_cl = point_source_noise(catalogue.drop(index=bright.index), bands, point_sources, mf, fp)
+            inp.ps_cl = point_source_noise(catalogue, bright, bands, point_sources, mf, fp)
     cand = search(values, pixels, inp, threads)
     cand["stage"] = stage
     meta = {"mf": mf, "stage": stage, "bands": [b["name"] for b in bands]}
