@@ -28,6 +28,7 @@ import yaml
 
 from skyhunt import io
 from skyhunt.config import validate_config
+from skyhunt.mf import noise
 from skyhunt.mf.search import SearchInputs, search
 from skyhunt.sky.components import component_rng, stage_components, white_noise_sigma_uk
 from skyhunt.sky.footprint import Footprint
@@ -74,7 +75,13 @@ def main() -> None:
         [f"results/sky/observed/{args.stage}_{b['name']}.fits" for b in bands], nside
     )
     inp = SearchInputs(
-        nside, fp, bands, sky["point_sources"], mf, cl, stage_components(sky["stages"], args.stage)
+        nside,
+        fp,
+        bands,
+        noise.config_point_sources(bands, sky["point_sources"]),
+        mf,
+        cl,
+        stage_components(sky["stages"], args.stage),
     )
     dt, peak, n = timed_search(maps, pixels, inp, args.threads)
     print(
@@ -93,7 +100,7 @@ def main() -> None:
             maps[:, k] = rng.standard_normal(pixels.size, dtype=np.float32) * white_noise_sigma_uk(
                 b["noise_uk_arcmin"], nside
             )
-        inp = SearchInputs(nside, box, bands, sky["point_sources"], mf, cl, ["cmb", "tsz"])
+        inp = SearchInputs(nside, box, bands, None, mf, cl, ["cmb", "tsz"])
         dt, peak, n = timed_search(maps, pixels, inp, args.threads)
         print(
             f"{f'white noise {side:.1f} x {side:.1f} deg':>28} {box.area_deg2:7.1f} {dt:8.1f} "

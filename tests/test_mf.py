@@ -53,7 +53,7 @@ def flat_setup(cfg, bands=None, n=384, scales=None, cmb=True):
     ell = grid.ell()
     ncfg = {"ksz_d3000_uk2": 0.0, "sz_background_d3000_uk2": 0.0, "sz_background_ref_ghz": 90.0}
     cl = toy_cmb() if cmb else np.zeros(3)
-    sky = noise.sky_terms(ell, cl, bands, cfg["sky"]["point_sources"], ncfg, ["cmb"])
+    sky = noise.sky_terms(ell, cl, bands, None, ncfg, ["cmb"])
     nmat = noise.model_spectra(
         sky, noise.white_noise(bands), np.ones((len(bands), *ell.shape)), np.ones(ell.shape)
     )
@@ -163,7 +163,8 @@ def healpix_patch(cfg):
     ra0, dec0 = 20.6, 2.6
     mf = copy.deepcopy(cfg["mf"])
     mf["tiles"].update(core_deg=0.6, overlap_deg=0.25, apodization_arcmin=3.0)
-    inp = SearchInputs(nside, fp, bands, sky["point_sources"], mf, toy_cmb(), ["cmb", "tsz", "radio"])
+    ps_cl = noise.config_point_sources(bands, sky["point_sources"])
+    inp = SearchInputs(nside, fp, bands, ps_cl, mf, toy_cmb(), ["cmb", "tsz", "radio"])
     # one pass to learn the filter noise at 1' core, then a cluster of SNR ~ 25
     layout = make_layout(fp, 0.6, 0.25, 0.25)
     grid = FlatGrid(layout.npix, layout.npix, 0.25)

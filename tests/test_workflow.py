@@ -66,7 +66,7 @@ def test_workflow_outputs_are_byte_identical(two_runs):
     assert {str(p) for p in outputs if p.parts[1] == "mf"} == {
         f"results/mf/{s['name']}/{f}"
         for s in cfg["sky"]["stages"]
-        for f in ("candidates.parquet", "cutout_snr.parquet")
+        for f in ("candidates.parquet", "point_sources.parquet", "cutout_snr.parquet")
     }
     assert {p.name for p in outputs if p.parent.name == "figures"} == {
         f"{name}.{ext}" for name in FIGURES for ext in ("png", "pdf")

@@ -690,6 +690,14 @@ def _semantic_problems(config: dict, bad_paths: set[str]) -> list[str]:
             f"({', '.join(map(str, cnn_stages))}), since the ensembles need that stage's CNN scores, "
             f"got {eval_stage!r}"
         )
+    treatment = _get(config, "mf", "point_sources", "treatment")
+    mf_noise = _get(config, "mf", "noise")
+    if treatment == "detect" and mf_noise == "model" and "mf.noise" not in bad_paths:
+        problems.append(
+            "config key 'mf.noise': expected maps with mf.point_sources.treatment detect (the "
+            "sources left below the detection limit are not known without the catalogue, so their "
+            "noise is measured in the maps), got 'model'"
+        )
     tr, opt = ("cnn", "training"), ("cnn", "optimizer")
     ordered((*tr, "ratio_start"), (*tr, "ratio_stop"), "the ladder to run upwards", strict=False)
     ordered((*opt, "warmup_batches"), (*opt, "drop_after_batches"), "the drop after warm-up", strict=False)

@@ -73,6 +73,13 @@ def components_of_stage(wildcards):
     return stage_components(config["sky"]["stages"], wildcards.stage)
 
 
+def mf_sources(wildcards):
+    """Input function of matched_filter: the source catalogue, none for treatment detect."""
+    if config["mf"]["point_sources"]["treatment"] == "detect":
+        return []
+    return f"{SKY}/sources.parquet"
+
+
 def band_fields(*fields):
     """Every band of sky.bands, in order, with only the given fields."""
     return [pick(band, *fields) for band in config["sky"]["bands"]]

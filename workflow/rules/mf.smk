@@ -6,9 +6,10 @@ rule matched_filter:
     input:
         maps=expand(f"{SKY}/observed/{{{{stage}}}}_{{band}}.fits", band=BANDS),
         spectrum=f"{SKY}/cmb_spectrum.ecsv",
-        sources=f"{SKY}/sources.parquet",
+        sources=mf_sources,
     output:
         candidates=f"{RESULTS}/mf/{{stage}}/candidates.parquet",
+        removed_sources=f"{RESULTS}/mf/{{stage}}/point_sources.parquet",
     log:
         logfile("mf/matched_filter_{stage}.log"),
     benchmark:
@@ -54,4 +55,5 @@ rule match_mf:
 rule mf:
     input:
         expand(f"{RESULTS}/mf/{{stage}}/candidates.parquet", stage=STAGES),
+        expand(f"{RESULTS}/mf/{{stage}}/point_sources.parquet", stage=STAGES),
         expand(f"{RESULTS}/mf/{{stage}}/cutout_snr.parquet", stage=STAGES),

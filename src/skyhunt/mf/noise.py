@@ -28,7 +28,7 @@ def sky_terms(
     ell: np.ndarray,
     cl_cmb: np.ndarray,
     bands: list[dict],
-    point_sources_cfg: dict,
+    ps_cl: np.ndarray | None,
     noise_cfg: dict,
     components: list[str],
 ) -> np.ndarray:
@@ -39,10 +39,8 @@ def sky_terms(
 
     * CMB: the CAMB lensed C_ell (0 beyond its lmax), identical in every band;
     * kinematic SZ: flat in D_ell with ``noise_cfg['ksz_d3000_uk2']``, identical in every band;
-    * point sources (component ``ir`` or ``radio``): flat in C_ell with the
-      per-band ``ps_d3000_uk2`` of ``sky.bands``; the band-band correlation
-      follows the configured source populations
-      (:func:`skyhunt.sky.sources.band_correlation`);
+    * point sources: the white cross-spectrum ``ps_cl`` of the sources left in
+      the maps (:func:`skyhunt.mf.pipeline.point_source_noise`), None when the maps hold none;
     * SZ background (always, as tSZ is in every stage): flat in D_ell with
       ``noise_cfg['sz_background_d3000_uk2']`` at ``sz_background_ref_ghz``,
       scaled to each band by the non-relativistic SZ spectrum, fully correlated.
@@ -55,8 +53,8 @@ def sky_terms(
         CMB C_ell, µK^2, indexed by ell.
     bands : list of dict
         ``sky.bands`` entries.
-    point_sources_cfg : dict
-        ``sky.point_sources`` (for the band correlation).
+    ps_cl : ndarray, shape (n_bands, n_bands), or None
+        Point-source C_ell, µK_CMB^2 sr, flat in ell.
     noise_cfg : dict
         ``mf.noise_model``.
     components : list of str
@@ -76,12 +74,28 @@ def sky_terms(
     out = np.broadcast_to(common, (nb, nb, *ell.shape)).copy()
     f = tsz_spectrum([b["freq_ghz"] for b in bands]) / tsz_spectrum(noise_cfg["sz_background_ref_ghz"])
     out += np.multiply.outer(np.outer(f, f), _flat_dl_to_cl(ell, noise_cfg["sz_background_d3000_uk2"]))
-    if "ir" in components or "radio" in components:
-        d = np.array([b["ps_d3000_uk2"] for b in bands], dtype=float)
-        cl_ps = np.sqrt(np.outer(d, d)) * band_correlation(point_sources_cfg, bands)
-        cl_ps *= 2.0 * np.pi / (ELL_REF * (ELL_REF + 1.0))
-        out += cl_ps.reshape(nb, nb, *([1] * ell.ndim))
+    if ps_cl is not None:
+        out += np.asarray(ps_cl, dtype=float).reshape(nb, nb, *([1] * ell.ndim))
     return out
+
+
+def config_point_sources(bands: list[dict], point_sources_cfg: dict) -> np.ndarray:
+    """Point-source C_ell of the whole population from the config, µK_CMB^2 sr, shape (nb, nb).
+
+    DeepSZ section 2.1: flat in C_ell with the per-band ``ps_d3000_uk2`` of
+    ``sky.bands`` (all sources, bright ones included), correlated between
+    bands as the configured populations are
+    (:func:`skyhunt.sky.sources.band_correlation`). For maps without a source
+    catalogue (``mf.noise_model.point_sources: config``).
+    """
+    d = np.array([b["ps_d3000_uk2"] for b in bands], dtype=float)
+    return (
+        np.sqrt(np.outer(d, d))
+        * band_correlation(point_sources_cfg, bands)
+        * 2.0
+        * np.pi
+        / (ELL_REF * (ELL_REF + 1.0))
+    )
 
 
 def white_noise(bands: list[dict]) -> np.ndarray:

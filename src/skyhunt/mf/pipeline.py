@@ -10,15 +10,76 @@ import numpy as np
 from skyhunt import io
 from skyhunt.cutouts.grid import CutoutGeometry
 from skyhunt.cutouts.readers import GRID_COLUMNS, read_index
+from skyhunt.mf import noise
 from skyhunt.mf.matching import CUTOUT_SNR_UNITS, cutout_snr
-from skyhunt.mf.pointsources import bright_sources, subtract_sources
+from skyhunt.mf.pointsources import bright_sources, d3000, shot_noise_spectrum, subtract_sources
+from skyhunt.mf.psdetect import DETECTED_UNITS, detect_sources
 from skyhunt.mf.readers import read_candidates
 from skyhunt.mf.search import CANDIDATE_UNITS, SearchInputs, search
 from skyhunt.sky.footprint import Footprint
 from skyhunt.sky.readers import read_cmb_spectrum, read_halos, read_sources, source_flux_columns
-from skyhunt.sky.sources import POPULATIONS
+from skyhunt.sky.sources import POPULATIONS, flux_column
 
 log = logging.getLogger("skyhunt.mf")
+
+
+def point_source_noise(
+    catalogue, removed, bands: list, point_sources: dict, mf: dict, footprint: Footprint
+) -> np.ndarray:
+    """Point-source C_ell of the MF noise model, µK² sr, shape (n_bands, n_bands).
+
+    ``mf.noise_model.point_sources: catalogue`` (default): the shot noise of
+    the sources left in the maps (:func:`skyhunt.mf.pointsources.shot_noise_spectrum`
+    of ``catalogue`` without the ``removed`` rows, i.e. after subtraction or
+    masking; all of it for ``treatment: none``). ``config``: the whole
+    population's ``ps_d3000_uk2`` (:func:`skyhunt.mf.noise.config_point_sources`),
+    for maps without a catalogue.
+
+    Parameters
+    ----------
+    catalogue : pandas.DataFrame
+        The catalogue's sources of the populations in the maps.
+    removed : pandas.DataFrame
+        Its rows that were subtracted or masked.
+    bands, point_sources, mf : dict
+        Config ``sky.bands``, ``sky.point_sources``, ``mf``.
+    footprint : Footprint
+
+    Raises
+    ------
+    ValueError
+        For ``catalogue`` with no sources: the maps hold some (their stage adds ``ir`` or
+        ``radio``) that the catalogue does not list.
+    """
+    if mf["noise_model"]["point_sources"] == "config":
+        cl = noise.config_point_sources(bands, point_sources)
+    elif catalogue.empty:
+        raise ValueError(
+            "the maps hold point sources but the source catalogue has none of them, so "
+            "mf.noise_model.point_sources: catalogue cannot model them: set "
+            "mf.noise_model.point_sources: config (or mf.noise: maps, or give a catalogue)"
+        )
+    else:
+        cl = shot_noise_spectrum(catalogue.drop(index=removed.index), bands, footprint)
+    log.info(
+        "point-source noise model (%s): D_3000 = %s µK² in bands %s",
+        mf["noise_model"]["point_sources"],
+        ", ".join(f"{d:.3g}" for d in d3000(np.diag(cl))),
+        ", ".join(b["name"] for b in bands),
+    )
+    return cl
+
+
+def catalogue_removed(bright, bands: list) -> dict:
+    """Rows of the removed-source table for catalogue sources: every band, SNR not measured (NaN)."""
+    n = len(bright)
+    return {
+        "ra": np.tile(bright["ra"].to_numpy(), len(bands)),
+        "dec": np.tile(bright["dec"].to_numpy(), len(bands)),
+        "band": np.repeat([b["name"] for b in bands], n),
+        "snr": np.full(n * len(bands), np.nan),
+        "flux_mjy": np.concatenate([bright[flux_column(b)].to_numpy() for b in bands]),
+    }
 
 
 def run_matched_filter(
@@ -32,8 +93,9 @@ def run_matched_filter(
     stage: str,
     maps: list,
     spectrum,
-    sources,
     candidates,
+    removed_sources,
+    sources=None,
     threads: int = 1,
 ) -> None:
     """Filter one noise stage's maps and write its candidate table.
@@ -48,7 +110,8 @@ def run_matched_filter(
         Config ``sky.bands`` (frequencies in GHz, white noise in µK-arcmin, beams in arcmin,
         point-source power in µK²), in the order of ``maps``.
     point_sources : dict
-        Config ``sky.point_sources`` (the source populations' spectra, for the noise model).
+        Config ``sky.point_sources`` (the source populations' spectra, for
+        ``mf.noise_model.point_sources: config``).
     mf : dict
         Config ``mf`` without ``matching``.
     components : list of str
@@ -59,21 +122,46 @@ def run_matched_filter(
         The stage's observed maps, in ``bands`` order.
     spectrum : path-like
         CMB spectrum (ECSV) for the noise model.
-    sources : path-like
-        Point-source catalogue (bright sources are subtracted or masked).
     candidates : path-like
         Output candidate table (Parquet; columns and units in :data:`CANDIDATE_UNITS`).
+    removed_sources : path-like
+        Output table of the point sources removed before the cluster search (Parquet; columns
+        and units in :data:`skyhunt.mf.psdetect.DETECTED_UNITS`, one row per source and band;
+        ``snr`` is NaN for catalogue sources).
+    sources : path-like, optional
+        Point-source catalogue (bright sources are subtracted or masked, the rest modelled);
+        absent for ``mf.point_sources.treatment: detect``, which never reads it.
     threads : int
         Threads of the FFTs.
     """
     pixels, values = io.read_partial_maps(maps, nside=nside)
+    fp = Footprint.from_config(footprint)
     present = [p for p in POPULATIONS if p in components]
     ps = mf["point_sources"]
-    holes = None
-    if present and ps["treatment"] != "none":
+    inp = SearchInputs(
+        nside=nside,
+        footprint=fp,
+        bands=bands,
+        ps_cl=None,
+        mf_cfg=mf,
+        cl_cmb=read_cmb_spectrum(spectrum),
+        components=components,
+    )
+    removed = {c: np.array([], dtype=str if c == "band" else float) for c in DETECTED_UNITS}
+    if present and ps["treatment"] == "detect":
+        found, cleaned = detect_sources(values, pixels, inp, threads)
+        removed = {c: found[c].to_numpy() for c in DETECTED_UNITS}
+        if ps["detect"]["action"] == "subtract":
+            values = cleaned
+        else:
+            inp.holes = (found["ra"].to_numpy(), found["dec"].to_numpy())
+    elif present:
         catalogue = read_sources(sources, source_flux_columns(bands))
-        bright = bright_sources(catalogue, bands, ps["flux_min_mjy"])
-        bright = bright[bright["population"].isin(present)]
+        catalogue = catalogue[catalogue["population"].isin(present)]
+        bright = catalogue.iloc[:0]
+        if ps["treatment"] != "none":
+            bright = bright_sources(catalogue, bands, ps["flux_min_mjy"])
+            removed = catalogue_removed(bright, bands)
         if ps["treatment"] == "subtract":
             t0 = time.perf_counter()
             subtract_sources(values, pixels, nside, bright, bands, present)
@@ -83,27 +171,16 @@ def run_matched_filter(
                 ps["flux_min_mjy"],
                 time.perf_counter() - t0,
             )
-        else:
-            holes = (bright["ra"].to_numpy(), bright["dec"].to_numpy())
+        elif ps["treatment"] == "mask":
+            inp.holes = (bright["ra"].to_numpy(), bright["dec"].to_numpy())
             log.info("masking %d sources above %.3g mJy", len(bright), ps["flux_min_mjy"])
-    inp = SearchInputs(
-        nside=nside,
-        footprint=Footprint.from_config(footprint),
-        bands=bands,
-        point_sources_cfg=point_sources,
-        mf_cfg=mf,
-        cl_cmb=read_cmb_spectrum(spectrum),
-        components=components,
-        holes=holes,
-    )
+        if mf["noise"] == "model":
+            inp.ps_cl = point_source_noise(catalogue, bright, bands, point_sources, mf, fp)
     cand = search(values, pixels, inp, threads)
     cand["stage"] = stage
-    io.write_table(
-        candidates,
-        {c: cand[c].to_numpy() for c in CANDIDATE_UNITS},
-        CANDIDATE_UNITS,
-        meta={"mf": mf, "stage": stage, "bands": [b["name"] for b in bands]},
-    )
+    meta = {"mf": mf, "stage": stage, "bands": [b["name"] for b in bands]}
+    io.write_table(candidates, {c: cand[c].to_numpy() for c in CANDIDATE_UNITS}, CANDIDATE_UNITS, meta=meta)
+    io.write_table(removed_sources, removed, DETECTED_UNITS, meta=meta)
     for s in (4.5, 5.0):
         log.info("stage %s: %d candidates with SNR >= %.1f", stage, int(np.sum(cand["snr"] >= s)), s)
 

@@ -54,8 +54,9 @@ class SearchInputs:
     footprint : Footprint
     bands : list of dict
         ``sky.bands``.
-    point_sources_cfg : dict
-        ``sky.point_sources`` (band correlation of the source noise term).
+    ps_cl : ndarray or None
+        Point-source C_ell of the noise model, µK^2 sr, shape (n_bands, n_bands)
+        (:func:`skyhunt.mf.pipeline.point_source_noise`); None when no sources are modelled.
     mf_cfg : dict
         ``mf`` config.
     cl_cmb : ndarray
@@ -69,7 +70,7 @@ class SearchInputs:
     nside: int
     footprint: Footprint
     bands: list
-    point_sources_cfg: dict
+    ps_cl: np.ndarray | None
     mf_cfg: dict
     cl_cmb: np.ndarray
     components: list
@@ -161,9 +162,7 @@ def tile_spectra(inp: SearchInputs, grid: FlatGrid, dec0: float) -> tuple[np.nda
         for b in range(nb):
             signal[:, b] += np.multiply(bank, band_t[b], out=tmp)
         if n_model is not None:
-            sky_cl = noise.sky_terms(
-                ell, inp.cl_cmb, inp.bands, inp.point_sources_cfg, mf["noise_model"], inp.components
-            )
+            sky_cl = noise.sky_terms(ell, inp.cl_cmb, inp.bands, inp.ps_cl, mf["noise_model"], inp.components)
             n_model += noise.model_spectra(sky_cl, white, sky_t, window)
     return signal, n_model
 

@@ -430,16 +430,54 @@ def paint_sources(
     ndarray of float64
         Temperature in µK_CMB at ``pixels``.
     """
-    pixels = np.asarray(pixels, dtype=np.int64)
-    if np.any(np.diff(pixels) <= 0):
-        raise ValueError("pixels must be strictly increasing RING indices")
     if population not in POPULATIONS:
         raise ValueError(f"population must be one of {POPULATIONS}, got {population!r}")
     selected = sources.loc[sources["population"] == population]
-    ipix = hp.ang2pix(nside, selected["ra"].to_numpy(), selected["dec"].to_numpy(), lonlat=True)
+    return paint_fluxes(
+        selected["ra"].to_numpy(),
+        selected["dec"].to_numpy(),
+        selected[flux_column(band)].to_numpy(),
+        band["freq_ghz"],
+        nside,
+        pixels,
+    )
+
+
+def uk_sr_per_mjy(freq_ghz) -> np.ndarray:
+    """Integrated temperature of a 1 mJy point source, µK_CMB sr (exact dB/dT at T_CMB)."""
+    return _JY_PER_MJY * jy_per_sr_to_uk_cmb(freq_ghz)
+
+
+def paint_fluxes(
+    ra: np.ndarray, dec: np.ndarray, flux_mjy: np.ndarray, freq_ghz: float, nside: int, pixels: np.ndarray
+) -> np.ndarray:
+    """Map of point sources of given fluxes in one band, in µK_CMB (see :func:`paint_sources`).
+
+    Parameters
+    ----------
+    ra, dec : ndarray
+        Positions, degrees.
+    flux_mjy : ndarray
+        Fluxes in the band, mJy.
+    freq_ghz : float
+        Band frequency, GHz.
+    nside : int
+        HEALPix resolution (RING ordering).
+    pixels : ndarray of int
+        Strictly increasing RING pixel indices of the map; sources in other pixels are dropped.
+
+    Returns
+    -------
+    ndarray of float64
+        Temperature in µK_CMB at ``pixels``.
+    """
+    pixels = np.asarray(pixels, dtype=np.int64)
+    if np.any(np.diff(pixels) <= 0):
+        raise ValueError("pixels must be strictly increasing RING indices")
+    ipix = hp.ang2pix(nside, np.asarray(ra), np.asarray(dec), lonlat=True)
     slot = np.searchsorted(pixels, ipix)
     inside = slot < len(pixels)
     inside[inside] = pixels[slot[inside]] == ipix[inside]
-    flux_jy = selected[flux_column(band)].to_numpy()[inside] * _JY_PER_MJY
+    flux_jy = np.asarray(flux_mjy, dtype=float)[inside] * _JY_PER_MJY
     flux_per_pixel = np.bincount(slot[inside], weights=flux_jy, minlength=len(pixels))
-    return flux_per_pixel / hp.nside2pixarea(nside) * jy_per_sr_to_uk_cmb(band["freq_ghz"])
+    return flux_per_pixel / hp.nside2pixarea(nside) * jy_per_sr_to_uk_cmb(freq_ghz)
