@@ -7,16 +7,19 @@ import dataclasses
 
 import healpy as hp
 import numpy as np
+import pandas as pd
 import pytest
 
 from skyhunt import io
 from skyhunt.mf.filter import FlatGrid, MatchedFilter
+from skyhunt.mf.pointsources import subtract_sources
 from skyhunt.mf.readers import read_scan_transfer
 from skyhunt.mf.search import SearchInputs, search, tile_spectra
 from skyhunt.mf.transfer import measure_scan_transfer, tile_layout, write_scan_transfer
 from skyhunt.sky.components import white_noise_sigma_uk
 from skyhunt.sky.footprint import Footprint
 from skyhunt.sky.scan import filter_scans, highpass_response, scan_segments
+from skyhunt.sky.sources import paint_sources
 
 from .conftest import shipped_config
 from .test_mf import _near, beta_on_healpix, toy_cmb
@@ -94,6 +97,33 @@ def test_filter_is_linear_and_maps_are_filtered_alike(scans):
     np.testing.assert_allclose(both, np.stack([fx, fy], axis=1), atol=1e-12)
     # it removes power: white noise loses about the fraction of ell_x modes below the cut
     assert 0.2 < np.var(fx) / np.var(x) < 0.95
+
+
+def test_bright_source_subtracted_from_filtered_maps_leaves_no_residual(scans):
+    bands = shipped_config()["sky"]["bands"]
+    src = pd.DataFrame(
+        {
+            "source_id": [0],
+            "ra": [12.0],
+            "dec": [5.0],
+            "population": ["radio"],
+            "host_halo_id": [-1],
+            "spectral_index": [-0.5],
+            "flux_090_mjy": [6.0],
+            "flux_148_mjy": [4.7],
+            "flux_219_mjy": [3.9],
+        }
+    )
+    pixels = scans["pixels"]
+    cfg = {"poly_order": 1, "highpass_ell_x": 1000.0, "taper_ell": 300.0}
+    painted = np.stack([paint_sources(src, "radio", b, NSIDE, pixels) for b in bands], axis=1)
+    maps = filter_scans(NSIDE, pixels, painted, cfg).astype(np.float32)
+    peak = np.max(np.abs(painted))
+    clean = subtract_sources(maps.copy(), pixels, NSIDE, src, bands, ["radio"], cfg)
+    assert np.max(np.abs(clean)) < 1e-5 * peak
+    # subtracting the unfiltered source leaves the modes the filter removed, along the source's scan
+    unfiltered = subtract_sources(maps.copy(), pixels, NSIDE, src, bands, ["radio"])
+    assert np.max(np.abs(unfiltered)) > 0.01 * peak
 
 
 TILES = {"core_deg": 1.5, "overlap_deg": 0.25, "pixel_arcmin": 0.5, "apodization_arcmin": 5.0}

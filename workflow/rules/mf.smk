@@ -52,6 +52,7 @@ rule matched_filter:
         point_sources=config["sky"]["point_sources"],
         mf=without(config["mf"], "matching"),
         components=components_of_stage,
+        scan_filter=SCAN_FILTER,
     script:
         "../scripts/matched_filter.py"
 

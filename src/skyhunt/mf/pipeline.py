@@ -36,6 +36,7 @@ def run_matched_filter(
     spectrum,
     sources,
     candidates,
+    scan_filter: dict | None = None,
     transfer=None,
     threads: int = 1,
 ) -> None:
@@ -66,6 +67,9 @@ def run_matched_filter(
         Point-source catalogue (bright sources are subtracted or masked).
     candidates : path-like
         Output candidate table (Parquet; columns and units in :data:`CANDIDATE_UNITS`).
+    scan_filter : dict, optional
+        Config ``sky.scan_filter`` when it filters the maps (bright sources are subtracted
+        filtered alike).
     transfer : path-like, optional
         The scan filter's measured transfer (:func:`run_scan_transfer`); only when
         ``sky.scan_filter`` filters the maps.
@@ -84,7 +88,7 @@ def run_matched_filter(
         bright = bright[bright["population"].isin(present)]
         if ps["treatment"] == "subtract":
             t0 = time.perf_counter()
-            subtract_sources(values, pixels, nside, bright, bands, present)
+            subtract_sources(values, pixels, nside, bright, bands, present, scan_filter)
             log.info(
                 "subtracted %d sources above %.3g mJy in %.1f s",
                 len(bright),

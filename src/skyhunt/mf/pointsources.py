@@ -9,7 +9,9 @@ Subtraction uses the catalogue and the instrument response exactly as the
 sources were painted (:func:`skyhunt.sky.sources.paint_sources`: the flux in
 the HEALPix pixel holding the source, converted to µK_CMB with the exact
 Planck derivative), followed by the band's beam operator when the band has a
-beam, so a subtracted source leaves no residual beyond float32 rounding.
+beam and by the scan filter when the maps are scan-filtered
+(:func:`skyhunt.sky.scan.filter_scans`), so a subtracted source leaves no
+residual beyond float32 rounding.
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ import numpy as np
 import pandas as pd
 
 from skyhunt.sky.beam import gaussian_beam_operator
+from skyhunt.sky.scan import filter_scans
 from skyhunt.sky.sources import POPULATIONS, flux_column, paint_sources
 
 
@@ -34,6 +37,7 @@ def subtract_sources(
     sources: pd.DataFrame,
     bands: list[dict],
     populations: list[str],
+    scan_filter: dict | None = None,
 ) -> np.ndarray:
     """Subtract the given sources from partial maps, in place.
 
@@ -51,6 +55,8 @@ def subtract_sources(
     populations : list of str
         Populations present in the maps (only those are subtracted: a stage
         without radio sources must not have them removed).
+    scan_filter : dict, optional
+        Config ``sky.scan_filter`` when the maps are scan-filtered (the model is filtered alike).
 
     Returns
     -------
@@ -64,5 +70,7 @@ def subtract_sources(
         model = sum(paint_sources(sources, p, band, nside, pixels) for p in pops)
         if band["beam_fwhm_arcmin"] > 0:
             model = gaussian_beam_operator(nside, pixels, band["beam_fwhm_arcmin"]) @ model
+        if scan_filter is not None:
+            model = filter_scans(nside, pixels, model, scan_filter)
         maps[:, b] -= model.astype(np.float32)
     return maps
