@@ -314,7 +314,7 @@ def run_noise_map(*, footprint: dict, nside: int, band: dict, seed: int, noise) 
 
 
 def run_observed_map(
-    *, nside: int, band: dict, stage: str, scan_filter: dict | None, maps: list, observed
+    *, nside: int, band: dict, stage: str, maps: list, observed, scan_filter: dict | None = None
 ) -> None:
     """Observed map of one noise stage and band: beam * (sum of sky components) + noise, scan-filtered.
 
@@ -326,13 +326,13 @@ def run_observed_map(
         The band's ``sky.bands`` entry (``name``, ``freq_ghz``, ``beam_fwhm_arcmin`` in arcmin).
     stage : str
         Noise stage (header ``COMPNT``).
-    scan_filter : dict or None
-        Config ``sky.scan_filter`` (:func:`skyhunt.sky.scan.filter_scans`), applied to the sum;
-        None when the filter is off.
     maps : list of path-like
         The stage's component maps, with the noise map last.
     observed : path-like
         Output map (µK_CMB).
+    scan_filter : dict, optional
+        Config ``sky.scan_filter`` (:func:`skyhunt.sky.scan.filter_scans`), applied to the sum;
+        None when the filter is off.
     """
     pixels, values = io.read_partial_maps(maps, nside=nside)
     total = values[:, :-1].sum(axis=1, dtype=np.float64)
