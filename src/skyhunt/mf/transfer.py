@@ -39,6 +39,9 @@ from skyhunt.sky.scan import filter_scans
 
 log = logging.getLogger("skyhunt.mf")
 
+#: White fields filtered and sampled per pass (bounds the memory to a few maps of the footprint).
+FIELDS_PER_PASS = 4
+
 
 @dataclass(frozen=True)
 class ScanTransfer:
@@ -126,25 +129,27 @@ def measure_scan_transfer(
     """
     t0 = time.perf_counter()
     pixels = footprint.pixels(nside)
-    white = rng.standard_normal((pixels.size, realisations))
-    maps = np.ascontiguousarray(
-        np.concatenate([white, filter_scans(nside, pixels, white, scan_filter)], axis=1), dtype=np.float32
-    )
-    del white
     layout = tile_layout(footprint, tiles)
     inp = SearchInputs(nside, footprint, [], {}, {"tiles": tiles}, np.zeros(0), [])
     interp = PatchInterpolator(nside, pixels)
     rows = np.unique([t.dec0 for t in layout.tiles])
     shape = (rows.size, layout.npix, layout.npix // 2 + 1)
     cross, p_in, p_out = np.zeros(shape), np.zeros(shape), np.zeros(shape)
-    for tile in layout.tiles:
-        tmaps, _ = tile_maps(layout, tile, interp, maps, inp)
-        f = scipy.fft.rfft2(tmaps.astype(np.float64), axes=(-2, -1), workers=nthreads)
-        f_in, f_out = f[:realisations], f[realisations:]
-        r = int(np.searchsorted(rows, tile.dec0))
-        cross[r] += np.sum(f_out.real * f_in.real + f_out.imag * f_in.imag, axis=0)
-        p_in[r] += np.sum(np.abs(f_in) ** 2, axis=0)
-        p_out[r] += np.sum(np.abs(f_out) ** 2, axis=0)
+    for first in range(0, realisations, FIELDS_PER_PASS):
+        count = min(FIELDS_PER_PASS, realisations - first)
+        white = rng.standard_normal((pixels.size, count))
+        maps = np.ascontiguousarray(
+            np.concatenate([white, filter_scans(nside, pixels, white, scan_filter)], axis=1), dtype=np.float32
+        )
+        del white
+        for tile in layout.tiles:
+            tmaps, _ = tile_maps(layout, tile, interp, maps, inp)
+            f = scipy.fft.rfft2(tmaps.astype(np.float64), axes=(-2, -1), workers=nthreads)
+            f_in, f_out = f[:count], f[count:]
+            r = int(np.searchsorted(rows, tile.dec0))
+            cross[r] += np.sum(f_out.real * f_in.real + f_out.imag * f_in.imag, axis=0)
+            p_in[r] += np.sum(np.abs(f_in) ** 2, axis=0)
+            p_out[r] += np.sum(np.abs(f_out) ** 2, axis=0)
     # the filter acts alike on every ring, so it is symmetric under Dec -> -Dec about the tile
     # centre: T(kx, ky) = T(kx, -ky); summing both halves the variance of the estimate
     flip = (-np.arange(layout.npix)) % layout.npix

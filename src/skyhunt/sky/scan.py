@@ -28,6 +28,9 @@ import numpy as np
 import scipy.fft
 from numpy.polynomial import legendre
 
+#: Rings filtered at once (bounds the work space to a few times their pixels).
+RINGS_PER_BLOCK = 256
+
 
 def scan_filter_on(cfg: dict) -> bool:
     """Whether the ``sky.scan_filter`` config filters at all (polynomial order >= 0 or a high-pass)."""
@@ -132,16 +135,28 @@ def filter_scans(nside: int, pixels: np.ndarray, values: np.ndarray, cfg: dict) 
     ell_unit = ringpix / np.sqrt(1.0 - cos_theta**2)
     order, cut, taper = cfg["poly_order"], cfg["highpass_ell_x"], cfg["taper_ell"]
     for n in np.unique(length):
-        sel = np.flatnonzero(length == n)
-        idx = start[sel, None] + np.arange(n)[None, :]  # (rings, n)
-        seg = out[idx]  # (rings, n, nmaps)
-        if order >= 0:
-            q = _polynomial_basis(int(n), order)
-            seg -= np.einsum("ik,rkm->rim", q, np.einsum("ik,rim->rkm", q, seg))
-        if cut > 0:
-            ell_x = ell_unit[sel, None] * np.arange(n // 2 + 1)[None, :] / n
-            seg_k = scipy.fft.rfft(seg, axis=1)
-            seg_k *= highpass_response(ell_x, cut, taper)[:, :, None]
-            seg = scipy.fft.irfft(seg_k, n=int(n), axis=1)
-        out[idx] = seg
+        q = _polynomial_basis(int(n), order) if order >= 0 else None
+        same = np.flatnonzero(length == n)
+        for block in range(0, same.size, RINGS_PER_BLOCK):
+            sel = same[block : block + RINGS_PER_BLOCK]
+            out[start[sel, None] + np.arange(n)[None, :]] = _filter_block(
+                out, start[sel], int(n), q, ell_unit[sel], cut, taper
+            )
     return out.reshape(values.shape)
+
+
+def _filter_block(maps, start, n, q, ell_unit, cut, taper) -> np.ndarray:
+    """Filtered segments (rings, n, nmaps) of equal length ``n`` starting at rows ``start``.
+
+    ``q`` is the orthonormal polynomial basis (or None), ``ell_unit`` each ring's ell_x
+    (rad^-1) per DFT index times ``n``, ``cut`` and ``taper`` the high-pass (rad^-1).
+    """
+    seg = maps[start[:, None] + np.arange(n)[None, :]]  # (rings, n, nmaps)
+    if q is not None:
+        seg -= np.einsum("ik,rkm->rim", q, np.einsum("ik,rim->rkm", q, seg))
+    if cut > 0:
+        ell_x = ell_unit[:, None] * np.arange(n // 2 + 1)[None, :] / n
+        seg_k = scipy.fft.rfft(seg, axis=1)
+        seg_k *= highpass_response(ell_x, cut, taper)[:, :, None]
+        seg = scipy.fft.irfft(seg_k, n=n, axis=1)
+    return seg
