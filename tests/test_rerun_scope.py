@@ -31,6 +31,8 @@ EDITS = {
     ("sky", "dust", "beta"): (1.5, ["dust_map"]),
     ("sky", "halos", "y_scatter_ln"): (0.2, ["halos"]),
     ("sky", "cmb", "lmax"): (2500, ["cmb_spectrum"]),
+    # with the filter off (the default), its parameters are read by no job
+    ("sky", "scan_filter", "taper_ell"): (300.0, []),
     ("mf", "detection", "snr_min"): (4.0, ["matched_filter"]),
     ("mf", "matching", "radius_arcmin"): (1.5, ["match_mf"]),
     ("cutouts", "splits", "guard_arcmin"): (1.0, ["cutouts"]),

@@ -8,6 +8,7 @@ import urllib.parse
 from skyhunt.config import ConfigError, check_config_files, validate_config
 from skyhunt.download import DownloadError, load_manifest
 from skyhunt.sky.components import COMPONENTS, stage_components
+from skyhunt.sky.scan import scan_filter_on
 
 try:
     # Snakemake keeps the last value of a key given twice in a config file: re-read each strictly
@@ -93,6 +94,22 @@ def band_entry(*fields):
         return pick(band, *fields)
 
     return entry
+
+
+# The scan filter (sky.scan_filter): observed_map gets the filter's keys only when it is on, so
+# editing them with the filter off reruns nothing; the matched filter then reads its transfer.
+SCAN_FILTER = (
+    without(config["sky"]["scan_filter"], "transfer_realisations")
+    if scan_filter_on(config["sky"]["scan_filter"])
+    else None
+)
+
+
+def matched_filter_transfer(wildcards):
+    """Named input of matched_filter: the scan filter's transfer function, only when it is on."""
+    if SCAN_FILTER is None:
+        return {}
+    return {"transfer": f"{RESULTS}/mf/scan_transfer.fits"}
 
 
 def observed_map_inputs(wildcards):

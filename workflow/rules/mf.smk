@@ -2,8 +2,34 @@
 # halos and cutouts (section 2.3), one job per noise stage.
 
 
+# The scan filter's transfer function on the matched filter's tiles, measured with white
+# fields passed through the filter (only when sky.scan_filter is on).
+rule scan_transfer:
+    output:
+        transfer=f"{RESULTS}/mf/scan_transfer.fits",
+    log:
+        logfile("mf/scan_transfer.log"),
+    benchmark:
+        benchfile("mf/scan_transfer.tsv")
+    conda:
+        "../../envs/skyhunt.yaml"
+    threads: 2
+    resources:
+        mem_mb=4000,
+        runtime=30,
+    params:
+        nside=config["sky"]["nside"],
+        footprint=config["sky"]["footprint"],
+        scan_filter=config["sky"]["scan_filter"],
+        tiles=config["mf"]["tiles"],
+        seed=config["seed"],
+    script:
+        "../scripts/scan_transfer.py"
+
+
 rule matched_filter:
     input:
+        unpack(matched_filter_transfer),
         maps=expand(f"{SKY}/observed/{{{{stage}}}}_{{band}}.fits", band=BANDS),
         spectrum=f"{SKY}/cmb_spectrum.ecsv",
         sources=mf_sources,
@@ -27,6 +53,7 @@ rule matched_filter:
         point_sources=config["sky"]["point_sources"],
         mf=without(config["mf"], "matching"),
         components=components_of_stage,
+        scan_filter=SCAN_FILTER,
     script:
         "../scripts/matched_filter.py"
 

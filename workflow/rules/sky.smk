@@ -61,6 +61,7 @@ rule observed_map:
     params:
         nside=config["sky"]["nside"],
         band=band_entry("name", "freq_ghz", "beam_fwhm_arcmin"),
+        scan_filter=SCAN_FILTER,
     script:
         "../scripts/observed_map.py"
 

@@ -14,8 +14,10 @@ from skyhunt.mf import noise
 from skyhunt.mf.matching import CUTOUT_SNR_UNITS, cutout_snr
 from skyhunt.mf.pointsources import bright_sources, d3000, shot_noise_spectrum, subtract_sources
 from skyhunt.mf.psdetect import DETECTED_UNITS, detect_sources
-from skyhunt.mf.readers import read_candidates
+from skyhunt.mf.readers import read_candidates, read_scan_transfer
 from skyhunt.mf.search import CANDIDATE_UNITS, SearchInputs, search
+from skyhunt.mf.transfer import measure_scan_transfer, tile_layout, write_scan_transfer
+from skyhunt.sky.components import component_rng
 from skyhunt.sky.footprint import Footprint
 from skyhunt.sky.readers import read_cmb_spectrum, read_halos, read_sources, source_flux_columns
 from skyhunt.sky.sources import POPULATIONS, flux_column
@@ -96,6 +98,8 @@ def run_matched_filter(
     candidates,
     removed_sources,
     sources=None,
+    scan_filter: dict | None = None,
+    transfer=None,
     threads: int = 1,
 ) -> None:
     """Filter one noise stage's maps and write its candidate table.
@@ -131,11 +135,18 @@ def run_matched_filter(
     sources : path-like, optional
         Point-source catalogue (bright sources are subtracted or masked, the rest modelled);
         absent for ``mf.point_sources.treatment: detect``, which never reads it.
+    scan_filter : dict, optional
+        Config ``sky.scan_filter`` when it filters the maps (removed sources are subtracted
+        filtered alike).
+    transfer : path-like, optional
+        The scan filter's measured transfer (:func:`run_scan_transfer`); only when
+        ``sky.scan_filter`` filters the maps.
     threads : int
         Threads of the FFTs.
     """
-    pixels, values = io.read_partial_maps(maps, nside=nside)
     fp = Footprint.from_config(footprint)
+    scan_transfer = None if transfer is None else read_scan_transfer(transfer, tile_layout(fp, mf["tiles"]))
+    pixels, values = io.read_partial_maps(maps, nside=nside)
     present = [p for p in POPULATIONS if p in components]
     ps = mf["point_sources"]
     inp = SearchInputs(
@@ -146,10 +157,11 @@ def run_matched_filter(
         mf_cfg=mf,
         cl_cmb=read_cmb_spectrum(spectrum),
         components=components,
+        scan_transfer=scan_transfer,
     )
     removed = {c: np.array([], dtype=str if c == "band" else float) for c in DETECTED_UNITS}
     if present and ps["treatment"] == "detect":
-        found, cleaned = detect_sources(values, pixels, inp, threads)
+        found, cleaned = detect_sources(values, pixels, inp, threads, scan_filter)
         removed = {c: found[c].to_numpy() for c in DETECTED_UNITS}
         if ps["detect"]["action"] == "subtract":
             values = cleaned
@@ -164,7 +176,7 @@ def run_matched_filter(
             removed = catalogue_removed(bright, bands)
         if ps["treatment"] == "subtract":
             t0 = time.perf_counter()
-            subtract_sources(values, pixels, nside, bright, bands, present)
+            subtract_sources(values, pixels, nside, bright, bands, present, scan_filter)
             log.info(
                 "subtracted %d sources above %.3g mJy in %.1f s",
                 len(bright),
@@ -183,6 +195,50 @@ def run_matched_filter(
     io.write_table(removed_sources, removed, DETECTED_UNITS, meta=meta)
     for s in (4.5, 5.0):
         log.info("stage %s: %d candidates with SNR >= %.1f", stage, int(np.sum(cand["snr"] >= s)), s)
+
+
+def run_scan_transfer(
+    *, nside: int, footprint: dict, scan_filter: dict, tiles: dict, seed: int, transfer, threads: int = 1
+) -> None:
+    """Measure the scan filter's transfer on the matched filter's tiles and write it to FITS.
+
+    Parameters
+    ----------
+    nside : int
+        HEALPix resolution of the maps.
+    footprint : dict
+        Config ``sky.footprint`` (deg).
+    scan_filter : dict
+        Config ``sky.scan_filter`` (the filter, and ``transfer_realisations``, the number of
+        simulated fields).
+    tiles : dict
+        Config ``mf.tiles`` (degrees, arcmin).
+    seed : int
+        Run seed (stream ``scan_transfer``).
+    transfer : path-like
+        Output FITS file (:func:`skyhunt.mf.transfer.write_scan_transfer`).
+    threads : int
+        Threads of the FFTs.
+    """
+    st = measure_scan_transfer(
+        nside,
+        Footprint.from_config(footprint),
+        scan_filter,
+        tiles,
+        scan_filter["transfer_realisations"],
+        component_rng(seed, "scan_transfer"),
+        threads,
+    )
+    header = {
+        "NSIDE": (nside, "HEALPix resolution of the filtered maps"),
+        "POLYORD": (scan_filter["poly_order"], "polynomial order removed per scan (-1: none)"),
+        "HPELLX": (float(scan_filter["highpass_ell_x"]), "high-pass cut in ell_x (0: none)"),
+        "TAPERELL": (float(scan_filter["taper_ell"]), "width of the high-pass taper in ell_x"),
+        "NREAL": (scan_filter["transfer_realisations"], "white-noise fields averaged"),
+    }
+    write_scan_transfer(transfer, st, header)
+    for dec0, t in zip(st.dec0_deg, st.transfer, strict=True):
+        log.info("scan transfer, tile row at Dec %.2f deg: T(kx = 0) mean %.3f", dec0, t[:, 0].mean())
 
 
 def run_match_mf(*, cutouts: dict, matching: dict, candidates, halos, index, cutout_snr_table) -> None:

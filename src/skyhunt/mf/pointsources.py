@@ -9,7 +9,9 @@ Subtraction uses the catalogue and the instrument response exactly as the
 sources were painted (:func:`skyhunt.sky.sources.paint_sources`: the flux in
 the HEALPix pixel holding the source, converted to µK_CMB with the exact
 Planck derivative), followed by the band's beam operator when the band has a
-beam, so a subtracted source leaves no residual beyond float32 rounding.
+beam and by the scan filter when the maps are scan-filtered
+(:func:`skyhunt.sky.scan.filter_scans`), so a subtracted source leaves no
+residual beyond float32 rounding.
 
 The matched filter's noise model then holds only the sources left in the
 maps (:func:`shot_noise_spectrum` of the residual catalogue), not the
@@ -24,6 +26,7 @@ import pandas as pd
 
 from skyhunt.sky.beam import gaussian_beam_operator
 from skyhunt.sky.footprint import Footprint
+from skyhunt.sky.scan import filter_scans
 from skyhunt.sky.sources import ELL_REF, flux_column, paint_fluxes, uk_sr_per_mjy
 
 _SR_PER_DEG2 = np.radians(1.0) ** 2
@@ -42,6 +45,7 @@ def subtract_sources(
     sources: pd.DataFrame,
     bands: list[dict],
     populations: list[str],
+    scan_filter: dict | None = None,
 ) -> np.ndarray:
     """Subtract the given sources from partial maps, in place.
 
@@ -59,6 +63,8 @@ def subtract_sources(
     populations : list of str
         Populations present in the maps (only those are subtracted: a stage
         without radio sources must not have them removed).
+    scan_filter : dict, optional
+        Config ``sky.scan_filter`` when the maps are scan-filtered (the model is filtered alike).
 
     Returns
     -------
@@ -68,7 +74,7 @@ def subtract_sources(
     chosen = sources.loc[sources["population"].isin(populations)]
     fluxes = np.column_stack([chosen[flux_column(b)].to_numpy() for b in bands])
     return subtract_fluxes(
-        maps, pixels, nside, chosen["ra"].to_numpy(), chosen["dec"].to_numpy(), fluxes, bands
+        maps, pixels, nside, chosen["ra"].to_numpy(), chosen["dec"].to_numpy(), fluxes, bands, scan_filter
     )
 
 
@@ -80,12 +86,14 @@ def subtract_fluxes(
     dec: np.ndarray,
     fluxes: np.ndarray,
     bands: list[dict],
+    scan_filter: dict | None = None,
 ) -> np.ndarray:
     """Subtract point sources of given fluxes from partial maps, in place.
 
     Each band's sources are painted as :func:`skyhunt.sky.sources.paint_fluxes`
     paints them (flux in the HEALPix pixel holding the position), then smoothed
-    by the band's beam operator when the band has a beam.
+    by the band's beam operator when the band has a beam, then scan-filtered as
+    the maps were when ``scan_filter`` is given.
 
     Parameters
     ----------
@@ -100,6 +108,8 @@ def subtract_fluxes(
         Fluxes to remove, mJy (0 leaves a band untouched).
     bands : list of dict
         ``sky.bands`` entries (``freq_ghz``, ``beam_fwhm_arcmin``).
+    scan_filter : dict, optional
+        Config ``sky.scan_filter`` when the maps are scan-filtered.
 
     Returns
     -------
@@ -112,6 +122,8 @@ def subtract_fluxes(
         model = paint_fluxes(ra, dec, fluxes[:, b], band["freq_ghz"], nside, pixels)
         if band["beam_fwhm_arcmin"] > 0:
             model = gaussian_beam_operator(nside, pixels, band["beam_fwhm_arcmin"]) @ model
+        if scan_filter is not None:
+            model = filter_scans(nside, pixels, model, scan_filter)
         maps[:, b] -= model.astype(np.float32)
     return maps
 

@@ -67,7 +67,8 @@ def point_response(inp: SearchInputs, grid: FlatGrid, dec0: float) -> np.ndarray
     """Transform of a unit point source (1 µK sr) as seen in each band's tile map.
 
     ``sum_aliases T_b(k) W(k)``, dimensionless (µK sr per µK sr), on the
-    ``rfft2`` modes of ``grid``, for a tile centred at ``dec0`` (degrees).
+    ``rfft2`` modes of ``grid``, for a tile centred at ``dec0`` (degrees); times
+    the scan filter's measured transfer when the maps are scan-filtered.
 
     Returns
     -------
@@ -79,6 +80,8 @@ def point_response(inp: SearchInputs, grid: FlatGrid, dec0: float) -> np.ndarray
     for i, j in ALIASES:
         kx, ky = kx0 + i * k_nyq, ky0 + j * k_nyq
         out += sky_transfer(inp, kx, ky) * templates.interpolation_window(kx, ky, inp.nside, dec0)
+    if inp.scan_transfer is not None:
+        out *= inp.scan_transfer.at(grid, dec0)[0]
     return out
 
 
@@ -264,7 +267,11 @@ def _present(candidates: np.ndarray, pixels: np.ndarray) -> np.ndarray:
 
 
 def detect_sources(
-    maps: np.ndarray, pixels: np.ndarray, inp: SearchInputs, nthreads: int = 1
+    maps: np.ndarray,
+    pixels: np.ndarray,
+    inp: SearchInputs,
+    nthreads: int = 1,
+    scan_filter: dict | None = None,
 ) -> tuple[pd.DataFrame, np.ndarray]:
     """Point sources above ``mf.point_sources.detect.snr_min`` in each band, from the maps alone.
 
@@ -285,6 +292,10 @@ def detect_sources(
         As for the cluster search (its ``holes`` are not used).
     nthreads : int
         Threads for the gather and the FFTs.
+    scan_filter : dict, optional
+        Config ``sky.scan_filter`` when the maps are scan-filtered: the found sources are
+        subtracted filtered alike (their fluxes are fitted to the unfiltered shape, which the
+        fit's constant offset and an ell_x cut far below the beam scale leave almost unbiased).
 
     Returns
     -------
@@ -311,9 +322,8 @@ def detect_sources(
         passes.append(peaks)
         fluxes = np.zeros((len(peaks), len(inp.bands)))
         fluxes[np.arange(len(peaks)), peaks["band"].to_numpy()] = peaks["flux_mjy"].to_numpy()
-        subtract_fluxes(
-            cleaned, pixels, inp.nside, peaks["ra"].to_numpy(), peaks["dec"].to_numpy(), fluxes, inp.bands
-        )
+        ra, dec = peaks["ra"].to_numpy(), peaks["dec"].to_numpy()
+        subtract_fluxes(cleaned, pixels, inp.nside, ra, dec, fluxes, inp.bands, scan_filter)
     columns = ["ra", "dec", "band", "snr", "flux_mjy", "pixel"]
     found = pd.concat(passes, ignore_index=True) if passes else pd.DataFrame({c: [] for c in columns})
     found = (

@@ -12,6 +12,7 @@ from __future__ import annotations
 import logging
 import time
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import healpy as hp
 import numpy as np
@@ -28,6 +29,9 @@ from skyhunt.mf.peaks import find_groups, suppress_sidelobes
 from skyhunt.mf.tiles import TileLayout, apodization, inside_mask, make_layout
 from skyhunt.sky.footprint import Footprint
 from skyhunt.sky.spectra import T_CMB_K, tsz_spectrum
+
+if TYPE_CHECKING:
+    from skyhunt.mf.transfer import ScanTransfer
 
 log = logging.getLogger("skyhunt.mf")
 
@@ -65,6 +69,8 @@ class SearchInputs:
         Sky components in the maps.
     holes : tuple of ndarray, optional
         (ra, dec) in degrees of sources to mask (``point_sources.treatment: mask``).
+    scan_transfer : ScanTransfer, optional
+        Measured transfer of the scan filter (``sky.scan_filter``), :mod:`skyhunt.mf.transfer`.
     """
 
     nside: int
@@ -75,6 +81,7 @@ class SearchInputs:
     cl_cmb: np.ndarray
     components: list
     holes: tuple | None = None
+    scan_transfer: ScanTransfer | None = None
 
 
 def search_margin_arcmin(nside: int, mf_cfg: dict) -> float:
@@ -132,7 +139,9 @@ def tile_spectra(inp: SearchInputs, grid: FlatGrid, dec0: float) -> tuple[np.nda
     interpolation window has zeros inside the tile band (its in-ring pixel
     spacing, 0.66' at nside 8192, exceeds two tile pixels), where only the
     aliases remain, so both the noise model and the templates sum the
-    aliases in :data:`ALIASES`.
+    aliases in :data:`ALIASES`. With a scan filter, the templates are multiplied by its
+    measured transfer T(k) of the tile's row and the model noise by its power transfer P(k)
+    (:mod:`skyhunt.mf.transfer`): the filter acts on the maps after everything is summed.
 
     Returns
     -------
@@ -164,6 +173,11 @@ def tile_spectra(inp: SearchInputs, grid: FlatGrid, dec0: float) -> tuple[np.nda
         if n_model is not None:
             sky_cl = noise.sky_terms(ell, inp.cl_cmb, inp.bands, inp.ps_cl, mf["noise_model"], inp.components)
             n_model += noise.model_spectra(sky_cl, white, sky_t, window)
+    if inp.scan_transfer is not None:
+        scan_t, scan_p = inp.scan_transfer.at(grid, dec0)
+        signal *= scan_t.astype(np.float32)
+        if n_model is not None:
+            n_model *= scan_p
     return signal, n_model
 
 

@@ -25,6 +25,7 @@ from skyhunt.sky.readers import (
     read_sources,
     source_flux_columns,
 )
+from skyhunt.sky.scan import filter_scans
 from skyhunt.sky.sources import draw_sources, paint_sources, source_units
 from skyhunt.sky.sz import paint_y_and_tau_v
 
@@ -312,8 +313,10 @@ def run_noise_map(*, footprint: dict, nside: int, band: dict, seed: int, noise) 
     write_band_map(noise, pixels, values, nside, band, "noise")
 
 
-def run_observed_map(*, nside: int, band: dict, stage: str, maps: list, observed) -> None:
-    """Observed map of one noise stage and band: beam * (sum of sky components) + noise.
+def run_observed_map(
+    *, nside: int, band: dict, stage: str, maps: list, observed, scan_filter: dict | None = None
+) -> None:
+    """Observed map of one noise stage and band: beam * (sum of sky components) + noise, scan-filtered.
 
     Parameters
     ----------
@@ -327,10 +330,17 @@ def run_observed_map(*, nside: int, band: dict, stage: str, maps: list, observed
         The stage's component maps, with the noise map last.
     observed : path-like
         Output map (µK_CMB).
+    scan_filter : dict, optional
+        Config ``sky.scan_filter`` (:func:`skyhunt.sky.scan.filter_scans`), applied to the sum;
+        None when the filter is off.
     """
     pixels, values = io.read_partial_maps(maps, nside=nside)
     total = values[:, :-1].sum(axis=1, dtype=np.float64)
     if band["beam_fwhm_arcmin"] > 0:
         total = gaussian_beam_operator(nside, pixels, band["beam_fwhm_arcmin"]) @ total
         log.info("applied %.2f arcmin FWHM Gaussian beam", band["beam_fwhm_arcmin"])
-    write_band_map(observed, pixels, total + values[:, -1], nside, band, stage)
+    total += values[:, -1]
+    if scan_filter is not None:
+        total = filter_scans(nside, pixels, total, scan_filter)
+        log.info("scan-filtered: %s", scan_filter)
+    write_band_map(observed, pixels, total, nside, band, stage)
