@@ -112,6 +112,8 @@ def test_import_map_recovers_the_temperature_field(sky, tmp_path):
                 component=comp,
                 unit="Jy/sr",
                 field=0,
+                beam_smoothing=sky["beam_smoothing"],
+                threads=1,
                 full_sky=src,
                 component_map=out,
             )

@@ -628,7 +628,7 @@ def _semantic_problems(config: dict, bad_paths: set[str]) -> list[str]:
 
     nside = _get(config, "sky", "nside")
     if isinstance(nside, int) and "sky.nside" not in bad_paths:
-        for section in ("cmb", "dust"):
+        for section in ("cmb", "dust", "beam_smoothing"):
             lmax = _get(config, "sky", section, "lmax")
             key = f"sky.{section}.lmax"
             if isinstance(lmax, int) and key not in bad_paths and lmax > 3 * nside - 1:
@@ -636,6 +636,15 @@ def _semantic_problems(config: dict, bad_paths: set[str]) -> list[str]:
                     f"config key {key!r}: expected lmax <= 3*nside - 1 = {3 * nside - 1} "
                     f"(sky.nside = {nside}), got {lmax}"
                 )
+
+    bands = _get(config, "sky", "bands")
+    for i, band in enumerate(bands if isinstance(bands, list) else []):
+        fwhm = _get(band, "beam_fwhm_arcmin")
+        if _get(band, "beam_file") is not None and _is_number(fwhm) and fwhm > 0:
+            problems.append(
+                f"config key 'sky.bands[{i}].beam_file': expected at most one beam per band, a Gaussian "
+                f"(beam_fwhm_arcmin > 0) or a beam_file, got both (beam_fwhm_arcmin = {fwhm!r})"
+            )
 
     for list_key, what in (("bands", "band"), ("stages", "stage")):
         items = _get(config, "sky", list_key)

@@ -7,9 +7,9 @@ receiver". A source counts as bright when its flux exceeds the threshold in
 dusty galaxies are brightest), and it is then removed from *every* band.
 Subtraction uses the catalogue and the instrument response exactly as the
 sources were painted (:func:`skyhunt.sky.sources.paint_sources`: the flux in
-the HEALPix pixel holding the source, converted to µK_CMB with the exact
-Planck derivative), followed by the band's beam operator when the band has a
-beam, so a subtracted source leaves no residual beyond float32 rounding.
+the HEALPix pixel holding the source, or spread as the band's beam profile
+when the band has a beam, converted to µK_CMB with the exact Planck
+derivative), so a subtracted source leaves no residual beyond float32 rounding.
 """
 
 from __future__ import annotations
@@ -17,7 +17,6 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from skyhunt.sky.beam import gaussian_beam_operator
 from skyhunt.sky.sources import POPULATIONS, flux_column, paint_sources
 
 
@@ -47,7 +46,7 @@ def subtract_sources(
     sources : pandas.DataFrame
         The sources to remove (catalogue rows).
     bands : list of dict
-        ``sky.bands`` entries (``name``, ``freq_ghz``, ``beam_fwhm_arcmin``).
+        ``sky.bands`` entries (``name``, ``freq_ghz``, ``beam_fwhm_arcmin``, ``beam_file``).
     populations : list of str
         Populations present in the maps (only those are subtracted: a stage
         without radio sources must not have them removed).
@@ -62,7 +61,5 @@ def subtract_sources(
         return maps
     for b, band in enumerate(bands):
         model = sum(paint_sources(sources, p, band, nside, pixels) for p in pops)
-        if band["beam_fwhm_arcmin"] > 0:
-            model = gaussian_beam_operator(nside, pixels, band["beam_fwhm_arcmin"]) @ model
         maps[:, b] -= model.astype(np.float32)
     return maps

@@ -35,6 +35,7 @@ import pandas as pd
 from scipy.optimize import nnls
 from scipy.stats import truncpareto
 
+from skyhunt.sky.beam import beam_of, map_slots, paint_beam
 from skyhunt.sky.footprint import Footprint
 from skyhunt.sky.spectra import jy_per_sr_to_uk_cmb
 
@@ -407,9 +408,13 @@ def paint_sources(
 ) -> np.ndarray:
     """Map of one population's sources in one band, in µK_CMB.
 
-    Each source's flux lands in the HEALPix pixel containing it, as a
-    temperature ``Delta T = S / (dB/dT * Omega_pix)`` with the exact Planck
-    derivative at T_CMB (no beam). Several sources in a pixel add.
+    Without a beam each source's flux lands in the HEALPix pixel containing
+    it; with one (``beam_fwhm_arcmin`` > 0 or ``beam_file``) it is spread as
+    the beam profile B(theta) over the pixels within the beam's support,
+    normalised to the source's flux (:func:`skyhunt.sky.beam.paint_beam`), so
+    sources just outside the map spill into it. The temperature is
+    ``Delta T = S / (dB/dT * Omega_pix)`` per pixel with the exact Planck
+    derivative at T_CMB. Several sources in a pixel add.
 
     Parameters
     ----------
@@ -418,12 +423,13 @@ def paint_sources(
     population : str
         ``'radio'`` or ``'ir'``; halo-hosted sources are ``'radio'``.
     band : mapping
-        One ``sky.bands`` entry (``name``, ``freq_ghz``).
+        One ``sky.bands`` entry (``name``, ``freq_ghz``; optional ``beam_fwhm_arcmin``
+        in arcmin and ``beam_file``).
     nside : int
         HEALPix resolution (RING ordering).
     pixels : ndarray of int
         Strictly increasing RING pixel indices of the map, e.g.
-        ``Footprint.pixels(nside)``; sources in other pixels are dropped.
+        ``Footprint.pixels(nside)``; flux falling on other pixels is dropped.
 
     Returns
     -------
@@ -436,10 +442,12 @@ def paint_sources(
     if population not in POPULATIONS:
         raise ValueError(f"population must be one of {POPULATIONS}, got {population!r}")
     selected = sources.loc[sources["population"] == population]
-    ipix = hp.ang2pix(nside, selected["ra"].to_numpy(), selected["dec"].to_numpy(), lonlat=True)
-    slot = np.searchsorted(pixels, ipix)
-    inside = slot < len(pixels)
-    inside[inside] = pixels[slot[inside]] == ipix[inside]
-    flux_jy = selected[flux_column(band)].to_numpy()[inside] * _JY_PER_MJY
-    flux_per_pixel = np.bincount(slot[inside], weights=flux_jy, minlength=len(pixels))
+    ra, dec = selected["ra"].to_numpy(), selected["dec"].to_numpy()
+    flux_jy = selected[flux_column(band)].to_numpy() * _JY_PER_MJY
+    beam = beam_of(band)
+    if beam is None:
+        slot, inside = map_slots(pixels, hp.ang2pix(nside, ra, dec, lonlat=True))
+        flux_per_pixel = np.bincount(slot[inside], weights=flux_jy[inside], minlength=len(pixels))
+    else:
+        flux_per_pixel = paint_beam(nside, pixels, hp.ang2vec(ra, dec, lonlat=True), flux_jy, beam)
     return flux_per_pixel / hp.nside2pixarea(nside) * jy_per_sr_to_uk_cmb(band["freq_ghz"])
