@@ -4,14 +4,14 @@ import healpy as hp
 import numpy as np
 import pandas as pd
 import pytest
+from astropy.table import Table
 
-from skyhunt.sky import components
 from skyhunt import io
+from skyhunt.sky import components
 from skyhunt.sky.beam import beam_of, beam_transfer
 from skyhunt.sky.profiles import projected_table
 from skyhunt.sky.sources import jy_per_sr_to_uk_cmb, paint_sources
 from skyhunt.sky.sz import paint_y_and_tau_v
-from skyhunt.sky.footprint import Footprint
 
 
 @pytest.mark.parametrize(("nside", "level"), [(8192, 2.6), (2048, 6.6)])
@@ -50,9 +50,7 @@ def test_beamed_gaussian_field_has_cl_times_bl_squared():
 
 
 def one_source(ra, dec, flux_mjy=10.0):
-    return pd.DataFrame(
-        {"population": ["radio"], "ra": [ra], "dec": [dec], "flux_148_mjy": [flux_mjy]}
-    )
+    return pd.DataFrame({"population": ["radio"], "ra": [ra], "dec": [dec], "flux_148_mjy": [flux_mjy]})
 
 
 def test_painted_point_source_has_the_beam_shape_and_flux():

@@ -207,7 +207,9 @@ def beamed_alm(alm: np.ndarray, band: Mapping) -> np.ndarray:
     return hp.almxfl(alm, beam_transfer(band, hp.Alm.getlmax(alm.size)))
 
 
-def healpix_analysis(full_map: np.ndarray, nside: int, lmax: int, iterations: int, nthreads: int) -> np.ndarray:
+def healpix_analysis(
+    full_map: np.ndarray, nside: int, lmax: int, iterations: int, nthreads: int
+) -> np.ndarray:
     """a_lm of a full-sky RING HEALPix map with ducc0, refined like ``healpy.map2alm(iter=...)``.
 
     The first estimate is the quadrature ``4 pi / N_pix`` times the adjoint
@@ -270,7 +272,9 @@ def disc_offsets(nside: int, vec: np.ndarray, radius: float) -> tuple[np.ndarray
     return disc, np.arccos(cos_sep)
 
 
-def paint_beam(nside: int, pixels: np.ndarray, vec: np.ndarray, amplitude: np.ndarray, beam: Beam) -> np.ndarray:
+def paint_beam(
+    nside: int, pixels: np.ndarray, vec: np.ndarray, amplitude: np.ndarray, beam: Beam
+) -> np.ndarray:
     """Point-like sources seen through ``beam``: each amplitude spread as B(theta) over its support.
 
     Each source's weights B(theta_p) at the pixel centres within the beam's

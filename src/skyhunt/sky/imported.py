@@ -247,9 +247,9 @@ def run_import_map(
     else:
         t0 = time.perf_counter()
         lmax = smoothing_lmax(beam, nside, beam_smoothing["lmax"])
-        alm = healpix_analysis(
-            read_healpix_pixels(full_sky, nside, None, field), nside, lmax, beam_smoothing["iterations"], threads
-        )
+        full_map = read_healpix_pixels(full_sky, nside, None, field)
+        alm = healpix_analysis(full_map, nside, lmax, beam_smoothing["iterations"], threads)
+        del full_map
         values = synthesize_on_pixels(beamed_alm(alm, band), nside, pixels, threads) * factor
         log.info(
             "smoothed with the %s beam to lmax %d (%d analysis iterations) in %.1f s",
