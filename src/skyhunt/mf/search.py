@@ -97,8 +97,8 @@ def sky_transfer(inp: SearchInputs, kx: np.ndarray, ky: np.ndarray) -> np.ndarra
     The band's beam b_ell (:func:`skyhunt.sky.beam.beam_transfer`: Gaussian, table or none,
     linearly interpolated to non-integer ell = |k|), and the HEALPix pixel window if
     ``mf.healpix_pixwin`` is set. Every sky signal (clusters, and the astrophysical terms of
-    the noise model) is multiplied by it; the sampling window W(k) of :func:`skyhunt.mf.templates.interpolation_window`
-    comes on top.
+    the noise model) is multiplied by it; the sampling window W(k) of
+    :func:`skyhunt.mf.templates.interpolation_window` comes on top.
 
     Parameters
     ----------
