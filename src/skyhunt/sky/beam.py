@@ -234,13 +234,18 @@ def healpix_analysis(
     geom = ducc0.healpix.Healpix_Base(nside, "RING").sht_info()
     weight = 4.0 * np.pi / full_map.size
     kwargs = dict(lmax=lmax, spin=0, nthreads=nthreads, **geom)
-    alm = ducc0.sht.experimental.adjoint_synthesis(map=full_map.reshape(1, -1), **kwargs)
+    sht = ducc0.sht.experimental
+    alm = sht.adjoint_synthesis(map=full_map.reshape(1, -1), **kwargs)
     alm *= weight
-    for _ in range(iterations):
-        residual = ducc0.sht.experimental.synthesis(alm=alm, **kwargs)
-        np.subtract(full_map, residual[0], out=residual[0])
-        alm += weight * ducc0.sht.experimental.adjoint_synthesis(map=residual, **kwargs)
-        del residual
+    if iterations:  # peak memory: the map, one residual map and two a_lm arrays
+        residual = np.empty_like(full_map).reshape(1, -1)
+        step = np.empty_like(alm)
+        for _ in range(iterations):
+            sht.synthesis(alm=alm, map=residual, **kwargs)
+            np.subtract(full_map, residual[0], out=residual[0])
+            sht.adjoint_synthesis(map=residual, alm=step, **kwargs)
+            step *= weight
+            alm += step
     return alm[0]
 
 

@@ -169,7 +169,7 @@ def read_healpix_pixels(path, nside: int, pixels: np.ndarray | None, field: int 
                     f"a full sky at NSIDE={nside} has {hp.nside2npix(nside)}"
                 )
             if pixels is None:
-                values = np.asarray(column.reshape(-1), dtype=np.float64)
+                values = np.asarray(column, dtype=np.float64).reshape(-1)
                 if ordering == "NESTED":
                     values = hp.reorder(values, n2r=True)
             else:
@@ -180,10 +180,14 @@ def read_healpix_pixels(path, nside: int, pixels: np.ndarray | None, field: int 
         raise
     except Exception as exc:  # astropy raises many types for truncated or corrupt FITS
         raise io.InputFileError(f"map file {path} is not a readable HEALPix FITS map: {exc}") from exc
-    bad = ~np.isfinite(values) | np.isclose(values, hp.UNSEEN)
-    if bad.any():
+    chunk = 1 << 22  # bounds the check's temporaries for a full-sky read
+    n_bad = sum(
+        int(np.count_nonzero(~np.isfinite(part) | np.isclose(part, hp.UNSEEN)))
+        for part in (values[i : i + chunk] for i in range(0, values.size, chunk))
+    )
+    if n_bad:
         raise io.InputFileError(
-            f"map file {path} has {bad.sum()} missing (UNSEEN or non-finite) pixels where they are read"
+            f"map file {path} has {n_bad} missing (UNSEEN or non-finite) pixels where they are read"
         )
     return values
 
