@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import dataclasses
 import functools
-import logging
 from collections.abc import Mapping
 from pathlib import Path
 
@@ -27,8 +26,6 @@ import numpy as np
 from astropy.table import Table
 
 from skyhunt import io
-
-log = logging.getLogger("skyhunt.sky")
 
 #: Fraction of the beam's flux outside its support radius.
 SUPPORT_LOSS = 1e-4
