@@ -34,8 +34,8 @@ import jsonschema
 import yaml
 
 from skyhunt.cutouts.grid import edge_margin_arcmin
-from skyhunt.io import InputFileError
 from skyhunt.cutouts.layout import SPLITS, cutout_layout
+from skyhunt.io import InputFileError
 from skyhunt.sky.beam import read_beam_file
 from skyhunt.sky.components import COMPONENTS
 from skyhunt.sky.footprint import Footprint
