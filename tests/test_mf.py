@@ -399,3 +399,23 @@ def test_beamed_cluster_recovered_at_its_y0(healpix_patch):
     row = near.iloc[0]
     assert row["scale_index"] == 3
     assert row["snr"] * sigma[3] == pytest.approx(y0, rel=0.06)
+
+
+def test_beamed_source_subtracted_without_residual(healpix_patch, tmp_path):
+    """Bands with beams (a Gaussian, a table, none): subtraction paints the source as it was painted."""
+    hpx = healpix_patch
+    table = tmp_path / "beam_148.txt"
+    bl = hp.gauss_beam(1.0 * ARCMIN, 40000)
+    np.savetxt(table, np.column_stack([np.arange(bl.size), bl]))
+    bands = copy.deepcopy(hpx["inp"].bands)
+    bands[0]["beam_fwhm_arcmin"] = 1.6
+    bands[1]["beam_file"] = str(table)
+    bands[2]["beam_fwhm_arcmin"] = 0.0
+    nside, pixels = hpx["inp"].nside, hpx["pixels"]
+    source_maps = np.stack(
+        [paint_sources(hpx["src"], "radio", b, nside, pixels) for b in bands], axis=1
+    ).astype(np.float32)
+    assert np.count_nonzero(source_maps[:, 0]) > 20 and np.count_nonzero(source_maps[:, 2]) == 1
+    dirty = hpx["noise"] + source_maps
+    sub = subtract_sources(dirty.copy(), pixels, nside, hpx["src"], bands, ["radio"])
+    assert np.max(np.abs(sub - hpx["noise"])) < 1e-3 * np.max(source_maps)
