@@ -50,7 +50,7 @@ def test_cmb_patch_power_spectrum_matches_camb(camb_cl):
     nside = 512
     fp = Footprint(100.0, 130.0, -15.0, 15.0)
     pix = fp.pixels(nside)
-    cmb = components.cmb_map(camb_cl, nside, pix, np.random.default_rng(11))
+    cmb = components.cmb_maps(camb_cl, [{"name": "148"}], nside, pix, np.random.default_rng(11))["148"]
     ra, dec = hp.pix2ang(nside, pix, lonlat=True)
     edge = np.minimum.reduce([ra - fp.ra_min, fp.ra_max - ra, dec - fp.dec_min, fp.dec_max - dec])
     taper = np.clip(edge / 3.0, 0.0, 1.0)

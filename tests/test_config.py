@@ -809,3 +809,16 @@ def test_huge_grids_are_not_built(cfg, monkeypatch):
     cfg["cutouts"]["central_arcmin"] = 0.06
     monkeypatch.setattr(skyhunt.config, "cutout_layout", None)  # would raise TypeError if called
     validate_config(cfg)
+
+
+def test_a_band_has_at_most_one_beam_and_a_readable_beam_file(cfg, tmp_path):
+    good = tmp_path / "beam.txt"
+    good.write_text("0 1.0\n1000 0.5\n5000 0.0\n")
+    cfg["sky"]["bands"][0]["beam_file"] = str(good)
+    assert validate_config(cfg)["sky"]["bands"][0]["beam_file"] == str(good)
+    cfg["sky"]["bands"][0]["beam_fwhm_arcmin"] = 1.4
+    assert "config key 'sky.bands[0].beam_file': expected at most one beam per band" in problems_of(cfg)
+    cfg["sky"]["bands"][0]["beam_fwhm_arcmin"] = 0.0
+    cfg["sky"]["bands"][0]["beam_file"] = str(tmp_path / "missing.txt")
+    msg = problems_of(cfg)
+    assert "config key 'sky.bands[0].beam_file': expected a beam table" in msg and "missing.txt" in msg

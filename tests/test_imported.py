@@ -112,6 +112,8 @@ def test_import_map_recovers_the_temperature_field(sky, tmp_path):
                 component=comp,
                 unit="Jy/sr",
                 field=0,
+                beam_smoothing=sky["beam_smoothing"],
+                threads=1,
                 full_sky=src,
                 component_map=out,
             )
@@ -250,3 +252,33 @@ def test_config_map_templates():
     assert "config key 'sky.sehgal2010.map_template'" in msg
     cfg["sky"]["source"] = "unknown"
     assert "expected one of 'simulate', 'sehgal2010', 'maps'" in _problems(cfg)
+
+
+@pytest.mark.parametrize("iterations", [0, 3])
+def test_import_map_with_a_beam_is_the_harmonically_smoothed_map(sky, tmp_path, iterations):
+    """A band-limited full-sky map through a 3 deg beam: ducc0 analysis, b_ell, ring synthesis."""
+    nside, lmax_in = NSIDE, 2 * NSIDE
+    cl = 1.0 / (1.0 + np.arange(lmax_in + 1)) ** 2
+    alm = hp.synalm(cl, lmax=lmax_in, new=True)
+    full = hp.alm2map(alm, nside, lmax=lmax_in)
+    src = tmp_path / "full.fits"
+    hp.write_map(src, full, dtype=np.float64)
+    band = {"name": "148", "freq_ghz": 148.0, "beam_fwhm_arcmin": 180.0, "beam_file": None}
+    out = tmp_path / "beamed.fits"
+    imported.run_import_map(
+        footprint=sky["footprint"],
+        nside=nside,
+        band=band,
+        component="cmb",
+        unit="uK_CMB",
+        field=0,
+        beam_smoothing={"lmax": None, "iterations": iterations},
+        threads=1,
+        full_sky=src,
+        component_map=out,
+    )
+    pixels, values, _ = io.read_partial_map(out, nside=nside)
+    expect = hp.alm2map(hp.almxfl(alm, hp.gauss_beam(np.radians(3.0), lmax_in)), nside, lmax=lmax_in)[pixels]
+    assert np.std(expect) < 0.9 * np.std(full[pixels])  # the beam matters at these scales
+    tol = 1e-2 if iterations == 0 else 1e-4
+    assert np.max(np.abs(values - expect)) < tol * np.std(expect)

@@ -9,6 +9,7 @@ import numpy as np
 import pandas as pd
 import pytest
 import scipy.fft
+import scipy.special
 
 from skyhunt import io
 from skyhunt.cutouts.extract import PatchInterpolator
@@ -360,3 +361,62 @@ def test_match_mf_inputs_without_a_needed_column_fail_naming_the_file(cfg, tmp_p
     with pytest.raises(io.InputFileError, match=r"no_snr\.parquet lacks columns \['snr'\]"):
         run_match_mf(**keys, **(files | {"candidates": tmp_path / "no_snr.parquet"}))
     assert not (tmp_path / "out.parquet").exists()
+
+
+def beamed_beta_on_healpix(nside, pixels, ra0, dec0, core_arcmin, y0, bands, fwhm_arcmin):
+    """A beta-model cluster convolved with a Gaussian beam (inverse Hankel transform), µK per band."""
+    ell = np.concatenate([np.geomspace(1e-3, 10.0, 400), np.arange(10.0, 40000.0, 4.0)])
+    kernel = (
+        templates.beta_model_ft(ell, core_arcmin)
+        * hp.gauss_beam(fwhm_arcmin * ARCMIN, 40000)[np.rint(ell).astype(int)]
+    )
+    theta_tab = np.linspace(0.0, 60.0 * ARCMIN, 1500)
+    prof_tab = np.trapezoid(kernel * ell * scipy.special.j0(np.outer(theta_tab, ell)), ell, axis=1) / (
+        2 * np.pi
+    )
+    vec0 = hp.ang2vec(ra0, dec0, lonlat=True)
+    theta = np.arccos(np.clip(np.stack(hp.pix2vec(nside, pixels), axis=1) @ vec0, -1, 1))
+    return y0 * np.interp(theta, theta_tab, prof_tab)[:, None] * sz_vector(bands)[None, :]
+
+
+def test_beamed_cluster_recovered_at_its_y0(healpix_patch):
+    """Bands with a 1.4' beam: the filter's templates carry b_ell, so the beamed cluster gives its y0."""
+    hpx = healpix_patch
+    inp = copy.deepcopy(hpx["inp"])
+    for band in inp.bands:
+        band["beam_fwhm_arcmin"] = 1.4
+    layout = make_layout(inp.footprint, 0.6, 0.25, 0.25)
+    grid = FlatGrid(layout.npix, layout.npix, 0.25)
+    signal, nmat = tile_spectra(inp, grid, hpx["dec0"])
+    sigma = MatchedFilter(grid, nmat, signal).sigma
+    assert sigma[3] > 1.05 * hpx["sigma"][3]  # the beam costs sensitivity: the transfer is in the filter
+    y0 = 25.0 * sigma[3]
+    cluster = beamed_beta_on_healpix(
+        inp.nside, hpx["pixels"], hpx["ra0"], hpx["dec0"], 1.0, y0, inp.bands, 1.4
+    ).astype(np.float32)
+    cand = search(hpx["noise"] + cluster, hpx["pixels"], inp)
+    near = _near(cand, hpx["ra0"], hpx["dec0"], 5.0)
+    assert len(near) == 1
+    row = near.iloc[0]
+    assert row["scale_index"] == 3
+    assert row["snr"] * sigma[3] == pytest.approx(y0, rel=0.06)
+
+
+def test_beamed_source_subtracted_without_residual(healpix_patch, tmp_path):
+    """Bands with beams (a Gaussian, a table, none): subtraction paints the source as it was painted."""
+    hpx = healpix_patch
+    table = tmp_path / "beam_148.txt"
+    bl = hp.gauss_beam(1.0 * ARCMIN, 40000)
+    np.savetxt(table, np.column_stack([np.arange(bl.size), bl]))
+    bands = copy.deepcopy(hpx["inp"].bands)
+    bands[0]["beam_fwhm_arcmin"] = 1.6
+    bands[1]["beam_file"] = str(table)
+    bands[2]["beam_fwhm_arcmin"] = 0.0
+    nside, pixels = hpx["inp"].nside, hpx["pixels"]
+    source_maps = np.stack(
+        [paint_sources(hpx["src"], "radio", b, nside, pixels) for b in bands], axis=1
+    ).astype(np.float32)
+    assert np.count_nonzero(source_maps[:, 0]) > 20 and np.count_nonzero(source_maps[:, 2]) == 1
+    dirty = hpx["noise"] + source_maps
+    sub = subtract_sources(dirty.copy(), pixels, nside, hpx["src"], bands, ["radio"])
+    assert np.max(np.abs(sub - hpx["noise"])) < 1e-3 * np.max(source_maps)

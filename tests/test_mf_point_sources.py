@@ -114,7 +114,7 @@ def detect_patch(cfg):
     ra[0], dec[0] = 30.75 + 3.0 / 60.0, 1.75  # 3' from the cluster
     flux = np.exp(rng.uniform(np.log(2.0), np.log(50.0), (n, len(bands))))
     sources = np.stack(
-        [paint_fluxes(ra, dec, flux[:, b], band["freq_ghz"], nside, pixels) for b, band in enumerate(bands)],
+        [paint_fluxes(ra, dec, flux[:, b], band, nside, pixels) for b, band in enumerate(bands)],
         axis=1,
     ).astype(np.float32)
     mf = copy.deepcopy(cfg["mf"])

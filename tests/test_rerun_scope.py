@@ -24,10 +24,7 @@ EDITS = {
     ("evaluation", "bootstrap", "samples"): (50, ["table1"]),
     ("evaluation", "learned", "l2"): (0.5, ["ensembles"]),
     ("sky", "bands", 0, "noise_uk_arcmin"): (3.0, ["results/sky/components/noise_090.fits"]),
-    ("sky", "bands", 2, "beam_fwhm_arcmin"): (
-        1.0,
-        [f"results/sky/observed/{s}_219.fits" for s in ("cmb_tsz", "ksz", "ir", "radio", "dust")],
-    ),
+    ("sky", "bands", 2, "beam_fwhm_arcmin"): (1.0, ["cmb_map", "sz_maps", "source_maps", "dust_map"]),
     ("sky", "dust", "beta"): (1.5, ["dust_map"]),
     ("sky", "halos", "y_scatter_ln"): (0.2, ["halos"]),
     ("sky", "cmb", "lmax"): (2500, ["cmb_spectrum"]),

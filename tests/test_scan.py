@@ -173,9 +173,7 @@ def test_mf_recovers_filtered_cluster_only_with_the_transfer():
     mf["tiles"].update(core_deg=0.6, overlap_deg=0.25, apodization_arcmin=3.0)
     scan_cfg = {"poly_order": 1, "highpass_ell_x": 1500.0, "taper_ell": 500.0}
     st = measure_scan_transfer(nside, fp, scan_cfg, mf["tiles"], 8, np.random.default_rng(5))
-    inp = SearchInputs(
-        nside, fp, bands, None, mf, toy_cmb(), ["cmb", "tsz"], scan_transfer=st
-    )
+    inp = SearchInputs(nside, fp, bands, None, mf, toy_cmb(), ["cmb", "tsz"], scan_transfer=st)
     bare = dataclasses.replace(inp, scan_transfer=None)
     ra0, dec0 = 20.3, 2.3  # in the middle of a tile core
     grid = FlatGrid(st.npix, st.npix, st.pixel_arcmin)

@@ -35,6 +35,8 @@ import yaml
 
 from skyhunt.cutouts.grid import edge_margin_arcmin
 from skyhunt.cutouts.layout import SPLITS, cutout_layout
+from skyhunt.io import InputFileError
+from skyhunt.sky.beam import read_beam_file
 from skyhunt.sky.components import COMPONENTS
 from skyhunt.sky.footprint import Footprint
 
@@ -628,7 +630,7 @@ def _semantic_problems(config: dict, bad_paths: set[str]) -> list[str]:
 
     nside = _get(config, "sky", "nside")
     if isinstance(nside, int) and "sky.nside" not in bad_paths:
-        for section in ("cmb", "dust"):
+        for section in ("cmb", "dust", "beam_smoothing"):
             lmax = _get(config, "sky", section, "lmax")
             key = f"sky.{section}.lmax"
             if isinstance(lmax, int) and key not in bad_paths and lmax > 3 * nside - 1:
@@ -636,6 +638,20 @@ def _semantic_problems(config: dict, bad_paths: set[str]) -> list[str]:
                     f"config key {key!r}: expected lmax <= 3*nside - 1 = {3 * nside - 1} "
                     f"(sky.nside = {nside}), got {lmax}"
                 )
+
+    bands = _get(config, "sky", "bands")
+    for i, band in enumerate(bands if isinstance(bands, list) else []):
+        fwhm, beam_file = _get(band, "beam_fwhm_arcmin"), _get(band, "beam_file")
+        if beam_file is not None and _is_number(fwhm) and fwhm > 0:
+            problems.append(
+                f"config key 'sky.bands[{i}].beam_file': expected at most one beam per band, a Gaussian "
+                f"(beam_fwhm_arcmin > 0) or a beam_file, got both (beam_fwhm_arcmin = {fwhm!r})"
+            )
+        elif isinstance(beam_file, str) and f"sky.bands[{i}].beam_file" not in bad_paths:
+            try:
+                read_beam_file(beam_file)
+            except InputFileError as err:
+                problems.append(f"config key 'sky.bands[{i}].beam_file': expected a beam table, got {err}")
 
     for list_key, what in (("bands", "band"), ("stages", "stage")):
         items = _get(config, "sky", list_key)

@@ -44,13 +44,15 @@ rule import_map:
         benchfile("sky/import_{component}_{band}.tsv")
     conda:
         "../../envs/skyhunt.yaml"
+    threads: 2
     resources:
         mem_mb=2000,
         runtime=20,
     params:
         footprint=config["sky"]["footprint"],
         nside=config["sky"]["nside"],
-        band=band_entry("name", "freq_ghz"),
+        band=band_entry("name", "freq_ghz", "beam_fwhm_arcmin", "beam_file"),
+        beam_smoothing=config["sky"]["beam_smoothing"],
         unit=(
             SEHGAL_CFG["map_unit"]
             if SKY_SOURCE == "sehgal2010"

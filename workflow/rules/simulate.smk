@@ -66,7 +66,7 @@ rule cmb_map:
     params:
         footprint=config["sky"]["footprint"],
         nside=config["sky"]["nside"],
-        bands=band_fields("name", "freq_ghz"),
+        bands=band_fields("name", "freq_ghz", "beam_fwhm_arcmin", "beam_file"),
         seed=config["seed"],
     script:
         "../scripts/cmb_map.py"
@@ -90,7 +90,7 @@ rule sz_maps:
     params:
         footprint=config["sky"]["footprint"],
         nside=config["sky"]["nside"],
-        bands=band_fields("name", "freq_ghz"),
+        bands=band_fields("name", "freq_ghz", "beam_fwhm_arcmin", "beam_file"),
         truncation_r500=config["sky"]["halos"]["truncation_r500"],
     script:
         "../scripts/sz_maps.py"
@@ -114,7 +114,7 @@ rule source_maps:
     params:
         footprint=config["sky"]["footprint"],
         nside=config["sky"]["nside"],
-        bands=band_fields("name", "freq_ghz"),
+        bands=band_fields("name", "freq_ghz", "beam_fwhm_arcmin", "beam_file"),
     script:
         "../scripts/source_maps.py"
 
@@ -135,7 +135,7 @@ rule dust_map:
     params:
         footprint=config["sky"]["footprint"],
         nside=config["sky"]["nside"],
-        bands=band_fields("name", "freq_ghz"),
+        bands=band_fields("name", "freq_ghz", "beam_fwhm_arcmin", "beam_file"),
         dust_model=config["sky"]["dust"],
         seed=config["seed"],
     script:

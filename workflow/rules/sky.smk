@@ -60,7 +60,7 @@ rule observed_map:
         runtime=20,
     params:
         nside=config["sky"]["nside"],
-        band=band_entry("name", "freq_ghz", "beam_fwhm_arcmin"),
+        band=band_entry("name", "freq_ghz"),
         scan_filter=SCAN_FILTER,
     script:
         "../scripts/observed_map.py"

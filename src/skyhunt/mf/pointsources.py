@@ -7,9 +7,9 @@ receiver". A source counts as bright when its flux exceeds the threshold in
 dusty galaxies are brightest), and it is then removed from *every* band.
 Subtraction uses the catalogue and the instrument response exactly as the
 sources were painted (:func:`skyhunt.sky.sources.paint_sources`: the flux in
-the HEALPix pixel holding the source, converted to µK_CMB with the exact
-Planck derivative), followed by the band's beam operator when the band has a
-beam and by the scan filter when the maps are scan-filtered
+the HEALPix pixel holding the source, or spread as the band's beam profile
+when the band has a beam, converted to µK_CMB with the exact Planck
+derivative), then scan-filtered when the maps are
 (:func:`skyhunt.sky.scan.filter_scans`), so a subtracted source leaves no
 residual beyond float32 rounding.
 
@@ -24,7 +24,6 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from skyhunt.sky.beam import gaussian_beam_operator
 from skyhunt.sky.footprint import Footprint
 from skyhunt.sky.scan import filter_scans
 from skyhunt.sky.sources import ELL_REF, flux_column, paint_fluxes, uk_sr_per_mjy
@@ -59,7 +58,7 @@ def subtract_sources(
     sources : pandas.DataFrame
         The sources to remove (catalogue rows).
     bands : list of dict
-        ``sky.bands`` entries (``name``, ``freq_ghz``, ``beam_fwhm_arcmin``).
+        ``sky.bands`` entries (``name``, ``freq_ghz``, ``beam_fwhm_arcmin``, ``beam_file``).
     populations : list of str
         Populations present in the maps (only those are subtracted: a stage
         without radio sources must not have them removed).
@@ -91,9 +90,9 @@ def subtract_fluxes(
     """Subtract point sources of given fluxes from partial maps, in place.
 
     Each band's sources are painted as :func:`skyhunt.sky.sources.paint_fluxes`
-    paints them (flux in the HEALPix pixel holding the position), then smoothed
-    by the band's beam operator when the band has a beam, then scan-filtered as
-    the maps were when ``scan_filter`` is given.
+    paints them (the flux in the HEALPix pixel holding the position, or spread
+    as the band's beam), then scan-filtered as the maps were when
+    ``scan_filter`` is given.
 
     Parameters
     ----------
@@ -107,7 +106,7 @@ def subtract_fluxes(
     fluxes : ndarray, shape (n, n_bands)
         Fluxes to remove, mJy (0 leaves a band untouched).
     bands : list of dict
-        ``sky.bands`` entries (``freq_ghz``, ``beam_fwhm_arcmin``).
+        ``sky.bands`` entries (``freq_ghz``, ``beam_fwhm_arcmin``, ``beam_file``).
     scan_filter : dict, optional
         Config ``sky.scan_filter`` when the maps are scan-filtered.
 
@@ -119,9 +118,7 @@ def subtract_fluxes(
     if len(ra) == 0:
         return maps
     for b, band in enumerate(bands):
-        model = paint_fluxes(ra, dec, fluxes[:, b], band["freq_ghz"], nside, pixels)
-        if band["beam_fwhm_arcmin"] > 0:
-            model = gaussian_beam_operator(nside, pixels, band["beam_fwhm_arcmin"]) @ model
+        model = paint_fluxes(ra, dec, fluxes[:, b], band, nside, pixels)
         if scan_filter is not None:
             model = filter_scans(nside, pixels, model, scan_filter)
         maps[:, b] -= model.astype(np.float32)

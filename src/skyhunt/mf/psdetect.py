@@ -48,8 +48,8 @@ from skyhunt.mf.search import (
     tile_maps,
 )
 from skyhunt.mf.tiles import inside_mask, make_layout
-from skyhunt.sky.beam import gaussian_beam_operator
-from skyhunt.sky.sources import uk_sr_per_mjy
+from skyhunt.sky.beam import beam_of
+from skyhunt.sky.sources import paint_fluxes
 
 log = logging.getLogger("skyhunt.mf")
 
@@ -190,7 +190,7 @@ def fit_fluxes(
     where the source lives: for every pixel within :data:`SNAP_ARCMIN` of
     the peak, least squares of the map in a disc of radius :data:`FIT_ARCMIN`
     (plus 1.7 beam FWHM) on a constant plus the source as painted there
-    (:func:`skyhunt.sky.sources.paint_fluxes`, then the beam operator); the
+    (:func:`skyhunt.sky.sources.paint_fluxes`, beam included); the
     pixel of largest fitted flux is the source's. The flux error is the
     residual scatter in the disc propagated through the fit (white pixel
     noise; the CMB and other smooth terms are nearly constant over the disc,
@@ -215,23 +215,20 @@ def fit_fluxes(
         deg), ``flux_mjy`` and ``snr`` (fitted flux over its error) replacing
         the tile's.
     """
-    area = hp.nside2pixarea(nside)
     out = {"pixel": [], "flux_mjy": [], "snr": []}
     for ra, dec, b in zip(peaks["ra"], peaks["dec"], peaks["band"], strict=True):
         band = bands[b]
-        fwhm = band["beam_fwhm_arcmin"]
+        beam = beam_of(band)
+        fwhm = 0.0 if beam is None else np.degrees(beam.fwhm_rad) * 60.0
         vec = hp.ang2vec(ra, dec, lonlat=True)
         disc = _present(hp.query_disc(nside, vec, np.radians((FIT_ARCMIN + 1.7 * fwhm) / 60.0)), pixels)
         cand = _present(hp.query_disc(nside, vec, np.radians(SNAP_ARCMIN / 60.0), inclusive=True), disc)
         values = maps[np.searchsorted(pixels, disc), b].astype(np.float64)
         values -= values.mean()
-        beam = gaussian_beam_operator(nside, disc, fwhm) if fwhm > 0 else None
-        unit = uk_sr_per_mjy(band["freq_ghz"]) / area  # µK in the pixel per mJy
         best = (-np.inf, 0.0, -1)
         for c in cand:
-            k = (disc == c).astype(np.float64) * unit
-            if beam is not None:
-                k = beam @ k
+            ra_c, dec_c = hp.pix2ang(nside, [c], lonlat=True)
+            k = paint_fluxes(ra_c, dec_c, [1.0], band, nside, disc)  # µK per mJy
             k -= k.mean()
             norm = float(k @ k)
             flux = float(k @ values) / norm

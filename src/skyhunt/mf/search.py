@@ -27,6 +27,7 @@ from skyhunt.mf import noise, templates
 from skyhunt.mf.filter import FlatGrid, MatchedFilter
 from skyhunt.mf.peaks import find_groups, suppress_sidelobes
 from skyhunt.mf.tiles import TileLayout, apodization, inside_mask, make_layout
+from skyhunt.sky.beam import beam_transfer
 from skyhunt.sky.footprint import Footprint
 from skyhunt.sky.spectra import T_CMB_K, tsz_spectrum
 
@@ -101,10 +102,11 @@ def sz_vector(bands: list[dict]) -> np.ndarray:
 def sky_transfer(inp: SearchInputs, kx: np.ndarray, ky: np.ndarray) -> np.ndarray:
     """Transfer function T_b(k) of sky signals into each band's map, before the map sampling.
 
-    The band's beam, and the HEALPix pixel window if ``mf.healpix_pixwin`` is set. Every
-    sky signal (clusters, and the astrophysical terms of the noise model) is multiplied by
-    it; the sampling window W(k) of :func:`skyhunt.mf.templates.interpolation_window`
-    comes on top.
+    The band's beam b_ell (:func:`skyhunt.sky.beam.beam_transfer`: Gaussian, table or none,
+    linearly interpolated to non-integer ell = |k|), and the HEALPix pixel window if
+    ``mf.healpix_pixwin`` is set. Every sky signal (clusters, and the astrophysical terms of
+    the noise model) is multiplied by it; the sampling window W(k) of
+    :func:`skyhunt.mf.templates.interpolation_window` comes on top.
 
     Parameters
     ----------
@@ -118,7 +120,8 @@ def sky_transfer(inp: SearchInputs, kx: np.ndarray, ky: np.ndarray) -> np.ndarra
         Dimensionless.
     """
     ell = np.hypot(kx, ky)
-    out = np.stack([templates.gaussian_beam(ell, b["beam_fwhm_arcmin"]) for b in inp.bands])
+    lmax = int(np.ceil(ell.max())) + 1
+    out = np.stack([np.interp(ell, np.arange(lmax + 1), beam_transfer(b, lmax)) for b in inp.bands])
     if inp.mf_cfg["healpix_pixwin"]:
         out = out * templates.healpix_pixel_window(ell, inp.nside)
     return out

@@ -129,12 +129,6 @@ def healpix_pixel_window(ell: np.ndarray, nside: int) -> np.ndarray:
     return np.interp(np.asarray(ell, dtype=float), np.arange(pw.size), pw)
 
 
-def gaussian_beam(ell: np.ndarray, fwhm_arcmin: float) -> np.ndarray:
-    """Gaussian beam transfer ``exp(-ell^2 sigma^2 / 2)``; 1 for ``fwhm_arcmin`` = 0."""
-    sigma = fwhm_arcmin * ARCMIN / np.sqrt(8.0 * np.log(2.0))
-    return np.exp(-0.5 * (np.asarray(ell, dtype=float) * sigma) ** 2)
-
-
 def template_bank(ell: np.ndarray, mf_cfg: dict) -> tuple[np.ndarray, np.ndarray]:
     """The configured templates on a grid of wavenumbers.
 

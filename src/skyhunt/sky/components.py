@@ -13,6 +13,7 @@ import healpy as hp
 import numpy as np
 
 from skyhunt.sky import spectra
+from skyhunt.sky.beam import beam_key, beamed_alm
 from skyhunt.sky.gaussian_field import draw_alm, synthesize_on_pixels
 
 #: Sky components a stage may add, in DeepSZ's order.
@@ -30,20 +31,37 @@ def component_rng(seed: int, name: str) -> np.random.Generator:
     return np.random.default_rng([int(seed), zlib.crc32(name.encode())])
 
 
-def cmb_map(cl_uk2: np.ndarray, nside: int, pixels: np.ndarray, rng, nthreads: int = 1) -> np.ndarray:
-    """Lensed CMB temperature at ``pixels`` in µK_CMB (identical in every band).
+def beamed_syntheses(alm: np.ndarray, bands: list[dict], nside: int, pixels, nthreads: int = 1) -> dict:
+    """One field seen through each band's beam: a_lm b_ell synthesised at ``pixels``.
 
-    Parameters
-    ----------
-    cl_uk2 : ndarray
-        C_ell in µK_CMB^2 up to the synthesis lmax.
-    nside : int
-    pixels : ndarray of int
-        Sorted RING pixels.
-    rng : numpy.random.Generator
-    nthreads : int
+    Bands with the same beam (:func:`skyhunt.sky.beam.beam_key`) share one
+    synthesis (one in all for the default, no beam, which is exactly the
+    unbeamed field).
+
+    Returns
+    -------
+    dict
+        Band name -> field at ``pixels`` (units of ``alm``).
     """
-    return synthesize_on_pixels(draw_alm(cl_uk2, rng), nside, pixels, nthreads=nthreads)
+    by_beam: dict[tuple, np.ndarray] = {}
+    out = {}
+    for band in bands:
+        key = beam_key(band)
+        if key not in by_beam:
+            by_beam[key] = synthesize_on_pixels(beamed_alm(alm, band), nside, pixels, nthreads=nthreads)
+        out[band["name"]] = by_beam[key]
+    return out
+
+
+def cmb_maps(cl_uk2: np.ndarray, bands: list[dict], nside: int, pixels, rng, nthreads: int = 1) -> dict:
+    """Lensed CMB temperature in µK_CMB at ``pixels``: one realisation, through each band's beam.
+
+    Returns
+    -------
+    dict
+        Band name -> map; bands with the same beam share one array.
+    """
+    return beamed_syntheses(draw_alm(cl_uk2, rng), bands, nside, pixels, nthreads)
 
 
 def dust_spectrum(dust_cfg: dict) -> np.ndarray:
@@ -61,16 +79,16 @@ def dust_spectrum(dust_cfg: dict) -> np.ndarray:
 
 
 def dust_maps(dust_cfg: dict, bands: list[dict], nside: int, pixels, rng, nthreads: int = 1) -> dict:
-    """Galactic dust: one Gaussian field scaled to each band as a modified blackbody.
+    """Galactic dust: one Gaussian field scaled to each band as a modified blackbody, through its beam.
 
     Returns
     -------
     dict
         Band name -> map in µK_CMB at ``pixels``.
     """
-    template = synthesize_on_pixels(draw_alm(dust_spectrum(dust_cfg), rng), nside, pixels, nthreads)
+    templates = beamed_syntheses(draw_alm(dust_spectrum(dust_cfg), rng), bands, nside, pixels, nthreads)
     return {
-        b["name"]: template
+        b["name"]: templates[b["name"]]
         * float(
             spectra.modified_blackbody_uk_ratio(
                 b["freq_ghz"], dust_cfg["ref_freq_ghz"], dust_cfg["beta"], dust_cfg["t_dust_k"]

@@ -33,6 +33,7 @@ from __future__ import annotations
 
 import logging
 import os
+import time
 import warnings
 from pathlib import Path
 
@@ -44,8 +45,10 @@ from astropy.table import Table
 
 from skyhunt import io
 from skyhunt.sky import sources as sky_sources
+from skyhunt.sky.beam import Beam, beam_of, beamed_alm, healpix_analysis
 from skyhunt.sky.cosmology import colossus
 from skyhunt.sky.footprint import Footprint
+from skyhunt.sky.gaussian_field import synthesize_on_pixels
 from skyhunt.sky.halos import HALO_UNITS, m500c_from_mvir
 from skyhunt.sky.pipeline import write_band_map
 from skyhunt.sky.profiles import arnaud_halo_properties
@@ -105,7 +108,7 @@ def to_uk_cmb_factor(unit: str, freq_ghz: float) -> float:
     return MAP_UNIT_FACTORS[unit]
 
 
-def read_healpix_pixels(path, nside: int, pixels: np.ndarray, field: int = 0) -> np.ndarray:
+def read_healpix_pixels(path, nside: int, pixels: np.ndarray | None, field: int = 0) -> np.ndarray:
     """Values of a full-sky HEALPix FITS map at some RING pixels, without reading the whole map.
 
     The binary table is memory-mapped; only the pages holding ``pixels`` are
@@ -118,8 +121,8 @@ def read_healpix_pixels(path, nside: int, pixels: np.ndarray, field: int = 0) ->
         FITS file with the map in its first binary-table extension.
     nside : int
         Expected NSIDE.
-    pixels : ndarray of int
-        RING pixel indices to read.
+    pixels : ndarray of int or None
+        RING pixel indices to read; None reads the whole map, in RING order.
     field : int
         Table column holding the map (0 = first).
 
@@ -165,25 +168,55 @@ def read_healpix_pixels(path, nside: int, pixels: np.ndarray, field: int = 0) ->
                     f"map file {path} holds {column.shape[0] * per_row} pixels, "
                     f"a full sky at NSIDE={nside} has {hp.nside2npix(nside)}"
                 )
-            index = hp.ring2nest(nside, pixels) if ordering == "NESTED" else np.asarray(pixels)
-            flat = column.reshape(column.shape[0], per_row)
-            values = np.asarray(flat[index // per_row, index % per_row], dtype=np.float64)
+            if pixels is None:
+                values = np.asarray(column, dtype=np.float64).reshape(-1)
+                if ordering == "NESTED":
+                    values = hp.reorder(values, n2r=True)
+            else:
+                index = hp.ring2nest(nside, pixels) if ordering == "NESTED" else np.asarray(pixels)
+                flat = column.reshape(column.shape[0], per_row)
+                values = np.asarray(flat[index // per_row, index % per_row], dtype=np.float64)
     except io.InputFileError:
         raise
     except Exception as exc:  # astropy raises many types for truncated or corrupt FITS
         raise io.InputFileError(f"map file {path} is not a readable HEALPix FITS map: {exc}") from exc
-    bad = ~np.isfinite(values) | np.isclose(values, hp.UNSEEN)
-    if bad.any():
+    chunk = 1 << 22  # bounds the check's temporaries for a full-sky read
+    n_bad = sum(
+        int(np.count_nonzero(~np.isfinite(part) | np.isclose(part, hp.UNSEEN)))
+        for part in (values[i : i + chunk] for i in range(0, values.size, chunk))
+    )
+    if n_bad:
         raise io.InputFileError(
-            f"map file {path} has {bad.sum()} missing (UNSEEN or non-finite) footprint pixels"
+            f"map file {path} has {n_bad} missing (UNSEEN or non-finite) pixels where they are read"
         )
     return values
 
 
+def smoothing_lmax(beam: Beam, nside: int, lmax: int | None) -> int:
+    """Band limit of the harmonic beam smoothing: ``lmax``, or min(3 nside - 1, the beam's band limit)."""
+    return int(lmax) if lmax is not None else min(3 * nside - 1, beam.lmax)
+
+
 def run_import_map(
-    *, footprint: dict, nside: int, band: dict, component: str, unit: str, field: int, full_sky, component_map
+    *,
+    footprint: dict,
+    nside: int,
+    band: dict,
+    component: str,
+    unit: str,
+    field: int,
+    beam_smoothing: dict,
+    threads: int,
+    full_sky,
+    component_map,
 ) -> None:
-    """Cut one full-sky component map to the footprint, convert it to µK_CMB and write it.
+    """Cut one full-sky component map to the footprint (through the band's beam), convert it to µK_CMB.
+
+    Without a beam only the footprint's pixels are read. With one
+    (``beam_fwhm_arcmin`` > 0 or ``beam_file``), the whole map is read and
+    smoothed in harmonic space: a_lm by ducc0 (:func:`skyhunt.sky.beam.healpix_analysis`,
+    to :func:`smoothing_lmax`), times b_ell, synthesised on the footprint's
+    rings only (:func:`skyhunt.sky.gaussian_field.synthesize_on_pixels`).
 
     Parameters
     ----------
@@ -192,21 +225,43 @@ def run_import_map(
     nside : int
         HEALPix resolution of the full-sky map and of the output.
     band : dict
-        The band's ``sky.bands`` entry (``name``; ``freq_ghz`` in GHz sets the Jy/sr conversion).
+        The band's ``sky.bands`` entry (``name``; ``freq_ghz`` in GHz sets the Jy/sr conversion;
+        ``beam_fwhm_arcmin`` in arcmin, ``beam_file``).
     component : str
         skyhunt component name (cmb, tsz, ksz, ir, radio, dust).
-    full_sky : path-like
-        Full-sky HEALPix map.
     unit : str
         Unit of the input map (:data:`MAP_UNIT_FACTORS`).
     field : int
         Table column of the map.
+    beam_smoothing : dict
+        Config ``sky.beam_smoothing`` (``lmax``: null or an int; ``iterations``: Jacobi steps of
+        the analysis).
+    threads : int
+        Threads of the spherical-harmonic transforms.
+    full_sky : path-like
+        Full-sky HEALPix map.
     component_map : path-like
         Output partial map in µK_CMB, the format of :func:`skyhunt.io.write_partial_map`.
     """
     pixels = Footprint.from_config(footprint).pixels(nside)
     factor = to_uk_cmb_factor(unit, band["freq_ghz"])
-    values = read_healpix_pixels(full_sky, nside, pixels, field) * factor
+    beam = beam_of(band)
+    if beam is None:
+        values = read_healpix_pixels(full_sky, nside, pixels, field) * factor
+    else:
+        t0 = time.perf_counter()
+        lmax = smoothing_lmax(beam, nside, beam_smoothing["lmax"])
+        full_map = read_healpix_pixels(full_sky, nside, None, field)
+        alm = healpix_analysis(full_map, nside, lmax, beam_smoothing["iterations"], threads)
+        del full_map
+        values = synthesize_on_pixels(beamed_alm(alm, band), nside, pixels, threads) * factor
+        log.info(
+            "smoothed with the %s beam to lmax %d (%d analysis iterations) in %.1f s",
+            beam.name,
+            lmax,
+            beam_smoothing["iterations"],
+            time.perf_counter() - t0,
+        )
     source = {
         "SRCFILE": (Path(full_sky).name[:68], "imported full-sky map"),
         "SRCUNIT": (unit, "unit of the imported map"),

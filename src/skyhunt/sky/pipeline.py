@@ -14,7 +14,7 @@ from astropy.table import Table
 
 from skyhunt import io
 from skyhunt.sky import components
-from skyhunt.sky.beam import gaussian_beam_operator
+from skyhunt.sky.beam import beam_key, beam_of
 from skyhunt.sky.cosmology import lensed_tt_spectrum as cosmology_spectrum
 from skyhunt.sky.footprint import Footprint
 from skyhunt.sky.halos import HALO_UNITS, simulate_halos
@@ -178,7 +178,7 @@ def run_sources(
 def run_cmb_map(
     *, footprint: dict, nside: int, bands: list, seed: int, spectrum, cmb: list, threads: int
 ) -> None:
-    """CMB realisation (identical in all bands), one file per band.
+    """CMB realisation (the same sky in all bands, each through its band's beam), one file per band.
 
     Parameters
     ----------
@@ -187,7 +187,8 @@ def run_cmb_map(
     nside : int
         HEALPix resolution.
     bands : list of dict
-        ``sky.bands`` entries (``name``, ``freq_ghz``), in the order of ``cmb``.
+        ``sky.bands`` entries (``name``, ``freq_ghz``, ``beam_fwhm_arcmin`` in arcmin,
+        ``beam_file``), in the order of ``cmb``.
     seed : int
         Run seed.
     spectrum : path-like
@@ -200,16 +201,16 @@ def run_cmb_map(
     pixels = _footprint_pixels(footprint, nside)
     cl = read_cmb_spectrum(spectrum)
     t0 = time.perf_counter()
-    values = components.cmb_map(cl, nside, pixels, components.component_rng(seed, "cmb"), threads)
+    maps = components.cmb_maps(cl, bands, nside, pixels, components.component_rng(seed, "cmb"), threads)
     log.info("synthesised CMB on %d pixels in %.1f s", pixels.size, time.perf_counter() - t0)
     for band, path in zip(bands, cmb, strict=True):
-        write_band_map(path, pixels, values, nside, band, "cmb")
+        write_band_map(path, pixels, maps[band["name"]], nside, band, "cmb")
 
 
 def run_sz_maps(
     *, footprint: dict, nside: int, bands: list, truncation_r500: float, halos, tsz: list, ksz: list
 ) -> None:
-    """Thermal SZ per band and kinematic SZ (same in all bands) from the halo table.
+    """Thermal SZ per band and kinematic SZ from the halo table, each through its band's beam.
 
     Parameters
     ----------
@@ -218,7 +219,8 @@ def run_sz_maps(
     nside : int
         HEALPix resolution.
     bands : list of dict
-        ``sky.bands`` entries (``name``, ``freq_ghz``), in the order of ``tsz`` and ``ksz``.
+        ``sky.bands`` entries (``name``, ``freq_ghz``, ``beam_fwhm_arcmin`` in arcmin,
+        ``beam_file``), in the order of ``tsz`` and ``ksz``.
     truncation_r500 : float
         Profile truncation radius in units of R500 (config ``sky.halos.truncation_r500``).
     halos : path-like
@@ -228,11 +230,21 @@ def run_sz_maps(
     """
     pixels = _footprint_pixels(footprint, nside)
     table = read_halos(halos, HALO_SZ_COLUMNS)
-    t0 = time.perf_counter()
-    y, tau_v = paint_y_and_tau_v(table, nside, pixels, truncation_r500)
-    log.info("painted %d halos in %.1f s; max y = %.3g", len(table), time.perf_counter() - t0, y.max())
-    ksz_values = components.ksz_map(tau_v)
+    painted: dict[tuple, tuple] = {}
     for band, tpath, kpath in zip(bands, tsz, ksz, strict=True):
+        key = beam_key(band)
+        if key not in painted:
+            t0 = time.perf_counter()
+            y, tau_v = paint_y_and_tau_v(table, nside, pixels, truncation_r500, beam_of(band))
+            painted[key] = y, components.ksz_map(tau_v)
+            log.info(
+                "painted %d halos (band %s beam) in %.1f s; max y = %.3g",
+                len(table),
+                band["name"],
+                time.perf_counter() - t0,
+                y.max(),
+            )
+        y, ksz_values = painted[key]
         write_band_map(tpath, pixels, components.tsz_map(y, band["freq_ghz"]), nside, band, "tsz")
         write_band_map(kpath, pixels, ksz_values, nside, band, "ksz")
 
@@ -247,7 +259,8 @@ def run_source_maps(*, footprint: dict, nside: int, bands: list, sources, ir: li
     nside : int
         HEALPix resolution.
     bands : list of dict
-        ``sky.bands`` entries (``name``, ``freq_ghz``), in the order of ``ir`` and ``radio``.
+        ``sky.bands`` entries (``name``, ``freq_ghz``, ``beam_fwhm_arcmin`` in arcmin,
+        ``beam_file``), in the order of ``ir`` and ``radio``.
     sources : path-like
         Input source catalogue (fluxes in mJy).
     ir, radio : list of path-like
@@ -273,7 +286,8 @@ def run_dust_map(
     nside : int
         HEALPix resolution.
     bands : list of dict
-        ``sky.bands`` entries (``name``, ``freq_ghz``), in the order of ``dust``.
+        ``sky.bands`` entries (``name``, ``freq_ghz``, ``beam_fwhm_arcmin`` in arcmin,
+        ``beam_file``), in the order of ``dust``.
     dust_model : dict
         Config ``sky.dust``.
     seed : int
@@ -316,14 +330,18 @@ def run_noise_map(*, footprint: dict, nside: int, band: dict, seed: int, noise) 
 def run_observed_map(
     *, nside: int, band: dict, stage: str, maps: list, observed, scan_filter: dict | None = None
 ) -> None:
-    """Observed map of one noise stage and band: beam * (sum of sky components) + noise, scan-filtered.
+    """Observed map of one noise stage and band: the sum of the sky components plus noise, scan-filtered.
+
+    The components are already seen through the band's beam (each made so by
+    the rule that makes it, docs/design.md "Beams"); noise is not beamed. The
+    scan filter, when on, acts on the sum, as map-making acts on the data.
 
     Parameters
     ----------
     nside : int
         HEALPix resolution.
     band : dict
-        The band's ``sky.bands`` entry (``name``, ``freq_ghz``, ``beam_fwhm_arcmin`` in arcmin).
+        The band's ``sky.bands`` entry (``name``, ``freq_ghz``).
     stage : str
         Noise stage (header ``COMPNT``).
     maps : list of path-like
@@ -336,9 +354,6 @@ def run_observed_map(
     """
     pixels, values = io.read_partial_maps(maps, nside=nside)
     total = values[:, :-1].sum(axis=1, dtype=np.float64)
-    if band["beam_fwhm_arcmin"] > 0:
-        total = gaussian_beam_operator(nside, pixels, band["beam_fwhm_arcmin"]) @ total
-        log.info("applied %.2f arcmin FWHM Gaussian beam", band["beam_fwhm_arcmin"])
     total += values[:, -1]
     if scan_filter is not None:
         total = filter_scans(nside, pixels, total, scan_filter)

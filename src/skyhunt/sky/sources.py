@@ -35,6 +35,7 @@ import pandas as pd
 from scipy.optimize import nnls
 from scipy.stats import truncpareto
 
+from skyhunt.sky.beam import beam_of, map_slots, paint_beam
 from skyhunt.sky.footprint import Footprint
 from skyhunt.sky.spectra import jy_per_sr_to_uk_cmb
 
@@ -407,9 +408,13 @@ def paint_sources(
 ) -> np.ndarray:
     """Map of one population's sources in one band, in µK_CMB.
 
-    Each source's flux lands in the HEALPix pixel containing it, as a
-    temperature ``Delta T = S / (dB/dT * Omega_pix)`` with the exact Planck
-    derivative at T_CMB (no beam). Several sources in a pixel add.
+    Without a beam each source's flux lands in the HEALPix pixel containing
+    it; with one (``beam_fwhm_arcmin`` > 0 or ``beam_file``) it is spread as
+    the beam profile B(theta) over the pixels within the beam's support,
+    normalised to the source's flux (:func:`skyhunt.sky.beam.paint_beam`), so
+    sources just outside the map spill into it. The temperature is
+    ``Delta T = S / (dB/dT * Omega_pix)`` per pixel with the exact Planck
+    derivative at T_CMB. Several sources in a pixel add.
 
     Parameters
     ----------
@@ -418,12 +423,13 @@ def paint_sources(
     population : str
         ``'radio'`` or ``'ir'``; halo-hosted sources are ``'radio'``.
     band : mapping
-        One ``sky.bands`` entry (``name``, ``freq_ghz``).
+        One ``sky.bands`` entry (``name``, ``freq_ghz``; optional ``beam_fwhm_arcmin``
+        in arcmin and ``beam_file``).
     nside : int
         HEALPix resolution (RING ordering).
     pixels : ndarray of int
         Strictly increasing RING pixel indices of the map, e.g.
-        ``Footprint.pixels(nside)``; sources in other pixels are dropped.
+        ``Footprint.pixels(nside)``; flux falling on other pixels is dropped.
 
     Returns
     -------
@@ -437,7 +443,7 @@ def paint_sources(
         selected["ra"].to_numpy(),
         selected["dec"].to_numpy(),
         selected[flux_column(band)].to_numpy(),
-        band["freq_ghz"],
+        band,
         nside,
         pixels,
     )
@@ -449,9 +455,9 @@ def uk_sr_per_mjy(freq_ghz) -> np.ndarray:
 
 
 def paint_fluxes(
-    ra: np.ndarray, dec: np.ndarray, flux_mjy: np.ndarray, freq_ghz: float, nside: int, pixels: np.ndarray
+    ra: np.ndarray, dec: np.ndarray, flux_mjy: np.ndarray, band: Mapping, nside: int, pixels: np.ndarray
 ) -> np.ndarray:
-    """Map of point sources of given fluxes in one band, in µK_CMB (see :func:`paint_sources`).
+    """Map of point sources of given fluxes in one band, in µK_CMB, as :func:`paint_sources` paints.
 
     Parameters
     ----------
@@ -459,12 +465,12 @@ def paint_fluxes(
         Positions, degrees.
     flux_mjy : ndarray
         Fluxes in the band, mJy.
-    freq_ghz : float
-        Band frequency, GHz.
+    band : mapping
+        One ``sky.bands`` entry (``freq_ghz`` in GHz; optional ``beam_fwhm_arcmin`` and ``beam_file``).
     nside : int
         HEALPix resolution (RING ordering).
     pixels : ndarray of int
-        Strictly increasing RING pixel indices of the map; sources in other pixels are dropped.
+        Strictly increasing RING pixel indices of the map; flux falling on other pixels is dropped.
 
     Returns
     -------
@@ -474,10 +480,12 @@ def paint_fluxes(
     pixels = np.asarray(pixels, dtype=np.int64)
     if np.any(np.diff(pixels) <= 0):
         raise ValueError("pixels must be strictly increasing RING indices")
-    ipix = hp.ang2pix(nside, np.asarray(ra), np.asarray(dec), lonlat=True)
-    slot = np.searchsorted(pixels, ipix)
-    inside = slot < len(pixels)
-    inside[inside] = pixels[slot[inside]] == ipix[inside]
-    flux_jy = np.asarray(flux_mjy, dtype=float)[inside] * _JY_PER_MJY
-    flux_per_pixel = np.bincount(slot[inside], weights=flux_jy, minlength=len(pixels))
-    return flux_per_pixel / hp.nside2pixarea(nside) * jy_per_sr_to_uk_cmb(freq_ghz)
+    ra, dec = np.asarray(ra, dtype=float), np.asarray(dec, dtype=float)
+    flux_jy = np.asarray(flux_mjy, dtype=float) * _JY_PER_MJY
+    beam = beam_of(band)
+    if beam is None:
+        slot, inside = map_slots(pixels, hp.ang2pix(nside, ra, dec, lonlat=True))
+        flux_per_pixel = np.bincount(slot[inside], weights=flux_jy[inside], minlength=len(pixels))
+    else:
+        flux_per_pixel = paint_beam(nside, pixels, hp.ang2vec(ra, dec, lonlat=True), flux_jy, beam)
+    return flux_per_pixel / hp.nside2pixarea(nside) * jy_per_sr_to_uk_cmb(band["freq_ghz"])

@@ -9,6 +9,10 @@ isothermal gas at the halo's M500-T temperature, tau = y m_e c^2 / (k T), so
 tau follows the same projected profile as y (DeepSZ, Lin et al. 2021,
 section 1.1, treats kSZ as an additional noise term).
 
+With a beam, each halo is painted as its profile convolved with the beam
+(:class:`skyhunt.sky.profiles.BeamedProfiles`), out to the truncation radius
+plus the beam's support; without one, as the profile itself.
+
 Both are painted from each halo's realised Y5R500 (``y5r500_arcmin2``). With
 Y-M scatter (:func:`skyhunt.sky.halos.scatter_y`) the scatter is one of the
 pressure normalisation at the M500-T temperature, i.e. of the gas density, so
@@ -22,19 +26,21 @@ import numpy as np
 import pandas as pd
 
 from skyhunt.sky import profiles
+from skyhunt.sky.beam import Beam, disc_offsets, map_slots
 from skyhunt.sky.halos import C_KM_S
 
 
 def paint_y_and_tau_v(
-    halos: pd.DataFrame, nside: int, pixels: np.ndarray, truncation: float
+    halos: pd.DataFrame, nside: int, pixels: np.ndarray, truncation: float, beam: Beam | None = None
 ) -> tuple[np.ndarray, np.ndarray]:
-    """Compton-y and tau * v_los / c maps of all halos on the given pixels.
+    """Compton-y and tau * v_los / c maps of all halos on the given pixels, seen through ``beam``.
 
-    Each halo's profile is sampled at the centres of the pixels within
-    ``truncation * theta500`` and rescaled so that the pixel sum times the
-    pixel solid angle equals the halo's analytic Y (flux conservation, which
-    matters for halos comparable to or smaller than a pixel). A halo whose
-    disc holds no pixel centre puts all its Y in the pixel containing it.
+    Each halo's profile (convolved with ``beam`` if given) is sampled at the
+    centres of the pixels within ``truncation * theta500`` (plus the beam's
+    support radius) and rescaled so that the pixel sum times the pixel solid
+    angle equals the halo's analytic Y (flux conservation, which matters for
+    halos comparable to or smaller than a pixel). A halo whose disc holds no
+    pixel centre puts all its Y in the pixel containing it.
 
     Parameters
     ----------
@@ -47,6 +53,8 @@ def paint_y_and_tau_v(
         Sorted RING pixel indices of the footprint.
     truncation : float
         Profile cut-off in units of R500 (must match the Y in ``halos``).
+    beam : skyhunt.sky.beam.Beam, optional
+        The band's beam; None (default) paints the unconvolved profiles.
 
     Returns
     -------
@@ -55,7 +63,6 @@ def paint_y_and_tau_v(
     tau_v : ndarray
         tau * v_los / c at ``pixels`` (dimensionless; kSZ Delta T / T_CMB = -tau_v).
     """
-    x_tab, pi_tab = profiles.projected_table(float(truncation))
     omega_pix_arcmin2 = hp.nside2pixarea(nside, degrees=True) * 3600.0
     y = np.zeros(pixels.size)
     tau_v = np.zeros(pixels.size)
@@ -64,20 +71,30 @@ def paint_y_and_tau_v(
     y_tot = halos["y5r500_arcmin2"].to_numpy() / omega_pix_arcmin2  # in pixel units
     tau_per_y = profiles.MEC2_KEV / halos["t_keV"].to_numpy()
     beta = halos["v_los"].to_numpy() / C_KM_S
+    if beam is None:
+        x_tab, pi_tab = profiles.projected_table(float(truncation))
+        radius = truncation * theta500
+
+        def shape(i, dist):
+            return np.interp(dist / theta500[i], x_tab, pi_tab)
+
+    elif len(halos):
+        tables = profiles.BeamedProfiles(truncation, beam, theta500.min(), theta500.max())
+        radius = tables.radius(theta500)
+
+        def shape(i, dist):
+            return tables.at(dist, theta500[i])
+
     for i in range(len(halos)):
-        disc = hp.query_disc(nside, vec[i], truncation * theta500[i])
-        if disc.size:
-            cos_sep = np.clip(np.dot(np.column_stack(hp.pix2vec(nside, disc)), vec[i]), -1.0, 1.0)
-            prof = np.interp(np.arccos(cos_sep) / theta500[i], x_tab, pi_tab)
-            norm = prof.sum()
-        if disc.size == 0 or norm <= 0.0:
-            disc = np.array([hp.vec2pix(nside, *vec[i])])
-            prof, norm = np.ones(1), 1.0
-        loc = np.searchsorted(pixels, disc)
-        inside = (loc < pixels.size) & (pixels[np.minimum(loc, pixels.size - 1)] == disc)
+        disc, dist = disc_offsets(nside, vec[i], radius[i])
+        prof = shape(i, dist)
+        norm = prof.sum()
+        if not norm > 0.0:
+            prof, norm = np.ones(dist.size), float(dist.size)
+        slot, inside = map_slots(pixels, disc)
         if not inside.any():
             continue
         yi = prof[inside] * (y_tot[i] / norm)
-        y[loc[inside]] += yi
-        tau_v[loc[inside]] += yi * (tau_per_y[i] * beta[i])
+        y[slot[inside]] += yi
+        tau_v[slot[inside]] += yi * (tau_per_y[i] * beta[i])
     return y, tau_v
