@@ -6,7 +6,7 @@ import pandas as pd
 import pytest
 
 from skyhunt import io
-from skyhunt.sky import components, pipeline, profiles
+from skyhunt.sky import components, pipeline, profiles, spectra
 from skyhunt.sky.cosmology import colossus
 from skyhunt.sky.footprint import Footprint
 from skyhunt.sky.halos import HALO_UNITS, LightCone, scatter_y, simulate_halos
@@ -92,7 +92,7 @@ def test_painted_cluster_integrates_to_y_with_right_bands(theta500):
     y_tot = 1e-3  # arcmin^2
     pix = Footprint(29.0, 31.0, -1.0, 1.0).pixels(nside)
     halo = _single_halo(theta500, y_tot)
-    y, tau_v = paint_y_and_tau_v(halo, nside, pix, truncation=5.0)
+    y, tau_v, _ = paint_y_and_tau_v(halo, nside, pix, truncation=5.0)
     omega_arcmin2 = hp.nside2pixarea(nside, degrees=True) * 3600.0
     assert y.sum() * omega_arcmin2 == pytest.approx(y_tot, rel=1e-6)
     # the profile shape before flux normalisation: a resolved cluster's peak matches the analytic y0 Pi(0)
@@ -120,9 +120,9 @@ def test_painted_cluster_integrates_to_y_with_right_bands(theta500):
 def test_halo_outside_footprint_paints_only_its_overlap():
     nside = 4096
     pix = Footprint(29.0, 31.0, -1.0, 1.0).pixels(nside)
-    inside, _ = paint_y_and_tau_v(_single_halo(3.0, 1e-3, ra=31.0), nside, pix, 5.0)
+    inside, _, _ = paint_y_and_tau_v(_single_halo(3.0, 1e-3, ra=31.0), nside, pix, 5.0)
     whole_pix = Footprint(29.0, 33.0, -1.0, 1.0).pixels(nside)
-    whole, _ = paint_y_and_tau_v(_single_halo(3.0, 1e-3, ra=31.0), nside, whole_pix, 5.0)
+    whole, _, _ = paint_y_and_tau_v(_single_halo(3.0, 1e-3, ra=31.0), nside, whole_pix, 5.0)
     # half the cluster lies in the footprint, with the same pixel values as in the larger one
     assert 0.4 < inside.sum() / whole.sum() < 0.6
     np.testing.assert_allclose(inside, whole[np.searchsorted(whole_pix, pix)])
@@ -205,9 +205,11 @@ def test_no_scatter_is_the_mean_relation_and_draws_nothing(sky):
     np.testing.assert_array_equal(halos["y5r500_arcmin2"], props["y_arcmin2"])
 
 
-@pytest.mark.parametrize("sigma", [0.0, 0.5])
-def test_run_halos_units_and_painted_maps_carry_the_realised_y(tmp_path, sigma):
-    """The pipeline paints each halo's realised Y, tSZ and isothermal kSZ alike, and records the mean."""
+@pytest.mark.parametrize(("sigma", "relativistic"), [(0.0, False), (0.5, False), (0.0, True)])
+def test_run_halos_units_and_painted_maps_carry_the_realised_y(tmp_path, sigma, relativistic):
+    """The pipeline paints each halo's realised Y, tSZ and isothermal kSZ alike, and records the mean.
+
+    With relativistic tSZ, each halo's Y is seen with its own gas temperature's spectrum."""
     cfg = small_config(nside=2048, size_deg=1.0)
     sky = cfg["sky"]
     sky["halos"].update(m_vir_min=1e14, y_scatter_ln=sigma)
@@ -230,12 +232,14 @@ def test_run_halos_units_and_painted_maps_carry_the_realised_y(tmp_path, sigma):
         nside=sky["nside"],
         bands=[band],
         truncation_r500=sky["halos"]["truncation_r500"],
+        relativistic_tsz=relativistic,
         halos=halos_path,
         tsz=[tsz],
         ksz=[ksz],
     )
     t_map = io.read_partial_map(tsz)[1].astype(float)
     k_map = io.read_partial_map(ksz)[1].astype(float)
+    f_nonrel = float(spectra.tsz_spectrum(band["freq_ghz"]))
     y_map = t_map / components.tsz_map(np.ones(1), band["freq_ghz"])[0]
     tau_v_map = k_map / components.ksz_map(np.ones(1))[0]
     # each halo's share of the footprint, from painting it alone with unit Y
@@ -252,7 +256,12 @@ def test_run_halos_units_and_painted_maps_carry_the_realised_y(tmp_path, sigma):
     assert share.max() == pytest.approx(1.0, rel=1e-6) and share.sum() > 3
     y_real = halos["y5r500_arcmin2"].to_numpy()
     tau_per_y = profiles.MEC2_KEV / halos["t_keV"].to_numpy() * halos["v_los"].to_numpy() / 299792.458
-    assert y_map.sum() * omega_pix == pytest.approx(np.sum(share * y_real), rel=1e-5)
+    # spectrum of each halo relative to the non-relativistic one (1 without the correction)
+    g = spectra.relativistic_tsz_spectrum(band["freq_ghz"], halos["t_keV"].to_numpy()) / f_nonrel
+    g = g if relativistic else np.ones_like(g)
+    assert y_map.sum() * omega_pix == pytest.approx(np.sum(share * y_real * g), rel=1e-5)
+    if relativistic:  # the hot halos' decrements are measurably smaller
+        assert np.sum(share * y_real * g) / np.sum(share * y_real) < 1 - 1e-3
     tau_v_scale = np.sum(share * y_real * np.abs(tau_per_y))
     assert tau_v_map.sum() * omega_pix == pytest.approx(
         np.sum(share * y_real * tau_per_y), abs=1e-5 * tau_v_scale

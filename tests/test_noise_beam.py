@@ -107,7 +107,7 @@ def test_painted_cluster_is_the_profile_convolved_with_the_beam(theta500_arcmin)
         }
     )
     beam = beam_of({"beam_fwhm_arcmin": fwhm})
-    y, tau_v = paint_y_and_tau_v(halo, nside, pixels, truncation, beam)
+    y, tau_v, _ = paint_y_and_tau_v(halo, nside, pixels, truncation, beam)
     omega_arcmin2 = hp.nside2pixarea(nside, degrees=True) * 3600.0
     assert y.sum() * omega_arcmin2 == pytest.approx(y_arcmin2, rel=1e-9)  # flux conservation
     theta = np.arccos(np.clip(np.stack(hp.pix2vec(nside, pixels), axis=1) @ vec0, -1, 1)) / ARCMIN
@@ -115,7 +115,7 @@ def test_painted_cluster_is_the_profile_convolved_with_the_beam(theta500_arcmin)
     bright = expect > 0.05 * expect.max()
     np.testing.assert_allclose(y[bright], expect[bright], rtol=0.03)
     # without the beam the centre is markedly higher: the test sees the convolution
-    y0, _ = paint_y_and_tau_v(halo, nside, pixels, truncation)
+    y0, _, _ = paint_y_and_tau_v(halo, nside, pixels, truncation)
     assert y0.max() > 1.3 * y.max()
     ratio = tau_v[bright] / y[bright]
     np.testing.assert_allclose(ratio, ratio[0])  # kSZ follows the same beamed profile

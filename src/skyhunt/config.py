@@ -827,6 +827,12 @@ def _sky_source_problems(config: dict, bad_paths: set[str]) -> list[str]:
             f"config key {path!r}: expected 0 with sky.source = {source!r}, whose maps bring their "
             f"own SZ signal (the scatter applies to simulated halos only), got {scatter!r}"
         )
+    relativistic = _get(config, "sky", "halos", "relativistic_tsz")
+    if source in ("sehgal2010", "maps") and relativistic is True:
+        problems.append(
+            f"config key 'sky.halos.relativistic_tsz': expected false with sky.source = {source!r}, "
+            "whose maps bring their own SZ signal (simulated halos only), got True"
+        )
     if source == "sehgal2010":
         fp = _get(config, "sky", "footprint") or {}
         octant = {"ra_min": 0.0, "ra_max": 90.0, "dec_min": 0.0, "dec_max": 90.0}

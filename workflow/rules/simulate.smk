@@ -92,6 +92,7 @@ rule sz_maps:
         nside=config["sky"]["nside"],
         bands=band_fields("name", "freq_ghz", "beam_fwhm_arcmin", "beam_file"),
         truncation_r500=config["sky"]["halos"]["truncation_r500"],
+        relativistic_tsz=config["sky"]["halos"]["relativistic_tsz"],
     script:
         "../scripts/sz_maps.py"
 

@@ -27,7 +27,7 @@ from skyhunt.sky.readers import (
 )
 from skyhunt.sky.scan import filter_scans
 from skyhunt.sky.sources import draw_sources, paint_sources, source_units
-from skyhunt.sky.sz import paint_y_and_tau_v
+from skyhunt.sky.sz import RELATIVISTIC_MOMENTS, paint_y_and_tau_v, relativistic_tsz_map
 
 log = logging.getLogger("skyhunt.sky")
 
@@ -208,9 +208,21 @@ def run_cmb_map(
 
 
 def run_sz_maps(
-    *, footprint: dict, nside: int, bands: list, truncation_r500: float, halos, tsz: list, ksz: list
+    *,
+    footprint: dict,
+    nside: int,
+    bands: list,
+    truncation_r500: float,
+    relativistic_tsz: bool,
+    halos,
+    tsz: list,
+    ksz: list,
 ) -> None:
     """Thermal SZ per band and kinematic SZ from the halo table, each through its band's beam.
+
+    The thermal SZ spectrum is the non-relativistic f(x) (DeepSZ), or with
+    ``relativistic_tsz`` that of each halo's gas temperature (Itoh et al. 1998,
+    :func:`skyhunt.sky.sz.relativistic_tsz_map`).
 
     Parameters
     ----------
@@ -223,6 +235,8 @@ def run_sz_maps(
         ``beam_file``), in the order of ``tsz`` and ``ksz``.
     truncation_r500 : float
         Profile truncation radius in units of R500 (config ``sky.halos.truncation_r500``).
+    relativistic_tsz : bool
+        Config ``sky.halos.relativistic_tsz``.
     halos : path-like
         Input halo table.
     tsz, ksz : list of path-like
@@ -235,8 +249,10 @@ def run_sz_maps(
         key = beam_key(band)
         if key not in painted:
             t0 = time.perf_counter()
-            y, tau_v = paint_y_and_tau_v(table, nside, pixels, truncation_r500, beam_of(band))
-            painted[key] = y, components.ksz_map(tau_v)
+            moments = RELATIVISTIC_MOMENTS if relativistic_tsz else 0
+            beam = beam_of(band)
+            y, tau_v, y_theta = paint_y_and_tau_v(table, nside, pixels, truncation_r500, beam, moments)
+            painted[key] = y, components.ksz_map(tau_v), y_theta
             log.info(
                 "painted %d halos (band %s beam) in %.1f s; max y = %.3g",
                 len(table),
@@ -244,8 +260,12 @@ def run_sz_maps(
                 time.perf_counter() - t0,
                 y.max(),
             )
-        y, ksz_values = painted[key]
-        write_band_map(tpath, pixels, components.tsz_map(y, band["freq_ghz"]), nside, band, "tsz")
+        y, ksz_values, y_theta = painted[key]
+        if relativistic_tsz:
+            tsz_values = relativistic_tsz_map(y, y_theta, band["freq_ghz"])
+        else:
+            tsz_values = components.tsz_map(y, band["freq_ghz"])
+        write_band_map(tpath, pixels, tsz_values, nside, band, "tsz")
         write_band_map(kpath, pixels, ksz_values, nside, band, "ksz")
 
 

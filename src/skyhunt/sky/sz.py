@@ -28,11 +28,17 @@ import pandas as pd
 from skyhunt.sky import profiles
 from skyhunt.sky.beam import Beam, disc_offsets, map_slots
 from skyhunt.sky.halos import C_KM_S
+from skyhunt.sky.spectra import T_CMB_K, electron_theta, relativistic_tsz_coefficients
 
 
 def paint_y_and_tau_v(
-    halos: pd.DataFrame, nside: int, pixels: np.ndarray, truncation: float, beam: Beam | None = None
-) -> tuple[np.ndarray, np.ndarray]:
+    halos: pd.DataFrame,
+    nside: int,
+    pixels: np.ndarray,
+    truncation: float,
+    beam: Beam | None = None,
+    temperature_moments: int = 0,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Compton-y and tau * v_los / c maps of all halos on the given pixels, seen through ``beam``.
 
     Each halo's profile (convolved with ``beam`` if given) is sampled at the
@@ -55,6 +61,10 @@ def paint_y_and_tau_v(
         Profile cut-off in units of R500 (must match the Y in ``halos``).
     beam : skyhunt.sky.beam.Beam, optional
         The band's beam; None (default) paints the unconvolved profiles.
+    temperature_moments : int
+        Also paint ``y theta_e^k`` for k = 1 ... this (theta_e = kT / m_e c^2 of
+        each halo's isothermal gas), the maps the relativistic tSZ spectrum
+        combines (:func:`relativistic_tsz_map`); 0 paints none.
 
     Returns
     -------
@@ -62,15 +72,20 @@ def paint_y_and_tau_v(
         Compton-y at ``pixels`` (dimensionless).
     tau_v : ndarray
         tau * v_los / c at ``pixels`` (dimensionless; kSZ Delta T / T_CMB = -tau_v).
+    y_theta : ndarray, shape (temperature_moments, len(pixels))
+        ``y theta_e^k`` at ``pixels``, k = 1, 2, ... (dimensionless).
     """
     omega_pix_arcmin2 = hp.nside2pixarea(nside, degrees=True) * 3600.0
     y = np.zeros(pixels.size)
     tau_v = np.zeros(pixels.size)
+    y_theta = np.zeros((temperature_moments, pixels.size))
     vec = hp.ang2vec(halos["ra"].to_numpy(), halos["dec"].to_numpy(), lonlat=True)
     theta500 = np.radians(halos["theta500_arcmin"].to_numpy() / 60.0)
     y_tot = halos["y5r500_arcmin2"].to_numpy() / omega_pix_arcmin2  # in pixel units
     tau_per_y = profiles.MEC2_KEV / halos["t_keV"].to_numpy()
     beta = halos["v_los"].to_numpy() / C_KM_S
+    theta_e = electron_theta(halos["t_keV"].to_numpy())
+    powers = theta_e[:, None] ** np.arange(1, temperature_moments + 1)
     if beam is None:
         x_tab, pi_tab = profiles.projected_table(float(truncation))
         radius = truncation * theta500
@@ -97,4 +112,32 @@ def paint_y_and_tau_v(
         yi = prof[inside] * (y_tot[i] / norm)
         y[slot[inside]] += yi
         tau_v[slot[inside]] += yi * (tau_per_y[i] * beta[i])
-    return y, tau_v
+        for k in range(temperature_moments):
+            y_theta[k, slot[inside]] += yi * powers[i, k]
+    return y, tau_v, y_theta
+
+
+#: Temperature moments y theta_e^k (k = 1 ...) of the fourth-order relativistic tSZ spectrum.
+RELATIVISTIC_MOMENTS = 4
+
+
+def relativistic_tsz_map(y: np.ndarray, y_theta: np.ndarray, freq_ghz: float) -> np.ndarray:
+    """Thermal SZ temperature in µK_CMB with the relativistic spectrum of each halo's gas.
+
+    ``Delta T = T_CMB sum_k Y_k(x) (y theta_e^k)`` with the coefficients of
+    Itoh, Kohyama & Nozawa (1998) (:func:`skyhunt.sky.spectra.relativistic_tsz_coefficients`):
+    exact for overlapping halos of different temperatures, as every term is
+    linear in y.
+
+    Parameters
+    ----------
+    y : ndarray
+        Compton-y map.
+    y_theta : ndarray, shape (RELATIVISTIC_MOMENTS, len(y))
+        ``y theta_e^k`` maps for k = 1 ... 4 (:func:`paint_y_and_tau_v` with
+        ``temperature_moments=RELATIVISTIC_MOMENTS``).
+    freq_ghz : float
+        Band frequency, GHz.
+    """
+    coef = relativistic_tsz_coefficients(freq_ghz)
+    return T_CMB_K * 1e6 * (coef[0] * y + np.tensordot(coef[1:], y_theta, axes=1))
