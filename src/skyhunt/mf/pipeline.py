@@ -15,7 +15,13 @@ from skyhunt.mf.pointsources import bright_sources, subtract_sources
 from skyhunt.mf.readers import read_candidates
 from skyhunt.mf.search import CANDIDATE_UNITS, SearchInputs, search
 from skyhunt.sky.footprint import Footprint
-from skyhunt.sky.readers import read_cmb_spectrum, read_halos, read_sources, source_flux_columns
+from skyhunt.sky.readers import (
+    read_cmb_spectrum,
+    read_halos,
+    read_ivar_maps,
+    read_sources,
+    source_flux_columns,
+)
 from skyhunt.sky.sources import POPULATIONS
 
 log = logging.getLogger("skyhunt.mf")
@@ -34,6 +40,8 @@ def run_matched_filter(
     spectrum,
     sources,
     candidates,
+    red_noise: dict | None = None,
+    ivar: list = (),
     threads: int = 1,
 ) -> None:
     """Filter one noise stage's maps and write its candidate table.
@@ -63,10 +71,22 @@ def run_matched_filter(
         Point-source catalogue (bright sources are subtracted or masked).
     candidates : path-like
         Output candidate table (Parquet; columns and units in :data:`CANDIDATE_UNITS`).
+    red_noise : dict, optional
+        Config ``sky.noise`` keys ``red_correlation``, ``red_ell_min``, ``red_cut_fraction``
+        (the red-noise term of the noise model; needed when a band has ``ell_knee``).
+    ivar : list of path-like
+        Depth maps in ``bands`` order (:func:`skyhunt.sky.depth.run_depth_map`), or empty
+        for uniform depth: each tile's model takes its mean depth and the SNR is
+        normalised to the local depth (:func:`skyhunt.mf.search.local_noise`).
     threads : int
         Threads of the FFTs.
     """
     pixels, values = io.read_partial_maps(maps, nside=nside)
+    depth = None
+    if ivar:
+        ivar_pixels, depth = read_ivar_maps(ivar, nside)
+        if not np.array_equal(ivar_pixels, pixels):
+            raise io.InputFileError(f"inverse-variance map {ivar[0]} covers different pixels from {maps[0]}")
     present = [p for p in POPULATIONS if p in components]
     ps = mf["point_sources"]
     holes = None
@@ -95,6 +115,8 @@ def run_matched_filter(
         cl_cmb=read_cmb_spectrum(spectrum),
         components=components,
         holes=holes,
+        red_noise=red_noise,
+        ivar=depth,
     )
     cand = search(values, pixels, inp, threads)
     cand["stage"] = stage
