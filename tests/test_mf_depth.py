@@ -100,3 +100,22 @@ def test_without_local_normalisation_the_snr_follows_the_depth(noise_patch):
     tiles = _snr_maps(inp, pixels, maps, normalise=False)
     assert np.all(_region_std(tiles, deep=True)[:4] < 0.95)
     assert np.all(_region_std(tiles, deep=False)[:4] > 1.05)
+
+
+def test_variance_terms_sum_to_the_filter_variance():
+    """The per-band-pair variance of the y0 estimate adds up to sigma^2 for the filter's own noise."""
+    from skyhunt.mf import noise, templates
+    from skyhunt.mf.filter import MatchedFilter
+    from skyhunt.mf.search import sz_vector
+
+    cfg = shipped_config()
+    bands = copy.deepcopy(cfg["sky"]["bands"])
+    bands[0].update(ell_knee=2000.0)
+    bands[2].update(ell_knee=3000.0)
+    grid = FlatGrid(128, 128, 0.5)
+    ell = grid.ell()
+    nmat = noise.instrument_noise(ell, bands, RED, NSIDE)
+    assert nmat[0, 2].max() > 0 and np.all(nmat[0, 1] == 0)  # red terms correlate the red bands only
+    bank = np.stack([templates.beta_model_ft(ell, s) for s in (0.5, 2.0)])
+    mf = MatchedFilter(grid, nmat, bank[:, None] * sz_vector(bands)[None, :, None, None])
+    np.testing.assert_allclose(mf.variance_terms(nmat).sum(axis=(1, 2)), mf.sigma**2, rtol=1e-5)
