@@ -76,7 +76,7 @@ def main() -> None:
     pixels = fp.pixels(nside)
     cl = lensed_tt_spectrum(sky["cosmology"], sky["cmb"]["lmax"])
     st = measure_scan_transfer(nside, fp, scan_cfg, mf["tiles"], args.realisations, rng)
-    inp = SearchInputs(nside, fp, bands, sky["point_sources"], mf, cl, ["cmb", "tsz"], scan_transfer=st)
+    inp = SearchInputs(nside, fp, bands, None, mf, cl, ["cmb", "tsz"], scan_transfer=st)
     bare = dataclasses.replace(inp, scan_transfer=None)
     grid = FlatGrid(st.npix, st.npix, st.pixel_arcmin)
     signal, n_model = tile_spectra(inp, grid, st.dec0_deg[0])

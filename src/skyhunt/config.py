@@ -727,7 +727,52 @@ def _semantic_problems(config: dict, bad_paths: set[str]) -> list[str]:
                 f"happen every that many batches), got {value}"
             )
     problems.extend(_sky_source_problems(config, bad_paths))
+    problems.extend(_noise_problems(config, bad_paths))
     problems.extend(_layout_problems(config, bad_paths))
+    return problems
+
+
+def _noise_problems(config: dict, bad_paths: set[str]) -> list[str]:
+    """Rules of sky.noise: red noise regularised at the tiles' scale; for depth maps, the file
+    model's path template and white levels > 0 to scale."""
+    problems: list[str] = []
+    ell_min = _get(config, "sky", "noise", "red_ell_min")
+    tiles = _get(config, "mf", "tiles") or {}
+    side = [tiles.get("core_deg"), tiles.get("overlap_deg")]
+    red = any(
+        _is_number(_get(b, "ell_knee")) and _get(b, "ell_knee") > 0
+        for b in _get(config, "sky", "bands") or []
+    )
+    keys = {"sky.noise.red_ell_min", "mf.tiles.core_deg", "mf.tiles.overlap_deg"}
+    if red and _is_number(ell_min) and all(map(_is_number, side)) and not keys & bad_paths:
+        ell_tile = 360.0 / (side[0] + 2.0 * side[1])
+        if ell_min < ell_tile:
+            problems.append(
+                f"config key 'sky.noise.red_ell_min': expected >= 360 deg / (mf.tiles.core_deg + 2 "
+                f"mf.tiles.overlap_deg) = {ell_tile:.4g} with red noise (sky.bands[].ell_knee): red power "
+                f"on scales larger than a matched-filter tile leaks into it through its apodization, "
+                f"outside the noise model, got {ell_min!r}"
+            )
+    model = _get(config, "sky", "noise", "depth", "model")
+    if model in (None, "uniform") or "sky.noise.depth.model" in bad_paths:
+        return problems
+    key = "sky.noise.depth.path_template"
+    template = _get(config, "sky", "noise", "depth", "path_template")
+    if model == "file" and key not in bad_paths:
+        fields = set(re.findall(r"{([^{}]*)}", template)) if isinstance(template, str) else None
+        if fields != {"band"}:
+            problems.append(
+                f"config key {key!r}: expected a file name with the field {{band}} and no others "
+                f"(sky.noise.depth.model = 'file'), got {template!r}"
+            )
+    for i, band in enumerate(_get(config, "sky", "bands") or []):
+        level = _get(band, "noise_uk_arcmin")
+        key = f"sky.bands[{i}].noise_uk_arcmin"
+        if _is_number(level) and level <= 0 and key not in bad_paths:
+            problems.append(
+                f"config key {key!r}: expected > 0 with sky.noise.depth.model = {model!r} (a depth "
+                f"map scales the white noise; a noiseless band has no finite inverse variance), got {level!r}"
+            )
     return problems
 
 

@@ -9,6 +9,7 @@ from skyhunt.config import ConfigError, check_config_files, validate_config
 from skyhunt.download import DownloadError, load_manifest
 from skyhunt.sky.components import COMPONENTS, stage_components
 from skyhunt.sky.scan import scan_filter_on
+from skyhunt.sky.instrument import red_lmax
 
 try:
     # Snakemake keeps the last value of a key given twice in a config file: re-read each strictly
@@ -116,6 +117,46 @@ def observed_map_inputs(wildcards):
     """Component maps of the stage's cumulative components, plus noise, for one band."""
     comps = stage_components(config["sky"]["stages"], wildcards.stage)
     return [f"{SKY}/components/{c}_{wildcards.band}.fits" for c in comps + ["noise"]]
+
+
+# ---------------------------------------------------------------------------------------------
+# instrument noise: depth maps (sky.noise.depth) and red noise (sky.bands[].ell_knee)
+
+DEPTH = config["sky"]["noise"]["depth"]
+
+
+def depth_weights_input(wildcards):
+    """The user's weight map of the {band} wildcard (depth model file), else nothing."""
+    if DEPTH["model"] != "file":
+        return []
+    return [DEPTH["path_template"].format(band=wildcards.band)]
+
+
+def noise_ivar_input(wildcards):
+    """The {band} wildcard's depth map when the depth is not uniform, else nothing."""
+    return (
+        []
+        if DEPTH["model"] == "uniform"
+        else [f"{SKY}/depth/ivar_{wildcards.band}.fits"]
+    )
+
+
+def mf_ivar_inputs(wildcards):
+    """Every band's depth map for the matched filter's local normalisation (depth not uniform
+    and mf.noise model; the maps noise estimate already follows each tile), else nothing.
+    """
+    if DEPTH["model"] == "uniform" or config["mf"]["noise"] != "model":
+        return []
+    return [f"{SKY}/depth/ivar_{band}.fits" for band in BANDS]
+
+
+def noise_map_mem_mb(wildcards):
+    """Memory of a noise_map job, MB: the red-noise harmonic coefficients dominate when present."""
+    (band,) = [b for b in config["sky"]["bands"] if b["name"] == wildcards.band]
+    if not band["ell_knee"]:
+        return 1000
+    lmax = red_lmax(band, config["sky"]["noise"], config["sky"]["nside"])
+    return 1000 + (lmax + 1) ** 2 * 64 // 10**6
 
 
 # ---------------------------------------------------------------------------------------------

@@ -33,6 +33,7 @@ rule matched_filter:
         maps=expand(f"{SKY}/observed/{{{{stage}}}}_{{band}}.fits", band=BANDS),
         spectrum=f"{SKY}/cmb_spectrum.ecsv",
         sources=mf_sources,
+        ivar=mf_ivar_inputs,
     output:
         candidates=f"{RESULTS}/mf/{{stage}}/candidates.parquet",
         removed_sources=f"{RESULTS}/mf/{{stage}}/point_sources.parquet",
@@ -51,6 +52,12 @@ rule matched_filter:
         footprint=config["sky"]["footprint"],
         bands=config["sky"]["bands"],
         point_sources=config["sky"]["point_sources"],
+        red_noise=pick(
+            config["sky"]["noise"],
+            "red_correlation",
+            "red_ell_min",
+            "red_cut_fraction",
+        ),
         mf=without(config["mf"], "matching"),
         components=components_of_stage,
         scan_filter=SCAN_FILTER,

@@ -1,4 +1,4 @@
-# The observed sky (DeepSZ section 1.2): white noise per band, and the cumulative noise stages
+# The observed sky (DeepSZ section 1.2): instrument noise (and depth maps) per band, and the cumulative noise stages
 # summed from the component maps, whichever rule made them (simulate.smk or survey.smk).
 
 
@@ -23,7 +23,35 @@ rule cmb_spectrum:
         "../scripts/cmb_spectrum.py"
 
 
+# The depth (inverse-variance) map of one band's noise, read by noise_map and the matched filter
+# when sky.noise.depth.model is not uniform.
+rule depth_map:
+    input:
+        weights=depth_weights_input,
+    output:
+        ivar=f"{SKY}/depth/ivar_{{band}}.fits",
+    log:
+        logfile("sky/depth_map_{band}.log"),
+    benchmark:
+        benchfile("sky/depth_map_{band}.tsv")
+    conda:
+        "../../envs/skyhunt.yaml"
+    resources:
+        mem_mb=2000,
+        runtime=10,
+    params:
+        footprint=config["sky"]["footprint"],
+        nside=config["sky"]["nside"],
+        band=band_entry("name", "freq_ghz", "noise_uk_arcmin"),
+        depth=config["sky"]["noise"]["depth"],
+    script:
+        "../scripts/depth_map.py"
+
+
+# White noise per band, with red noise (correlated between bands) and the depth map if configured.
 rule noise_map:
+    input:
+        ivar=noise_ivar_input,
     output:
         noise=f"{SKY}/components/noise_{{band}}.fits",
     log:
@@ -33,13 +61,20 @@ rule noise_map:
     conda:
         "../../envs/skyhunt.yaml"
     resources:
-        mem_mb=1000,
+        mem_mb=noise_map_mem_mb,
         runtime=10,
     params:
         footprint=config["sky"]["footprint"],
         nside=config["sky"]["nside"],
-        band=band_entry("name", "freq_ghz", "noise_uk_arcmin"),
+        band=band_entry("name", "freq_ghz", "noise_uk_arcmin", "ell_knee", "alpha_knee"),
         seed=config["seed"],
+        band_names=BANDS,
+        red_noise=pick(
+            config["sky"]["noise"],
+            "red_correlation",
+            "red_ell_min",
+            "red_cut_fraction",
+        ),
     script:
         "../scripts/noise_map.py"
 

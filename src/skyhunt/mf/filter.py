@@ -115,6 +115,32 @@ class MatchedFilter:
         """N^-1 S^ of one template, shape (nb, ny, nxr)."""
         return np.einsum("abyx,byx->ayx", self.ninv, self.signal[scale])
 
+    def variance_terms(self, spectra: np.ndarray) -> np.ndarray:
+        """Variance of each filter's y0 estimate from a part of the noise, per band pair.
+
+        ``V_bb'^s = alpha_s^2 sum_k g_b(k) g_b'(k) P_bb'(k) / (n_pix p^2)`` with
+        g = N^-1 S^_s the filter's weights (full-plane sum): for ``spectra`` = the filter's
+        own noise, ``V.sum((1, 2))`` is ``sigma^2``.
+
+        Parameters
+        ----------
+        spectra : ndarray, shape (nb, nb, ny, nx // 2 + 1)
+            Cross-spectra of the noise part, µK^2 sr.
+
+        Returns
+        -------
+        ndarray, shape (n_scales, nb, nb)
+            Compton-y^2.
+        """
+        weight = self.grid.mode_weight()
+        norm = self.grid.npix * self.grid.pixel_rad**2
+        return np.stack(
+            [
+                self.alpha[s] ** 2 * np.einsum("ayx,abyx,byx,yx->ab", g, spectra, g, weight) / norm
+                for s, g in ((s, self._g(s).astype(np.float64)) for s in range(self.signal.shape[0]))
+            ]
+        )
+
     def snr(self, maps_k: np.ndarray, workers: int = 1) -> np.ndarray:
         """Signal-to-noise maps of every template, shape (n_scales, ny, nx), float32.
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from skyhunt.sky.instrument import has_red_noise, red_correlation_matrix, red_noise_cl
 from skyhunt.sky.sources import ELL_REF, band_correlation
 from skyhunt.sky.spectra import tsz_spectrum
 
@@ -98,27 +99,74 @@ def config_point_sources(bands: list[dict], point_sources_cfg: dict) -> np.ndarr
     )
 
 
-def white_noise(bands: list[dict]) -> np.ndarray:
-    """Instrument white-noise C_ell per band, µK_CMB^2 sr (from ``noise_uk_arcmin``)."""
-    return (np.array([b["noise_uk_arcmin"] for b in bands], dtype=float) * ARCMIN) ** 2
+def instrument_noise(
+    ell: np.ndarray, bands: list[dict], red_cfg: dict | None, nside: int, white_uk_arcmin=None
+) -> np.ndarray:
+    """Instrument noise per band pair, µK_CMB^2 sr: white plus red (atmospheric), not beamed.
+
+    ``N_bb'(ell) = delta_bb' N_white,b + R_bb' sqrt(N_red,b N_red,b')`` with
+    N_white,b = (noise_uk_arcmin,b arcmin)^2, the red spectrum and its band correlation R of
+    :mod:`skyhunt.sky.instrument` (the same functions that make the maps). With a tile's
+    white level (from its depth maps) both parts scale by (white / noise_uk_arcmin)^2, as
+    the simulated noise does (:func:`skyhunt.sky.pipeline.run_noise_map`).
+
+    Parameters
+    ----------
+    ell : ndarray
+        Wavenumbers, rad^-1.
+    bands : list of dict
+        ``sky.bands`` entries (``noise_uk_arcmin``; ``ell_knee``, ``alpha_knee`` for red noise).
+    red_cfg : dict or None
+        ``sky.noise`` (``red_correlation``, ``red_ell_min``, ``red_cut_fraction``); may be
+        None only when no band has red noise.
+    nside : int
+        HEALPix resolution of the maps (caps the red noise's lmax).
+    white_uk_arcmin : array_like, optional
+        White level of each band in this tile, µK-arcmin (default ``noise_uk_arcmin``).
+
+    Returns
+    -------
+    ndarray, shape (n_bands, n_bands, *ell.shape)
+        µK^2 sr.
+    """
+    ell = np.asarray(ell, dtype=float)
+    nb = len(bands)
+    levels = np.array(
+        [b["noise_uk_arcmin"] for b in bands] if white_uk_arcmin is None else white_uk_arcmin, dtype=float
+    )
+    out = np.zeros((nb, nb, *ell.shape))
+    idx = np.arange(nb)
+    out[idx, idx] = ((levels * ARCMIN) ** 2).reshape(-1, *([1] * ell.ndim))
+    if any(has_red_noise(b) for b in bands):
+        if red_cfg is None:
+            raise ValueError("bands with red noise (ell_knee) need the sky.noise config")
+        amp = np.sqrt(
+            np.stack(
+                [red_noise_cl(ell, b, red_cfg, nside, lev) for b, lev in zip(bands, levels, strict=True)]
+            )
+        )
+        corr = red_correlation_matrix(nb, red_cfg["red_correlation"])
+        out += corr.reshape(nb, nb, *([1] * ell.ndim)) * amp[:, None] * amp[None, :]
+    return out
 
 
 def model_spectra(
-    sky_cl: np.ndarray, white: np.ndarray, sky_transfer: np.ndarray, map_window: np.ndarray
+    sky_cl: np.ndarray, instrument: np.ndarray, sky_transfer: np.ndarray, map_window: np.ndarray
 ) -> np.ndarray:
     """Noise cross-spectra of flat tiles under the model.
 
-    ``N_bb'(k) = W(k)^2 [T_b(k) T_b'(k) C^sky_bb'(k) + delta_bb' N_b]``, where
+    ``N_bb'(k) = W(k)^2 [T_b(k) T_b'(k) C^sky_bb'(k) + N^inst_bb'(k)]``, where
     T_b is the transfer of sky signals (beam, and the HEALPix pixel window if
     the maps carry it) and W the transfer of the map sampling (bilinear
-    interpolation, which acts on noise pixels and sky alike).
+    interpolation, which acts on noise pixels and sky alike). The instrument
+    noise (white and red) is in the maps unbeamed, so it gets W^2 only.
 
     Parameters
     ----------
     sky_cl : ndarray, shape (nb, nb, ...)
         From :func:`sky_terms`, µK^2 sr.
-    white : ndarray, shape (nb,)
-        From :func:`white_noise`, µK^2 sr.
+    instrument : ndarray, shape (nb, nb, ...)
+        From :func:`instrument_noise`, µK^2 sr.
     sky_transfer : ndarray, shape (nb, ...)
         T_b(k).
     map_window : ndarray, shape (...)
@@ -129,10 +177,7 @@ def model_spectra(
     ndarray, shape (nb, nb, ...)
         µK^2 sr.
     """
-    out = sky_cl * sky_transfer[:, None] * sky_transfer[None, :]
-    idx = np.arange(white.size)
-    out[idx, idx] += white.reshape(-1, *([1] * (out.ndim - 2)))
-    return out * map_window**2
+    return (sky_cl * sky_transfer[:, None] * sky_transfer[None, :] + instrument) * map_window**2
 
 
 def estimate_spectra(

@@ -19,7 +19,13 @@ from skyhunt.mf.search import CANDIDATE_UNITS, SearchInputs, search
 from skyhunt.mf.transfer import measure_scan_transfer, tile_layout, write_scan_transfer
 from skyhunt.sky.components import component_rng
 from skyhunt.sky.footprint import Footprint
-from skyhunt.sky.readers import read_cmb_spectrum, read_halos, read_sources, source_flux_columns
+from skyhunt.sky.readers import (
+    read_cmb_spectrum,
+    read_halos,
+    read_ivar_maps,
+    read_sources,
+    source_flux_columns,
+)
 from skyhunt.sky.sources import POPULATIONS, flux_column
 
 log = logging.getLogger("skyhunt.mf")
@@ -100,6 +106,8 @@ def run_matched_filter(
     sources=None,
     scan_filter: dict | None = None,
     transfer=None,
+    red_noise: dict | None = None,
+    ivar: list = (),
     threads: int = 1,
 ) -> None:
     """Filter one noise stage's maps and write its candidate table.
@@ -141,12 +149,24 @@ def run_matched_filter(
     transfer : path-like, optional
         The scan filter's measured transfer (:func:`run_scan_transfer`); only when
         ``sky.scan_filter`` filters the maps.
+    red_noise : dict, optional
+        Config ``sky.noise`` keys ``red_correlation``, ``red_ell_min``, ``red_cut_fraction``
+        (the red-noise term of the noise model; needed when a band has ``ell_knee``).
+    ivar : list of path-like
+        Depth maps in ``bands`` order (:func:`skyhunt.sky.depth.run_depth_map`), or empty
+        for uniform depth: each tile's model takes its mean depth and the SNR is
+        normalised to the local depth (:func:`skyhunt.mf.search.local_noise`).
     threads : int
         Threads of the FFTs.
     """
     fp = Footprint.from_config(footprint)
     scan_transfer = None if transfer is None else read_scan_transfer(transfer, tile_layout(fp, mf["tiles"]))
     pixels, values = io.read_partial_maps(maps, nside=nside)
+    depth = None
+    if ivar:
+        ivar_pixels, depth = read_ivar_maps(ivar, nside)
+        if not np.array_equal(ivar_pixels, pixels):
+            raise io.InputFileError(f"inverse-variance map {ivar[0]} covers different pixels from {maps[0]}")
     present = [p for p in POPULATIONS if p in components]
     ps = mf["point_sources"]
     inp = SearchInputs(
@@ -158,6 +178,8 @@ def run_matched_filter(
         cl_cmb=read_cmb_spectrum(spectrum),
         components=components,
         scan_transfer=scan_transfer,
+        red_noise=red_noise,
+        ivar=depth,
     )
     removed = {c: np.array([], dtype=str if c == "band" else float) for c in DETECTED_UNITS}
     if present and ps["treatment"] == "detect":

@@ -29,6 +29,7 @@ from skyhunt.mf.peaks import find_groups, suppress_sidelobes
 from skyhunt.mf.tiles import TileLayout, apodization, inside_mask, make_layout
 from skyhunt.sky.beam import beam_transfer
 from skyhunt.sky.footprint import Footprint
+from skyhunt.sky.instrument import level_uk_arcmin
 from skyhunt.sky.spectra import T_CMB_K, tsz_spectrum
 
 if TYPE_CHECKING:
@@ -72,6 +73,13 @@ class SearchInputs:
         (ra, dec) in degrees of sources to mask (``point_sources.treatment: mask``).
     scan_transfer : ScanTransfer, optional
         Measured transfer of the scan filter (``sky.scan_filter``), :mod:`skyhunt.mf.transfer`.
+    red_noise : dict, optional
+        ``sky.noise`` (red-noise correlation and regularisation); needed when a band has
+        red noise (``ell_knee``).
+    ivar : ndarray, shape (npix, n_bands), optional
+        Inverse variance of each band's white noise at the maps' pixels, µK^-2 per pixel
+        (depth maps; ``mf.noise: model`` only): each tile's model noise takes its mean
+        depth, and the SNR is normalised to the local depth (:func:`local_noise`).
     """
 
     nside: int
@@ -83,6 +91,8 @@ class SearchInputs:
     components: list
     holes: tuple | None = None
     scan_transfer: ScanTransfer | None = None
+    red_noise: dict | None = None
+    ivar: np.ndarray | None = None
 
 
 def search_margin_arcmin(nside: int, mf_cfg: dict) -> float:
@@ -131,7 +141,9 @@ def sky_transfer(inp: SearchInputs, kx: np.ndarray, ky: np.ndarray) -> np.ndarra
 ALIASES = [(i, j) for i in (-1, 0, 1) for j in (-1, 0, 1)]
 
 
-def tile_spectra(inp: SearchInputs, grid: FlatGrid, dec0: float) -> tuple[np.ndarray, np.ndarray | None]:
+def tile_spectra(
+    inp: SearchInputs, grid: FlatGrid, dec0: float, white_uk_arcmin=None
+) -> tuple[np.ndarray, np.ndarray | None]:
     """Templates as seen in each band, and the model noise, for a tile centred at ``dec0``.
 
     The tile samples the bilinearly interpolated HEALPix maps at its pixels,
@@ -145,6 +157,8 @@ def tile_spectra(inp: SearchInputs, grid: FlatGrid, dec0: float) -> tuple[np.nda
     aliases in :data:`ALIASES`. With a scan filter, the templates are multiplied by its
     measured transfer T(k) of the tile's row and the model noise by its power transfer P(k)
     (:mod:`skyhunt.mf.transfer`): the filter acts on the maps after everything is summed.
+    ``white_uk_arcmin`` is the tile's white level per band (µK-arcmin, from its depth maps;
+    default ``noise_uk_arcmin``).
 
     Returns
     -------
@@ -160,7 +174,6 @@ def tile_spectra(inp: SearchInputs, grid: FlatGrid, dec0: float) -> tuple[np.nda
     nb = len(inp.bands)
     n_model = np.zeros((nb, nb, *ky0.shape)) if mf["noise"] == "model" else None
     signal = None
-    white = noise.white_noise(inp.bands)
     for i, j in ALIASES:
         kx, ky = kx0 + i * k_nyq, ky0 + j * k_nyq
         ell = np.hypot(kx, ky)
@@ -175,7 +188,8 @@ def tile_spectra(inp: SearchInputs, grid: FlatGrid, dec0: float) -> tuple[np.nda
             signal[:, b] += np.multiply(bank, band_t[b], out=tmp)
         if n_model is not None:
             sky_cl = noise.sky_terms(ell, inp.cl_cmb, inp.bands, inp.ps_cl, mf["noise_model"], inp.components)
-            n_model += noise.model_spectra(sky_cl, white, sky_t, window)
+            inst = noise.instrument_noise(ell, inp.bands, inp.red_noise, inp.nside, white_uk_arcmin)
+            n_model += noise.model_spectra(sky_cl, inst, sky_t, window)
     if inp.scan_transfer is not None:
         scan_t, scan_p = inp.scan_transfer.at(grid, dec0)
         signal *= scan_t.astype(np.float32)
@@ -203,6 +217,8 @@ def search(maps: np.ndarray, pixels: np.ndarray, inp: SearchInputs, nthreads: in
         One row per detection (columns of :data:`CANDIDATE_UNITS` but
         ``stage``), sorted by decreasing SNR.
     """
+    if inp.ivar is not None and inp.mf_cfg["noise"] != "model":
+        raise ValueError("the depth maps' local SNR normalisation needs mf.noise: model")
     tcfg = inp.mf_cfg["tiles"]
     layout = make_layout(inp.footprint, tcfg["core_deg"], tcfg["overlap_deg"], tcfg["pixel_arcmin"])
     interp = PatchInterpolator(inp.nside, pixels)
@@ -249,13 +265,20 @@ def tile_maps(layout: TileLayout, tile, interp, maps, inp: SearchInputs):
     return flat.reshape(nb, layout.npix, layout.npix) * weight, weight
 
 
-def tile_filter(inp: SearchInputs, grid: FlatGrid, dec0: float, maps_k, weight, cache: dict) -> MatchedFilter:
-    """The tile's filter bank: model noise, or noise estimated from its apodized maps (``mf.noise``)."""
-    if dec0 not in cache:
-        signal, n_model = tile_spectra(inp, grid, dec0)
-        cache[dec0] = MatchedFilter(grid, n_model, signal) if n_model is not None else signal
+def tile_filter(
+    inp: SearchInputs, grid: FlatGrid, dec0: float, maps_k, weight, cache: dict, white_uk_arcmin=None
+) -> MatchedFilter:
+    """The tile's filter bank: model noise, or noise estimated from its apodized maps (``mf.noise``).
+
+    ``white_uk_arcmin``: the tile's white level per band (:func:`tile_depth`), default the
+    bands' ``noise_uk_arcmin``.
+    """
+    key = dec0 if white_uk_arcmin is None else (dec0, *white_uk_arcmin)
+    if key not in cache:
+        signal, n_model = tile_spectra(inp, grid, dec0, white_uk_arcmin)
+        cache[key] = MatchedFilter(grid, n_model, signal) if n_model is not None else signal
     if inp.mf_cfg["noise"] == "model":
-        return cache[dec0]
+        return cache[key]
     n = noise.estimate_spectra(
         maps_k,
         grid.ell(),
@@ -265,7 +288,90 @@ def tile_filter(inp: SearchInputs, grid: FlatGrid, dec0: float, maps_k, weight, 
         inp.mf_cfg["noise_ell_bin"],
         grid.mode_weight(),
     )
-    return MatchedFilter(grid, n, cache[dec0])
+    return MatchedFilter(grid, n, cache[key])
+
+
+@dataclass
+class TileDepth:
+    """The depth of one tile's bands.
+
+    Attributes
+    ----------
+    ivar : ndarray, shape (nb, ny, nx)
+        Inverse variance of the white noise sampled at the tile's pixels, µK^-2 per pixel
+        (0 outside the tile's valid pixels).
+    white_uk_arcmin : ndarray, shape (nb,)
+        White level of the tile's model noise, µK-arcmin: that of the mean ivar over its
+        valid pixels, to 3 significant digits (tiles of one row with nearly the same depth
+        share a filter; :func:`local_noise` normalises to exactly this level).
+    """
+
+    ivar: np.ndarray
+    white_uk_arcmin: np.ndarray
+
+
+def tile_depth(layout: TileLayout, tile, interp, inp: SearchInputs, weight: np.ndarray) -> TileDepth | None:
+    """Depth maps sampled on a tile (bilinear, as the maps), or None without depth maps."""
+    if inp.ivar is None:
+        return None
+    ra, dec = layout.pixel_positions(tile)
+    valid = weight > 0
+    ivar = np.zeros((inp.ivar.shape[1], *valid.shape), dtype=np.float32)
+    ivar[:, valid] = interpolate_at(interp, inp.ivar, ra[valid], dec[valid]).T
+    levels = level_uk_arcmin(ivar[:, valid].mean(axis=1, dtype=np.float64), inp.nside)
+    return TileDepth(ivar, np.array([float(f"{v:.3g}") for v in levels]))
+
+
+def instrument_spectra(inp: SearchInputs, grid: FlatGrid, dec0: float, white_uk_arcmin) -> np.ndarray:
+    """The instrument part of the tile's model noise: sum over aliases of W^2 N^inst, µK^2 sr.
+
+    Times the scan filter's power transfer P(k) when the maps are scan-filtered, as in
+    :func:`tile_spectra`.
+    """
+    ky0, kx0 = grid.wavenumbers()
+    k_nyq = 2.0 * np.pi / grid.pixel_rad
+    out = 0.0
+    for i, j in ALIASES:
+        kx, ky = kx0 + i * k_nyq, ky0 + j * k_nyq
+        window = templates.interpolation_window(kx, ky, inp.nside, dec0)
+        inst = noise.instrument_noise(np.hypot(kx, ky), inp.bands, inp.red_noise, inp.nside, white_uk_arcmin)
+        out = out + inst * window**2
+    if inp.scan_transfer is not None:
+        out = out * inp.scan_transfer.at(grid, dec0)[1]
+    return out
+
+
+def local_noise(
+    inp: SearchInputs, grid: FlatGrid, dec0: float, mf: MatchedFilter, depth: TileDepth | None, cache: dict
+) -> np.ndarray | None:
+    """Local noise rms of each SNR map in units of the tile's, (n_scales, ny, nx); None without depth.
+
+    The instrument noise of band b at x is the tile model's times
+    r_b(x) = sqrt(ivar_tile,b / ivar_b(x)) (white and red alike,
+    :func:`skyhunt.sky.pipeline.run_noise_map`); the sky terms do not change. Where the
+    depth varies slowly on the filter's scale, the y0 variance at x is therefore
+
+        sigma^2(x) = sigma^2 + sum_bb' [r_b(x) r_b'(x) - 1] V_bb',
+
+    V_bb' the instrument part of the filter's variance per band pair
+    (:meth:`skyhunt.mf.filter.MatchedFilter.variance_terms`). Dividing the SNR by
+    sigma(x) / sigma makes it unit-variance everywhere, as nemo's SNR maps are (nemo divides
+    by a noise map measured in cells; here it is exact for the model, with no cell noise
+    and no bias from the clusters themselves).
+    """
+    if depth is None:
+        return None
+    key = ("variance", dec0, *depth.white_uk_arcmin)
+    if key not in cache:
+        terms = mf.variance_terms(instrument_spectra(inp, grid, dec0, depth.white_uk_arcmin))
+        cache[key] = (terms / mf.sigma[:, None, None] ** 2).astype(np.float32)
+    terms = cache[key]
+    valid = depth.ivar > 0
+    r = np.ones(depth.ivar.shape, dtype=np.float32)
+    level = np.broadcast_to(depth.white_uk_arcmin[:, None, None], r.shape)
+    r[valid] = level_uk_arcmin(depth.ivar[valid], inp.nside) / level[valid]
+    var = np.einsum("sab,ayx,byx->syx", terms, r, r) + (1.0 - terms.sum(axis=(1, 2)))[:, None, None]
+    return np.sqrt(var)
 
 
 #: Tiles keep detections up to this far outside their core (arcmin); neighbouring tiles
@@ -323,10 +429,16 @@ def search_tile(
 ) -> pd.DataFrame:
     """Detections of one tile that lie in its core and where its apodization weight is 1."""
     maps, weight = tile_maps(layout, tile, interp, sky_maps, inp)
+    depth = tile_depth(layout, tile, interp, inp, weight)
     grid = FlatGrid(layout.npix, layout.npix, layout.pixel_arcmin)
     maps_k = scipy.fft.rfft2(maps, axes=(-2, -1), workers=nthreads)
-    mf = tile_filter(inp, grid, tile.dec0, maps_k, weight, cache)
+    mf = tile_filter(
+        inp, grid, tile.dec0, maps_k, weight, cache, None if depth is None else depth.white_uk_arcmin
+    )
     snr = mf.snr(maps_k, workers=nthreads)
+    rel = local_noise(inp, grid, tile.dec0, mf, depth, cache)
+    if rel is not None:
+        snr /= rel
     det = inp.mf_cfg["detection"]
     g = find_groups(snr, det["snr_min"], det["centroid_fraction"])
     keep = suppress_sidelobes(
@@ -339,16 +451,17 @@ def search_tile(
     ra, dec = layout.sky_of(tile, g["iy"], g["ix"])
     iy = np.clip(np.rint(g["iy"]).astype(np.int64), 0, layout.npix - 1)
     ix = np.clip(np.rint(g["ix"]).astype(np.int64), 0, layout.npix - 1)
-    depth = core_depth_arcmin(tile, ra, dec)
-    keep &= (depth > -SEAM_ARCMIN) & (weight[iy, ix] >= 1.0) & inside_mask(inp.footprint, ra, dec, 0.0)
+    core = core_depth_arcmin(tile, ra, dec)
+    keep &= (core > -SEAM_ARCMIN) & (weight[iy, ix] >= 1.0) & inside_mask(inp.footprint, ra, dec, 0.0)
+    sigma = mf.sigma[g["scale"]] * (1.0 if rel is None else rel[g["scale"], iy, ix])
     return pd.DataFrame(
         {
             "ra": ra[keep],
             "dec": dec[keep],
-            "depth": depth[keep],
+            "depth": core[keep],
             "snr": g["snr"][keep],
             "scale_index": g["scale"][keep],
-            "y0": g["snr"][keep] * mf.sigma[g["scale"][keep]],
+            "y0": (g["snr"] * sigma)[keep],
             "tile": np.full(int(keep.sum()), tile.index, dtype=np.int64),
         }
     )

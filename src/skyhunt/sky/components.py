@@ -2,7 +2,9 @@
 
 The components and the cumulative noise ladder follow DeepSZ (Lin et al.
 2021, section 1.2): CMB + tSZ, then kSZ, infrared galaxies, radio galaxies
-and Galactic dust, with white instrument noise in every stage.
+and Galactic dust, with instrument noise in every stage: white (DeepSZ), with
+optional red (atmospheric) noise correlated between bands and a depth map
+(:mod:`skyhunt.sky.instrument`).
 """
 
 from __future__ import annotations
@@ -14,7 +16,14 @@ import numpy as np
 
 from skyhunt.sky import spectra
 from skyhunt.sky.beam import beam_key, beamed_alm
-from skyhunt.sky.gaussian_field import draw_alm, synthesize_on_pixels
+from skyhunt.sky.gaussian_field import draw_alm, draw_unit_alm, synthesize_on_pixels
+from skyhunt.sky.instrument import (
+    has_red_noise,
+    red_correlation_matrix,
+    red_lmax,
+    red_noise_cl,
+    white_noise_sigma_uk,
+)
 
 #: Sky components a stage may add, in DeepSZ's order.
 COMPONENTS = ("cmb", "tsz", "ksz", "ir", "radio", "dust")
@@ -108,14 +117,63 @@ def ksz_map(tau_v: np.ndarray) -> np.ndarray:
     return -_T_CMB_UK * tau_v
 
 
-def white_noise_sigma_uk(noise_uk_arcmin: float, nside: int) -> float:
-    """Pixel rms of white noise: the µK-arcmin level over the pixel side (sqrt of area in arcmin^2)."""
-    return noise_uk_arcmin / np.sqrt(hp.nside2pixarea(nside, degrees=True) * 3600.0)
-
-
 def noise_map(noise_uk_arcmin: float, nside: int, npix: int, rng) -> np.ndarray:
     """White instrument noise in µK_CMB on ``npix`` pixels."""
     return rng.standard_normal(npix) * white_noise_sigma_uk(noise_uk_arcmin, nside)
+
+
+def red_noise_map(
+    band: dict,
+    band_names: list[str],
+    red_cfg: dict,
+    nside: int,
+    pixels: np.ndarray,
+    seed: int,
+    nthreads: int = 1,
+) -> np.ndarray:
+    """Red (atmospheric) noise of one band in µK_CMB at ``pixels``, correlated between bands.
+
+    The bands' red fields are a_b = sqrt(N_red,b) sum_{c <= b} L_bc g_c, with g_c unit-spectrum
+    coefficients from the stream ``noise_red_<band c>`` and L the (lower) Cholesky factor of
+    :func:`skyhunt.sky.instrument.red_correlation_matrix` over all bands in config order,
+    so <a_b a_b'*> = rho sqrt(N_red,b N_red,b'). The g_c are nested in lmax
+    (:func:`skyhunt.sky.gaussian_field.draw_unit_alm`), so each band is made by its own
+    job, to its own :func:`skyhunt.sky.instrument.red_lmax`, and still shares the other
+    bands' fields exactly: one job per band keeps the bands' synthesis (the cost) in
+    parallel, and band b's map depends only on the seed, the names of bands 0..b,
+    ``red_correlation`` and its own spectrum. The field is sampled at pixel centres (no
+    pixel window) and not beamed.
+
+    Parameters
+    ----------
+    band : dict
+        The band's ``sky.bands`` entry (``name``, ``noise_uk_arcmin``, ``ell_knee``, ``alpha_knee``).
+    band_names : list of str
+        Every band's name, in config order (``band`` among them).
+    red_cfg : dict
+        ``sky.noise`` (``red_correlation``, ``red_ell_min``, ``red_cut_fraction``).
+    nside : int
+    pixels : ndarray of int
+        Sorted RING pixels.
+    seed : int
+        Run seed.
+    nthreads : int
+        Threads of the synthesis.
+
+    Returns
+    -------
+    ndarray of float64
+    """
+    if not has_red_noise(band):
+        return np.zeros(pixels.size)
+    index = band_names.index(band["name"])
+    lmax = red_lmax(band, red_cfg, nside)
+    chol = np.linalg.cholesky(red_correlation_matrix(len(band_names), red_cfg["red_correlation"]))
+    alm = np.zeros(hp.Alm.getsize(lmax), dtype=np.complex128)
+    for c in range(index + 1):
+        alm += chol[index, c] * draw_unit_alm(lmax, component_rng(seed, f"noise_red_{band_names[c]}"))
+    cl = red_noise_cl(np.arange(lmax + 1), band, red_cfg, nside)
+    return synthesize_on_pixels(hp.almxfl(alm, np.sqrt(cl)), nside, pixels, nthreads=nthreads)
 
 
 def stage_components(stages: list[dict], stage: str) -> list[str]:

@@ -99,3 +99,35 @@ def synthesize_on_pixels(
         local = np.searchsorted(chunk, r)
         out[sel] = buf[ringstart[local].astype(np.int64) + pixels[sel] - startpix[local]]
     return out
+
+
+def draw_unit_alm(lmax: int, rng: np.random.Generator) -> np.ndarray:
+    """Unit-spectrum (C_ell = 1 for every ell) Gaussian harmonic coefficients, nested in ``lmax``.
+
+    The normal deviates are drawn in ell-major order (for each ell: Re a_l0, then Re and Im
+    of a_lm for m = 1..ell), so the coefficients with ell <= L are the same for every
+    ``lmax`` >= L. Jobs that synthesise one band each to its own lmax can therefore share
+    the field of a stream exactly (the correlated red noise of
+    :func:`skyhunt.sky.components.red_noise_map`).
+
+    Parameters
+    ----------
+    lmax : int
+    rng : numpy.random.Generator
+
+    Returns
+    -------
+    ndarray of complex128
+        a_lm in healpy's m-major order, lmax = mmax.
+    """
+    z = rng.standard_normal((lmax + 1) ** 2)
+    ell, m = hp.Alm.getlm(lmax)
+    ell = ell.astype(np.int64)
+    m = m.astype(np.int64)
+    alm = np.empty(ell.size, dtype=np.complex128)
+    base = ell * ell + 2 * m
+    alm.real = z[np.maximum(base - 1, ell * ell)]
+    alm.imag = z[base]
+    alm[m == 0] = z[ell[m == 0] ** 2]
+    alm[m > 0] *= np.sqrt(0.5)
+    return alm

@@ -18,10 +18,12 @@ from skyhunt.sky.beam import beam_key, beam_of
 from skyhunt.sky.cosmology import lensed_tt_spectrum as cosmology_spectrum
 from skyhunt.sky.footprint import Footprint
 from skyhunt.sky.halos import HALO_UNITS, simulate_halos
+from skyhunt.sky.instrument import has_red_noise, red_lmax
 from skyhunt.sky.readers import (
     HALO_SZ_COLUMNS,
     read_cmb_spectrum,
     read_halos,
+    read_ivar_maps,
     read_sources,
     source_flux_columns,
 )
@@ -36,7 +38,9 @@ def _footprint_pixels(footprint: dict, nside: int) -> np.ndarray:
     return Footprint.from_config(footprint).pixels(nside)
 
 
-def write_band_map(path, pixels, values, nside: int, band: dict, component: str, extra_header=None) -> None:
+def write_band_map(
+    path, pixels, values, nside: int, band: dict, component: str, extra_header=None, unit: str = "uK_CMB"
+) -> None:
     """Write one component (or stage) map of one band, with the header keys every sky map carries.
 
     Parameters
@@ -53,12 +57,15 @@ def write_band_map(path, pixels, values, nside: int, band: dict, component: str,
         Component or noise-stage name (header ``COMPNT``).
     extra_header : dict, optional
         More header cards, ``{key: (value, comment)}``.
+    unit : str
+        Unit of ``values`` (``TUNIT2``): µK_CMB, or µK^-2 for depth maps.
     """
     io.write_partial_map(
         path,
         pixels,
         values,
         nside,
+        unit=unit,
         header={
             "COMPNT": (component, "sky component or noise stage"),
             "BAND": (band["name"], "band name"),
@@ -325,8 +332,27 @@ def run_dust_map(
         write_band_map(path, pixels, maps[band["name"]], nside, band, "dust")
 
 
-def run_noise_map(*, footprint: dict, nside: int, band: dict, seed: int, noise) -> None:
-    """White instrument noise for one band.
+def run_noise_map(
+    *,
+    footprint: dict,
+    nside: int,
+    band: dict,
+    seed: int,
+    noise,
+    band_names: list | None = None,
+    red_noise: dict | None = None,
+    ivar: list = (),
+    threads: int = 1,
+) -> None:
+    """Instrument noise for one band: white, plus red (atmospheric) noise and a depth map if configured.
+
+    noise(p) = s(p) [sigma_pix n(p) + r(p)]: n is unit white noise from the band's stream
+    ``noise_<band>`` (as in DeepSZ), r the red field of
+    :func:`skyhunt.sky.components.red_noise_map` (bands with ``ell_knee`` > 0), and
+    s(p) = 1 / (sigma_pix sqrt(ivar(p))) the depth: the white part has variance 1 / ivar(p),
+    and the red part scales with it, as both average down with the time spent on a
+    pixel (the atmosphere is independent between the many scans that make a pixel).
+    Without red noise and depth maps the map is the white noise alone, bit for bit.
 
     Parameters
     ----------
@@ -335,15 +361,48 @@ def run_noise_map(*, footprint: dict, nside: int, band: dict, seed: int, noise) 
     nside : int
         HEALPix resolution.
     band : dict
-        The band's ``sky.bands`` entry (``name``, ``freq_ghz``, ``noise_uk_arcmin`` in µK-arcmin).
+        The band's ``sky.bands`` entry (``name``, ``freq_ghz``, ``noise_uk_arcmin`` in µK-arcmin;
+        ``ell_knee`` and ``alpha_knee`` for red noise).
     seed : int
-        Run seed (each band draws from its own stream).
+        Run seed (each band draws from its own streams).
     noise : path-like
         Output map (µK_CMB).
+    band_names : list of str, optional
+        Names of every band of ``sky.bands`` in order (needed for red noise: the band
+        correlation mixes the fields of the bands before this one).
+    red_noise : dict, optional
+        Config ``sky.noise`` keys ``red_correlation``, ``red_ell_min``, ``red_cut_fraction``
+        (needed for red noise).
+    ivar : list of path-like
+        The band's inverse-variance map (:func:`skyhunt.sky.depth.run_depth_map`), or empty
+        for the uniform depth of ``noise_uk_arcmin``.
+    threads : int
+        Threads of the red-noise synthesis.
     """
     pixels = _footprint_pixels(footprint, nside)
     rng = components.component_rng(seed, f"noise_{band['name']}")
     values = components.noise_map(band["noise_uk_arcmin"], nside, pixels.size, rng)
+    if has_red_noise(band):
+        if red_noise is None or band_names is None:
+            raise ValueError(f"band {band['name']} has red noise (ell_knee) but no band_names and red_noise")
+        t0 = time.perf_counter()
+        red = components.red_noise_map(band, band_names, red_noise, nside, pixels, seed, threads)
+        log.info(
+            "red noise (ell_knee %g, alpha %g) to lmax %d in %.1f s: rms %.3g uK, white rms %.3g uK",
+            band["ell_knee"],
+            band["alpha_knee"],
+            red_lmax(band, red_noise, nside),
+            time.perf_counter() - t0,
+            red.std(),
+            values.std(),
+        )
+        values = values + red
+    if ivar:
+        ivar_pixels, ivar_values = read_ivar_maps(ivar, nside)
+        if not np.array_equal(ivar_pixels, pixels):
+            raise io.InputFileError(f"inverse-variance map {ivar[0]} does not cover the footprint's pixels")
+        sigma = components.white_noise_sigma_uk(band["noise_uk_arcmin"], nside)
+        values = values / (sigma * np.sqrt(ivar_values[:, 0].astype(np.float64)))
     write_band_map(noise, pixels, values, nside, band, "noise")
 
 

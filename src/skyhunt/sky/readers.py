@@ -54,3 +54,26 @@ def read_cmb_spectrum(path) -> np.ndarray:
         return np.asarray(table["cl_tt"], dtype=float)
     except Exception as exc:
         raise io.InputFileError(f"CMB spectrum {path} is not a readable ECSV spectrum: {exc}") from exc
+
+
+def read_ivar_maps(paths, nside: int) -> tuple[np.ndarray, np.ndarray]:
+    """Inverse-variance maps (µK^-2 per pixel, :func:`skyhunt.sky.depth.run_depth_map`), checked > 0.
+
+    Parameters
+    ----------
+    paths : list of path-like
+        One map per band, all on the same pixels.
+    nside : int
+        Required NSIDE.
+
+    Returns
+    -------
+    pixels : ndarray of int64
+    ivar : ndarray, shape (len(pixels), len(paths)), float32
+    """
+    pixels, ivar = io.read_partial_maps(paths, nside=nside)
+    for k, path in enumerate(paths):
+        bad = ~(ivar[:, k] > 0)
+        if bad.any():
+            raise io.InputFileError(f"inverse-variance map {path} has {int(bad.sum())} pixels <= 0")
+    return pixels, ivar
