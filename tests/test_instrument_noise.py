@@ -34,10 +34,8 @@ def test_unit_alm_nested_in_lmax():
     assert np.all(small[:101].imag == 0)
 
 
-@pytest.fixture(scope="module")
-def red_maps(tmp_path_factory):
+def make_red_maps(tmp, red: dict):
     """Full-sky noise maps of three bands at nside 512 with red noise, through run_noise_map."""
-    tmp = tmp_path_factory.mktemp("red")
     nside = 512
     bands = [
         {"name": "a", "freq_ghz": 90.0, "noise_uk_arcmin": 20.0, "ell_knee": 300.0, "alpha_knee": -3.5},
@@ -54,12 +52,28 @@ def red_maps(tmp_path_factory):
             seed=7,
             noise=path,
             band_names=[b["name"] for b in bands],
-            red_noise=RED,
+            red_noise=red,
         )
         pix, values, _ = io.read_partial_map(path)
         assert pix.size == hp.nside2npix(nside)
         maps.append(values.astype(np.float64))
     return nside, bands, maps
+
+
+@pytest.fixture(scope="module")
+def red_maps(tmp_path_factory):
+    return make_red_maps(tmp_path_factory.mktemp("red"), RED)
+
+
+def red_correlation(bands, maps, i, j) -> float:
+    """Fitted correlation of the red noise of bands i and j, from cross-spectra where it dominates."""
+    ell = np.arange(40, 150)
+    cross = hp.anafast(maps[i], maps[j], lmax=ell[-1])[ell]
+    red = [
+        (b["noise_uk_arcmin"] * ARCMIN) ** 2 * (ell / b["ell_knee"]) ** b["alpha_knee"]
+        for b in (bands[i], bands[j])
+    ]
+    return np.sum((2 * ell + 1) * cross) / np.sum((2 * ell + 1) * np.sqrt(red[0] * red[1]))
 
 
 def _model(ell, n_white, ell_knee, alpha):
@@ -95,15 +109,17 @@ def test_red_noise_spectrum_recovers_white_knee_and_alpha(red_maps):
 def test_red_noise_band_correlation(red_maps):
     """Cross-spectra at ell where red noise dominates: fitted correlation within 0.02 of 0.9."""
     nside, bands, maps = red_maps
-    ell = np.arange(40, 150)
     for i, j in ((0, 1), (0, 2), (1, 2)):
-        cross = hp.anafast(maps[i], maps[j], lmax=ell[-1])[ell]
-        red = [
-            (b["noise_uk_arcmin"] * ARCMIN) ** 2 * (ell / b["ell_knee"]) ** b["alpha_knee"]
-            for b in (bands[i], bands[j])
-        ]
-        rho = np.sum((2 * ell + 1) * cross) / np.sum((2 * ell + 1) * np.sqrt(red[0] * red[1]))
-        assert rho == pytest.approx(RED["red_correlation"], abs=0.02)
+        assert red_correlation(bands, maps, i, j) == pytest.approx(RED["red_correlation"], abs=0.02)
+
+
+def test_red_noise_correlated_only_within_a_group(tmp_path, red_maps):
+    """Two optics tubes: a and b share their atmosphere, c sees its own; a's map is unchanged."""
+    _, bands, maps = make_red_maps(tmp_path, {**RED, "red_correlation_groups": [["a", "b"]]})
+    assert red_correlation(bands, maps, 0, 1) == pytest.approx(RED["red_correlation"], abs=0.02)
+    assert abs(red_correlation(bands, maps, 0, 2)) < 0.05
+    assert abs(red_correlation(bands, maps, 1, 2)) < 0.05
+    np.testing.assert_array_equal(maps[0], red_maps[2][0])
 
 
 def test_default_noise_is_white_noise_bit_for_bit(tmp_path):
@@ -232,4 +248,10 @@ def test_noise_config_checks():
     validate_config(cfg)  # the default red_ell_min 100 suits the default 4 deg tiles
     cfg["sky"]["noise"]["red_ell_min"] = 50.0
     with pytest.raises(ConfigError, match="sky.noise.red_ell_min"):
+        validate_config(cfg)
+    cfg = copy.deepcopy(shipped_config())
+    cfg["sky"]["noise"]["red_correlation_groups"] = [["090", "148"], ["148", "220"]]
+    with pytest.raises(
+        ConfigError, match=r"red_correlation_groups.*not bands: \['220'\].*more than once: \['148'\]"
+    ):
         validate_config(cfg)

@@ -753,6 +753,19 @@ def _noise_problems(config: dict, bad_paths: set[str]) -> list[str]:
                 f"on scales larger than a matched-filter tile leaks into it through its apodization, "
                 f"outside the noise model, got {ell_min!r}"
             )
+    groups = _get(config, "sky", "noise", "red_correlation_groups")
+    names = [_get(b, "name") for b in _get(config, "sky", "bands") or []]
+    if isinstance(groups, list) and "sky.noise.red_correlation_groups" not in bad_paths:
+        listed = [n for g in groups if isinstance(g, list) for n in g]
+        unknown = sorted({n for n in listed if n not in names})
+        twice = sorted({n for n in listed if listed.count(n) > 1})
+        if unknown or twice:
+            problems.append(
+                "config key 'sky.noise.red_correlation_groups': expected groups of the band names "
+                f"{names}, each band in at most one group, got {groups!r}"
+                + (f" (not bands: {unknown})" if unknown else "")
+                + (f" (more than once: {twice})" if twice else "")
+            )
     model = _get(config, "sky", "noise", "depth", "model")
     if model in (None, "uniform") or "sky.noise.depth.model" in bad_paths:
         return problems

@@ -55,6 +55,7 @@ rule matched_filter:
         red_noise=pick(
             config["sky"]["noise"],
             "red_correlation",
+            "red_correlation_groups",
             "red_ell_min",
             "red_cut_fraction",
         ),

@@ -72,6 +72,7 @@ rule noise_map:
         red_noise=pick(
             config["sky"]["noise"],
             "red_correlation",
+            "red_correlation_groups",
             "red_ell_min",
             "red_cut_fraction",
         ),

@@ -145,7 +145,7 @@ def instrument_noise(
                 [red_noise_cl(ell, b, red_cfg, nside, lev) for b, lev in zip(bands, levels, strict=True)]
             )
         )
-        corr = red_correlation_matrix(nb, red_cfg["red_correlation"])
+        corr = red_correlation_matrix([b["name"] for b in bands], red_cfg)
         out += corr.reshape(nb, nb, *([1] * ell.ndim)) * amp[:, None] * amp[None, :]
     return out
 

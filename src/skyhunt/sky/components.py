@@ -141,7 +141,7 @@ def red_noise_map(
     job, to its own :func:`skyhunt.sky.instrument.red_lmax`, and still shares the other
     bands' fields exactly: one job per band keeps the bands' synthesis (the cost) in
     parallel, and band b's map depends only on the seed, the names of bands 0..b,
-    ``red_correlation`` and its own spectrum. The field is sampled at pixel centres (no
+    their correlation and its own spectrum. The field is sampled at pixel centres (no
     pixel window) and not beamed.
 
     Parameters
@@ -151,7 +151,8 @@ def red_noise_map(
     band_names : list of str
         Every band's name, in config order (``band`` among them).
     red_cfg : dict
-        ``sky.noise`` (``red_correlation``, ``red_ell_min``, ``red_cut_fraction``).
+        ``sky.noise`` (``red_correlation``, ``red_correlation_groups``, ``red_ell_min``,
+        ``red_cut_fraction``).
     nside : int
     pixels : ndarray of int
         Sorted RING pixels.
@@ -168,7 +169,7 @@ def red_noise_map(
         return np.zeros(pixels.size)
     index = band_names.index(band["name"])
     lmax = red_lmax(band, red_cfg, nside)
-    chol = np.linalg.cholesky(red_correlation_matrix(len(band_names), red_cfg["red_correlation"]))
+    chol = np.linalg.cholesky(red_correlation_matrix(band_names, red_cfg))
     alm = np.zeros(hp.Alm.getsize(lmax), dtype=np.complex128)
     for c in range(index + 1):
         alm += chol[index, c] * draw_unit_alm(lmax, component_rng(seed, f"noise_red_{band_names[c]}"))

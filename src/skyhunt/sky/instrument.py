@@ -97,9 +97,34 @@ def red_noise_cl(ell: np.ndarray, band: dict, red_cfg: dict, nside: int, noise_u
     return out
 
 
-def red_correlation_matrix(n_bands: int, rho: float) -> np.ndarray:
-    """Correlation of the red noise between bands: 1 on the diagonal, ``rho`` elsewhere."""
-    return np.full((n_bands, n_bands), float(rho)) + (1.0 - float(rho)) * np.eye(n_bands)
+def red_correlation_matrix(band_names: list[str], red_cfg: dict) -> np.ndarray:
+    """Correlation of the red noise between bands: 1 on the diagonal, ``rho`` within a group.
+
+    The atmosphere is common to the bands that one optics tube sees through the same air
+    (SO noise calculator v3: 0.9 between the two bands of a tube, 0 between tubes).
+    ``red_cfg["red_correlation_groups"]`` lists those groups by band name; None puts every
+    band in one group (e.g. SPT-3G's trichroic detectors), and a band in no group is
+    uncorrelated with the others.
+
+    Parameters
+    ----------
+    band_names : list of str
+        The bands' names, in config order.
+    red_cfg : dict
+        ``sky.noise`` (``red_correlation`` = rho, optional ``red_correlation_groups``).
+
+    Returns
+    -------
+    ndarray, shape (n_bands, n_bands)
+    """
+    rho = float(red_cfg["red_correlation"])
+    groups = red_cfg.get("red_correlation_groups")
+    if groups is None:
+        groups = [band_names]
+    group_of = {n: i for i, g in enumerate(groups) for n in g}
+    label = [group_of.get(n, ("alone", n)) for n in band_names]
+    same = np.array([[a == b for b in label] for a in label])
+    return np.where(same, rho, 0.0) + (1.0 - rho) * np.eye(len(band_names))
 
 
 def declination_weight(dec_deg: np.ndarray) -> np.ndarray:
