@@ -124,6 +124,33 @@ def two_runs(tmp_path_factory):
     return cfg, dirs
 
 
+def realistic_config() -> dict:
+    """:func:`workflow_config` with the realistic instrument and cluster physics of
+    ``workflow/presets/spt3g.yaml`` all on: beams, correlated red noise, a declination depth
+    map, the scan filter, Y-M scatter, relativistic tSZ, sources found in the maps."""
+    cfg = workflow_config()
+    preset = yaml.safe_load((REPO / "workflow" / "presets" / "spt3g.yaml").read_text())
+    for band, real in zip(cfg["sky"]["bands"], preset["sky"]["bands"], strict=True):
+        band.update({k: real[k] for k in ("noise_uk_arcmin", "beam_fwhm_arcmin", "ell_knee", "alpha_knee")})
+    for key in ("noise", "scan_filter", "halos"):
+        cfg["sky"][key].update(preset["sky"][key])
+    cfg["sky"]["noise"]["red_ell_min"] = 200.0  # the tiny run's 1.8 deg tiles (config check)
+    cfg["mf"].update(noise=preset["mf"]["noise"], noise_ell_bin=800.0)  # wide bins for 1' tiles
+    cfg["mf"]["point_sources"].update(preset["mf"]["point_sources"])
+    return validate_config(cfg)
+
+
+@pytest.fixture(scope="session")
+def realistic_run(tmp_path_factory) -> tuple[dict, Path]:
+    """The tiny workflow with :func:`realistic_config`, run once to its default target."""
+    cfg = realistic_config()
+    workdir = tmp_path_factory.mktemp("realistic")
+    write_config(workdir, cfg)
+    proc = snakemake(workdir)
+    assert proc.returncode == 0, proc.stderr[-4000:]
+    return cfg, workdir
+
+
 @pytest.fixture(scope="session")
 def report(two_runs) -> Path:
     """``results/report.html`` of run a, built with ``snakemake --report`` (as ``make run`` does)."""
