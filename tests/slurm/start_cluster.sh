@@ -29,7 +29,7 @@ if ! command -v slurmctld >/dev/null || ! command -v munged >/dev/null; then
 fi
 
 export SLURM_CONF=$ETC/slurm.conf
-if [ -f "$SLURM_CONF" ] && sinfo -h -N -o '%T' 2>/dev/null | grep -qx idle; then
+if [ -f "$SLURM_CONF" ] && sinfo -h -N -o '%T' 2>/dev/null | grep -qxE 'idle|mixed|allocated'; then
     echo "start_cluster: already running (SLURM_CONF=$SLURM_CONF)"
     exit 0
 fi
@@ -59,6 +59,7 @@ MpiDefault=none
 SchedulerType=sched/backfill
 SelectType=select/cons_tres
 SelectTypeParameters=CR_Core_Memory
+DefMemPerCPU=1000
 ReturnToService=2
 MinJobAge=86400
 AccountingStorageType=accounting_storage/none
