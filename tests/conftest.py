@@ -68,8 +68,8 @@ def one_torch_thread():
     torch.set_num_threads(threads)
 
 
-def snakemake(workdir: Path, *args: str) -> subprocess.CompletedProcess:
-    """Run the repository's Snakefile in ``workdir`` on 2 cores with extra arguments."""
+def snakemake(workdir: Path, *args: str, timeout: float = 900) -> subprocess.CompletedProcess:
+    """Run the repository's Snakefile in ``workdir`` on 2 cores with extra arguments (``timeout`` in s)."""
     cmd = [
         sys.executable,
         "-m",
@@ -82,7 +82,7 @@ def snakemake(workdir: Path, *args: str) -> subprocess.CompletedProcess:
         "2",
         *args,
     ]
-    return subprocess.run(cmd, capture_output=True, text=True, timeout=900)
+    return subprocess.run(cmd, capture_output=True, text=True, timeout=timeout)
 
 
 def write_config(workdir: Path, cfg: dict) -> None:
