@@ -147,6 +147,23 @@ def beta_on_healpix(nside, pixels, ra0, dec0, core_arcmin, y0, bands):
     return prof[:, None] * sz_vector(bands)[None, :]
 
 
+def one_radio_source(ra: float, dec: float) -> pd.DataFrame:
+    """A source catalogue of one radio source at (ra, dec) in degrees: 6.0/4.7/3.9 mJy at 90/148/219 GHz."""
+    return pd.DataFrame(
+        {
+            "source_id": [0],
+            "ra": [ra],
+            "dec": [dec],
+            "population": ["radio"],
+            "host_halo_id": [-1],
+            "spectral_index": [-0.5],
+            "flux_090_mjy": [6.0],
+            "flux_148_mjy": [4.7],
+            "flux_219_mjy": [3.9],
+        }
+    )
+
+
 @pytest.fixture(scope="module")
 def healpix_patch(cfg):
     """A 1.2 x 1.2 deg patch at nside 8192: white noise, a cluster at the centre, a radio source on it."""
@@ -172,19 +189,7 @@ def healpix_patch(cfg):
     sigma = MatchedFilter(grid, nmat, signal).sigma
     y0 = 25.0 * sigma[3]
     cluster = beta_on_healpix(nside, pixels, ra0, dec0, 1.0, y0, bands).astype(np.float32)
-    src = pd.DataFrame(
-        {
-            "source_id": [0],
-            "ra": [ra0],
-            "dec": [dec0],
-            "population": ["radio"],
-            "host_halo_id": [-1],
-            "spectral_index": [-0.5],
-            "flux_090_mjy": [6.0],
-            "flux_148_mjy": [4.7],
-            "flux_219_mjy": [3.9],
-        }
-    )
+    src = one_radio_source(ra0, dec0)
     source_maps = np.stack([paint_sources(src, "radio", b, nside, pixels) for b in bands], axis=1)
     return {
         "inp": inp,

@@ -7,7 +7,6 @@ import dataclasses
 
 import healpy as hp
 import numpy as np
-import pandas as pd
 import pytest
 
 from skyhunt import io
@@ -22,7 +21,7 @@ from skyhunt.sky.scan import filter_scans, highpass_response, scan_segments
 from skyhunt.sky.sources import paint_sources
 
 from .conftest import shipped_config
-from .test_mf import _near, beta_on_healpix, toy_cmb
+from .test_mf import _near, beta_on_healpix, one_radio_source, toy_cmb
 
 NSIDE = 2048
 FOOTPRINT = Footprint(10.0, 14.0, 3.0, 7.0)
@@ -101,19 +100,7 @@ def test_filter_is_linear_and_maps_are_filtered_alike(scans):
 
 def test_bright_source_subtracted_from_filtered_maps_leaves_no_residual(scans):
     bands = shipped_config()["sky"]["bands"]
-    src = pd.DataFrame(
-        {
-            "source_id": [0],
-            "ra": [12.0],
-            "dec": [5.0],
-            "population": ["radio"],
-            "host_halo_id": [-1],
-            "spectral_index": [-0.5],
-            "flux_090_mjy": [6.0],
-            "flux_148_mjy": [4.7],
-            "flux_219_mjy": [3.9],
-        }
-    )
+    src = one_radio_source(12.0, 5.0)
     pixels = scans["pixels"]
     cfg = {"poly_order": 1, "highpass_ell_x": 1000.0, "taper_ell": 300.0}
     painted = np.stack([paint_sources(src, "radio", b, NSIDE, pixels) for b in bands], axis=1)

@@ -39,9 +39,9 @@ from skyhunt.mf.filter import FlatGrid, MatchedFilter
 from skyhunt.mf.peaks import find_groups
 from skyhunt.mf.pointsources import subtract_fluxes
 from skyhunt.mf.search import (
-    ALIASES,
     SEAM_ARCMIN,
     SearchInputs,
+    alias_wavenumbers,
     core_depth_arcmin,
     deduplicate_seams,
     sky_transfer,
@@ -74,11 +74,8 @@ def point_response(inp: SearchInputs, grid: FlatGrid, dec0: float) -> np.ndarray
     -------
     ndarray, shape (n_bands, ny, nx // 2 + 1)
     """
-    ky0, kx0 = grid.wavenumbers()
-    k_nyq = 2.0 * np.pi / grid.pixel_rad
-    out = np.zeros((len(inp.bands), *ky0.shape))
-    for i, j in ALIASES:
-        kx, ky = kx0 + i * k_nyq, ky0 + j * k_nyq
+    out = np.zeros((len(inp.bands), grid.ny, grid.nx // 2 + 1))
+    for kx, ky in alias_wavenumbers(grid):
         out += sky_transfer(inp, kx, ky) * templates.interpolation_window(kx, ky, inp.nside, dec0)
     if inp.scan_transfer is not None:
         out *= inp.scan_transfer.at(grid, dec0)[0]

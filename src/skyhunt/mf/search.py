@@ -141,6 +141,14 @@ def sky_transfer(inp: SearchInputs, kx: np.ndarray, ky: np.ndarray) -> np.ndarra
 ALIASES = [(i, j) for i in (-1, 0, 1) for j in (-1, 0, 1)]
 
 
+def alias_wavenumbers(grid: FlatGrid):
+    """(k_x, k_y) of the tile's ``rfft2`` modes shifted to each alias of :data:`ALIASES`, rad^-1."""
+    ky0, kx0 = grid.wavenumbers()
+    k_nyq = 2.0 * np.pi / grid.pixel_rad
+    for i, j in ALIASES:
+        yield kx0 + i * k_nyq, ky0 + j * k_nyq
+
+
 def tile_spectra(
     inp: SearchInputs, grid: FlatGrid, dec0: float, white_uk_arcmin=None
 ) -> tuple[np.ndarray, np.ndarray | None]:
@@ -168,20 +176,18 @@ def tile_spectra(
         Model cross-spectra, µK^2 sr (None when ``mf.noise`` is ``maps``).
     """
     mf = inp.mf_cfg
-    ky0, kx0 = grid.wavenumbers()
-    k_nyq = 2.0 * np.pi / grid.pixel_rad
+    shape = (grid.ny, grid.nx // 2 + 1)
     fsz = sz_vector(inp.bands)
     nb = len(inp.bands)
-    n_model = np.zeros((nb, nb, *ky0.shape)) if mf["noise"] == "model" else None
+    n_model = np.zeros((nb, nb, *shape)) if mf["noise"] == "model" else None
     signal = None
-    for i, j in ALIASES:
-        kx, ky = kx0 + i * k_nyq, ky0 + j * k_nyq
+    for kx, ky in alias_wavenumbers(grid):
         ell = np.hypot(kx, ky)
         window = templates.interpolation_window(kx, ky, inp.nside, dec0)
         sky_t = sky_transfer(inp, kx, ky)
         bank = templates.template_bank(ell, mf)[1].astype(np.float32)
         if signal is None:
-            signal = np.zeros((bank.shape[0], nb, *ky0.shape), dtype=np.float32)
+            signal = np.zeros((bank.shape[0], nb, *shape), dtype=np.float32)
             tmp = np.empty_like(bank)
         band_t = (fsz[:, None, None] * sky_t * window).astype(np.float32)
         for b in range(nb):
@@ -328,11 +334,8 @@ def instrument_spectra(inp: SearchInputs, grid: FlatGrid, dec0: float, white_uk_
     Times the scan filter's power transfer P(k) when the maps are scan-filtered, as in
     :func:`tile_spectra`.
     """
-    ky0, kx0 = grid.wavenumbers()
-    k_nyq = 2.0 * np.pi / grid.pixel_rad
     out = 0.0
-    for i, j in ALIASES:
-        kx, ky = kx0 + i * k_nyq, ky0 + j * k_nyq
+    for kx, ky in alias_wavenumbers(grid):
         window = templates.interpolation_window(kx, ky, inp.nside, dec0)
         inst = noise.instrument_noise(np.hypot(kx, ky), inp.bands, inp.red_noise, inp.nside, white_uk_arcmin)
         out = out + inst * window**2
