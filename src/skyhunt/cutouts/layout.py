@@ -101,13 +101,32 @@ def cutout_layout(footprint: dict, nside: int, cutouts: dict) -> Layout:
     """
     box = Footprint.from_config(footprint)
     grid = standard_grid(box, cutouts, nside)
-    splits = cutouts["splits"]
-    split = assign_splits(
-        grid.ra,
-        box.ra_min,
-        box.ra_max,
+    split = split_of(grid.ra, box, cutouts["splits"])
+    return Layout(box, CutoutGeometry.from_config(cutouts), grid, split)
+
+
+def split_of(ra: np.ndarray, footprint: Footprint, splits: dict) -> np.ndarray:
+    """The RA-stripe split of any sky position, by the config's stripes (as for cutout centres).
+
+    Parameters
+    ----------
+    ra : ndarray
+        Right ascensions, degrees.
+    footprint : Footprint
+        The map footprint; the stripe fractions refer to its RA range.
+    splits : dict
+        Config ``cutouts.splits`` (test_max, validation_max, guard_arcmin).
+
+    Returns
+    -------
+    ndarray of str
+        ``"test"``, ``"validation"``, ``"train"`` or ``"guard"`` per position.
+    """
+    return assign_splits(
+        np.asarray(ra, dtype=float),
+        footprint.ra_min,
+        footprint.ra_max,
         splits["test_max"],
         splits["validation_max"],
         splits["guard_arcmin"] / 60.0,
     )
-    return Layout(box, CutoutGeometry.from_config(cutouts), grid, split)
