@@ -287,6 +287,15 @@ def test_run_cutouts_is_deterministic_and_fails_cleanly(tmp_path):
     io.write_table(tmp_path / "no_m_vir.parquet", {c: halos[c].to_numpy() for c in halos if c != "m_vir"}, {})
     with pytest.raises(io.InputFileError, match=r"no_m_vir\.parquet lacks columns \['m_vir'\]"):
         cut(cfg, paths, tmp_path / "no_m_vir.parquet", tmp_path / "c")
+    # a later stage's maps on other pixels (the stages are read one at a time): named, nothing left
+    pix = Footprint.from_config(cfg["sky"]["footprint"]).pixels(cfg["sky"]["nside"])
+    shifted = dict(paths)
+    for b in [bd["name"] for bd in cfg["sky"]["bands"]]:
+        shifted[("radio", b)] = tmp_path / f"shifted_{b}.fits"
+        io.write_partial_map(shifted[("radio", b)], pix[1:], np.zeros(pix.size - 1), cfg["sky"]["nside"])
+    with pytest.raises(io.InputFileError, match=r"shifted_090\.fits covers different pixels"):
+        cut(cfg, shifted, tmp_path / "halos.parquet", tmp_path / "c")
+    assert not (tmp_path / "c").exists() or not any((tmp_path / "c").iterdir())
     paths[("ir", "090")].write_bytes(paths[("ir", "090")].read_bytes()[:5000])
     with pytest.raises(io.InputFileError, match="ir_090.fits"):
         cut(cfg, paths, tmp_path / "halos.parquet", tmp_path / "c")

@@ -93,35 +93,42 @@ def run_cutouts(
     )
     dropped = training_drops(grid, labels, split)
 
-    pixels, values = io.read_partial_maps(maps, nside)
-    interp = PatchInterpolator(nside, pixels)
     shape = (len(bands), geometry.npix, geometry.npix)
     header = {"descr": np.lib.format.dtype_to_descr(np.dtype(np.float32)), "fortran_order": False}
-    # a block of cutouts at a time into reused buffers, appended to every stage's .npy file:
-    # memory does not grow with the grid, and plain writes are faster than filling memmaps
-    buffers = {s: np.empty((BLOCK, *shape), dtype=np.float32) for s in stages}
+    # one stage at a time: only its band maps are in memory (not every stage's), and a block of
+    # cutouts at a time into a reused buffer is appended to the stage's .npy file, so memory
+    # grows with one stage's maps and not with the grid; plain writes are faster than memmaps
+    buffer = np.empty((BLOCK, *shape), dtype=np.float32)
+    nb = len(bands)
+    interp = pixels = None
     t0 = time.perf_counter()
     with contextlib.ExitStack() as stack:
-        files = {}
-        for s in stages:
+        for k, s in enumerate(stages):
+            stage_maps = maps[k * nb : (k + 1) * nb]
+            stage_pixels, values = io.read_partial_maps(stage_maps, nside)
+            if interp is None:
+                pixels, interp = stage_pixels, PatchInterpolator(nside, stage_pixels)
+            elif not np.array_equal(stage_pixels, pixels):
+                raise io.InputFileError(f"map file {stage_maps[0]} covers different pixels from {maps[0]}")
+            del stage_pixels
             tmp = stack.enter_context(io.atomic_output(stage_paths[s]))
-            files[s] = stack.enter_context(open(tmp, "wb"))
-            np.lib.format.write_array_header_1_0(files[s], {**header, "shape": (len(grid), *shape)})
-        for start in range(0, len(grid), BLOCK):
-            sel = slice(start, start + BLOCK)
-            n = grid.ra[sel].size
-            extract_cutouts(
-                interp,
-                values,
-                grid.ra[sel],
-                grid.dec[sel],
-                geometry,
-                cc["interpolation"],
-                out=[buffers[s][:n] for s in stages],
-                threads=max(int(threads), 1),
-            )
-            for s in stages:
-                files[s].write(buffers[s][:n].data)
+            with open(tmp, "wb") as f:
+                np.lib.format.write_array_header_1_0(f, {**header, "shape": (len(grid), *shape)})
+                for start in range(0, len(grid), BLOCK):
+                    sel = slice(start, start + BLOCK)
+                    n = grid.ra[sel].size
+                    extract_cutouts(
+                        interp,
+                        values,
+                        grid.ra[sel],
+                        grid.dec[sel],
+                        geometry,
+                        cc["interpolation"],
+                        out=buffer[:n],
+                        threads=max(int(threads), 1),
+                    )
+                    f.write(buffer[:n].data)
+            del values
     dt = time.perf_counter() - t0
     log.info(
         "cut %d cutouts x %d stages in %.1f s (%.0f cutouts/s per stage)",
