@@ -15,6 +15,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from skyhunt import io
 from skyhunt.cutouts.grid import ARCMIN, CutoutGeometry, Grid, tan_project
 from skyhunt.cutouts.labels import holding_cutout
 from skyhunt.evaluation.completeness import jeffreys_interval
@@ -80,3 +81,13 @@ def edge_table(
         out.update({f"{name}_lo": np.where(n > 0, lo, np.nan), f"{name}_hi": np.where(n > 0, hi, np.nan)})
     table = pd.DataFrame(out)
     return table[table["n_halos"] > 0].reset_index(drop=True)
+
+
+def read_edge_table(path) -> tuple[pd.DataFrame, dict]:
+    """(table, metadata) of rule ``detector_edge``; fail naming the file on a missing column or key."""
+    table = io.read_checked_table(path, EDGE_UNITS)
+    meta = io.read_table_meta(path)
+    missing = [k for k in ("detector_threshold", "detector_purity", "cnn_threshold") if k not in meta]
+    if missing or table.empty:
+        raise io.InputFileError(f"{path}: no rows or no metadata {missing}; rerun rule detector_edge")
+    return table, meta
