@@ -169,14 +169,9 @@ def plot_catalogue_map(entries: dict, thresholds: dict, qualifying, box, stripes
         ax.set_xlim(box.ra_max, box.ra_min)  # east to the left
         ax.set_ylim(box.dec_min, box.dec_max)
         ax.set_aspect("equal")
+        top = box.dec_max - 0.02 * (box.dec_max - box.dec_min)
         ax.text(
-            0.5 * (box.ra_min + stripes[0]),
-            box.dec_max,
-            "test",
-            ha="center",
-            va="bottom",
-            fontsize=7,
-            color="tab:blue",
+            0.5 * (box.ra_min + stripes[0]), top, "test", ha="center", va="top", fontsize=7, color="tab:blue"
         )
     for ax in axes[-1]:
         ax.set_xlabel("RA (deg)")
