@@ -147,3 +147,36 @@ def write_sky(tmp_path, **kwargs) -> dict:
     write(paths["detections"], detections)
     write(paths["candidates"], candidates)
     return paths
+
+
+#: Cutout keys of the synthetic sky's grid (the shipped cutout geometry).
+CUTOUTS = {
+    "size_arcmin": 8.0,
+    "npix": 32,
+    "stride_arcmin": 6.0,
+    "central_arcmin": 6.0,
+    "edge_margin_arcmin": 1.0,
+    "interpolation": "bilinear",
+    "positive": POSITIVE,
+    "splits": SPLITS,
+}
+
+
+def write_index(path, nside: int = 2048) -> pd.DataFrame:
+    """The standard cutout grid of the synthetic footprint as a cutout index (grid columns, split)."""
+    from skyhunt.cutouts.layout import cutout_layout
+
+    layout = cutout_layout(FOOTPRINT, nside, CUTOUTS)
+    grid = layout.grid
+    index = pd.DataFrame(
+        {
+            "cutout_id": np.arange(len(grid), dtype=np.int64),
+            "ra": grid.ra,
+            "dec": grid.dec,
+            "grid_row": grid.row,
+            "grid_col": grid.col,
+            "split": layout.split,
+        }
+    )
+    write(path, index)
+    return index

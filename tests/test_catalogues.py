@@ -369,3 +369,83 @@ def test_unknown_detector_class_fails_naming_the_file(tmp_path):
     write(paths["detections"], table)
     with pytest.raises(io.InputFileError, match=r"detections\.parquet.*galaxy"):
         steps.read_detections(paths["detections"])
+
+
+def test_detector_cutout_scores_follow_the_mf_protocol_exactly(tmp_path):
+    """Detector entries reach cutouts as MF detections with SNR = probability would (DeepSZ 2.3)."""
+    from skyhunt.mf.pipeline import run_match_mf
+    from tests.catalogue_fixtures import CUTOUTS, write_index
+
+    paths = write_sky(tmp_path)
+    index = write_index(tmp_path / "index.parquet")
+    out = run_all(tmp_path, paths)
+    matching = {"radius_arcmin": 1.0}
+    cutouts = {k: CUTOUTS[k] for k in ("size_arcmin", "npix", "stride_arcmin")}
+    common = {
+        "cutouts": cutouts,
+        "matching": matching,
+        "halos": paths["halos"],
+        "index": tmp_path / "index.parquet",
+    }
+    steps.run_detector_cutout_scores(
+        **common, catalogue=out["detector.parquet"], cutout_scores=tmp_path / "cs.parquet"
+    )
+    det = read_catalogue(out["detector.parquet"], "detector")
+    write(tmp_path / "as_mf.parquet", det.assign(snr=det["prob"]))
+    run_match_mf(**common, candidates=tmp_path / "as_mf.parquet", cutout_snr_table=tmp_path / "mf.parquet")
+    got, units = io.read_table(tmp_path / "cs.parquet")
+    mf, _ = io.read_table(tmp_path / "mf.parquet")
+    assert list(got.columns) == ["cutout_id", "split", "prob", "halo_id", "n_detections"] and "prob" in units
+    np.testing.assert_array_equal(got["prob"], mf["snr"])
+    for c in ("cutout_id", "split", "halo_id", "n_detections"):
+        np.testing.assert_array_equal(got[c], mf[c])
+    assert len(got) == len(index) and 0 < np.sum(got["prob"] > 0) < len(got)
+    # every cutout score is one of the entries' probabilities, or 0
+    assert set(got["prob"][got["prob"] > 0]) <= set(det["prob"])
+
+
+def test_detector_edge_counts_equal_brute_force(tmp_path):
+    from skyhunt.cutouts.grid import CutoutGeometry, Grid
+    from skyhunt.cutouts.labels import holding_cutout
+    from tests.catalogue_fixtures import CUTOUTS, write_index
+
+    paths = write_sky(tmp_path)
+    index = write_index(tmp_path / "index.parquet")
+    out = run_all(tmp_path, paths)
+    rng = np.random.default_rng(0)
+    prob = rng.uniform(size=len(index))
+    write(tmp_path / "cnn.parquet", pd.DataFrame({"cutout_id": index["cutout_id"], "probability": prob}))
+    methods = {m: {"threshold": 0.5} for m in ("mf", "cnn", "detector", "and", "prod", "learned")}
+    (tmp_path / "t.json").write_text(json.dumps({"stage": "dust", "methods": methods}))
+    args = {
+        "cutouts": {k: CUTOUTS[k] for k in ("size_arcmin", "npix", "stride_arcmin", "positive")},
+        "interval": 0.68,
+        "edge_bin_arcmin": 0.5,
+        "stage": "dust",
+        "catalogue": out["detector.parquet"],
+        "metrics": out["metrics"],
+        "halos": paths["halos"],
+        "index": tmp_path / "index.parquet",
+        "cnn": tmp_path / "cnn.parquet",
+        "thresholds": tmp_path / "t.json",
+    }
+    steps.run_detector_edge(**args, edge=tmp_path / "edge.parquet")
+    edge, _ = io.read_table(tmp_path / "edge.parquet")
+    meta = io.read_table_meta(tmp_path / "edge.parquet")
+    # brute force: qualifying halos held by a validation or test cutout
+    halos, _, _, _ = synthetic_sky()
+    q = halos[(halos["m_vir"] >= 2e14) & (halos["z"] >= 0.25)]
+    cut = holding_cutout(Grid.from_index(index, 6.0), CutoutGeometry(8.0, 32), q["ra"], q["dec"])
+    keep = (cut >= 0) & np.isin(index["split"].to_numpy()[np.maximum(cut, 0)], ["validation", "test"])
+    q, cut = q[keep], cut[keep]
+    det = read_catalogue(out["detector.parquet"], "detector")
+    det = det[det["score"] >= meta["detector_threshold"]]
+    found = (separation_arcmin(q["ra"], q["dec"], det["ra"], det["dec"]) <= 1.0).any(1)
+    assert edge["n_halos"].sum() == len(q) > 20
+    assert edge["detector_found"].sum() == found.sum()
+    assert edge["classifier_found"].sum() == np.sum(prob[cut] >= 0.5)
+    assert meta["detector_purity"] == 0.8 and edge["distance_hi_arcmin"].max() <= 4.5
+    # thresholds of another stage fail naming the file
+    (tmp_path / "t.json").write_text(json.dumps({"stage": "ksz", "methods": methods}))
+    with pytest.raises(io.InputFileError, match=r"t\.json"):
+        steps.run_detector_edge(**args, edge=tmp_path / "edge2.parquet")
