@@ -189,6 +189,21 @@ def test_the_detector_row_leaves_every_other_method_unchanged(tmp_path, stage_fi
     pd.testing.assert_frame_equal(s_a[kept], s_b[kept])
 
 
+def test_bootstrap_draws_of_the_other_methods_are_the_seeded_resamples_whatever_the_detector():
+    """The MF's and CNN's draws are exactly those of default_rng(seed) resampling the test cutouts,
+    as before the detector joined (its scores do not touch the random stream)."""
+    rng = np.random.default_rng(8)
+    labels, cnn, mf = synthetic_scores(rng, 300, 30)
+    th = choose_thresholds(cnn, mf, labels, l2=1.0, detector=detector_scores(labels))
+    boot = bootstrap_metrics(cnn, mf, labels, th, samples=30, seed=4, detector=detector_scores(labels, 1))
+    draws = np.random.default_rng(4)
+    for b in range(30):
+        idx = draws.integers(0, labels.size, labels.size)
+        for m, score in (("mf", mf), ("cnn", cnn)):
+            f1 = confusion(score[idx] >= th[m]["threshold"], labels[idx])["f1"]
+            assert boot[m, "f1"][b] == f1
+
+
 def test_misaligned_scores_fail_naming_the_file(tmp_path, stage_files):
     table, _ = io.read_table(stage_files["mf"])
     io.write_table(stage_files["mf"], {c: table[c].to_numpy()[::-1] for c in table}, {})
