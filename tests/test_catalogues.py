@@ -450,3 +450,24 @@ def test_detector_edge_counts_equal_brute_force(tmp_path):
     (tmp_path / "t.json").write_text(json.dumps({"stage": "ksz", "methods": methods}))
     with pytest.raises(io.InputFileError, match=r"t\.json"):
         steps.run_detector_edge(**args, edge=tmp_path / "edge2.parquet")
+
+
+def test_halos_beyond_the_footprint_make_entries_true_but_are_not_counted():
+    halos = pd.DataFrame(
+        {
+            "halo_id": [0, 1],
+            "ra": [0.5, 0.01],
+            "dec": [0.5, -0.005],  # halo 1 lies just outside the footprint's dec_min = 0
+            "z": [0.5, 0.5],
+            "m_vir": [3e14, 3e14],
+            "m500c": [2e14, 2e14],
+            "in_footprint": [True, False],
+            "split": ["test", "test"],
+        }
+    )
+    entries = toy_catalogue([0.5, 0.01], [6.0, 5.0]).assign(dec=[0.5, 0.0])
+    entries = pd.concat([entries, entries.assign(split="validation")], ignore_index=True)
+    curves, res = steps.method_metrics(entries, halos, halos, CATALOGUES_CFG, "t", 0)
+    test = curves[curves["split"] == "test"]
+    assert np.all(test["purity_qualifying"] == 1.0) and np.all(test["n_qualifying"] == 1)
+    assert list(test["completeness"]) == [1.0, 1.0] and res["qualifying"]["0.9"]["n"] == 1

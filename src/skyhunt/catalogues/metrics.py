@@ -118,11 +118,11 @@ def n_at_purity(
     val_score, val_true = np.asarray(val_score, float), np.asarray(val_true, bool)
     test_halo_best = np.asarray(test_halo_best, float)
     threshold = threshold_at_purity(val_score, val_true, level) if val_score.size else np.inf
-    draws = np.empty(samples, dtype=np.int64)
-    for b in range(samples):
+    draws = np.zeros(samples, dtype=np.int64)
+    for b in range(samples if val_score.size and test_halo_best.size else 0):
         e = rng.integers(0, val_score.size, val_score.size)
         h = rng.integers(0, test_halo_best.size, test_halo_best.size)
-        t = threshold_at_purity(val_score[e], val_true[e], level) if val_score.size else np.inf
+        t = threshold_at_purity(val_score[e], val_true[e], level)
         draws[b] = n_found(test_halo_best[h], t)
     return {
         "threshold": threshold,

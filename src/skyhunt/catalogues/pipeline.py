@@ -146,10 +146,12 @@ def run_catalogue_detector(*, stage: str, detections, fits, parquet) -> None:
 
 
 def qualifying_halos(halos: pd.DataFrame, positive: dict) -> pd.DataFrame:
-    """In-footprint halos of the cutout positive cut (config ``cutouts.positive``)."""
-    keep = halos["in_footprint"].to_numpy(bool) & qualifying_mask(
-        halos, positive["m_vir_min"], positive["z_min"]
-    )
+    """Halos of the cutout positive cut (config ``cutouts.positive``), inside the footprint or not.
+
+    The truth of an entry counts halos beyond the footprint's edge too (a detection at the edge
+    of a halo just outside is not false); completeness counts the in-footprint ones.
+    """
+    keep = qualifying_mask(halos, positive["m_vir_min"], positive["z_min"])
     return halos[keep].reset_index(drop=True)
 
 
@@ -257,9 +259,10 @@ def method_metrics(
     entries : DataFrame
         The catalogue (ra, dec, score, split).
     halos : DataFrame
-        In-footprint halos with ``split`` (the purity-mass truth is taken from them).
+        Halos with ``split`` and ``in_footprint`` (the purity-mass truth is taken from them).
     qualifying : DataFrame
-        Qualifying in-footprint halos with ``split``.
+        Qualifying halos with ``split`` and ``in_footprint`` (the truth; completeness counts
+        the in-footprint ones).
     catalogues : dict
         Config ``catalogues``.
     rng_name : str
@@ -278,7 +281,7 @@ def method_metrics(
     for split in SPLITS:
         rows = entries["split"].to_numpy() == split
         part[split] = rows
-        q = qualifying[qualifying["split"].to_numpy() == split]
+        q = qualifying[(qualifying["split"].to_numpy() == split) & qualifying["in_footprint"].to_numpy(bool)]
         e = entries[rows]
         best[split] = best_scores(q["ra"], q["dec"], e["ra"], e["dec"], e["score"], r)
         curve = completeness_purity(
@@ -407,7 +410,6 @@ def run_catalogue_metrics(
         Outputs: JSON, Parquet curves (:data:`CURVE_UNITS`) and the Markdown table.
     """
     h = read_halos(halos, HALO_COLUMNS)
-    h = h[h["in_footprint"].to_numpy(bool)].reset_index(drop=True)
     h["split"] = split_of(h["ra"].to_numpy(), Footprint.from_config(footprint), splits)
     q = qualifying_halos(h, positive)
     paths = dict(zip(CATALOGUES, (mf, detector, ens_prod, ens_learned), strict=True))
@@ -417,7 +419,7 @@ def run_catalogue_metrics(
         "purity_m500c_min": catalogues["purity_m500c_min"],
         "interval": catalogues["interval"],
         "bootstrap_samples": catalogues["bootstrap_samples"],
-        "n_qualifying_test": int(np.sum(q["split"] == "test")),
+        "n_qualifying_test": int(np.sum((q["split"] == "test") & q["in_footprint"].to_numpy(bool))),
         "methods": {},
     }
     all_curves = []
@@ -506,6 +508,7 @@ def run_detector_edge(
     if not np.array_equal(scores["cutout_id"].to_numpy(), idx["cutout_id"].to_numpy()):
         raise io.InputFileError(f"{cnn}: its cutout_id column does not follow {index}")
     q = qualifying_halos(read_halos(halos, HALO_COLUMNS), cutouts["positive"])
+    q = q[q["in_footprint"].to_numpy(bool)]
     cut, dist = centre_distance(
         Grid.from_index(idx, cutouts["stride_arcmin"]), CutoutGeometry.from_config(cutouts), q["ra"], q["dec"]
     )

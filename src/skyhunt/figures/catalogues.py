@@ -228,6 +228,7 @@ def run_catalogue_map(
     width = box.ra_max - box.ra_min
     stripes = (box.ra_min + splits["test_max"] * width, box.ra_min + splits["validation_max"] * width)
     q = qualifying_halos(read_halos(halos, HALO_COLUMNS), positive)
+    q = q[q["in_footprint"].to_numpy(bool)]
     title = (
         f"Catalogues ({stage_label(stages, stage)}) at their {float(level):.0%}-purity validation "
         "thresholds; circles: qualifying halos; ×: false entries;\n"
