@@ -467,7 +467,8 @@ def test_halos_beyond_the_footprint_make_entries_true_but_are_not_counted():
     )
     entries = toy_catalogue([0.5, 0.01], [6.0, 5.0]).assign(dec=[0.5, 0.0])
     entries = pd.concat([entries, entries.assign(split="validation")], ignore_index=True)
-    curves, res = steps.method_metrics(entries, halos, halos, CATALOGUES_CFG, "t", 0)
+    qualifying = steps.qualifying_halos(halos, POSITIVE)
+    curves, res = steps.method_metrics(entries, halos, qualifying, CATALOGUES_CFG, "t", 0)
     test = curves[curves["split"] == "test"]
     assert np.all(test["purity_qualifying"] == 1.0) and np.all(test["n_qualifying"] == 1)
     assert list(test["completeness"]) == [1.0, 1.0] and res["qualifying"]["0.9"]["n"] == 1
