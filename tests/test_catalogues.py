@@ -283,7 +283,7 @@ def test_catalogue_steps_end_to_end_and_the_headline_count(tmp_path):
     out = run_all(tmp_path, paths)
     det = read_catalogue(out["detector.parquet"], "detector")
     assert set(det["class"]) == {"cluster", "cluster_radio"}
-    metrics = json.loads(out["metrics"].read_text())
+    metrics = json.loads(out["metrics"].read_text(), parse_constant=lambda c: pytest.fail(f"not JSON: {c}"))
     # brute-force N at 80 % purity of the MF catalogue: threshold on validation, count on test
     halos, _, _, _ = synthetic_sky()
     q = halos[(halos["m_vir"] >= 2e14) & (halos["z"] >= 0.25)]
@@ -472,3 +472,31 @@ def test_halos_beyond_the_footprint_make_entries_true_but_are_not_counted():
     test = curves[curves["split"] == "test"]
     assert np.all(test["purity_qualifying"] == 1.0) and np.all(test["n_qualifying"] == 1)
     assert list(test["completeness"]) == [1.0, 1.0] and res["qualifying"]["0.9"]["n"] == 1
+
+
+def test_a_purity_never_reached_gives_a_null_threshold_and_no_clusters():
+    halos = pd.DataFrame(
+        {"halo_id": [0], "ra": [0.5], "dec": [0.5], "z": [0.5], "m_vir": [3e14], "m500c": [2e14]}
+    ).assign(in_footprint=True, split="test")
+    entries = toy_catalogue([0.2, 0.3], [6.0, 5.0], split="validation").assign(dec=0.5)  # both false
+    _, res = steps.method_metrics(
+        entries, halos, steps.qualifying_halos(halos, POSITIVE), CATALOGUES_CFG, "t", 0
+    )
+    assert res["qualifying"]["0.9"]["threshold"] is None and res["qualifying"]["0.9"]["n"] == 0
+    text = steps.metrics_markdown(
+        {
+            "stage": "dust",
+            "interval": 0.68,
+            "match_radius_arcmin": 1.0,
+            "purity_m500c_min": 1e14,
+            "n_qualifying_test": 1,
+            "methods": {"mf": {"n_at_purity": res}},
+            "detector_ap": {
+                "split": "test",
+                "ap": dict.fromkeys(steps.DETECTOR_CLASSES),
+                "n_objects": dict.fromkeys(steps.DETECTOR_CLASSES, 0),
+                "map": None,
+            },
+        }
+    )
+    assert "never reached" in text

@@ -308,7 +308,9 @@ def method_metrics(
                 rng,
             )
             lo, hi = np.percentile(res.pop("draws"), pct)
-            res.update(n_lo=float(lo), n_hi=float(hi), threshold=float(res["threshold"]))
+            # null where the level is never reached on validation (JSON has no infinity)
+            finite = np.isfinite(res["threshold"])
+            res.update(n_lo=float(lo), n_hi=float(hi), threshold=float(res["threshold"]) if finite else None)
             out.setdefault(kind, {})[f"{level:g}"] = res
     return pd.concat(curves, ignore_index=True), out
 
@@ -351,7 +353,8 @@ def metrics_markdown(metrics: dict) -> str:
         for k in PURITY_KINDS:
             for p in levels:
                 v = res["n_at_purity"][k][p]
-                cells.append(f"{v['n']} [{v['n_lo']:.0f}, {v['n_hi']:.0f}] (≥ {v['threshold']:.3g})")
+                t = "never reached" if v["threshold"] is None else f"≥ {v['threshold']:.3g}"
+                cells.append(f"{v['n']} [{v['n_lo']:.0f}, {v['n_hi']:.0f}] ({t})")
         lines.append(f"| {CATALOGUE_NAMES[m]} | " + " | ".join(cells) + " |")
     ap = metrics["detector_ap"]
     lines += [
@@ -455,11 +458,12 @@ def read_metrics(path) -> dict:
     return out
 
 
-def detector_threshold(metrics: dict) -> tuple[float, float]:
-    """(purity level, threshold): the detector's validation threshold at the lowest purity level."""
+def detector_threshold(metrics: dict) -> tuple[float, float | None]:
+    """(purity level, threshold): the detector's validation threshold at the lowest purity level
+    (None where the validation purity never reaches it)."""
     levels = metrics["methods"]["detector"]["n_at_purity"]["qualifying"]
     level = min(levels, key=float)
-    return float(level), float(levels[level]["threshold"])
+    return float(level), levels[level]["threshold"]
 
 
 def run_detector_edge(
@@ -515,7 +519,7 @@ def run_detector_edge(
     keep = (cut >= 0) & np.isin(idx["split"].to_numpy()[np.maximum(cut, 0)], SPLITS)
     q, cut, dist = q[keep], cut[keep], dist[keep]
     entries = read_catalogue(catalogue, "detector")
-    entries = entries[entries["score"].to_numpy() >= threshold]
+    entries = entries[entries["score"].to_numpy() >= (np.inf if threshold is None else threshold)]
     found = best_scores(
         q["ra"], q["dec"], entries["ra"], entries["dec"], entries["score"], m["match_radius_arcmin"]
     )

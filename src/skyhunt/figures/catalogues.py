@@ -58,7 +58,7 @@ def plot_completeness_purity(curves: pd.DataFrame, metrics: dict, classifier: di
             ax.plot(test[column], test["completeness"], color=colour, lw=1.4, label=CATALOGUE_NAMES[m])
             levels = metrics["methods"][m]["n_at_purity"][kind]
             for k, res in enumerate(levels.values()):
-                row = point_at(test, res["threshold"])
+                row = None if res["threshold"] is None else point_at(test, res["threshold"])
                 if row is not None:
                     ax.plot(
                         row[column],
@@ -224,6 +224,7 @@ def run_catalogue_map(
     levels = m["methods"]["mf"]["n_at_purity"]["qualifying"]
     level = min(levels, key=float)
     thresholds = {k: m["methods"][k]["n_at_purity"]["qualifying"][level]["threshold"] for k in CATALOGUES}
+    thresholds = {k: np.inf if t is None else t for k, t in thresholds.items()}
     box = Footprint.from_config(footprint)
     width = box.ra_max - box.ra_min
     stripes = (box.ra_min + splits["test_max"] * width, box.ra_min + splits["validation_max"] * width)

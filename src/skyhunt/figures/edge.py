@@ -189,9 +189,11 @@ def run_edge_effect(
     remedy = read_remedy_table(remedy)
     recut = read_recut_scores(recut)
     edge_table, edge_meta = read_edge_table(detector_edge)
+    purity, t = edge_meta["detector_purity"], edge_meta["detector_threshold"]
     detector_label = (
-        f"CNN detector (entries ≥ {edge_meta['detector_threshold']:.2f}, "
-        f"{edge_meta['detector_purity']:.0%} validation purity)"
+        f"CNN detector (validation purity never reaches {purity:.0%})"
+        if t is None
+        else f"CNN detector (entries ≥ {t:.2f}, {purity:.0%} validation purity)"
     )
 
     profile = offset_profile(recut)
