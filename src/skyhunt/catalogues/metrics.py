@@ -84,20 +84,26 @@ def completeness_purity(
         threshold, n_entries, n_found, n_qualifying, completeness, purity_qualifying, purity_mass
         (purity NaN where no entry passes; completeness NaN without qualifying halos).
     """
+    t = np.asarray(thresholds, float)
     score, halo_best = np.asarray(score, float), np.asarray(halo_best, float)
-    above = score[None, :] >= np.asarray(thresholds, float)[:, None]
-    n = above.sum(1)
-    found = (halo_best[None, :] >= np.asarray(thresholds, float)[:, None]).sum(1)
+
+    def at_least(values):  # how many of ``values`` are >= each threshold (sorting: O(n log n))
+        return values.size - np.searchsorted(np.sort(values), t, side="left")
+
+    n = at_least(score)
+    found = at_least(halo_best)
     with np.errstate(invalid="ignore", divide="ignore"):
         return pd.DataFrame(
             {
-                "threshold": np.asarray(thresholds, float),
+                "threshold": t,
                 "n_entries": n,
                 "n_found": found,
                 "n_qualifying": halo_best.size,
                 "completeness": found / halo_best.size if halo_best.size else np.nan,
-                "purity_qualifying": np.where(n > 0, (above & true_qualifying).sum(1) / n, np.nan),
-                "purity_mass": np.where(n > 0, (above & true_mass).sum(1) / n, np.nan),
+                "purity_qualifying": np.where(
+                    n > 0, at_least(score[np.asarray(true_qualifying, bool)]) / n, np.nan
+                ),
+                "purity_mass": np.where(n > 0, at_least(score[np.asarray(true_mass, bool)]) / n, np.nan),
             }
         )
 
