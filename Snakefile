@@ -30,6 +30,7 @@ include: "workflow/rules/figures_examples.smk"
 include: "workflow/rules/ensembles.smk"
 include: "workflow/rules/completeness.smk"
 include: "workflow/rules/edge_effect.smk"
+include: "workflow/rules/catalogues.smk"
 include: "workflow/rules/compare.smk"
 
 
@@ -53,3 +54,4 @@ rule all:
         rules.selection_function.output,
         rules.edge_effect_table.output,
         rules.edge_effect.output,
+        rules.catalogues.input,

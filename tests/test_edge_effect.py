@@ -14,6 +14,7 @@ import pytest
 import torch
 
 from skyhunt import io
+from skyhunt.catalogues.edge import EDGE_UNITS, centre_distance, edge_table
 from skyhunt.cnn.module import CutoutClassifier
 from skyhunt.cutouts.extract import PatchInterpolator
 from skyhunt.cutouts.grid import (
@@ -43,6 +44,7 @@ from skyhunt.evaluation.edge_scores import (
     run_edge_effect_scores,
     score_cutouts,
 )
+from skyhunt.evaluation.ensembles import METHODS
 from skyhunt.figures.edge import plot_edge_effect, run_edge_effect
 from skyhunt.sky.footprint import Footprint
 
@@ -246,6 +248,39 @@ def _profile_inputs():
     return recut, remedy
 
 
+def _detector_edge():
+    """An edge table: the classifier's completeness falls beyond 3', the detector's is flat at 0.9."""
+    rng = np.random.default_rng(1)
+    distance = rng.uniform(0, 4.2, 400)
+    classifier = rng.uniform(size=400) < np.where(distance < 3.0, 0.9, 0.3)
+    detector = rng.uniform(size=400) < 0.9
+    return edge_table(distance, detector, classifier, 0.5, 0.68)
+
+
+def test_edge_table_recovers_both_completeness_curves():
+    table = _detector_edge()
+    assert list(table["distance_lo_arcmin"]) == list(np.arange(0, 4.1, 0.5)) and table["n_halos"].sum() == 400
+    inner, outer = table[table["distance_hi_arcmin"] <= 3.0], table[table["distance_lo_arcmin"] >= 3.0]
+    assert np.all(np.abs(table["detector_completeness"] - 0.9) < 0.15)
+    assert np.all(np.abs(inner["classifier_completeness"] - 0.9) < 0.15)
+    assert np.all(np.abs(outer["classifier_completeness"] - 0.3) < 0.2)
+    assert np.all(
+        (table["detector_lo"] <= table["detector_completeness"])
+        & (table["detector_completeness"] <= table["detector_hi"])
+    )
+
+
+def test_centre_distance_is_the_distance_to_the_holding_cutout():
+    grid = Grid.from_centres(np.array([10.0, 10.1]), np.array([0.0, 0.0]), 6.0)
+    geometry = CutoutGeometry(8.0, 32)
+    cut, dist = centre_distance(
+        grid, geometry, np.array([10.0 + 1 / 60, 10.1, 10.05, 11.0]), np.array([1 / 60, 0.5 / 60, 0.0, 0.0])
+    )
+    assert list(cut[:2]) == [0, 1] and cut[3] == -1
+    np.testing.assert_allclose(dist[:2], [np.sqrt(2.0), 0.5], rtol=1e-4)
+    assert dist[2] == pytest.approx(3.0, rel=1e-4) and np.isnan(dist[3])
+
+
 def test_profile_and_map_follow_the_known_curve():
     recut, _ = _profile_inputs()
     profile = offset_profile(recut)
@@ -272,6 +307,8 @@ def test_figure_smoke_and_deterministic(tmp_path):
             "test",
             tmp_path / f"{run}.png",
             tmp_path / f"{run}.pdf",
+            _detector_edge(),
+            "CNN detector",
         )
     for ext in ("png", "pdf"):
         assert (tmp_path / f"a.{ext}").stat().st_size > 1000
@@ -375,7 +412,7 @@ def test_run_edge_effect_scores_is_deterministic_and_fails_cleanly(tmp_path):
     # the table and the figure: a thresholds file of another stage fails, naming it, before anything
     # is written
     thresholds = tmp_path / "thresholds.json"
-    methods = {m: {"threshold": 0.5} for m in ("mf", "cnn", "and", "prod", "learned")}
+    methods = {m: {"threshold": 0.5} for m in METHODS}
     thresholds.write_text(json.dumps({"stage": "ksz", "methods": methods}))
     table = {"csv": tmp_path / "tab" / "e.csv", "md": tmp_path / "tab" / "e.md"}
     figure = {"png": tmp_path / "fig" / "e.png", "pdf": tmp_path / "fig" / "e.pdf"}
@@ -389,6 +426,10 @@ def test_run_edge_effect_scores_is_deterministic_and_fails_cleanly(tmp_path):
     table_args |= {"halos": tmp_path / "halos.parquet", "scores": tmp_path / "scores.parquet"}
     figure_args = {"cutouts": cfg["cutouts"], "edge": edge, "stages": cfg["sky"]["stages"], "stage": "dust"}
     figure_args |= {"recut": tmp_path / "a" / "recut.parquet", "remedy": table["csv"]}
+    figure_args["detector_edge"] = tmp_path / "detector_edge.parquet"
+    edge_rows = _detector_edge()
+    meta = {"detector_threshold": 0.5, "detector_purity": 0.8, "cnn_threshold": 0.5}
+    io.write_table(figure_args["detector_edge"], dict(edge_rows.items()), EDGE_UNITS, meta=meta)
     with pytest.raises(io.InputFileError, match="thresholds.json"):
         run_edge_effect_table(**table_args, thresholds=thresholds, **table)
     with pytest.raises(io.InputFileError, match="thresholds.json"):

@@ -49,6 +49,13 @@ def synthetic_scores(rng, n, n_pos, separation=2.5):
     return labels, cnn, mf
 
 
+def detector_scores(labels, seed=0):
+    """A detector-like cutout score: a cluster-entry probability for most positives, 0 for most negatives."""
+    rng = np.random.default_rng(seed)
+    p = np.clip(rng.normal(0.4 + 0.4 * labels, 0.2), 0.0, 1.0)
+    return np.where(rng.uniform(size=labels.size) < np.where(labels, 0.9, 0.15), p, 0.0)
+
+
 def test_rank_percentile_is_the_paper_definition():
     x = np.array([3.0, 1.0, 3.0, 2.0, 0.0, 0.0])
     expected = np.array([np.mean(x <= v) for v in x])
@@ -87,12 +94,13 @@ def test_logistic_combination_recovers_generating_coefficients():
 def test_thresholds_maximise_validation_f1_and_predict_applies_them():
     rng = np.random.default_rng(4)
     labels, cnn, mf = synthetic_scores(rng, 500, 30)
-    th = choose_thresholds(cnn, mf, labels, l2=1.0)
-    pred = predict(cnn, mf, th)
+    det = detector_scores(labels)
+    th = choose_thresholds(cnn, mf, labels, l2=1.0, detector=det)
+    pred = predict(cnn, mf, th, detector=det)
     for m in METHODS:
         f1 = confusion(pred[f"{m}_pos"], labels)["f1"]
         assert f1 == pytest.approx(th[m]["validation_f1"])
-    for m in ("mf", "cnn", "prod", "learned"):  # no other threshold on the same score does better
+    for m in ("mf", "cnn", "prod", "learned", "detector"):  # no other threshold on the same score does better
         score = pred[m]
         assert max(f1_at(score, labels, t) for t in np.unique(score)) == pytest.approx(th[m]["validation_f1"])
     np.testing.assert_allclose(pred["prod"], rank_percentile(cnn) * rank_percentile(mf))
@@ -103,13 +111,15 @@ def test_bootstrap_interval_covers_the_true_f1_at_its_nominal_rate():
     rng = np.random.default_rng(5)
     n, n_pos = 400, 40
     labels, cnn, mf = synthetic_scores(rng, n, n_pos)
-    th = choose_thresholds(cnn, mf, labels, l2=1.0)
+    th = choose_thresholds(cnn, mf, labels, l2=1.0, detector=detector_scores(labels))
     big = synthetic_scores(rng, 400_000, 40_000)
     truth = confusion(big[2] >= th["mf"]["threshold"], big[0])["f1"]
     covered = []
     for k in range(60):
         labels, cnn, mf = synthetic_scores(rng, n, n_pos)
-        boot = bootstrap_metrics(cnn, mf, labels, th, samples=100, seed=k)
+        boot = bootstrap_metrics(
+            cnn, mf, labels, th, samples=100, seed=k, detector=detector_scores(labels, k)
+        )
         lo, hi = np.percentile(boot["mf", "f1"], [16, 84])
         covered.append(lo <= truth <= hi)
     assert 0.5 <= np.mean(covered) <= 0.86
@@ -117,16 +127,17 @@ def test_bootstrap_interval_covers_the_true_f1_at_its_nominal_rate():
 
 @pytest.fixture
 def stage_files(tmp_path):
-    """A cutout index, CNN scores and MF SNRs of one synthetic stage."""
+    """A cutout index, CNN scores, MF SNRs and detector cutout scores of one synthetic stage."""
     rng = np.random.default_rng(6)
     n = 900
     labels, cnn, mf = synthetic_scores(rng, n, 60)
     split = np.array(["train", "validation", "test"])[np.arange(n) % 3]
     ids = np.arange(n, dtype=np.int64)
-    paths = {k: tmp_path / f"{k}.parquet" for k in ("index", "cnn", "mf")}
+    paths = {k: tmp_path / f"{k}.parquet" for k in ("index", "cnn", "mf", "detector")}
     io.write_table(paths["index"], {"cutout_id": ids, "split": split, "label": labels.astype(np.int8)}, {})
     io.write_table(paths["cnn"], {"cutout_id": ids, "split": split, "probability": cnn}, {})
     io.write_table(paths["mf"], {"cutout_id": ids, "split": split, "snr": mf}, {})
+    io.write_table(paths["detector"], {"cutout_id": ids, "split": split, "prob": detector_scores(labels)}, {})
     return paths
 
 
@@ -154,6 +165,43 @@ def test_ensembles_and_table1_end_to_end(tmp_path, stage_files):
     first = out["t.csv"].read_bytes()
     table1_into(out["scores.parquet"], out["thresholds.json"], out["t.csv"].parent)
     assert out["t.csv"].read_bytes() == first
+
+
+def test_the_detector_row_leaves_every_other_method_unchanged(tmp_path, stage_files):
+    """Table 1's MF, CNN and ensemble rows, gains and scores do not depend on the detector's scores."""
+    outputs = []
+    for k, factor in enumerate((1.0, 0.3)):
+        table, _ = io.read_table(stage_files["detector"])
+        io.write_table(stage_files["detector"], {**table, "prob": table["prob"].to_numpy() * factor}, {})
+        out = tmp_path / str(k)
+        run_ensembles(**ENSEMBLE_KEYS, **stage_files, scores=out / "s.parquet", thresholds=out / "t.json")
+        table1_into(out / "s.parquet", out / "t.json", out)
+        scores, _ = io.read_table(out / "s.parquet")
+        outputs.append((pd.read_csv(out / "t.csv"), (out / "t.md").read_text(), scores))
+    (a, md_a, s_a), (b, md_b, s_b) = outputs
+    others = a["method"] != "detector"
+    pd.testing.assert_frame_equal(a[others], b[others])
+    assert a.loc[~others, "threshold"].item() != b.loc[~others, "threshold"].item()
+    assert [x for x in md_a.splitlines() if "CNN detector" not in x] == [
+        x for x in md_b.splitlines() if "CNN detector" not in x
+    ]
+    kept = [c for c in s_a.columns if "detector" not in c]
+    pd.testing.assert_frame_equal(s_a[kept], s_b[kept])
+
+
+def test_bootstrap_draws_of_the_other_methods_are_the_seeded_resamples_whatever_the_detector():
+    """The MF's and CNN's draws are exactly those of default_rng(seed) resampling the test cutouts,
+    as before the detector joined (its scores do not touch the random stream)."""
+    rng = np.random.default_rng(8)
+    labels, cnn, mf = synthetic_scores(rng, 300, 30)
+    th = choose_thresholds(cnn, mf, labels, l2=1.0, detector=detector_scores(labels))
+    boot = bootstrap_metrics(cnn, mf, labels, th, samples=30, seed=4, detector=detector_scores(labels, 1))
+    draws = np.random.default_rng(4)
+    for b in range(30):
+        idx = draws.integers(0, labels.size, labels.size)
+        for m, score in (("mf", mf), ("cnn", cnn)):
+            f1 = confusion(score[idx] >= th[m]["threshold"], labels[idx])["f1"]
+            assert boot[m, "f1"][b] == f1
 
 
 def test_misaligned_scores_fail_naming_the_file(tmp_path, stage_files):
@@ -185,7 +233,10 @@ def test_ensemble_scores_without_a_column_fail_naming_the_file(tmp_path, stage_f
     assert not (tmp_path / "t.csv").exists()
 
 
-@pytest.mark.parametrize("name, column, value", [("cnn", "probability", np.nan), ("mf", "snr", np.inf)])
+@pytest.mark.parametrize(
+    "name, column, value",
+    [("cnn", "probability", np.nan), ("mf", "snr", np.inf), ("detector", "prob", np.nan)],
+)
 def test_non_finite_scores_fail_naming_the_file(tmp_path, stage_files, name, column, value):
     table, _ = io.read_table(stage_files[name])
     table.loc[[3, 700], column] = value

@@ -1,6 +1,8 @@
 # The CNN's edge effect (DeepSZ section 3.4.2, Fig. 9c) and the quarter-overlap remedy, on the
 # evaluation stage: validation and test clusters re-cut at chosen offsets, the test stripe cut on
-# the dense grid, both scored by the stage's CNN; then the remedy table and the figure.
+# the dense grid, both scored by the stage's CNN; then the remedy table and the figure, which also
+# shows the classifier's and the CNN detector's completeness against the distance from the nearest
+# cutout centre (rule detector_edge, catalogues.smk).
 
 
 rule edge_effect_scores:
@@ -80,6 +82,7 @@ rule edge_effect:
         recut=rules.edge_effect_scores.output.recut,
         remedy=rules.edge_effect_table.output.csv,
         thresholds=f"{RESULTS}/ensembles/thresholds.json",
+        detector_edge=f"{RESULTS}/catalogues/detector_edge.parquet",
     output:
         png=report(
             f"{RESULTS}/figures/edge_effect.png",

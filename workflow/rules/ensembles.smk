@@ -7,6 +7,7 @@ rule ensembles:
         index=f"{RESULTS}/cutouts/index.parquet",
         cnn=f"{RESULTS}/cnn/{EVAL_STAGE}/scores.parquet",
         mf=f"{RESULTS}/mf/{EVAL_STAGE}/cutout_snr.parquet",
+        detector=f"{RESULTS}/detector/{EVAL_STAGE}/cutout_scores.parquet",
     output:
         scores=f"{RESULTS}/ensembles/scores.parquet",
         thresholds=f"{RESULTS}/ensembles/thresholds.json",

@@ -5,6 +5,8 @@ validation split is largest; the threshold is then applied unchanged to the test
 
 - MF: the cutout's largest matched-filter SNR (0 without a detection).
 - CNN: the Platt-calibrated probability.
+- CNN detector (beyond the paper, :mod:`skyhunt.catalogues`): the largest heat-map probability of
+  the detector's cluster entries assigned to the cutout exactly as the MF's detections (0 without).
 - EnsemblePROD: the product of the rank percentiles of the two scores, ranks taken within each split.
 - EnsembleAND: positive when both the MF and the CNN thresholds are met; the pair is the exact F1
   maximum on validation (:func:`best_and`), not a grid search.
@@ -27,6 +29,7 @@ from skyhunt.metrics import f1_curve
 METHOD_NAMES = {
     "mf": "MF",
     "cnn": "CNN",
+    "detector": "CNN detector",
     "and": "EnsembleAND",
     "prod": "EnsemblePROD",
     "learned": "Learned ensemble",
@@ -188,7 +191,7 @@ def split_scores(cnn: np.ndarray, mf: np.ndarray) -> dict:
     }
 
 
-def predict(cnn: np.ndarray, mf: np.ndarray, thresholds: dict) -> dict:
+def predict(cnn: np.ndarray, mf: np.ndarray, thresholds: dict, *, detector: np.ndarray) -> dict:
     """Scores and positive predictions of every method on the cutouts of one split.
 
     Parameters
@@ -198,18 +201,21 @@ def predict(cnn: np.ndarray, mf: np.ndarray, thresholds: dict) -> dict:
         percentiles are taken among exactly these cutouts.
     thresholds : dict
         As returned by :func:`choose_thresholds`.
+    detector : ndarray
+        The detector's cutout score (largest cluster-entry probability, 0 without) of each cutout.
 
     Returns
     -------
     dict
-        cnn, mf, q_cnn, q_mf, prod, learned and a ``<method>_pos`` boolean per method.
+        cnn, mf, q_cnn, q_mf, prod, learned, detector and a ``<method>_pos`` boolean per method.
     """
     out = split_scores(cnn, mf)
     learned = thresholds["learned"]
     out["learned"] = LogisticCombination(learned["intercept"], tuple(learned["weights"].values()))(
         out["q_cnn"], out["q_mf"]
     )
-    for method in ("mf", "cnn", "prod", "learned"):
+    out["detector"] = np.asarray(detector, float)
+    for method in ("mf", "cnn", "prod", "learned", "detector"):
         out[f"{method}_pos"] = out[method] >= thresholds[method]["threshold"]
     rule = thresholds["and"]
     out["and_pos"] = AndThresholds(rule["threshold_mf"], rule["threshold_cnn"], rule["validation_f1"])(
@@ -218,7 +224,9 @@ def predict(cnn: np.ndarray, mf: np.ndarray, thresholds: dict) -> dict:
     return out
 
 
-def choose_thresholds(cnn: np.ndarray, mf: np.ndarray, labels: np.ndarray, l2: float) -> dict:
+def choose_thresholds(
+    cnn: np.ndarray, mf: np.ndarray, labels: np.ndarray, l2: float, *, detector: np.ndarray
+) -> dict:
     """Every method's threshold where the F1 of the validation cutouts is largest (DeepSZ 3.2).
 
     Parameters
@@ -231,6 +239,8 @@ def choose_thresholds(cnn: np.ndarray, mf: np.ndarray, labels: np.ndarray, l2: f
         Truth; both classes must be present.
     l2 : float
         Penalty of the learned combination (:meth:`LogisticCombination.fit`).
+    detector : ndarray
+        The detector's cutout score of each validation cutout (0 without a cluster entry).
 
     Returns
     -------
@@ -245,8 +255,9 @@ def choose_thresholds(cnn: np.ndarray, mf: np.ndarray, labels: np.ndarray, l2: f
     scores = split_scores(cnn, mf)
     model = LogisticCombination.fit(scores["q_cnn"], scores["q_mf"], labels, l2)
     scores["learned"] = model(scores["q_cnn"], scores["q_mf"])
+    scores["detector"] = np.asarray(detector, float)
     out = {}
-    for method in ("mf", "cnn", "prod", "learned"):
+    for method in ("mf", "cnn", "prod", "learned", "detector"):
         threshold, f1 = f1_curve(scores[method], labels).best
         out[method] = {
             "threshold": threshold,

@@ -26,6 +26,7 @@ ENSEMBLE_SCORE_UNITS = {
     "label": "",
     "cnn": "probability (Platt-calibrated)",
     "mf": "SNR (0: no detection)",
+    "detector": "probability of the detector's best cluster entry (0: none)",
     "q_cnn": "rank percentile within split",
     "q_mf": "rank percentile within split",
     "prod": "q_cnn * q_mf",
@@ -34,8 +35,8 @@ ENSEMBLE_SCORE_UNITS = {
 }
 
 
-def load_method_scores(index_path, cnn_path, mf_path) -> pd.DataFrame:
-    """CNN probability and MF SNR of every cutout of one stage, beside its split and label.
+def load_method_scores(index_path, cnn_path, mf_path, detector_path=None) -> pd.DataFrame:
+    """CNN probability, MF SNR (and detector score) of every cutout of one stage, beside its split and label.
 
     Parameters
     ----------
@@ -45,16 +46,22 @@ def load_method_scores(index_path, cnn_path, mf_path) -> pd.DataFrame:
         The stage's CNN scores (``score_cnn``).
     mf_path : path-like
         The stage's per-cutout MF SNR (``match_mf``).
+    detector_path : path-like, optional
+        The detector's cutout scores (``detector_cutout_scores``, column ``prob``); only the
+        evaluation stage has them.
 
     Returns
     -------
     DataFrame
-        cutout_id, split, label (bool), cnn, mf in index order.
+        cutout_id, split, label (bool), cnn, mf (and detector) in index order.
     """
     index = read_index(index_path, ("cutout_id", "split", "label"))
     out = index[["cutout_id", "split"]].copy()
     out["label"] = index["label"].to_numpy(bool)
-    for path, column, name in ((cnn_path, "probability", "cnn"), (mf_path, "snr", "mf")):
+    sources = [(cnn_path, "probability", "cnn"), (mf_path, "snr", "mf")]
+    if detector_path is not None:
+        sources.append((detector_path, "prob", "detector"))
+    for path, column, name in sources:
         table = io.read_checked_table(path, ("cutout_id", column))
         if not np.array_equal(table["cutout_id"].to_numpy(), out["cutout_id"].to_numpy()):
             raise io.InputFileError(
@@ -71,7 +78,7 @@ def load_method_scores(index_path, cnn_path, mf_path) -> pd.DataFrame:
     return out
 
 
-def run_ensembles(*, l2: float, stage: str, index, cnn, mf, scores, thresholds) -> None:
+def run_ensembles(*, l2: float, stage: str, index, cnn, mf, detector, scores, thresholds) -> None:
     """Choose every method's threshold on validation and score the validation and test cutouts.
 
     Parameters
@@ -80,21 +87,30 @@ def run_ensembles(*, l2: float, stage: str, index, cnn, mf, scores, thresholds) 
         L2 penalty of the learned ensemble (config ``evaluation.learned.l2``).
     stage : str
         The noise stage evaluated.
-    index, cnn, mf : path-like
-        The cutout index and the stage's CNN and MF scores (see :func:`load_method_scores`).
+    index, cnn, mf, detector : path-like
+        The cutout index and the stage's CNN, MF and detector cutout scores (see
+        :func:`load_method_scores`).
     scores : path-like
         Output Parquet table, one row per validation and test cutout (:data:`ENSEMBLE_SCORE_UNITS`).
     thresholds : path-like
         Output JSON: the stage and, per method, its threshold(s) with validation and test F1.
     """
-    table = load_method_scores(index, cnn, mf)
+    table = load_method_scores(index, cnn, mf, detector)
     table = table[table["split"].isin(SPLITS)].reset_index(drop=True)
     val = table[table["split"] == "validation"]
-    chosen = choose_thresholds(val["cnn"].to_numpy(), val["mf"].to_numpy(), val["label"].to_numpy(), l2)
+    chosen = choose_thresholds(
+        val["cnn"].to_numpy(),
+        val["mf"].to_numpy(),
+        val["label"].to_numpy(),
+        l2,
+        detector=val["detector"].to_numpy(),
+    )
     columns = {c: [] for c in ENSEMBLE_SCORE_UNITS}
     for name in SPLITS:
         part = table[table["split"] == name]
-        pred = predict(part["cnn"].to_numpy(), part["mf"].to_numpy(), chosen)
+        pred = predict(
+            part["cnn"].to_numpy(), part["mf"].to_numpy(), chosen, detector=part["detector"].to_numpy()
+        )
         for c in ("cutout_id", "split", "label"):
             columns[c].append(part[c].to_numpy())
         for c, values in pred.items():
@@ -164,7 +180,7 @@ def run_table1(*, bootstrap: dict, seed: int, scores, thresholds, csv, md) -> No
     csv, md : path-like
         Output tables.
     """
-    test = read_ensemble_scores(scores, ("split", "label", "cnn", "mf"))
+    test = read_ensemble_scores(scores, ("split", "label", "cnn", "mf", "detector"))
     test = test[test["split"] == "test"]
     chosen = read_thresholds(thresholds)
     if test.empty:
@@ -177,6 +193,7 @@ def run_table1(*, bootstrap: dict, seed: int, scores, thresholds, csv, md) -> No
         bootstrap["samples"],
         bootstrap["interval"],
         seed,
+        detector=test["detector"].to_numpy(),
     )
     n = {"test": len(test), "positives": int(test["label"].sum()), "samples": bootstrap["samples"]}
     text = markdown(table, gains, chosen["stage"], bootstrap["interval"], n)

@@ -27,13 +27,21 @@ def confusion(positive: np.ndarray, labels: np.ndarray) -> dict:
 
 
 def bootstrap_metrics(
-    cnn: np.ndarray, mf: np.ndarray, labels: np.ndarray, thresholds: dict, samples: int, seed: int
+    cnn: np.ndarray,
+    mf: np.ndarray,
+    labels: np.ndarray,
+    thresholds: dict,
+    samples: int,
+    seed: int,
+    *,
+    detector: np.ndarray,
 ) -> dict:
     """Precision, recall and F1 of every method on ``samples`` resamples of the test cutouts.
 
     Each resample draws the test cutouts with replacement; the rank percentiles of EnsemblePROD and
     the learned ensemble are re-taken within the resample, as they would be on a new test set.
-    The thresholds stay those chosen on validation.
+    The thresholds stay those chosen on validation. ``detector`` is the detector's cutout score;
+    it does not change the resamples, so the other methods' draws do not depend on it.
 
     Returns
     -------
@@ -45,7 +53,7 @@ def bootstrap_metrics(
     out = {(m, k): np.empty(samples) for m in METHODS for k in ("precision", "recall", "f1")}
     for b in range(samples):
         idx = rng.integers(0, labels.size, labels.size)
-        pred = predict(cnn[idx], mf[idx], thresholds)
+        pred = predict(cnn[idx], mf[idx], thresholds, detector=detector[idx])
         for m in METHODS:
             c = confusion(pred[f"{m}_pos"], labels[idx])
             for k in ("precision", "recall", "f1"):
@@ -61,6 +69,8 @@ def table1(
     samples: int,
     interval: float,
     seed: int,
+    *,
+    detector: np.ndarray,
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
     """DeepSZ Table 1 on the test cutouts, and the F1 gain of each ensemble over the single methods.
 
@@ -78,6 +88,8 @@ def table1(
         Central probability of the intervals (0.68: 16th to 84th percentile).
     seed : int
         Seed of the resampling.
+    detector : ndarray
+        The CNN detector's cutout score of each test cutout (0 without a cluster entry).
 
     Returns
     -------
@@ -89,8 +101,9 @@ def table1(
         each resample (point value and interval), and the fraction of resamples in which it beats both.
     """
     labels = np.asarray(labels, bool)
-    pred = predict(cnn, mf, thresholds)
-    boot = bootstrap_metrics(cnn, mf, labels, thresholds, samples, seed)
+    detector = np.asarray(detector, float)
+    pred = predict(cnn, mf, thresholds, detector=detector)
+    boot = bootstrap_metrics(cnn, mf, labels, thresholds, samples, seed, detector=detector)
     q = 100 * (1 - interval) / 2, 100 * (1 + interval) / 2
     rows = []
     for m in METHODS:
@@ -124,7 +137,9 @@ def threshold_text(method: str, rule: dict) -> str:
     """The validation threshold in words, e.g. ``SNR >= 5.12`` or ``SNR >= 4.1 and p >= 0.2``."""
     if method == "and":
         return f"SNR >= {rule['threshold_mf']:.3g} and p >= {rule['threshold_cnn']:.3g}"
-    what = {"mf": "SNR", "cnn": "p", "prod": "q_CNN q_MF", "learned": "p_learned"}[method]
+    what = {"mf": "SNR", "cnn": "p", "detector": "p_det", "prod": "q_CNN q_MF", "learned": "p_learned"}[
+        method
+    ]
     return f"{what} >= {rule['threshold']:.3g}"
 
 

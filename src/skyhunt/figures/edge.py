@@ -1,7 +1,10 @@
 """Figure ``edge_effect``: the CNN's score against the cluster's place in the cutout (DeepSZ Fig. 9c).
 
-Computation in :mod:`skyhunt.evaluation.edge`; this module reads the rule's inputs (the re-cut
-scores, the remedy table of rule ``edge_effect_table`` and the CNN threshold) and draws the figure.
+Computation in :mod:`skyhunt.evaluation.edge` and, for the completeness of the classifier and the
+CNN detector against the distance from the nearest grid-cutout centre (panel c), in
+:mod:`skyhunt.catalogues.edge`; this module reads the rule's inputs (the re-cut scores, the remedy
+table of rule ``edge_effect_table``, the CNN threshold and the table of rule ``detector_edge``)
+and draws the figure.
 """
 
 from __future__ import annotations
@@ -10,6 +13,7 @@ import numpy as np
 import pandas as pd
 from matplotlib.patches import Rectangle
 
+from skyhunt.catalogues.edge import read_edge_table
 from skyhunt.evaluation.edge import (
     offset_map,
     offset_profile,
@@ -34,6 +38,8 @@ def plot_edge_effect(
     title: str,
     png_path,
     pdf_path,
+    detector_edge: pd.DataFrame,
+    detector_label: str,
 ) -> None:
     """Draw the edge-effect figure.
 
@@ -52,8 +58,18 @@ def plot_edge_effect(
     title : str
         Figure title (stage and sample).
     png_path, pdf_path : path-like
+    detector_edge : pandas.DataFrame
+        From :func:`skyhunt.catalogues.edge.edge_table`: completeness of the classifier and the
+        detector against the distance from the nearest grid-cutout centre.
+    detector_label : str
+        The detector's threshold in words, for the legend.
     """
-    fig, (ax, axm) = new_figure(1, 2, height=3.6, gridspec_kw={"width_ratios": [1.35, 1]})
+    fig, axes = new_figure(2, 2, height=6.6, gridspec_kw={"width_ratios": [1.35, 1]})
+    (ax, axm), bottom = axes[0], axes[1]
+    for a in bottom:
+        a.remove()
+    axc = fig.add_subplot(2, 1, 2)
+    fig.subplots_adjust(hspace=0.45)
     half, edge = central_arcmin / 2.0, size_arcmin / 2.0
     x = profile["offset_arcmin"].to_numpy()
     colour = method_colour("cnn")
@@ -82,9 +98,42 @@ def plot_edge_effect(
     cbar = fig.colorbar(mesh, ax=axm, fraction=0.046, pad=0.03)
     cbar.set_label("mean CNN probability")
     axm.set_title("(b) probability against position")
+    _completeness_panel(axc, detector_edge, threshold, detector_label, half)
     fig.suptitle(title, fontsize=9)
     fig.text(0.5, -0.02, _remedy_text(remedy), ha="center", va="top", fontsize=8)
     save_figure(fig, png_path, pdf_path)
+
+
+def _completeness_panel(ax, table: pd.DataFrame, threshold: float, detector_label: str, half: float) -> None:
+    """Panel (c): completeness of the classifier and the detector against the distance from the centre."""
+    mid = 0.5 * (table["distance_lo_arcmin"] + table["distance_hi_arcmin"]).to_numpy()
+    for k, (name, label) in enumerate(
+        (("classifier", f"CNN classifier (cutout p ≥ {threshold:.2f})"), ("detector", detector_label))
+    ):
+        c = table[f"{name}_completeness"].to_numpy()
+        err = np.vstack([c - table[f"{name}_lo"].to_numpy(), table[f"{name}_hi"].to_numpy() - c])
+        colour = method_colour("cnn" if name == "classifier" else "detector")
+        ax.errorbar(
+            mid + (k - 0.5) * 0.06,
+            c,
+            yerr=err,
+            color=colour,
+            marker="o",
+            ms=3.5,
+            lw=1.4,
+            capsize=2,
+            label=label,
+        )
+    ax.axvspan(half, half * np.sqrt(2.0), color="tab:red", alpha=0.15, lw=0)
+    ax.set_xlim(0.0, table["distance_hi_arcmin"].max())
+    ax.set_ylim(0.0, 1.05)
+    ax.set_xlabel("distance of the cluster from the nearest grid-cutout centre (arcmin)")
+    ax.set_ylabel("completeness (qualifying clusters)")
+    n = int(table["n_halos"].sum())
+    ax.set_title(
+        f"(c) completeness against distance, {n} validation + test clusters (68 % Jeffreys intervals)"
+    )
+    ax.legend(loc="lower left", frameon=True, framealpha=0.9)
 
 
 def _remedy_text(remedy: pd.DataFrame) -> str:
@@ -108,6 +157,7 @@ def run_edge_effect(
     recut,
     remedy,
     thresholds,
+    detector_edge,
     png,
     pdf,
 ) -> None:
@@ -129,12 +179,22 @@ def run_edge_effect(
         Remedy table (CSV) of :func:`skyhunt.evaluation.edge.run_edge_effect_table`.
     thresholds : path-like
         ``results/ensembles/thresholds.json`` (the CNN's validation threshold).
+    detector_edge : path-like
+        Completeness against the distance from the nearest cutout centre
+        (:func:`skyhunt.catalogues.pipeline.run_detector_edge`).
     png, pdf : path-like
         Outputs.
     """
     threshold = read_cnn_threshold(thresholds, stage)
     remedy = read_remedy_table(remedy)
     recut = read_recut_scores(recut)
+    edge_table, edge_meta = read_edge_table(detector_edge)
+    purity, t = edge_meta["detector_purity"], edge_meta["detector_threshold"]
+    detector_label = (
+        f"CNN detector (validation purity never reaches {purity:.0%})"
+        if t is None
+        else f"CNN detector (entries ≥ {t:.2f}, {purity:.0%} validation purity)"
+    )
 
     profile = offset_profile(recut)
     edges, mean_map = offset_map(recut, edge["max_offset_arcmin"], MAP_BIN_ARCMIN)
@@ -154,4 +214,6 @@ def run_edge_effect(
         title,
         png,
         pdf,
+        edge_table,
+        detector_label,
     )

@@ -15,6 +15,7 @@ from skyhunt.io import atomic_output  # noqa: E402
 COLOURS = {
     "mf": "tab:purple",
     "cnn": "black",
+    "detector": "tab:brown",
     "and": "tab:orange",
     "prod": "tab:blue",
     "learned": "tab:green",

@@ -1,0 +1,4 @@
+from skyhunt.catalogues.pipeline import run_catalogue_mf
+from skyhunt.logs import run_step
+
+run_step(snakemake, run_catalogue_mf)

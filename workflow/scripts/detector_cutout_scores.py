@@ -1,0 +1,4 @@
+from skyhunt.catalogues.pipeline import run_detector_cutout_scores
+from skyhunt.logs import run_step
+
+run_step(snakemake, run_detector_cutout_scores)
