@@ -31,6 +31,7 @@ include: "workflow/rules/ensembles.smk"
 include: "workflow/rules/completeness.smk"
 include: "workflow/rules/edge_effect.smk"
 include: "workflow/rules/compare.smk"
+include: "workflow/rules/kfold.smk"
 
 
 rule all:
