@@ -32,6 +32,7 @@ include: "workflow/rules/completeness.smk"
 include: "workflow/rules/edge_effect.smk"
 include: "workflow/rules/catalogues.smk"
 include: "workflow/rules/compare.smk"
+include: "workflow/rules/kfold.smk"
 
 
 rule all:

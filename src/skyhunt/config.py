@@ -23,8 +23,10 @@ from __future__ import annotations
 
 import copy
 import difflib
+import itertools
 import json
 import math
+import os
 import re
 from collections.abc import Iterable, Mapping
 from pathlib import Path
@@ -34,7 +36,7 @@ import jsonschema
 import yaml
 
 from skyhunt.cutouts.grid import edge_margin_arcmin
-from skyhunt.cutouts.layout import SPLITS, cutout_layout
+from skyhunt.cutouts.layout import SPLITS, cutout_layout, stripes
 from skyhunt.io import InputFileError
 from skyhunt.sky.beam import read_beam_file
 from skyhunt.sky.components import COMPONENTS
@@ -728,7 +730,59 @@ def _semantic_problems(config: dict, bad_paths: set[str]) -> list[str]:
             )
     problems.extend(_sky_source_problems(config, bad_paths))
     problems.extend(_noise_problems(config, bad_paths))
+    problems.extend(_fold_problems(config, bad_paths))
     problems.extend(_layout_problems(config, bad_paths))
+    return problems
+
+
+#: The keys of the K-fold stripes (:func:`skyhunt.cutouts.layout.stripes`) and of their runs.
+FOLD_KEYS = ("cutouts.splits", "kfold", "results_dir")
+
+
+def _fold_problems(config: dict, bad_paths: set[str]) -> list[str]:
+    """Rules of the K-fold stripes: K = 1 or >= 3, fold < K, and a fold run's other keys.
+
+    With K > 1, fold 0's stripes must be ``test_max`` = 1/K and ``validation_max`` = 2/K,
+    ``kfold.folds`` must be K, and ``results_dir`` fold k's ``kfold.results_dir``, so that
+    each fold's run has its own directory and the ``kfold`` target reads it.
+    """
+    if any(_within(p, key) for p in bad_paths for key in FOLD_KEYS):
+        return []
+    splits, kfold = config["cutouts"]["splits"], config["kfold"]
+    folds, fold = splits["folds"], splits["fold"]
+    if folds == 2:
+        return [
+            "config key 'cutouts.splits.folds': expected 1 (DeepSZ's fixed stripes) or at least 3 "
+            "(fold k tests stripe k and validates on stripe k+1, so 2 folds leave no training "
+            "stripe), got 2"
+        ]
+    if fold >= folds:
+        return [
+            f"config key 'cutouts.splits.fold': expected a fold below cutouts.splits.folds = {folds} "
+            f"(0 to {folds - 1}), got {fold}"
+        ]
+    if folds == 1:
+        return []
+    problems = []
+    for key, n in (("test_max", 1), ("validation_max", 2)):
+        if not math.isclose(splits[key], n / folds, rel_tol=0.0, abs_tol=1e-6):
+            problems.append(
+                f"config key 'cutouts.splits.{key}': expected {n}/folds = {n / folds:.6g} "
+                f"(within 1e-6) with cutouts.splits.folds = {folds} (fold 0's stripes; every fold's "
+                f"test and validation stripes are 1/folds of the RA range), got {splits[key]!r}"
+            )
+    if kfold["folds"] != folds:
+        problems.append(
+            f"config key 'kfold.folds': expected cutouts.splits.folds = {folds} (the folds of this "
+            f"fold run, which the kfold target reads), got {kfold['folds']}"
+        )
+    own = kfold["results_dir"].format(fold=fold)
+    if os.path.normpath(config["results_dir"]) != os.path.normpath(own):
+        problems.append(
+            f"config key 'results_dir': expected {own!r}, kfold.results_dir with {{fold}} = "
+            f"cutouts.splits.fold = {fold} (each fold's run in its own directory, where the kfold "
+            f"target reads it), got {config['results_dir']!r}"
+        )
     return problems
 
 
@@ -806,7 +860,7 @@ LAYOUT_KEYS = (
 
 
 def _layout_problems(config: dict, bad_paths: set[str]) -> list[str]:
-    """The footprint must hold cutouts, and each RA stripe (test, validation, train) at least one.
+    """The footprint must hold cutouts, and each split's RA stripes (test, validation, train) at least one.
 
     Builds the grid the cutouts rule will cut, with its code, so that a
     stripe narrower than the grid spacing fails here and not in the CNN jobs.
@@ -818,8 +872,10 @@ def _layout_problems(config: dict, bad_paths: set[str]) -> list[str]:
         fp["ra_min"] < fp["ra_max"]
         and fp["dec_min"] < fp["dec_max"]
         and splits["test_max"] < splits["validation_max"]
+        and splits["folds"] != 2
+        and splits["fold"] < splits["folds"]
     ):
-        return []  # reported by the ordering rules
+        return []  # reported by the ordering and fold rules
     cc = config["cutouts"]
     if Footprint.from_config(fp).area_deg2 * 3600.0 / cc["stride_arcmin"] ** 2 > LAYOUT_MAX_CENTRES:
         return []
@@ -836,11 +892,8 @@ def _layout_problems(config: dict, bad_paths: set[str]) -> list[str]:
         ]
     ra = layout.grid.ra
     span = fp["ra_max"] - fp["ra_min"]
-    edges = [
-        fp["ra_min"],
-        *(fp["ra_min"] + splits[k] * span for k in ("test_max", "validation_max")),
-        fp["ra_max"],
-    ]
+    fractions, names = stripes(splits)
+    edges = [fp["ra_min"], *(fp["ra_min"] + f * span for f in fractions), fp["ra_max"]]
     guard = splits["guard_arcmin"]
     guarded = (
         f", and those within cutouts.splits.guard_arcmin = {guard:g}' of a stripe edge are in none"
@@ -848,15 +901,25 @@ def _layout_problems(config: dict, bad_paths: set[str]) -> list[str]:
         else ""
     )
     problems = []
-    for k, name in enumerate(SPLITS):
+    for name in SPLITS:
         if (layout.split == name).any():
             continue
-        key = "test_max" if name == "test" else "validation_max"
-        lo, hi = edges[k], edges[k + 1]
+        key = "folds" if splits["folds"] > 1 else "test_max" if name == "test" else "validation_max"
+        pieces, j = [], 0
+        for split, run in itertools.groupby(names):  # adjacent stripes of one split are one piece
+            n = len(list(run))
+            if split == name:
+                pieces.append((edges[j], edges[j + n]))
+            j += n
+        where = " and ".join(
+            f"RA {lo:.3f} to {hi:.3f} deg ({60.0 * (hi - lo):.1f}' wide)" for lo, hi in pieces
+        )
+        fold = f" of fold {splits['fold']}" if splits["folds"] > 1 else ""
+        stripe = "stripe" if len(pieces) == 1 else "stripes"
         problems.append(
             f"config key 'cutouts.splits.{key}': expected RA stripes that each hold at least one cutout, "
-            f"got {splits[key]!r}, which leaves the {name} stripe, RA {lo:.3f} to {hi:.3f} deg "
-            f"({60.0 * (hi - lo):.1f}' wide), without any of the {ra.size} cutout centres (they lie "
+            f"got {splits[key]!r}, which leaves the {name} {stripe}{fold}, {where}, without any of the "
+            f"{ra.size} cutout centres (they lie "
             f"between RA {ra.min():.3f} and {ra.max():.3f} deg, cutouts.stride_arcmin = "
             f"{cc['stride_arcmin']:g}' apart on the sky{guarded}; see also sky.footprint, "
             "cutouts.size_arcmin and cutouts.edge_margin_arcmin)"

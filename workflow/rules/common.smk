@@ -250,15 +250,16 @@ def source_catalogue_specs():
 SEHGAL_MANIFEST = sehgal_manifest() if SKY_SOURCE == "sehgal2010" else {}
 
 
-# The compare target (compare.smk): the setups whose runs exist, and this run if it is one.
+# The compare and kfold targets read the runs that exist, and make this run if it is one.
+def run_present(results_dir):
+    """Whether results_dir is this configuration's own or holds a run's tables/table1.csv."""
+    return os.path.normpath(results_dir) == os.path.normpath(RESULTS) or os.path.exists(
+        os.path.join(results_dir, "tables", "table1.csv")
+    )
+
+
 def compared_setups():
-    here = os.path.normpath(RESULTS)
-    return [
-        s
-        for s in config["compare"]["setups"]
-        if os.path.normpath(s["results_dir"]) == here
-        or os.path.exists(os.path.join(s["results_dir"], "tables", "table1.csv"))
-    ]
+    return [s for s in config["compare"]["setups"] if run_present(s["results_dir"])]
 
 
 def compared_tables(name):
@@ -267,3 +268,23 @@ def compared_tables(name):
 
 def compared_names(wildcards):
     return [s["name"] for s in compared_setups()]
+
+
+# The kfold target (kfold.smk): the fold runs that exist, and this run if it is a fold.
+def kfold_dirs():
+    """The results_dir of every fold, in fold order."""
+    template = config["kfold"]["results_dir"]
+    return [template.format(fold=k) for k in range(config["kfold"]["folds"])]
+
+
+def kfold_folds(wildcards=None):
+    """The folds whose runs exist (or are this configuration's own run)."""
+    return [k for k, d in enumerate(kfold_dirs()) if run_present(d)]
+
+
+def kfold_missing(wildcards):
+    return [d for d in kfold_dirs() if not run_present(d)]
+
+
+def kfold_inputs(name):
+    return [os.path.join(kfold_dirs()[k], name) for k in kfold_folds()]

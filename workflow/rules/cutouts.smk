@@ -1,5 +1,16 @@
 # The CNN dataset (DeepSZ section 1.2): staggered cutouts of every noise stage, labels, splits.
 
+# Config cutouts for the jobs that read it whole: the K-fold keys (cutouts.splits.folds, fold)
+# only in K-fold runs, so that a default run's params and cutout index stay as they were.
+CUTOUTS = (
+    config["cutouts"]
+    if config["cutouts"]["splits"]["folds"] > 1
+    else {
+        **config["cutouts"],
+        "splits": without(config["cutouts"]["splits"], "folds", "fold"),
+    }
+)
+
 
 rule cutouts:
     input:
@@ -23,6 +34,6 @@ rule cutouts:
         nside=config["sky"]["nside"],
         bands=BANDS,
         stages=STAGES,
-        cutouts=config["cutouts"],
+        cutouts=CUTOUTS,
     script:
         "../scripts/cutouts.py"

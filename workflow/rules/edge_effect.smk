@@ -27,7 +27,7 @@ rule edge_effect_scores:
         runtime=10,
         gpu=1,
     params:
-        cutouts=config["cutouts"],
+        cutouts=CUTOUTS,
         edge=config["evaluation"]["edge_effect"],
         nside=config["sky"]["nside"],
         footprint=config["sky"]["footprint"],

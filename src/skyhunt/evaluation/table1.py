@@ -15,11 +15,12 @@ def confusion(positive: np.ndarray, labels: np.ndarray) -> dict:
     fp = int(np.sum(positive & ~labels))
     fn = int(np.sum(~positive & labels))
     tn = int(np.sum(~positive & ~labels))
+    return {"tp": tp, "fp": fp, "fn": fn, "tn": tn, **rates(tp, fp, fn)}
+
+
+def rates(tp: int, fp: int, fn: int) -> dict:
+    """Precision, recall and F1 (0 where undefined) from the TP, FP and FN counts."""
     return {
-        "tp": tp,
-        "fp": fp,
-        "fn": fn,
-        "tn": tn,
         "precision": tp / (tp + fp) if tp + fp else 0.0,
         "recall": tp / (tp + fn) if tp + fn else 0.0,
         "f1": 2 * tp / (2 * tp + fp + fn) if tp + fp + fn else 0.0,
