@@ -19,7 +19,7 @@ rule catalogue_mf:
         "../../envs/skyhunt.yaml"
     params:
         footprint=config["sky"]["footprint"],
-        splits=config["cutouts"]["splits"],
+        splits=CUTOUTS["splits"],
         stage=EVAL_STAGE,
     script:
         "../scripts/catalogue_mf.py"
@@ -112,7 +112,7 @@ rule catalogue_metrics:
         catalogues=without(config["catalogues"], "edge_bin_arcmin"),
         positive=config["cutouts"]["positive"],
         footprint=config["sky"]["footprint"],
-        splits=config["cutouts"]["splits"],
+        splits=CUTOUTS["splits"],
         seed=config["seed"],
         stage=EVAL_STAGE,
     script:
@@ -193,7 +193,7 @@ rule catalogue_map:
         "../../envs/skyhunt.yaml"
     params:
         footprint=config["sky"]["footprint"],
-        splits=config["cutouts"]["splits"],
+        splits=CUTOUTS["splits"],
         positive=config["cutouts"]["positive"],
         stages=config["sky"]["stages"],
         stage=EVAL_STAGE,
