@@ -50,7 +50,7 @@ def main() -> None:
     det_cfg, out = cfg["detector"], args.out
     out.mkdir(parents=True, exist_ok=True)
     maps = [args.results / f"sky/observed/{args.stage}_{b['name']}.fits" for b in cfg["sky"]["bands"]]
-    t0 = time.perf_counter()
+    t0, c0 = time.perf_counter(), time.process_time()
     run_detector_objects(
         halos=args.results / "sky/halos.parquet",
         sources=args.results / "sky/sources.parquet",
@@ -60,8 +60,10 @@ def main() -> None:
         footprint=cfg["sky"]["footprint"],
         objects=out / "objects.parquet",
     )
-    t1 = time.perf_counter()
-    common = dict(footprint=cfg["sky"]["footprint"], nside=cfg["sky"]["nside"], splits=cfg["cutouts"]["splits"])
+    t1, c1 = time.perf_counter(), time.process_time()
+    common = dict(
+        footprint=cfg["sky"]["footprint"], nside=cfg["sky"]["nside"], splits=cfg["cutouts"]["splits"]
+    )
     run_train_detector(
         maps=maps,
         objects=out / "objects.parquet",
@@ -75,7 +77,7 @@ def main() -> None:
         threads=args.threads,
         **common,
     )
-    t2 = time.perf_counter()
+    t2, c2 = time.perf_counter(), time.process_time()
     run_detect(
         maps=maps,
         model=out / "model.ckpt",
@@ -87,14 +89,19 @@ def main() -> None:
         detections=out / "detections.parquet",
         **common,
     )
-    t3 = time.perf_counter()
-    print(f"objects {t1 - t0:.1f} s, training {t2 - t1:.1f} s, detection {t3 - t2:.1f} s on {args.threads} threads")
+    t3, c3 = time.perf_counter(), time.process_time()
+    print(f"on {args.threads} torch thread(s), wall (CPU) seconds:")
+    print(f"  objects {t1 - t0:.1f} ({c1 - c0:.1f}), training {t2 - t1:.1f} ({c2 - c1:.1f})")
+    print(f"  detection {t3 - t2:.1f} ({c3 - c2:.1f})")
     det, _ = io.read_table(out / "detections.parquet")
     obj, _ = io.read_table(out / "objects.parquet")
     for name, classes in (("clusters", CLUSTER_CLASSES), *((c, (c,)) for c in CLASSES)):
         for threshold in (0.1, 0.2, 0.3, 0.5):
             c, p, n_obj, n_det = scores(det, obj, threshold, 1.0, list(classes))
-            print(f"{name:14s} prob >= {threshold:.1f}: completeness {c:.3f} of {n_obj}, purity {p:.3f} of {n_det}")
+            print(
+                f"{name:14s} prob >= {threshold:.1f}: completeness {c:.3f} of {n_obj}, "
+                f"purity {p:.3f} of {n_det}"
+            )
 
 
 if __name__ == "__main__":

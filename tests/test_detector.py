@@ -21,7 +21,7 @@ from skyhunt.detector.peaks import find_peaks
 from skyhunt.detector.pipeline import run_detect, run_detector_objects, run_train_detector
 from skyhunt.detector.targets import dihedral_coords, render_targets
 from skyhunt.sky.footprint import Footprint
-from skyhunt.sky.spectra import T_CMB_K, tsz_spectrum
+from skyhunt.sky.spectra import tsz_spectrum
 from tests.conftest import shipped_config
 
 NSIDE = 8192
@@ -268,7 +268,12 @@ def test_blobs_found_at_their_positions_with_their_class(trained):
     """Every painted object has an entry of its class within 0.5'; every confident entry
     (prob >= 0.5) is one of them."""
     _, _, truth, det = trained
-    sep = separation_arcmin(truth["ra"].to_numpy()[:, None], truth["dec"].to_numpy()[:, None], det["ra"].to_numpy()[None], det["dec"].to_numpy()[None])
+    sep = separation_arcmin(
+        truth["ra"].to_numpy()[:, None],
+        truth["dec"].to_numpy()[:, None],
+        det["ra"].to_numpy()[None],
+        det["dec"].to_numpy()[None],
+    )
     same = truth["class"].to_numpy()[:, None] == det["class"].to_numpy()[None]
     hit = ((sep < 0.5) & same).any(axis=1)
     missed = truth[~hit]
@@ -373,7 +378,9 @@ def test_bad_inputs_fail_naming_the_file(trained, tmp_path):
     with pytest.raises(io.InputFileError, match="dust_219.fits contains non-finite values"):
         detect([maps[0], maps[1], nan_map])
     objects, _ = io.read_table(tmp / "objects.parquet")
-    io.write_table(tmp_path / "objects.parquet", {k: objects[k].to_numpy() for k in ("ra", "dec", "split")}, {})
+    io.write_table(
+        tmp_path / "objects.parquet", {k: objects[k].to_numpy() for k in ("ra", "dec", "split")}, {}
+    )
     with pytest.raises(io.InputFileError, match=r"objects.parquet lacks columns \['class'\]"):
         detect(maps, objects=tmp_path / "objects.parquet")
     (tmp_path / "junk.ckpt").write_bytes(b"junk")
@@ -381,7 +388,9 @@ def test_bad_inputs_fail_naming_the_file(trained, tmp_path):
         detect(maps, model=tmp_path / "junk.ckpt")
     halos, _ = io.read_table(tmp / "halos.parquet")
     io.write_table(tmp_path / "halos.parquet", {k: halos[k].to_numpy() for k in ("halo_id", "ra", "dec")}, {})
-    with pytest.raises(io.InputFileError, match=r"halos.parquet lacks columns \['z', 'm_vir', 'in_footprint'\]"):
+    with pytest.raises(
+        io.InputFileError, match=r"halos.parquet lacks columns \['z', 'm_vir', 'in_footprint'\]"
+    ):
         run_detector_objects(
             halos=tmp_path / "halos.parquet",
             sources=tmp / "sources.parquet",

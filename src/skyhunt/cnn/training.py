@@ -270,10 +270,10 @@ class RungHistory(Logger, Callback):
     checkpoints.
 
     As a logger it turns Lightning's logged metrics into rows ``batch, split, *metrics`` (by
-    default loss, accuracy, balanced_accuracy; batch counted from the start of the rung). As a callback its rows, and
-    whether early stopping had already ended the rung, are part of every checkpoint, so a rung
-    resumed from ``last.ckpt`` continues with exactly the rows it had at that checkpoint and
-    does not train on after the stop.
+    default loss, accuracy, balanced_accuracy; batch counted from the start of the rung). As a
+    callback its rows, and whether early stopping had already ended the rung, are part of every
+    checkpoint, so a rung resumed from ``last.ckpt`` continues with exactly the rows it had at
+    that checkpoint and does not train on after the stop.
     """
 
     METRICS = ("loss", "accuracy", "balanced_accuracy")

@@ -240,7 +240,9 @@ class PatchDataModule(L.LightningDataModule):
 
     def val_dataloader(self):
         rows = np.arange(len(self.val_set.images))
-        return DataLoader(self.val_set, batch_size=None, sampler=in_batches(rows, self.training["batch_size"]))
+        return DataLoader(
+            self.val_set, batch_size=None, sampler=in_batches(rows, self.training["batch_size"])
+        )
 
 
 def patch_rng(seed: int, split: str) -> np.random.Generator:

@@ -28,7 +28,9 @@ from skyhunt.sky.footprint import Footprint
 log = logging.getLogger("skyhunt.detector")
 
 
-def tile_image(layout: TileLayout, tile, interp: PatchInterpolator, maps: np.ndarray, footprint, fill) -> tuple:
+def tile_image(
+    layout: TileLayout, tile, interp: PatchInterpolator, maps: np.ndarray, footprint, fill
+) -> tuple:
     """A tile's maps (bands, npix, npix) in µK_CMB, and the mask of pixels with map data."""
     ra, dec = layout.pixel_positions(tile)
     valid = inside_mask(footprint, ra, dec, interpolation_reach_arcmin(interp.nside))
@@ -73,7 +75,12 @@ def detect(
         ra, dec = layout.sky_of(tile, found["y"], found["x"])
         depth = core_depth_arcmin(tile, ra, dec)
         keep = (depth > -SEAM_ARCMIN) & inside_mask(footprint, ra, dec, reach)
-        table = {"ra": ra, "dec": dec, "class": np.asarray(CLASSES, dtype=object)[found["cls"]], "prob": found["prob"]}
+        table = {
+            "ra": ra,
+            "dec": dec,
+            "class": np.asarray(CLASSES, dtype=object)[found["cls"]],
+            "prob": found["prob"],
+        }
         table.update({f"p_{c}": found["p"][:, k] for k, c in enumerate(CLASSES)})
         table.update(tile=np.full(len(ra), tile.index, dtype=np.int64), depth=depth)
         parts.append(pd.DataFrame(table)[keep])

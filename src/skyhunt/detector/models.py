@@ -40,7 +40,9 @@ class HeatmapNet(nn.Module):
         chans = [width * 2**k for k in range(depth + 1)]
         self.stem = nn.Sequential(conv_bn_relu(bands, chans[0]), conv_bn_relu(chans[0], chans[0]))
         self.down = nn.ModuleList(
-            nn.Sequential(conv_bn_relu(chans[k], chans[k + 1], stride=2), conv_bn_relu(chans[k + 1], chans[k + 1]))
+            nn.Sequential(
+                conv_bn_relu(chans[k], chans[k + 1], stride=2), conv_bn_relu(chans[k + 1], chans[k + 1])
+            )
             for k in range(depth)
         )
         self.up = nn.ModuleList(conv_bn_relu(chans[k + 1] + chans[k], chans[k]) for k in range(depth))
@@ -70,6 +72,8 @@ class HeatmapNet(nn.Module):
 def build_detector(architecture: str, bands: int, n_classes: int) -> HeatmapNet:
     """The network of config ``detector.architecture``."""
     if architecture not in ARCHITECTURES:
-        raise ValueError(f"unknown detector architecture {architecture!r}: expected one of {sorted(ARCHITECTURES)}")
+        raise ValueError(
+            f"unknown detector architecture {architecture!r}: expected one of {sorted(ARCHITECTURES)}"
+        )
     width, depth = ARCHITECTURES[architecture]
     return HeatmapNet(bands, n_classes, width, depth)

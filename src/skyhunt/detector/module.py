@@ -51,8 +51,12 @@ class HeatmapDetector(L.LightningModule):
         super().__init__()
         self.save_hyperparameters()
         self.net = build_detector(architecture, bands, n_classes)
-        self.register_buffer("band_mean", torch.tensor(np.asarray(band_mean), dtype=torch.float32).view(1, -1, 1, 1))
-        self.register_buffer("band_std", torch.tensor(np.asarray(band_std), dtype=torch.float32).view(1, -1, 1, 1))
+        self.register_buffer(
+            "band_mean", torch.tensor(np.asarray(band_mean), dtype=torch.float32).view(1, -1, 1, 1)
+        )
+        self.register_buffer(
+            "band_std", torch.tensor(np.asarray(band_std), dtype=torch.float32).view(1, -1, 1, 1)
+        )
 
     def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """Heat-map logits and offsets (pixels) of maps x (B, bands, H, W) in µK_CMB."""

@@ -50,7 +50,12 @@ def chord(arcmin: float) -> float:
 
 
 def classify_objects(
-    halos: pd.DataFrame, sources: pd.DataFrame, detector: dict, positive: dict, splits: dict, footprint: Footprint
+    halos: pd.DataFrame,
+    sources: pd.DataFrame,
+    detector: dict,
+    positive: dict,
+    splits: dict,
+    footprint: Footprint,
 ) -> pd.DataFrame:
     """The truth objects inside the footprint, one row per object (columns of :data:`OBJECT_UNITS`).
 
@@ -90,7 +95,9 @@ def classify_objects(
     host[hosted >= 0] = hosted[hosted >= 0]
     if len(q) and len(bright_radio):
         tree = cKDTree(unit_vectors(q["ra"], q["dec"]))
-        dist, near = tree.query(unit_vectors(sources["ra"].to_numpy()[bright_radio], sources["dec"].to_numpy()[bright_radio]))
+        dist, near = tree.query(
+            unit_vectors(sources["ra"].to_numpy()[bright_radio], sources["dec"].to_numpy()[bright_radio])
+        )
         close = (host < 0) & (dist <= chord(detector["classes_radius_arcmin"]))
         host[close] = near[close]
     n_q = len(q)

@@ -7,6 +7,7 @@ import logging
 import numpy as np
 
 from skyhunt import io
+from skyhunt.cnn.training import Device
 from skyhunt.cutouts.extract import PatchInterpolator
 from skyhunt.cutouts.grid import CutoutGeometry, interpolation_reach_arcmin
 from skyhunt.cutouts.layout import split_of
@@ -19,7 +20,6 @@ from skyhunt.detector.training import detector_fingerprint, input_digests, train
 from skyhunt.mf.tiles import make_layout
 from skyhunt.sky import readers
 from skyhunt.sky.footprint import Footprint
-from skyhunt.cnn.training import Device
 
 log = logging.getLogger("skyhunt.detector")
 
@@ -39,7 +39,9 @@ DETECTION_UNITS = {
 OBJECT_COLUMNS = ("ra", "dec", "class", "split")
 
 
-def run_detector_objects(*, halos, sources, detector: dict, positive: dict, splits: dict, footprint: dict, objects) -> None:
+def run_detector_objects(
+    *, halos, sources, detector: dict, positive: dict, splits: dict, footprint: dict, objects
+) -> None:
     """Write the truth objects of the four classes (``objects.parquet``, :data:`OBJECT_UNITS`).
 
     Parameters
@@ -130,10 +132,29 @@ def run_train_detector(
     sets = {}
     for split in ("train", "validation"):
         ra, dec = patch_centres(
-            table, split, box, geometry, reach, detector["patches"], lambda r: split_of(r, box, splits), patch_rng(seed, split)
+            table,
+            split,
+            box,
+            geometry,
+            reach,
+            detector["patches"],
+            lambda r: split_of(r, box, splits),
+            patch_rng(seed, split),
         )
         sets[split] = cut_patches(interp, values, ra, dec, geometry, table, 3.0 * sigma_px.max(), threads)
-    train_detector(detector, seed, sets["train"], sets["validation"], sigma_px, fingerprint, workdir, model, history, summary, callbacks)
+    train_detector(
+        detector,
+        seed,
+        sets["train"],
+        sets["validation"],
+        sigma_px,
+        fingerprint,
+        workdir,
+        model,
+        history,
+        summary,
+        callbacks,
+    )
 
 
 def load_detector(model_path, accelerator: str = "auto") -> HeatmapDetector:
@@ -191,9 +212,16 @@ def run_detect(
     found = detect(module, layout, PatchInterpolator(nside, pixels), values, box, peaks)
     found["split"] = split_of(found["ra"].to_numpy(), box, splits).astype(object)
     errors = position_errors(found, table, match_arcmin)
-    found["pos_err_arcmin"] = found["class"].map({c: e["pos_err_arcmin"] for c, e in errors.items()}).astype(float)
+    found["pos_err_arcmin"] = (
+        found["class"].map({c: e["pos_err_arcmin"] for c, e in errors.items()}).astype(float)
+    )
     for c, e in errors.items():
-        log.info("%s: 1-sigma position error %.3f arcmin (%d matched validation entries)", c, e["pos_err_arcmin"], e["matched"])
+        log.info(
+            "%s: 1-sigma position error %.3f arcmin (%d matched validation entries)",
+            c,
+            e["pos_err_arcmin"],
+            e["matched"],
+        )
     io.write_table(
         detections,
         {k: found[k].to_numpy() for k in DETECTION_UNITS},

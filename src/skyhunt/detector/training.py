@@ -114,7 +114,12 @@ def train_detector(
         detector["architecture"], train.images.shape[1], len(CLASSES), mean.tolist(), std.tolist(), t
     )
     best = ModelCheckpoint(
-        dirpath=workdir, filename="best", monitor="val_loss", mode="min", save_top_k=1, save_on_train_epoch_end=True
+        dirpath=workdir,
+        filename="best",
+        monitor="val_loss",
+        mode="min",
+        save_top_k=1,
+        save_on_train_epoch_end=True,
     )
     last = ModelCheckpoint(
         dirpath=workdir, filename="last", enable_version_counter=False, save_on_train_epoch_end=True
@@ -160,7 +165,10 @@ def train_detector(
         "band_std": std.tolist(),
     }
     log.info(
-        "%d steps in %.0f s; best validation loss %.4f", record["steps"], seconds, record["best_validation_loss"]
+        "%d steps in %.0f s; best validation loss %.4f",
+        record["steps"],
+        seconds,
+        record["best_validation_loss"],
     )
     export_model(best.best_model_path, model, record)
     with io.atomic_output(history) as tmp:
