@@ -55,6 +55,7 @@ def main() -> None:
         halos=args.results / "sky/halos.parquet",
         sources=args.results / "sky/sources.parquet",
         detector=det_cfg,
+        bands=cfg["sky"]["bands"],
         positive=cfg["cutouts"]["positive"],
         splits=cfg["cutouts"]["splits"],
         footprint=cfg["sky"]["footprint"],

@@ -16,7 +16,7 @@ from lightning.pytorch.callbacks import Callback
 from skyhunt import io
 from skyhunt.cnn.data import dihedral
 from skyhunt.config import validate_config
-from skyhunt.detector.objects import CLASSES, classify_objects
+from skyhunt.detector.objects import CLASSES, class_bands, classify_objects
 from skyhunt.detector.peaks import find_peaks
 from skyhunt.detector.pipeline import run_detect, run_detector_objects, run_train_detector
 from skyhunt.detector.targets import dihedral_coords, render_targets
@@ -115,6 +115,8 @@ def truth_tables():
 def test_truth_classes():
     halos, sources = truth_tables()
     det = shipped_config()["detector"]
+    det.update(class_bands(det, [{"name": n, "freq_ghz": f} for n, f in BANDS]))
+    assert (det["radio_band"], det["dusty_band"]) == ("090", "219")
     out = classify_objects(
         halos, sources, det, {"m_vir_min": 2e14, "z_min": 0.25}, SPLITS, Footprint.from_config(FOOTPRINT)
     )
@@ -223,6 +225,7 @@ def train_and_detect(tmp, maps, detector, callbacks=()):
         halos=tmp / "halos.parquet",
         sources=tmp / "sources.parquet",
         detector=detector,
+        bands=[{"name": n, "freq_ghz": f} for n, f in BANDS],
         positive={"m_vir_min": 2e14, "z_min": 0.25},
         splits=SPLITS,
         footprint=FOOTPRINT,
@@ -395,8 +398,24 @@ def test_bad_inputs_fail_naming_the_file(trained, tmp_path):
             halos=tmp_path / "halos.parquet",
             sources=tmp / "sources.parquet",
             detector=det,
+            bands=[{"name": n, "freq_ghz": f} for n, f in BANDS],
             positive={"m_vir_min": 2e14, "z_min": 0.25},
             splits=SPLITS,
             footprint=FOOTPRINT,
             objects=tmp_path / "o.parquet",
         )
+
+
+def test_config_checks_the_detector_keys():
+    from skyhunt.config import ConfigError
+
+    cfg = shipped_config()
+    cfg["detector"]["radio_band"] = "030"
+    cfg["detector"]["training"]["steps"] = 150
+    with pytest.raises(ConfigError) as err:
+        validate_config(cfg)
+    assert (
+        "config key 'detector.radio_band': expected the name of a band in sky.bands (090, 148, 219)"
+        in str(err.value)
+    )
+    assert "config key 'detector.training.steps': expected a multiple of" in str(err.value)

@@ -27,6 +27,7 @@ rule detector_objects:
             "dusty_band",
             "dusty_flux_min_mjy",
         ),
+        bands=band_fields("name", "freq_ghz"),
         positive=config["cutouts"]["positive"],
         splits=config["cutouts"]["splits"],
         footprint=config["sky"]["footprint"],

@@ -49,6 +49,17 @@ def chord(arcmin: float) -> float:
     return 2.0 * np.sin(np.radians(arcmin / 60.0) / 2.0)
 
 
+def class_bands(detector: dict, bands) -> dict:
+    """The bands whose fluxes define the radio and dusty objects: config ``detector.radio_band``
+    and ``dusty_band``, null meaning the lowest- and the highest-frequency band of ``bands``
+    (``sky.bands`` entries with ``name`` and ``freq_ghz``)."""
+    by_freq = sorted(bands, key=lambda b: b["freq_ghz"])
+    return {
+        "radio_band": detector["radio_band"] or by_freq[0]["name"],
+        "dusty_band": detector["dusty_band"] or by_freq[-1]["name"],
+    }
+
+
 def classify_objects(
     halos: pd.DataFrame,
     sources: pd.DataFrame,
@@ -66,8 +77,9 @@ def classify_objects(
     sources : pandas.DataFrame
         Source catalogue (:data:`SOURCE_COLUMNS` and the flux columns of the class bands, mJy).
     detector : dict
-        Config ``detector`` (``radio_band``, ``radio_flux_min_mjy``, ``dusty_band``,
-        ``dusty_flux_min_mjy``, ``classes_radius_arcmin``).
+        Config ``detector`` (``radio_flux_min_mjy``, ``dusty_flux_min_mjy``,
+        ``classes_radius_arcmin``) with ``radio_band`` and ``dusty_band`` resolved to band names
+        (:func:`class_bands`).
     positive : dict
         Config ``cutouts.positive`` (the qualifying cut).
     splits : dict

@@ -15,7 +15,14 @@ from skyhunt.detector.calibration import position_errors
 from skyhunt.detector.data import cut_patches, patch_centres, patch_rng
 from skyhunt.detector.inference import detect
 from skyhunt.detector.module import HeatmapDetector
-from skyhunt.detector.objects import CLASSES, HALO_COLUMNS, OBJECT_UNITS, SOURCE_COLUMNS, classify_objects
+from skyhunt.detector.objects import (
+    CLASSES,
+    HALO_COLUMNS,
+    OBJECT_UNITS,
+    SOURCE_COLUMNS,
+    class_bands,
+    classify_objects,
+)
 from skyhunt.detector.training import detector_fingerprint, input_digests, train_detector
 from skyhunt.mf.tiles import make_layout
 from skyhunt.sky import readers
@@ -40,7 +47,7 @@ OBJECT_COLUMNS = ("ra", "dec", "class", "split")
 
 
 def run_detector_objects(
-    *, halos, sources, detector: dict, positive: dict, splits: dict, footprint: dict, objects
+    *, halos, sources, detector: dict, bands: list, positive: dict, splits: dict, footprint: dict, objects
 ) -> None:
     """Write the truth objects of the four classes (``objects.parquet``, :data:`OBJECT_UNITS`).
 
@@ -50,11 +57,14 @@ def run_detector_objects(
         ``halos.parquet`` and ``sources.parquet``.
     detector : dict
         Config ``detector`` (the class thresholds are read).
+    bands : list of dict
+        ``sky.bands`` with ``name`` and ``freq_ghz`` (for the default class bands).
     positive, splits, footprint : dict
         Config ``cutouts.positive``, ``cutouts.splits`` and ``sky.footprint``.
     objects : path-like
         Output table.
     """
+    detector = {**detector, **class_bands(detector, bands)}
     h = readers.read_halos(halos, HALO_COLUMNS)
     flux = [f"flux_{detector['radio_band']}_mjy", f"flux_{detector['dusty_band']}_mjy"]
     s = readers.read_sources(sources, (*SOURCE_COLUMNS, *flux))
