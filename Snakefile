@@ -33,6 +33,7 @@ include: "workflow/rules/edge_effect.smk"
 include: "workflow/rules/catalogues.smk"
 include: "workflow/rules/compare.smk"
 include: "workflow/rules/kfold.smk"
+include: "workflow/rules/detector.smk"
 
 
 rule all:
@@ -56,3 +57,5 @@ rule all:
         rules.edge_effect_table.output,
         rules.edge_effect.output,
         rules.catalogues.input,
+        rules.train_detector.output,
+        rules.detect.output,

@@ -100,6 +100,10 @@ def workflow_config() -> dict:
     cfg["cnn"]["training"].update(
         batch_size=32, ratio_stop=2, eval_every_batches=5, patience_batches=10, max_batches_per_ratio=20
     )
+    # the detector on 1' pixels (mf.tiles): 16' patches, a few dozen steps
+    det = cfg["detector"]
+    det["patches"].update(npix=16, random_per_deg2=10.0)
+    det["training"].update(batch_size=8, steps=20, eval_every_steps=10, log_every_steps=5)
     return cfg
 
 

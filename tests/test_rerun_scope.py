@@ -32,9 +32,12 @@ EDITS = {
     ("sky", "scan_filter", "taper_ell"): (300.0, []),
     ("mf", "detection", "snr_min"): (4.0, ["matched_filter"]),
     ("mf", "matching", "radius_arcmin"): (1.5, ["match_mf"]),
-    ("cutouts", "splits", "guard_arcmin"): (1.0, ["cutouts"]),
+    ("cutouts", "splits", "guard_arcmin"): (1.0, ["cutouts", "detector_objects", "train_detector", "detect"]),
     ("cnn", "optimizer", "lr"): (0.02, ["train_cnn"]),
     ("evaluation", "edge_effect", "angles"): (4, ["edge_effect_scores"]),
+    ("detector", "training", "lr"): (1e-3, ["train_detector"]),
+    ("detector", "peaks", "prob_min"): (0.1, ["detect"]),
+    ("detector", "dusty_flux_min_mjy"): (8.0, ["detector_objects"]),
 }
 
 

@@ -728,6 +728,7 @@ def _semantic_problems(config: dict, bad_paths: set[str]) -> list[str]:
                 f"cnn.training.eval_every_batches = {every} (validation, checkpoints and stopping "
                 f"happen every that many batches), got {value}"
             )
+    problems.extend(_detector_problems(config))
     problems.extend(_sky_source_problems(config, bad_paths))
     problems.extend(_noise_problems(config, bad_paths))
     problems.extend(_fold_problems(config, bad_paths))
@@ -782,6 +783,29 @@ def _fold_problems(config: dict, bad_paths: set[str]) -> list[str]:
             f"config key 'results_dir': expected {own!r}, kfold.results_dir with {{fold}} = "
             f"cutouts.splits.fold = {fold} (each fold's run in its own directory, where the kfold "
             f"target reads it), got {config['results_dir']!r}"
+        )
+    return problems
+
+
+def _detector_problems(config: dict) -> list[str]:
+    """Rules of config detector: its class bands name bands of sky.bands, and its training steps
+    are whole evaluation periods."""
+    problems: list[str] = []
+    names = [_get(b, "name") for b in _get(config, "sky", "bands") or []]
+    for key in ("radio_band", "dusty_band"):
+        band = _get(config, "detector", key)
+        if isinstance(band, str) and names and band not in names:
+            problems.append(
+                f"config key 'detector.{key}': expected the name of a band in sky.bands "
+                f"({', '.join(map(str, names))}), got {band!r}"
+            )
+    every = _get(config, "detector", "training", "eval_every_steps")
+    steps = _get(config, "detector", "training", "steps")
+    if _is_number(every) and _is_number(steps) and steps % every:
+        problems.append(
+            "config key 'detector.training.steps': expected a multiple of "
+            f"detector.training.eval_every_steps = {every} (validation and checkpoints happen every "
+            f"that many steps), got {steps}"
         )
     return problems
 

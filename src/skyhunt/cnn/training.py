@@ -202,9 +202,33 @@ def run_train_cnn(
 def _claim_rung_dir(workdir: Path, rung_dir: Path, ratio: int, fingerprint: dict) -> None:
     """Keep ``rung_dir`` if it was made with ``fingerprint``; else delete it and the later rungs'
     directories (logging why) and start it afresh with ``fingerprint.json``."""
-    path = rung_dir / "fingerprint.json"
+    later = [
+        d
+        for d in (workdir.iterdir() if workdir.is_dir() else ())
+        if d.is_dir() and d != rung_dir and (m := re.fullmatch(r"r(\d+)", d.name)) and int(m.group(1)) > ratio
+    ]
+    claim_directory(rung_dir, fingerprint, f"r = {ratio}", later)
+
+
+def claim_directory(directory: Path, fingerprint: dict, label: str, later=()) -> None:
+    """Keep ``directory`` if its ``fingerprint.json`` equals ``fingerprint``; else delete it and the
+    directories ``later`` (which depend on it), logging why, and start it afresh with the
+    fingerprint.
+
+    Parameters
+    ----------
+    directory : Path
+        A training state directory (a rung of the ratio ladder, the detector's checkpoints).
+    fingerprint : dict
+        Everything its result depends on (JSON-able).
+    label : str
+        What the directory holds, for the log line.
+    later : sequence of Path
+        Directories deleted with it when it does not match.
+    """
+    path = directory / "fingerprint.json"
     canonical = json.loads(json.dumps(fingerprint))
-    if rung_dir.exists():
+    if directory.exists():
         try:
             recorded = json.loads(path.read_text())
         except (OSError, ValueError):
@@ -216,21 +240,16 @@ def _claim_rung_dir(workdir: Path, rung_dir: Path, ratio: int, fingerprint: dict
             if recorded is None
             else "; ".join(_differences(recorded, canonical))
         )
-        stale = [
-            d
-            for d in workdir.iterdir()
-            if d.is_dir() and (m := re.fullmatch(r"r(\d+)", d.name)) and int(m.group(1)) >= ratio
-        ]
         log.info(
-            "r = %d: %s does not match this run (%s); deleting it%s and training afresh",
-            ratio,
-            rung_dir,
+            "%s: %s does not match this run (%s); deleting it%s and training afresh",
+            label,
+            directory,
             why,
-            f" and {len(stale) - 1} later rung(s)" if len(stale) > 1 else "",
+            f" and {len(later)} later rung(s)" if later else "",
         )
-        for d in stale:
+        for d in (directory, *later):
             shutil.rmtree(d)
-    rung_dir.mkdir(parents=True)
+    directory.mkdir(parents=True)
     with io.atomic_output(path) as tmp:
         tmp.write_text(json.dumps(fingerprint, indent=1, sort_keys=True))
 
@@ -250,17 +269,18 @@ class RungHistory(Logger, Callback):
     """The training history of one rung: a Lightning logger that keeps its rows in the rung's
     checkpoints.
 
-    As a logger it turns Lightning's logged metrics into rows ``batch, split, loss, accuracy,
-    balanced_accuracy`` (batch counted from the start of the rung). As a callback its rows, and
-    whether early stopping had already ended the rung, are part of every checkpoint, so a rung
-    resumed from ``last.ckpt`` continues with exactly the rows it had at that checkpoint and
-    does not train on after the stop.
+    As a logger it turns Lightning's logged metrics into rows ``batch, split, *metrics`` (by
+    default loss, accuracy, balanced_accuracy; batch counted from the start of the rung). As a
+    callback its rows, and whether early stopping had already ended the rung, are part of every
+    checkpoint, so a rung resumed from ``last.ckpt`` continues with exactly the rows it had at
+    that checkpoint and does not train on after the stop.
     """
 
     METRICS = ("loss", "accuracy", "balanced_accuracy")
 
-    def __init__(self):
+    def __init__(self, metrics=METRICS):
         super().__init__()
+        self.metrics = tuple(metrics)
         self.rows: list[dict] = []
         self.resumed_stopped = False
         self.trainer = None
@@ -280,7 +300,7 @@ class RungHistory(Logger, Callback):
         """Add a row per split whose per-batch loss is in ``metrics`` (logged after batch ``step``)."""
         for split, suffix in (("train", "_step"), ("val", "")):
             if f"{split}_loss{suffix}" in metrics:
-                values = {m: float(metrics[f"{split}_{m}{suffix}"]) for m in self.METRICS}
+                values = {m: float(metrics[f"{split}_{m}{suffix}"]) for m in self.metrics}
                 self.rows.append({"batch": step, "split": split, **values})
 
     def setup(self, trainer, pl_module, stage) -> None:
@@ -299,7 +319,7 @@ class RungHistory(Logger, Callback):
 
     def table(self) -> pd.DataFrame:
         """The rows so far, sorted by batch, train before validation."""
-        columns = ["batch", "split", *self.METRICS]
+        columns = ["batch", "split", *self.metrics]
         return pd.DataFrame(self.rows, columns=columns).sort_values(["batch", "split"], kind="stable")
 
 

@@ -1,0 +1,1 @@
+"""A fully convolutional cluster and point-source detector: heat maps of object centres (CenterNet)."""
