@@ -31,6 +31,7 @@ include: "workflow/rules/ensembles.smk"
 include: "workflow/rules/completeness.smk"
 include: "workflow/rules/edge_effect.smk"
 include: "workflow/rules/compare.smk"
+include: "workflow/rules/masses.smk"
 
 
 rule all:
@@ -53,3 +54,5 @@ rule all:
         rules.selection_function.output,
         rules.edge_effect_table.output,
         rules.edge_effect.output,
+        rules.mf_mass_metrics.output,
+        rules.mass_bias.output,
