@@ -32,7 +32,14 @@ rule mf_masses:
             "red_ell_min",
             "red_cut_fraction",
         ),
-        mf=config["mf"],
+        mf=without(
+            config["mf"],
+            "template",
+            "core_radii_arcmin",
+            "noise",
+            "noise_ell_bin",
+            "detection",
+        ),
         components=stage_components(config["sky"]["stages"], EVAL_STAGE),
         cosmology=config["sky"]["cosmology"],
         halo_model=pick(
