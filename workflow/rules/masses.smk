@@ -46,6 +46,7 @@ rule mf_masses:
             config["sky"]["halos"], "y_scatter_ln", "truncation_r500", "mass_function"
         ),
         masses=without(config["masses"], "metrics"),
+        scan_filter=SCAN_FILTER,
         stage=EVAL_STAGE,
     script:
         "../scripts/mf_masses.py"

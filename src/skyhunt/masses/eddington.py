@@ -69,7 +69,8 @@ def posterior_masses(
     Returns
     -------
     median, lo, hi : ndarray
-        M500c, M_sun; NaN where an input is not finite or sigma_y is not positive.
+        M500c, M_sun; NaN where an input is not finite, sigma_y is not positive, or the
+        likelihood vanishes or is undefined on the grid (Q not positive).
     """
     y0_obs, sigma_y, z = (np.asarray(a, dtype=float) for a in np.broadcast_arrays(y0_obs, sigma_y, z))
     out = [np.full(y0_obs.shape, np.nan) for _ in range(3)]
@@ -87,8 +88,13 @@ def posterior_masses(
     cdf = np.concatenate(
         [np.zeros((post.shape[0], 1)), np.cumsum(0.5 * (post[:, 1:] + post[:, :-1]), axis=1)], axis=1
     )
-    cdf /= cdf[:, -1:]
+    total = cdf[:, -1]
+    good = np.isfinite(total) & (total > 0)  # no posterior where Q is undefined (not positive)
     tail = 0.5 * (1.0 - interval)
     for k, p in enumerate((0.5, tail, 1.0 - tail)):
-        out[k][ok] = np.exp([np.interp(p, c, LN_M_GRID) for c in cdf])
+        est = np.full(total.shape, np.nan)
+        est[good] = np.exp(
+            [np.interp(p * t, c, LN_M_GRID) for c, t in zip(cdf[good], total[good], strict=True)]
+        )
+        out[k][ok] = est
     return tuple(out)

@@ -85,6 +85,7 @@ def run_mf_masses(
     table,
     sources=None,
     transfer=None,
+    scan_filter: dict | None = None,
     red_noise: dict | None = None,
 ) -> None:
     """Mass of every MF candidate of one stage from its fixed-scale y0, at the matched halo's true z.
@@ -117,6 +118,8 @@ def run_mf_masses(
     sources, transfer : path-like, optional
         The point-source catalogue (when the filter reads it) and the scan filter's transfer
         (when the maps are scan-filtered).
+    scan_filter : dict, optional
+        Config ``sky.scan_filter`` when it filters the maps (Q's model clusters are filtered alike).
     """
     cand = read_fixed_candidates(candidates)
     halo = read_halos(halos, ("halo_id", "ra", "dec", "m_vir", "m500c", "z"))
@@ -134,13 +137,19 @@ def run_mf_masses(
         red_noise=red_noise,
     )
     layout, tile = central_tile(inp)
-    q = q_function(inp, layout, tile, halo_model["truncation_r500"], masses["q_theta500_arcmin"])
+    q = q_function(inp, layout, tile, halo_model["truncation_r500"], masses["q_theta500_arcmin"], scan_filter)
     log.info(
         "Q(theta500) of tile %d (Dec %.2f): %s",
         tile.index,
         tile.dec0,
         ", ".join(f"{t:g}': {v:.3f}" for t, v in zip(q.theta500_arcmin, q.q, strict=True)),
     )
+    if np.any(q.q <= 0):
+        log.warning(
+            "Q is not positive at theta500 = %s arcmin: the reference filter does not resolve such "
+            "clusters on these pixels, and candidates there get no mass",
+            ", ".join(f"{t:g}" for t in q.theta500_arcmin[q.q <= 0]),
+        )
     row = match_halos(cand["ra"], cand["dec"], halo, mf["matching"]["radius_arcmin"])
     matched = row >= 0
     pick = np.where(matched, row, 0)

@@ -27,9 +27,13 @@ from skyhunt.mf.tiles import TileLayout, make_layout
 from skyhunt.sky import profiles
 from skyhunt.sky.beam import beam_key, beam_of
 from skyhunt.sky.cosmology import colossus
+from skyhunt.sky.scan import filter_scans
 from skyhunt.sky.sz import paint_y_and_tau_v
 
 log = logging.getLogger("skyhunt.masses")
+
+#: Spacing of the model clusters' positions in :func:`q_function`, arcmin (each is painted alone).
+Q_SPACING_ARCMIN = 2.0
 
 #: Bracket of the mass inversion, M500c in M_sun.
 M500C_RANGE = (1e12, 1e16)
@@ -82,27 +86,43 @@ class QFunction:
     theta500_arcmin: np.ndarray
     q: np.ndarray
 
+    def held(self, theta500_arcmin) -> np.ndarray:
+        """Q interpolated linearly in ln Q against ln theta500, held at its end values beyond the grid.
+
+        NaN next to a grid point where Q is not positive (a filter that does not resolve such
+        clusters: e.g. HEALPix pixels larger than the reference scale).
+        """
+        ln_q = np.full(self.q.shape, np.nan)
+        np.log(self.q, out=ln_q, where=self.q > 0)
+        return np.exp(np.interp(np.log(theta500_arcmin), np.log(self.theta500_arcmin), ln_q))
+
     def __call__(self, theta500_arcmin) -> np.ndarray:
-        """Q at ``theta500_arcmin`` (linear in ln Q against ln theta500; NaN outside the grid)."""
+        """Q at ``theta500_arcmin`` (:meth:`held`), NaN outside the grid."""
         t = np.asarray(theta500_arcmin, dtype=float)
-        out = np.exp(np.interp(np.log(t), np.log(self.theta500_arcmin), np.log(self.q)))
         inside = (t >= self.theta500_arcmin[0]) & (t <= self.theta500_arcmin[-1])
-        return np.where(inside, out, np.nan)
+        return np.where(inside, self.held(t), np.nan)
 
 
-def q_function(inp: SearchInputs, layout: TileLayout, tile, truncation: float, theta500_arcmin) -> QFunction:
+def q_function(
+    inp: SearchInputs,
+    layout: TileLayout,
+    tile,
+    truncation: float,
+    theta500_arcmin,
+    scan_filter: dict | None = None,
+) -> QFunction:
     """Q(theta500) of a tile: paint model Arnaud clusters of central y 1 and filter them as the search does.
 
-    For each theta500 of the grid a cluster is painted near the tile's centre by the sky's own
-    code (:func:`skyhunt.sky.sz.paint_y_and_tau_v`: the Arnaud profile truncated at
-    ``truncation`` R500, through each band's beam, on the HEALPix pixels of the footprint),
-    sampled onto the tile and filtered with the reference filter and the tile's model noise
-    (:func:`skyhunt.mf.search.tile_maps`, :func:`skyhunt.mf.search.fixed_scale_maps`), and Q is
-    the fixed-scale y0 at the tile pixel nearest the cluster's centre (as a candidate's ``y0_fixed``
-    is read), averaged over nine positions a third of a pixel apart in phase: what a candidate's
-    ``y0_fixed`` is on average for a cluster of true central y 1. As in nemo, which inserts model
-    clusters into its maps, Q thus includes what the filter's Fourier model of the maps leaves
-    out (the sampling of the cusp of the Arnaud profile on the HEALPix and tile pixels);
+    For each theta500 of the grid a cluster is painted near the tile's centre by the sky's own code
+    (:func:`skyhunt.sky.sz.paint_y_and_tau_v`: the Arnaud profile truncated at ``truncation`` R500,
+    through each band's beam, on the HEALPix pixels of the footprint), sampled onto the tile and
+    filtered with the reference filter and the tile's model noise
+    (:func:`skyhunt.mf.search.tile_maps`, :func:`skyhunt.mf.search.fixed_scale_maps`), and Q is the
+    fixed-scale y0 at the tile pixel nearest the cluster's centre (as a candidate's ``y0_fixed`` is
+    read), averaged over nine positions about 2' apart and a third of a pixel apart in phase: what a
+    candidate's ``y0_fixed`` is on average for a cluster of true central y 1. As in nemo, which
+    inserts model clusters into its maps, Q thus includes what the filter's Fourier model of the
+    maps leaves out (the sampling of the cusp of the Arnaud profile on the HEALPix and tile pixels);
     Q(reference) = 1 in the continuum limit (the filter is unbiased for its own template).
 
     Parameters
@@ -118,6 +138,10 @@ def q_function(inp: SearchInputs, layout: TileLayout, tile, truncation: float, t
         The sky's profile cut-off in R500 (``sky.halos.truncation_r500``).
     theta500_arcmin : array_like
         The theta500 grid, arcmin, increasing.
+    scan_filter : dict, optional
+        Config ``sky.scan_filter`` when it filters the maps: the painted models are filtered
+        alike (:func:`skyhunt.sky.scan.filter_scans`), as the filter's templates carry its
+        transfer (``inp.scan_transfer``).
 
     Returns
     -------
@@ -131,8 +155,9 @@ def q_function(inp: SearchInputs, layout: TileLayout, tile, truncation: float, t
     interp = PatchInterpolator(inp.nside, pixels)
     grid = FlatGrid(layout.npix, layout.npix, layout.pixel_arcmin)
     # model positions (fractional tile pixels): a 3 x 3 pattern around the centre, each a
-    # different third of a pixel off the pixel grid, 30 pixels apart (other HEALPix phases too)
-    offsets = 30.0 * np.arange(-1, 2) + np.arange(3) / 3.0
+    # different third of a pixel off the pixel grid, ~2' apart (other HEALPix phases too)
+    step = max(1, round(Q_SPACING_ARCMIN / layout.pixel_arcmin))
+    offsets = step * np.arange(-1, 2) + np.arange(3) / 3.0
     fy, fx = (layout.npix // 2 + np.stack(np.meshgrid(offsets, offsets, indexing="ij"))).reshape(2, -1)
     ra, dec = layout.sky_of(tile, fy, fx)
     _, pi = profiles.projected_table(float(truncation))
@@ -160,6 +185,8 @@ def q_function(inp: SearchInputs, layout: TileLayout, tile, truncation: float, t
                 if key not in painted:
                     painted[key] = paint_y_and_tau_v(halo, inp.nside, pixels, truncation, beam_of(band))[0]
                 maps[:, b] = painted[key] * fsz[b]
+            if scan_filter is not None:
+                maps = filter_scans(inp.nside, pixels, maps, scan_filter).astype(np.float32)
             tile_m, weight = tile_maps(layout, tile, interp, maps, model)
             maps_k = scipy.fft.rfft2(tile_m, axes=(-2, -1))
             y0, _ = fixed_scale_maps(model, grid, tile.dec0, maps_k, weight, None, cache)
@@ -184,7 +211,7 @@ def recovered_y0(m500c, z, q: QFunction, cosmo_cfg: dict, truncation: float) -> 
     posterior grids stay defined; :func:`invert_y0` drops solutions there).
     """
     y0, theta = central_y(cosmo_cfg, m500c, z, truncation)
-    return y0 * np.exp(np.interp(np.log(theta), np.log(q.theta500_arcmin), np.log(q.q)))
+    return y0 * q.held(theta)
 
 
 def invert_y0(y0_obs, z, q: QFunction, cosmo_cfg: dict, truncation: float) -> np.ndarray:
@@ -219,7 +246,8 @@ def invert_y0(y0_obs, z, q: QFunction, cosmo_cfg: dict, truncation: float) -> np
     target, zz = np.log(y0_obs[ok]), z[ok]
 
     def residual(ln_m, target, zz):
-        return np.log(recovered_y0(np.exp(ln_m), zz, q, cosmo_cfg, truncation)) - target
+        with np.errstate(invalid="ignore"):  # Q not positive: NaN, and no root
+            return np.log(recovered_y0(np.exp(ln_m), zz, q, cosmo_cfg, truncation)) - target
 
     lo, hi = np.log(M500C_RANGE[0]), np.log(M500C_RANGE[1])
     res = elementwise.find_root(
@@ -230,6 +258,6 @@ def invert_y0(y0_obs, z, q: QFunction, cosmo_cfg: dict, truncation: float) -> np
     )
     m = np.exp(res.x)
     _, theta = central_y(cosmo_cfg, m, zz, truncation)
-    inside = res.success & np.isfinite(q(theta))
+    inside = res.success & np.isfinite(res.x) & np.isfinite(q(theta))
     out[ok] = np.where(inside, m, np.nan)
     return out
