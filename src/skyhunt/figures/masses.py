@@ -53,6 +53,7 @@ def run_mass_bias(*, table, summary, footprint: dict, splits: dict, snr_min: flo
         for level in (-0.2, 0.2):
             ax.axhline(level, color="0.5", ls=":", lw=0.8)
         ax.axhline(0.0, color="0.3", lw=0.8)
+        ax.set_xlim(stats[key][0]["lo"], stats[key][-1]["hi"])  # the bins, also with no cluster
         if log_x:
             ax.set_xscale("log")
             ax.xaxis.set_minor_formatter(NullFormatter())
