@@ -34,6 +34,7 @@ include: "workflow/rules/catalogues.smk"
 include: "workflow/rules/compare.smk"
 include: "workflow/rules/kfold.smk"
 include: "workflow/rules/detector.smk"
+include: "workflow/rules/masses.smk"
 
 
 rule all:
@@ -59,3 +60,5 @@ rule all:
         rules.catalogues.input,
         rules.train_detector.output,
         rules.detect.output,
+        rules.mf_mass_metrics.output,
+        rules.mass_bias.output,

@@ -23,6 +23,7 @@ FIGURES = (
     "completeness_mass",
     "completeness_redshift",
     "selection_function",
+    "mass_bias",
 )
 
 

@@ -9,9 +9,10 @@ the tile's own core and clear of the apodized border.
 
 from __future__ import annotations
 
+import copy
 import logging
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING
 
 import healpy as hp
@@ -45,6 +46,8 @@ CANDIDATE_UNITS = {
     "scale_arcmin": "arcmin (beta-model core radius, or theta500 for Arnaud templates)",
     "scale_index": "",
     "y0": "Compton-y (template central value)",
+    "y0_fixed": "Compton-y (central value, Arnaud template at mf.masses.reference_theta500_arcmin)",
+    "snr_fixed": "",
     "tile": "",
     "stage": "",
 }
@@ -316,6 +319,45 @@ class TileDepth:
     white_uk_arcmin: np.ndarray
 
 
+def reference_inputs(inp: SearchInputs) -> SearchInputs:
+    """The search inputs of the fixed reference filter: one Arnaud template of θ500 = reference.
+
+    nemo's "fixed" filter (Hilton et al. 2021, ACT DR5, section 2.3): every candidate's central
+    Compton-y is also measured with the Arnaud et al. (2010) template of
+    ``mf.masses.reference_theta500_arcmin`` (2.4′), truncated at ``mf.arnaud.truncation_r500``,
+    whatever ``mf.template`` is, so that one filter-mismatch function Q(θ500) converts it to a mass.
+    """
+    mf_cfg = copy.deepcopy(inp.mf_cfg)
+    mf_cfg["template"] = "arnaud"
+    mf_cfg["arnaud"]["theta500_arcmin"] = [float(mf_cfg["masses"]["reference_theta500_arcmin"])]
+    return replace(inp, mf_cfg=mf_cfg)
+
+
+def fixed_scale_maps(
+    inp: SearchInputs, grid: FlatGrid, dec0: float, maps_k, weight, depth, cache: dict, nthreads: int = 1
+) -> tuple[np.ndarray, np.ndarray]:
+    """Central Compton-y and SNR maps of the reference filter on one tile (nemo's fixed_y_c).
+
+    The filter of :func:`reference_inputs` with the tile's own noise (model or maps) and depth
+    normalisation, as the search's filter bank; its filters and variance terms are cached in
+    ``cache["reference"]``.
+
+    Returns
+    -------
+    y0 : ndarray, shape (ny, nx)
+        The reference filter's estimate of the central Compton-y at each pixel.
+    snr : ndarray, shape (ny, nx)
+        ``y0`` over its local noise rms.
+    """
+    ref = reference_inputs(inp)
+    sub = cache.setdefault("reference", {})
+    mf = tile_filter(ref, grid, dec0, maps_k, weight, sub, None if depth is None else depth.white_uk_arcmin)
+    snr = mf.snr(maps_k, workers=nthreads)[0]
+    y0 = snr * np.float32(mf.sigma[0])
+    rel = local_noise(ref, grid, dec0, mf, depth, sub)
+    return y0, snr if rel is None else snr / rel[0]
+
+
 def tile_depth(layout: TileLayout, tile, interp, inp: SearchInputs, weight: np.ndarray) -> TileDepth | None:
     """Depth maps sampled on a tile (bilinear, as the maps), or None without depth maps."""
     if inp.ivar is None:
@@ -457,6 +499,7 @@ def search_tile(
     core = core_depth_arcmin(tile, ra, dec)
     keep &= (core > -SEAM_ARCMIN) & (weight[iy, ix] >= 1.0) & inside_mask(inp.footprint, ra, dec, 0.0)
     sigma = mf.sigma[g["scale"]] * (1.0 if rel is None else rel[g["scale"], iy, ix])
+    y0_fixed, snr_fixed = fixed_scale_maps(inp, grid, tile.dec0, maps_k, weight, depth, cache, nthreads)
     return pd.DataFrame(
         {
             "ra": ra[keep],
@@ -465,6 +508,8 @@ def search_tile(
             "snr": g["snr"][keep],
             "scale_index": g["scale"][keep],
             "y0": (g["snr"] * sigma)[keep],
+            "y0_fixed": y0_fixed[iy, ix][keep].astype(np.float64),
+            "snr_fixed": snr_fixed[iy, ix][keep].astype(np.float64),
             "tile": np.full(int(keep.sum()), tile.index, dtype=np.int64),
         }
     )
