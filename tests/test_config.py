@@ -251,7 +251,9 @@ def test_misspelt_key(cfg):
 def test_unknown_top_level_key(cfg):
     cfg["sed"] = 1
     msg = problems_of(cfg)
-    known = "catalogues, cnn, compare, cutouts, detector, evaluation, kfold, masses, mf, results_dir, seed, sky"
+    known = (
+        "catalogues, cnn, compare, cutouts, detector, evaluation, kfold, masses, mf, results_dir, seed, sky"
+    )
     assert f"config key 'sed' is not a known key (known: {known})" in msg
 
 
