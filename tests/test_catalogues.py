@@ -331,6 +331,26 @@ def test_missing_column_fails_naming_the_file(tmp_path):
         )
 
 
+def test_unknown_position_error_is_kept_and_an_infinite_one_fails(tmp_path):
+    """NaN pos_err_arcmin (no matched validation entry of the class) passes into the catalogue;
+    an infinite one fails naming the file."""
+    paths = write_sky(tmp_path)
+    table, _ = io.read_table(paths["detections"])
+    err = table["pos_err_arcmin"].to_numpy(float).copy()
+    err[:2] = np.nan
+    write(paths["detections"], table.assign(pos_err_arcmin=err))
+    kwargs = {"stage": "dust", "detections": paths["detections"]}
+    steps.run_catalogue_detector(**kwargs, fits=tmp_path / "d.fits", parquet=tmp_path / "d.parquet")
+    out, _ = io.read_table(tmp_path / "d.parquet")
+    assert np.isnan(out["pos_err_arcmin"].to_numpy(float)).sum() == np.isin(
+        np.flatnonzero(np.isnan(err)), np.flatnonzero(np.isin(table["class"], ["cluster", "cluster_radio"]))
+    ).sum()
+    err[:2] = np.inf
+    write(paths["detections"], table.assign(pos_err_arcmin=err))
+    with pytest.raises(io.InputFileError, match=r"detections\.parquet: column pos_err_arcmin is infinite"):
+        steps.run_catalogue_detector(**kwargs, fits=tmp_path / "e.fits", parquet=tmp_path / "e.parquet")
+
+
 def test_nan_score_fails_naming_the_file(tmp_path):
     paths = write_sky(tmp_path)
     table, _ = io.read_table(paths["candidates"])

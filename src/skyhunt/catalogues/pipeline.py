@@ -80,9 +80,17 @@ CUTOUT_SCORE_UNITS["prob"] = "largest heat-map probability of a cluster entry (0
 
 
 def read_detections(path) -> pd.DataFrame:
-    """The detector's peaks; fail naming the file on a missing column, a NaN or an unknown class."""
+    """The detector's peaks; fail naming the file on a missing column, a NaN or an unknown class.
+
+    ``pos_err_arcmin`` may be NaN (unknown: no validation entry of the class matched an object,
+    as in tiny runs), but not infinite or negative.
+    """
     table = io.read_checked_table(path, DETECTION_COLUMNS)
-    check_finite(table, ("ra", "dec", "prob", "pos_err_arcmin"), path)
+    check_finite(table, ("ra", "dec", "prob"), path)
+    err = table["pos_err_arcmin"].to_numpy(float)
+    bad = np.isinf(err) | (err < 0)
+    if bad.any():
+        raise io.InputFileError(f"{path}: column pos_err_arcmin is infinite or negative in {bad.sum()} rows")
     unknown = sorted(set(table["class"].astype(str)) - set(DETECTOR_CLASSES))
     if unknown:
         raise io.InputFileError(f"{path}: unknown classes {unknown} (expected {list(DETECTOR_CLASSES)})")

@@ -57,7 +57,7 @@ def model_point_source_cl(sources, bands, point_sources, mf, components, footpri
     present = [p for p in POPULATIONS if p in components]
     if not present:
         return None
-    if sources is None or mf["noise_model"]["point_sources"] == "config":
+    if not sources or mf["noise_model"]["point_sources"] == "config":
         return noise.config_point_sources(bands, point_sources)
     catalogue = read_sources(sources, source_flux_columns(bands))
     catalogue = catalogue[catalogue["population"].isin(present)]
