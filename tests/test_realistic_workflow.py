@@ -25,7 +25,7 @@ def test_realistic_run_makes_every_product_and_uses_no_truth_catalogue(realistic
         assert ivar.min() > 0 and header["COMPNT"] == "ivar"
     assert (res / "mf" / "scan_transfer.fits").is_file()
     table1 = pd.read_csv(res / "tables" / "table1.csv")
-    assert list(table1["method"]) == ["mf", "cnn", "and", "prod", "learned"]
+    assert list(table1["method"]) == ["mf", "cnn", "detector", "and", "prod", "learned"]
     found = io.read_table(res / "mf" / "dust" / "point_sources.parquet")[0]
     assert len(found) and found["snr"].min() >= cfg["mf"]["point_sources"]["detect"]["snr_min"]
     log = (res / "logs" / "mf" / "matched_filter_dust.log").read_text()

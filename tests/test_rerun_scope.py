@@ -22,7 +22,10 @@ EDITS = {
     ("evaluation", "halos", "mass_bin_dex"): (0.3, ["completeness_mass", "selection_function"]),
     ("evaluation", "halos", "redshift_bin"): (0.2, ["completeness_redshift", "selection_function"]),
     ("evaluation", "bootstrap", "samples"): (50, ["table1", "mf_mass_metrics"]),
-    ("evaluation", "learned", "l2"): (0.5, ["ensembles"]),
+    ("evaluation", "learned", "l2"): (
+        0.5,
+        ["ensembles", "catalogue_ensembles", "catalogue_metrics", "catalogue_map"],
+    ),
     ("sky", "bands", 0, "noise_uk_arcmin"): (3.0, ["results/sky/components/noise_090.fits"]),
     ("sky", "bands", 2, "beam_fwhm_arcmin"): (1.0, ["cmb_map", "sz_maps", "source_maps", "dust_map"]),
     ("sky", "dust", "beta"): (1.5, ["dust_map"]),
@@ -31,8 +34,19 @@ EDITS = {
     # with the filter off (the default), its parameters are read by no job
     ("sky", "scan_filter", "taper_ell"): (300.0, []),
     ("mf", "detection", "snr_min"): (4.0, ["matched_filter"]),
-    ("mf", "matching", "radius_arcmin"): (1.5, ["match_mf", "mf_masses"]),
-    ("cutouts", "splits", "guard_arcmin"): (1.0, ["cutouts", "detector_objects", "train_detector", "detect"]),
+    ("mf", "matching", "radius_arcmin"): (1.5, ["match_mf", "mf_masses", "detector_cutout_scores"]),
+    ("cutouts", "splits", "guard_arcmin"): (
+        1.0,
+        [
+            "cutouts",
+            "detector_objects",
+            "train_detector",
+            "detect",
+            "catalogue_mf",
+            "mf_mass_metrics",
+            "mass_bias",
+        ],
+    ),
     ("cnn", "optimizer", "lr"): (0.02, ["train_cnn"]),
     ("evaluation", "edge_effect", "angles"): (4, ["edge_effect_scores"]),
     ("detector", "training", "lr"): (1e-3, ["train_detector"]),
