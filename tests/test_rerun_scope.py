@@ -21,7 +21,7 @@ EDITS = {
     ("sky", "sehgal2010", "timeout_s"): (5.0, []),
     ("evaluation", "halos", "mass_bin_dex"): (0.3, ["completeness_mass", "selection_function"]),
     ("evaluation", "halos", "redshift_bin"): (0.2, ["completeness_redshift", "selection_function"]),
-    ("evaluation", "bootstrap", "samples"): (50, ["table1", "mf_mass_metrics"]),
+    ("evaluation", "bootstrap", "samples"): (50, ["table1", "mf_mass_metrics", "cnn_mass_metrics"]),
     ("evaluation", "learned", "l2"): (0.5, ["ensembles"]),
     ("sky", "bands", 0, "noise_uk_arcmin"): (3.0, ["results/sky/components/noise_090.fits"]),
     ("sky", "bands", 2, "beam_fwhm_arcmin"): (1.0, ["cmb_map", "sz_maps", "source_maps", "dust_map"]),
@@ -36,6 +36,7 @@ EDITS = {
     ("cnn", "optimizer", "lr"): (0.02, ["train_cnn"]),
     ("evaluation", "edge_effect", "angles"): (4, ["edge_effect_scores"]),
     ("detector", "training", "lr"): (1e-3, ["train_detector"]),
+    ("masses", "cnn", "lr"): (1e-3, ["train_cnn_mass"]),
     ("detector", "peaks", "prob_min"): (0.1, ["detect"]),
     ("detector", "dusty_flux_min_mjy"): (8.0, ["detector_objects"]),
 }
