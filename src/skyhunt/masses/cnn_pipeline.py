@@ -232,7 +232,9 @@ def load_mass_model(model_path, accelerator: str = "auto") -> MassRegressor:
     try:
         module = MassRegressor.load_from_checkpoint(model_path, map_location="cpu")
     except Exception as err:
-        raise io.InputFileError(f"{model_path}: not a readable skyhunt mass-network checkpoint ({err})") from err
+        raise io.InputFileError(
+            f"{model_path}: not a readable skyhunt mass-network checkpoint ({err})"
+        ) from err
     return module.to("cuda" if Device.detect(accelerator).accelerator == "gpu" else "cpu")
 
 

@@ -213,5 +213,7 @@ def predict_ln_mass(module: MassRegressor, dataset: MassBatches, rows, batch_siz
     sigma = np.concatenate(sigma).astype(np.float64) if sigma else np.zeros(0)
     bad = ~(np.isfinite(mean) & np.isfinite(sigma))
     if bad.any():
-        raise ValueError(f"the model gives NaN or infinite masses for {int(bad.sum())} of {len(mean)} cutouts")
+        raise ValueError(
+            f"the model gives NaN or infinite masses for {int(bad.sum())} of {len(mean)} cutouts"
+        )
     return mean, sigma
