@@ -14,6 +14,7 @@ import json
 import numpy as np
 import pytest
 import torch
+from lightning.pytorch.callbacks import Callback
 
 from skyhunt import io
 from skyhunt.config import ConfigError, validate_config
@@ -261,3 +262,38 @@ def test_steps_must_be_whole_evaluation_periods():
     cfg["masses"]["cnn"].update(steps=610, eval_every_steps=50)
     with pytest.raises(ConfigError, match="masses.cnn.steps"):
         validate_config(cfg)
+
+
+class Kill(Callback):
+    """Stops the run like a kill after ``at`` training steps."""
+
+    def __init__(self, at):
+        self.at = at
+
+    def on_train_batch_end(self, trainer, module, outputs, batch, batch_idx):
+        if trainer.global_step >= self.at:
+            raise SystemExit("killed")
+
+
+def test_killed_training_resumes_identically(tmp_path, one_torch_thread):
+    short = dict(TRAINING, steps=30, eval_every_steps=10)
+    inputs = write_synthetic(tmp_path / "data")
+    whole = train_and_predict(inputs, tmp_path / "whole", short)
+    out = tmp_path / "killed"
+    with pytest.raises(SystemExit):
+        run_train_cnn_mass(
+            cnn_mass=short,
+            accelerator="cpu",
+            seed=3,
+            **inputs,
+            workdir=out / "checkpoints",
+            model=out / "model.ckpt",
+            history=out / "history.csv",
+            summary=out / "training.json",
+            callbacks=[Kill(15)],
+        )
+    assert torch.load(out / "checkpoints" / "last.ckpt", weights_only=True)["global_step"] == 10
+    assert not (out / "model.ckpt").exists()
+    resumed = train_and_predict(inputs, out, short)
+    for key in ("model", "history", "summary", "table"):
+        assert resumed[key].read_bytes() == whole[key].read_bytes(), key
