@@ -37,6 +37,7 @@ EDITS = {
     ("evaluation", "edge_effect", "angles"): (4, ["edge_effect_scores"]),
     ("detector", "training", "lr"): (1e-3, ["train_detector"]),
     ("masses", "cnn", "lr"): (1e-3, ["train_cnn_mass"]),
+    ("masses", "metrics", "snr_min"): (4.0, ["mf_mass_metrics", "mass_bias"]),
     ("detector", "peaks", "prob_min"): (0.1, ["detect"]),
     ("detector", "dusty_flux_min_mjy"): (8.0, ["detector_objects"]),
 }

@@ -141,7 +141,7 @@ rule cnn_mass_metrics:
     conda:
         "../../envs/skyhunt.yaml"
     params:
-        metrics=config["masses"]["metrics"],
+        metrics=pick(config["masses"]["metrics"], "m500c_bins", "z_bins"),
         bootstrap=config["evaluation"]["bootstrap"],
         seed=config["seed"],
     script:

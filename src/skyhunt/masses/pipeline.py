@@ -292,8 +292,8 @@ def run_cnn_mass_metrics(*, metrics: dict, bootstrap: dict, seed: int, table, su
     Parameters
     ----------
     metrics : dict
-        Config ``masses.metrics`` (``m500c_bins`` in M_sun, ``z_bins``; ``snr_min`` is not used:
-        every test positive cutout counts).
+        Config ``masses.metrics`` keys ``m500c_bins`` (M_sun) and ``z_bins`` (every test positive
+        cutout counts, whatever its SNR).
     bootstrap : dict
         Config ``evaluation.bootstrap`` (``samples``, ``interval``).
     seed : int
