@@ -61,4 +61,5 @@ rule all:
         rules.train_detector.output,
         rules.detect.output,
         rules.mf_mass_metrics.output,
+        rules.cnn_mass_metrics.output,
         rules.mass_bias.output,

@@ -104,6 +104,7 @@ def workflow_config() -> dict:
     det = cfg["detector"]
     det["patches"].update(npix=16, random_per_deg2=10.0)
     det["training"].update(batch_size=8, steps=20, eval_every_steps=10, log_every_steps=5)
+    cfg["masses"]["cnn"].update(hidden=16, batch_size=8, steps=20, eval_every_steps=10, log_every_steps=5)
     return cfg
 
 

@@ -21,7 +21,7 @@ EDITS = {
     ("sky", "sehgal2010", "timeout_s"): (5.0, []),
     ("evaluation", "halos", "mass_bin_dex"): (0.3, ["completeness_mass", "selection_function"]),
     ("evaluation", "halos", "redshift_bin"): (0.2, ["completeness_redshift", "selection_function"]),
-    ("evaluation", "bootstrap", "samples"): (50, ["table1", "mf_mass_metrics"]),
+    ("evaluation", "bootstrap", "samples"): (50, ["table1", "mf_mass_metrics", "cnn_mass_metrics"]),
     ("evaluation", "learned", "l2"): (
         0.5,
         ["ensembles", "catalogue_ensembles", "catalogue_metrics", "catalogue_map"],
@@ -50,6 +50,8 @@ EDITS = {
     ("cnn", "optimizer", "lr"): (0.02, ["train_cnn"]),
     ("evaluation", "edge_effect", "angles"): (4, ["edge_effect_scores"]),
     ("detector", "training", "lr"): (1e-3, ["train_detector"]),
+    ("masses", "cnn", "lr"): (1e-3, ["train_cnn_mass"]),
+    ("masses", "metrics", "snr_min"): (4.0, ["mf_mass_metrics", "mass_bias"]),
     ("detector", "peaks", "prob_min"): (0.1, ["detect"]),
     ("detector", "dusty_flux_min_mjy"): (8.0, ["detector_objects"]),
 }

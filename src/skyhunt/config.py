@@ -789,7 +789,7 @@ def _fold_problems(config: dict, bad_paths: set[str]) -> list[str]:
 
 def _detector_problems(config: dict) -> list[str]:
     """Rules of config detector: its class bands name bands of sky.bands, and its training steps
-    are whole evaluation periods."""
+    (and those of masses.cnn) are whole evaluation periods."""
     problems: list[str] = []
     names = [_get(b, "name") for b in _get(config, "sky", "bands") or []]
     for key in ("radio_band", "dusty_band"):
@@ -799,14 +799,15 @@ def _detector_problems(config: dict) -> list[str]:
                 f"config key 'detector.{key}': expected the name of a band in sky.bands "
                 f"({', '.join(map(str, names))}), got {band!r}"
             )
-    every = _get(config, "detector", "training", "eval_every_steps")
-    steps = _get(config, "detector", "training", "steps")
-    if _is_number(every) and _is_number(steps) and steps % every:
-        problems.append(
-            "config key 'detector.training.steps': expected a multiple of "
-            f"detector.training.eval_every_steps = {every} (validation and checkpoints happen every "
-            f"that many steps), got {steps}"
-        )
+    for section in (("detector", "training"), ("masses", "cnn")):
+        every = _get(config, *section, "eval_every_steps")
+        steps = _get(config, *section, "steps")
+        if _is_number(every) and _is_number(steps) and steps % every:
+            key = ".".join(section)
+            problems.append(
+                f"config key '{key}.steps': expected a multiple of {key}.eval_every_steps = {every} "
+                f"(validation and checkpoints happen every that many steps), got {steps}"
+            )
     return problems
 
 

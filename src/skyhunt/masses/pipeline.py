@@ -42,6 +42,9 @@ MASS_UNITS = {
     "m500c_true": "M_sun",
 }
 
+#: Columns of the CNN mass table that its metrics and figure read (no torch here).
+CNN_MASS_COLUMNS = ("cutout_id", "halo_id", "z", "m500c", "m500c_true", "split")
+
 #: Central probability of the m500c_lo / m500c_hi interval.
 MASS_INTERVAL = 0.68
 
@@ -234,8 +237,6 @@ def run_mf_mass_metrics(
     sel = metric_selection(masses, footprint, splits, metrics["snr_min"])
     used = masses[sel]
     ln_ratio = np.log(used["m500c"].to_numpy() / used["m500c_true"].to_numpy())
-    rng = component_rng(seed, "mass_bootstrap")
-    args = (bootstrap["samples"], bootstrap["interval"], rng)
     out = {
         "stage": meta.get("stage"),
         "eddington": meta.get("eddington"),
@@ -244,20 +245,37 @@ def run_mf_mass_metrics(
         "candidates": len(masses),
         "with_mass": int(np.isfinite(masses["m500c"]).sum()),
         "test_candidates": int(np.sum(split_of(masses["ra"].to_numpy(), fp, splits) == "test")),
+    }
+    rng = component_rng(seed, "mass_bootstrap")
+    out |= mass_statistics(ln_ratio, used, metrics, bootstrap, rng)
+    write_mass_summary(out, summary, f"test, SNR >= {metrics['snr_min']:g}")
+
+
+def mass_statistics(ln_ratio, used: pd.DataFrame, metrics: dict, bootstrap: dict, rng) -> dict:
+    """Bias and scatter of ``ln_ratio`` overall (``all``) and in the bins of ``masses.metrics``.
+
+    ``used`` holds the objects' true ``m500c_true`` (M_sun) and ``z``; the bootstrap draws from ``rng``.
+    """
+    args = (bootstrap["samples"], bootstrap["interval"], rng)
+    return {
         "all": bias_scatter(ln_ratio, *args),
         "by_m500c": binned(ln_ratio, used["m500c_true"].to_numpy(), metrics["m500c_bins"], *args),
         "by_z": binned(ln_ratio, used["z"].to_numpy(), metrics["z_bins"], *args),
         "interval": bootstrap["interval"],
         "bootstrap_samples": bootstrap["samples"],
     }
+
+
+def write_mass_summary(out: dict, summary, what: str) -> None:
+    """Write the metrics ``out`` as JSON to ``summary`` and log the overall bias and scatter."""
     with io.atomic_output(summary) as tmp, open(tmp, "w", encoding="utf-8") as f:
         json.dump(out, f, indent=2)
         f.write("\n")
     a = out["all"]
     if a["bias"] is not None:
         log.info(
-            "test, SNR >= %g: %d clusters, bias %.3f [%.3f, %.3f], scatter %.3f [%.3f, %.3f]",
-            metrics["snr_min"],
+            "%s: %d clusters, bias %.3f [%.3f, %.3f], scatter %.3f [%.3f, %.3f]",
+            what,
             a["n"],
             a["bias"],
             a["bias_lo"],
@@ -266,6 +284,35 @@ def run_mf_mass_metrics(
             a["scatter_lo"],
             a["scatter_hi"],
         )
+
+
+def run_cnn_mass_metrics(*, metrics: dict, bootstrap: dict, seed: int, table, summary) -> None:
+    """Bias and scatter of the CNN's ln(M_est / M_true) on the test positives, overall and in bins.
+
+    Parameters
+    ----------
+    metrics : dict
+        Config ``masses.metrics`` keys ``m500c_bins`` (M_sun) and ``z_bins`` (every test positive
+        cutout counts, whatever its SNR).
+    bootstrap : dict
+        Config ``evaluation.bootstrap`` (``samples``, ``interval``).
+    seed : int
+        Run seed (stream ``cnn_mass_bootstrap``).
+    table : path-like
+        The CNN mass table (rule ``cnn_masses``, columns of
+        :data:`skyhunt.masses.cnn_pipeline.CNN_MASS_UNITS`).
+    summary : path-like
+        Output JSON.
+    """
+    masses = read_masses(table, CNN_MASS_COLUMNS)
+    meta = io.read_table_meta(table)
+    used = masses[masses["split"].to_numpy() == "test"]
+    ln_ratio = np.log(used["m500c"].to_numpy() / used["m500c_true"].to_numpy())
+    if not np.all(np.isfinite(ln_ratio)):
+        raise io.InputFileError(f"table {table}: test masses that are not finite and positive")
+    out = {"stage": meta.get("stage"), "redshift": meta.get("redshift"), "trained_on": meta.get("trained_on")}
+    out |= mass_statistics(ln_ratio, used, metrics, bootstrap, component_rng(seed, "cnn_mass_bootstrap"))
+    write_mass_summary(out, summary, "CNN, test positives")
 
 
 def metric_selection(masses: pd.DataFrame, footprint: dict, splits: dict, snr_min: float) -> np.ndarray:

@@ -1,0 +1,298 @@
+"""The ``train_cnn_mass`` and ``cnn_masses`` rules: the CNN mass estimate (issue 16; beyond DeepSZ).
+
+Training state lives in ``workdir`` as the detector's does: ``fingerprint.json`` (config, seed,
+device, the inputs' SHA-256, library versions), ``last.ckpt`` at every evaluation and ``best.ckpt``
+(the lowest validation loss); a killed job resumes only under the same fingerprint
+(:func:`skyhunt.cnn.training.claim_directory`), and the history rows travel in the checkpoints
+(:class:`skyhunt.cnn.training.RungHistory`).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import lightning as L
+import numpy as np
+import pandas as pd
+import torch
+from lightning.pytorch.callbacks import ModelCheckpoint
+
+from skyhunt import io
+from skyhunt.cnn.data import band_statistics
+from skyhunt.cnn.training import Device, RungHistory, claim_directory, export_model, file_sha256
+from skyhunt.cutouts.arrays import check_index_matches, load_cutout_array
+from skyhunt.cutouts.readers import read_index
+from skyhunt.masses.regression import MassBatches, MassDataModule, MassRegressor, predict_ln_mass
+from skyhunt.sky.components import component_rng
+from skyhunt.sky.readers import read_halos
+
+log = logging.getLogger("skyhunt.masses")
+
+#: Columns of the CNN mass table and their units.
+CNN_MASS_UNITS = {
+    "cutout_id": "",
+    "halo_id": "(the cutout's qualifying halo)",
+    "z": "(true redshift of the halo, an input of the network)",
+    "m500c": "M_sun",
+    "sigma_ln_m500c": "(predicted standard deviation of ln M500c)",
+    "m500c_true": "M_sun",
+    "split": "",
+}
+
+#: Where the network's redshift comes from, for the outputs' metadata.
+REDSHIFT_NOTE = "true redshift of the cutout's qualifying halo (an input of the network), not a measured one"
+
+
+@dataclass(frozen=True)
+class Positives:
+    """The positive cutouts of one stage with their halo's redshift and true M500c (M_sun)."""
+
+    array: np.ndarray
+    index: pd.DataFrame
+    dataset: MassBatches
+    rows: dict  # split name -> row numbers of its positives
+    m500c: np.ndarray  # per row of the array; NaN on negatives
+    z: np.ndarray
+
+
+def read_positives(array, index, halos) -> Positives:
+    """The cutouts, the index and, for each positive cutout, its halo's z and M500c from ``halos``.
+
+    Raises
+    ------
+    skyhunt.io.InputFileError
+        Naming the file: a damaged or non-finite array, an index that does not match it or lacks
+        ``halo_id``, a positive whose halo is not in the halo table, or a halo whose M500c is not
+        finite and positive or whose redshift is not finite and non-negative.
+    """
+    cutouts = load_cutout_array(array)
+    table = read_index(index, ("cutout_id", "split", "dropped", "label", "halo_id"))
+    check_index_matches(table, cutouts, index, array)
+    halo = read_halos(halos, ("halo_id", "m500c", "z"))
+    positive = table["label"].to_numpy(bool)
+    at = pd.Index(halo["halo_id"].to_numpy()).get_indexer(table["halo_id"].to_numpy())
+    missing = np.flatnonzero(positive & (at < 0))
+    if missing.size:
+        raise io.InputFileError(
+            f"{index}: the halos of {missing.size} positive cutouts are not in {halos} "
+            f"(halo_id {table['halo_id'].to_numpy()[missing[:5]].tolist()})"
+        )
+    pick = np.where(positive, at, 0)
+    m500c = np.where(positive, halo["m500c"].to_numpy(float)[pick], np.nan)
+    z = np.where(positive, halo["z"].to_numpy(float)[pick], np.nan)
+    bad = positive & ~((m500c > 0) & np.isfinite(m500c) & (z >= 0) & np.isfinite(z))
+    if bad.any():
+        raise io.InputFileError(
+            f"{halos}: halos {table['halo_id'].to_numpy()[bad][:5].tolist()} of positive cutouts "
+            "have no finite positive m500c or finite non-negative z"
+        )
+    split = table["split"].to_numpy()
+    rows = {s: np.flatnonzero(positive & (split == s)) for s in ("train", "validation", "test")}
+    for s in ("train", "validation"):
+        if rows[s].size < 2:
+            raise io.InputFileError(f"{index}: the {s} split holds {rows[s].size} positive cutouts, need 2")
+    dataset = MassBatches(cutouts, np.nan_to_num(z), np.log(np.nan_to_num(m500c, nan=1.0)))
+    return Positives(cutouts, table, dataset, rows, m500c, z)
+
+
+def cnn_mass_fingerprint(cnn_mass: dict, seed: int, device: Device, inputs: dict) -> dict:
+    """Everything the trained mass network depends on, as a JSON-able dict."""
+    return {
+        "cnn_mass": cnn_mass,
+        "seed": seed,
+        "device": asdict(device),
+        "inputs": inputs,
+        "versions": {"torch": torch.__version__, "lightning": L.__version__},
+    }
+
+
+def run_train_cnn_mass(
+    *,
+    cnn_mass: dict,
+    accelerator: str,
+    seed: int,
+    array,
+    index,
+    halos,
+    workdir,
+    model,
+    history,
+    summary,
+    callbacks=(),
+) -> None:
+    """Train the mass network on the training split's positive cutouts; keep the best validation loss.
+
+    Parameters
+    ----------
+    cnn_mass : dict
+        Config ``masses.cnn``: ``hidden``, ``batch_size``, ``steps``, ``eval_every_steps``,
+        ``log_every_steps``, ``lr``, ``weight_decay``, ``augment``.
+    accelerator : str
+        Config ``cnn.accelerator``.
+    seed : int
+        Run seed (the network's stream ``cnn_mass``).
+    array, index, halos : path-like
+        The evaluation stage's cutouts, the cutout index and the halo table (M500c, z).
+    workdir : path-like
+        Training state, kept between runs and reused only under the same fingerprint.
+    model, history, summary : path-like
+        Outputs: the best weights as a minimal Lightning checkpoint
+        (``MassRegressor.load_from_checkpoint``), the CSV of losses (batch, split, loss) and JSON.
+    callbacks : sequence of lightning.Callback
+        Extra callbacks (monitoring; a test uses one to kill a run).
+    """
+    t, workdir = cnn_mass, Path(workdir)
+    device = Device.detect(accelerator)
+    data = read_positives(array, index, halos)
+    inputs = {name: file_sha256(p) for name, p in (("array", array), ("index", index), ("halos", halos))}
+    claim_directory(workdir, cnn_mass_fingerprint(t, seed, device, inputs), "CNN masses")
+    train, validation = data.rows["train"], data.rows["validation"]
+    stream = int(component_rng(seed, "cnn_mass").integers(2**31))
+    L.seed_everything(stream, workers=True, verbose=False)
+    mean, std = band_statistics(data.array, train)
+    z, ln_m = data.z[train], np.log(data.m500c[train])
+    module = MassRegressor(
+        data.array.shape[1],
+        t["hidden"],
+        mean.tolist(),
+        std.tolist(),
+        float(z.mean()),
+        float(max(z.std(), 1e-3)),
+        float(ln_m.mean()),
+        float(max(ln_m.std(), 1e-3)),
+        t,
+    )
+    best = ModelCheckpoint(
+        dirpath=workdir,
+        filename="best",
+        monitor="val_loss",
+        mode="min",
+        save_top_k=1,
+        save_on_train_epoch_end=True,
+    )
+    last = ModelCheckpoint(
+        dirpath=workdir, filename="last", enable_version_counter=False, save_on_train_epoch_end=True
+    )
+    rows = RungHistory(metrics=("loss",))
+    trainer = L.Trainer(
+        max_epochs=t["steps"] // t["eval_every_steps"],
+        accelerator=device.accelerator,
+        devices=1,
+        precision=device.precision,
+        deterministic=True,
+        callbacks=[best, last, rows, *callbacks],
+        logger=rows,
+        log_every_n_steps=t["log_every_steps"],
+        num_sanity_val_steps=0,
+        enable_model_summary=False,
+        enable_progress_bar=False,
+        default_root_dir=workdir,
+    )
+    resume = workdir / "last.ckpt"
+    t0 = time.perf_counter()
+    n_par = sum(p.numel() for p in module.parameters())
+    log.info(
+        "%s mass network (%d parameters) on %s (%s): %d training, %d validation positives",
+        "resuming the" if resume.exists() else "training a",
+        n_par,
+        device.accelerator,
+        device.precision,
+        train.size,
+        validation.size,
+    )
+    batches = MassDataModule(data.dataset, train, validation, t, stream)
+    trainer.fit(module, datamodule=batches, ckpt_path=resume if resume.exists() else None)
+    record = {
+        "steps": int(trainer.global_step),
+        "best_validation_loss": float(best.best_model_score),
+        "best_checkpoint": Path(best.best_model_path).name,
+        "train_positives": int(train.size),
+        "validation_positives": int(validation.size),
+        "redshift": REDSHIFT_NOTE,
+    }
+    log.info(
+        "%d steps in %.1f s; best validation Gaussian NLL %.4f",
+        record["steps"],
+        time.perf_counter() - t0,
+        record["best_validation_loss"],
+    )
+    export_model(best.best_model_path, model, record)
+    with io.atomic_output(history) as tmp:
+        rows.table().to_csv(tmp, index=False)
+    with io.atomic_output(summary) as tmp:
+        tmp.write_text(json.dumps({**record, "device": asdict(device)}, indent=1))
+
+
+def load_mass_model(model_path, accelerator: str = "auto") -> MassRegressor:
+    """The network of ``train_cnn_mass``, on the GPU if ``accelerator`` allows one, else the CPU."""
+    try:
+        module = MassRegressor.load_from_checkpoint(model_path, map_location="cpu")
+    except Exception as err:
+        raise io.InputFileError(
+            f"{model_path}: not a readable skyhunt mass-network checkpoint ({err})"
+        ) from err
+    return module.to("cuda" if Device.detect(accelerator).accelerator == "gpu" else "cpu")
+
+
+def run_cnn_masses(
+    *, accelerator: str, batch_size: int, stage: str, model, array, index, halos, table
+) -> None:
+    """Mass of the qualifying halo of every validation and test positive cutout, from the network.
+
+    Parameters
+    ----------
+    accelerator : str
+        Config ``cnn.accelerator``.
+    batch_size : int
+        Cutouts per forward pass (config ``masses.cnn.batch_size``).
+    stage : str
+        The noise stage of ``array`` (config ``evaluation.stage``).
+    model : path-like
+        Checkpoint of ``train_cnn_mass``.
+    array, index, halos : path-like
+        The stage's cutouts, the cutout index and the halo table.
+    table : path-like
+        Output Parquet table (:data:`CNN_MASS_UNITS`), validation then test positives in index order.
+
+    Raises
+    ------
+    skyhunt.io.InputFileError
+        Naming the file: as :func:`read_positives`, an unreadable model, one trained on another
+        number of bands, or non-finite predictions.
+    """
+    module = load_mass_model(model, accelerator)
+    data = read_positives(array, index, halos)
+    if data.array.shape[1] != module.hparams.bands:
+        raise io.InputFileError(
+            f"{model} was trained on {module.hparams.bands} bands, but {array} holds "
+            f"{data.array.shape[1]}; rerun train_cnn_mass"
+        )
+    rows = np.concatenate([data.rows["validation"], data.rows["test"]])
+    try:
+        ln_m, sigma = predict_ln_mass(module, data.dataset, rows, batch_size)
+    except ValueError as err:
+        raise io.InputFileError(f"{model}: on the cutouts of {array}, {err}") from err
+    columns = {
+        "cutout_id": data.index["cutout_id"].to_numpy()[rows],
+        "halo_id": data.index["halo_id"].to_numpy(np.int64)[rows],
+        "z": data.z[rows],
+        "m500c": np.exp(ln_m),
+        "sigma_ln_m500c": sigma,
+        "m500c_true": data.m500c[rows],
+        "split": data.index["split"].to_numpy()[rows],
+    }
+    meta = {"stage": stage, "redshift": REDSHIFT_NOTE, "trained_on": "positive cutouts of the train split"}
+    io.write_table(table, columns, CNN_MASS_UNITS, meta=meta)
+    test = columns["split"] == "test"
+    ln_ratio = ln_m[test] - np.log(columns["m500c_true"][test])
+    log.info(
+        "%d validation and %d test positives; test ln(M_est / M_true): mean %.3f, std %.3f",
+        data.rows["validation"].size,
+        data.rows["test"].size,
+        ln_ratio.mean() if ln_ratio.size else np.nan,
+        ln_ratio.std(ddof=1) if ln_ratio.size > 1 else np.nan,
+    )
