@@ -342,9 +342,13 @@ def test_unknown_position_error_is_kept_and_an_infinite_one_fails(tmp_path):
     kwargs = {"stage": "dust", "detections": paths["detections"]}
     steps.run_catalogue_detector(**kwargs, fits=tmp_path / "d.fits", parquet=tmp_path / "d.parquet")
     out, _ = io.read_table(tmp_path / "d.parquet")
-    assert np.isnan(out["pos_err_arcmin"].to_numpy(float)).sum() == np.isin(
-        np.flatnonzero(np.isnan(err)), np.flatnonzero(np.isin(table["class"], ["cluster", "cluster_radio"]))
-    ).sum()
+    assert (
+        np.isnan(out["pos_err_arcmin"].to_numpy(float)).sum()
+        == np.isin(
+            np.flatnonzero(np.isnan(err)),
+            np.flatnonzero(np.isin(table["class"], ["cluster", "cluster_radio"])),
+        ).sum()
+    )
     err[:2] = np.inf
     write(paths["detections"], table.assign(pos_err_arcmin=err))
     with pytest.raises(io.InputFileError, match=r"detections\.parquet: column pos_err_arcmin is infinite"):
