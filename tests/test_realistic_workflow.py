@@ -17,7 +17,7 @@ RERUN = ("cmb_map", "sz_maps", "source_maps", "dust_map", "depth_map", "noise_ma
 
 
 @pytest.mark.slow
-def test_realistic_run_makes_every_product_and_uses_no_truth_catalogue(realistic_run):
+def test_realistic_run_makes_its_instrument_products_and_uses_no_truth_catalogue(realistic_run):
     cfg, d = realistic_run
     res = d / "results"
     for band in cfg["sky"]["bands"]:

@@ -24,6 +24,8 @@ FIGURES = (
     "completeness_redshift",
     "selection_function",
     "mass_bias",
+    "completeness_purity",
+    "catalogue_map",
 )
 
 
