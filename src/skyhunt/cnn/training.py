@@ -448,6 +448,68 @@ def export_model(checkpoint, model_path, record: dict) -> None:
         tmp.write_bytes(buffer.getvalue())
 
 
+def step_trainer(workdir: Path, device: Device, training: dict, callbacks=()):
+    """A deterministic trainer of ``steps // eval_every_steps`` epochs that keeps, in ``workdir``,
+    the best checkpoint (lowest ``val_loss``) and the last one (to resume from), and records
+    the loss history (the detector and the CNN mass network).
+
+    Parameters
+    ----------
+    workdir : Path
+        The training's scratch directory (already claimed with :func:`claim_directory`).
+    device : Device
+    training : dict
+        Config with ``steps``, ``eval_every_steps`` and ``log_every_steps``.
+    callbacks : sequence of Callback
+        Extra callbacks (tests use one to kill a run mid-way).
+
+    Returns
+    -------
+    trainer : lightning.Trainer
+    best : ModelCheckpoint
+        Its ``best_model_path`` and ``best_model_score`` after ``fit``.
+    rows : RungHistory
+        The logged losses (``rows.table()``).
+    """
+    best = ModelCheckpoint(
+        dirpath=workdir,
+        filename="best",
+        monitor="val_loss",
+        mode="min",
+        save_top_k=1,
+        save_on_train_epoch_end=True,
+    )
+    last = ModelCheckpoint(
+        dirpath=workdir, filename="last", enable_version_counter=False, save_on_train_epoch_end=True
+    )
+    rows = RungHistory(metrics=("loss",))
+    trainer = L.Trainer(
+        max_epochs=training["steps"] // training["eval_every_steps"],
+        accelerator=device.accelerator,
+        devices=1,
+        precision=device.precision,
+        deterministic=True,
+        callbacks=[best, last, rows, *callbacks],
+        logger=rows,
+        log_every_n_steps=training["log_every_steps"],
+        num_sanity_val_steps=0,
+        enable_model_summary=False,
+        enable_progress_bar=False,
+        default_root_dir=workdir,
+    )
+    return trainer, best, rows
+
+
+def write_training_outputs(best: ModelCheckpoint, rows, record: dict, device: dict, model, history, summary):
+    """The outputs of a :func:`step_trainer` run: the best weights (:func:`export_model`), the loss
+    history (CSV) and the summary (JSON: ``record`` and the device), each atomically."""
+    export_model(best.best_model_path, model, record)
+    with io.atomic_output(history) as tmp:
+        rows.table().to_csv(tmp, index=False)
+    with io.atomic_output(summary) as tmp:
+        tmp.write_text(json.dumps({**record, "device": device}, indent=1))
+
+
 def _rung_history(rung_dir: Path, ratio: int, offset: int) -> pd.DataFrame:
     """The rung's ``history.csv`` as rows of :data:`HISTORY_COLUMNS`; ``offset`` batches ran before it."""
     out = pd.read_csv(rung_dir / "history.csv")

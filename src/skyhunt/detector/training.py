@@ -12,7 +12,6 @@ batch depends only on (seed, epoch), so a resumed run gives the bytes of an unin
 
 from __future__ import annotations
 
-import json
 import logging
 import time
 from dataclasses import asdict
@@ -21,12 +20,10 @@ from pathlib import Path
 import lightning as L
 import numpy as np
 import torch
-from lightning.pytorch.callbacks import ModelCheckpoint
 
-from skyhunt import io
 from skyhunt.cnn.data import band_statistics
 from skyhunt.cnn.module import model_summary
-from skyhunt.cnn.training import Device, RungHistory, claim_directory, export_model, file_sha256
+from skyhunt.cnn.training import Device, claim_directory, file_sha256, step_trainer, write_training_outputs
 from skyhunt.detector.data import PatchDataModule, Patches
 from skyhunt.detector.module import HeatmapDetector
 from skyhunt.detector.objects import CLASSES
@@ -113,32 +110,7 @@ def train_detector(
     module = HeatmapDetector(
         detector["architecture"], train.images.shape[1], len(CLASSES), mean.tolist(), std.tolist(), t
     )
-    best = ModelCheckpoint(
-        dirpath=workdir,
-        filename="best",
-        monitor="val_loss",
-        mode="min",
-        save_top_k=1,
-        save_on_train_epoch_end=True,
-    )
-    last = ModelCheckpoint(
-        dirpath=workdir, filename="last", enable_version_counter=False, save_on_train_epoch_end=True
-    )
-    rows = RungHistory(metrics=("loss",))
-    trainer = L.Trainer(
-        max_epochs=t["steps"] // t["eval_every_steps"],
-        accelerator=device.accelerator,
-        devices=1,
-        precision=device.precision,
-        deterministic=True,
-        callbacks=[best, last, rows, *callbacks],
-        logger=rows,
-        log_every_n_steps=t["log_every_steps"],
-        num_sanity_val_steps=0,
-        enable_model_summary=False,
-        enable_progress_bar=False,
-        default_root_dir=workdir,
-    )
+    trainer, best, rows = step_trainer(workdir, device, t, callbacks)
     resume = workdir / "last.ckpt"
     t0 = time.perf_counter()
     if resume.exists():
@@ -170,8 +142,4 @@ def train_detector(
         seconds,
         record["best_validation_loss"],
     )
-    export_model(best.best_model_path, model, record)
-    with io.atomic_output(history) as tmp:
-        rows.table().to_csv(tmp, index=False)
-    with io.atomic_output(summary) as tmp:
-        tmp.write_text(json.dumps({**record, "device": fingerprint["device"]}, indent=1))
+    write_training_outputs(best, rows, record, fingerprint["device"], model, history, summary)

@@ -9,7 +9,6 @@ device, the inputs' SHA-256, library versions), ``last.ckpt`` at every evaluatio
 
 from __future__ import annotations
 
-import json
 import logging
 import time
 from dataclasses import asdict, dataclass
@@ -19,11 +18,10 @@ import lightning as L
 import numpy as np
 import pandas as pd
 import torch
-from lightning.pytorch.callbacks import ModelCheckpoint
 
 from skyhunt import io
 from skyhunt.cnn.data import band_statistics
-from skyhunt.cnn.training import Device, RungHistory, claim_directory, export_model, file_sha256
+from skyhunt.cnn.training import Device, claim_directory, file_sha256, step_trainer, write_training_outputs
 from skyhunt.cutouts.arrays import check_index_matches, load_cutout_array
 from skyhunt.cutouts.readers import read_index
 from skyhunt.masses.regression import MassBatches, MassDataModule, MassRegressor, predict_ln_mass
@@ -166,32 +164,7 @@ def run_train_cnn_mass(
         float(max(ln_m.std(), 1e-3)),
         t,
     )
-    best = ModelCheckpoint(
-        dirpath=workdir,
-        filename="best",
-        monitor="val_loss",
-        mode="min",
-        save_top_k=1,
-        save_on_train_epoch_end=True,
-    )
-    last = ModelCheckpoint(
-        dirpath=workdir, filename="last", enable_version_counter=False, save_on_train_epoch_end=True
-    )
-    rows = RungHistory(metrics=("loss",))
-    trainer = L.Trainer(
-        max_epochs=t["steps"] // t["eval_every_steps"],
-        accelerator=device.accelerator,
-        devices=1,
-        precision=device.precision,
-        deterministic=True,
-        callbacks=[best, last, rows, *callbacks],
-        logger=rows,
-        log_every_n_steps=t["log_every_steps"],
-        num_sanity_val_steps=0,
-        enable_model_summary=False,
-        enable_progress_bar=False,
-        default_root_dir=workdir,
-    )
+    trainer, best, rows = step_trainer(workdir, device, t, callbacks)
     resume = workdir / "last.ckpt"
     t0 = time.perf_counter()
     n_par = sum(p.numel() for p in module.parameters())
@@ -220,11 +193,7 @@ def run_train_cnn_mass(
         time.perf_counter() - t0,
         record["best_validation_loss"],
     )
-    export_model(best.best_model_path, model, record)
-    with io.atomic_output(history) as tmp:
-        rows.table().to_csv(tmp, index=False)
-    with io.atomic_output(summary) as tmp:
-        tmp.write_text(json.dumps({**record, "device": asdict(device)}, indent=1))
+    write_training_outputs(best, rows, record, asdict(device), model, history, summary)
 
 
 def load_mass_model(model_path, accelerator: str = "auto") -> MassRegressor:
