@@ -28,6 +28,8 @@ from skyhunt.catalogues.metrics import (
 from skyhunt.cutouts.grid import CutoutGeometry, Grid
 from skyhunt.cutouts.layout import split_of
 from skyhunt.cutouts.readers import GRID_COLUMNS, read_index
+from skyhunt.detector.objects import CLASSES as DETECTOR_CLASSES
+from skyhunt.detector.objects import CLUSTER_CLASSES
 from skyhunt.evaluation.pipeline import read_thresholds
 from skyhunt.mf.matching import CUTOUT_SNR_UNITS, cutout_snr
 from skyhunt.mf.readers import read_candidates
@@ -38,9 +40,6 @@ from skyhunt.sky.readers import read_halos
 
 log = logging.getLogger("skyhunt.catalogues")
 
-#: Detector classes (config ``detector.classes``, fixed order) and those that are clusters.
-DETECTOR_CLASSES = ("cluster", "radio", "dusty", "cluster_radio")
-CLUSTER_CLASSES = ("cluster", "cluster_radio")
 
 #: Columns of the detector's heat-map peaks (``results/detector/<stage>/detections.parquet``).
 DETECTION_COLUMNS = (
