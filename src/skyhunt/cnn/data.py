@@ -216,3 +216,28 @@ class CutoutDataModule(L.LightningDataModule):
     def val_dataloader(self):
         rows = oversampled(self.val_pos, self.val_neg, self.ratio, self.seed)
         return DataLoader(self.dataset, batch_size=None, sampler=in_batches(rows, self.batch_size))
+
+
+class UniformSampler(Sampler):
+    """Batches of ``rows`` drawn uniformly with replacement, with a flip/rotation code per cutout.
+
+    Epoch ``e`` uses the stream ``(seed, e)``, so a resumed run draws the batches an
+    uninterrupted one would.
+    """
+
+    def __init__(self, rows, batch_size: int, n_batches: int, seed: int, augment: bool):
+        self.rows, self.batch_size, self.n_batches = np.asarray(rows), batch_size, n_batches
+        self.seed, self.augment, self.epoch = seed, augment, 0
+
+    def set_epoch(self, epoch: int) -> None:
+        """Select the random stream of ``epoch`` (Lightning calls this at each epoch start)."""
+        self.epoch = epoch
+
+    def __len__(self) -> int:
+        return self.n_batches
+
+    def __iter__(self):
+        rng = np.random.default_rng([self.seed, self.epoch])
+        for _ in range(self.n_batches):
+            rows = self.rows[rng.integers(len(self.rows), size=self.batch_size)]
+            yield rows, (rng.integers(8, size=self.batch_size) if self.augment else None)

@@ -353,18 +353,7 @@ def _run_rung(cnn, seed, ratio, data, rung_dir: Path, previous, device, progress
         )
     else:
         module = CutoutClassifier.load_from_checkpoint(previous, map_location="cpu")
-    best = ModelCheckpoint(
-        dirpath=rung_dir,
-        filename="best",
-        monitor="val_loss",
-        mode="min",
-        save_top_k=1,
-        save_on_train_epoch_end=True,
-    )
-    # no monitor: last.ckpt at every evaluation, after `best` has updated (its state is in it)
-    last = ModelCheckpoint(
-        dirpath=rung_dir, filename="last", enable_version_counter=False, save_on_train_epoch_end=True
-    )
+    best, last = best_and_last(rung_dir)
     stopper = EarlyStopping(
         monitor="val_loss",
         mode="min",
@@ -448,6 +437,24 @@ def export_model(checkpoint, model_path, record: dict) -> None:
         tmp.write_bytes(buffer.getvalue())
 
 
+def best_and_last(dirpath: Path) -> tuple[ModelCheckpoint, ModelCheckpoint]:
+    """The two checkpoints of a training in ``dirpath``: ``best.ckpt`` (lowest ``val_loss``) and
+    ``last.ckpt``, written at every evaluation after ``best`` has updated (its state is in it),
+    to resume from."""
+    best = ModelCheckpoint(
+        dirpath=dirpath,
+        filename="best",
+        monitor="val_loss",
+        mode="min",
+        save_top_k=1,
+        save_on_train_epoch_end=True,
+    )
+    last = ModelCheckpoint(
+        dirpath=dirpath, filename="last", enable_version_counter=False, save_on_train_epoch_end=True
+    )
+    return best, last
+
+
 def step_trainer(workdir: Path, device: Device, training: dict, callbacks=()):
     """A deterministic trainer of ``steps // eval_every_steps`` epochs that keeps, in ``workdir``,
     the best checkpoint (lowest ``val_loss``) and the last one (to resume from), and records
@@ -471,17 +478,7 @@ def step_trainer(workdir: Path, device: Device, training: dict, callbacks=()):
     rows : RungHistory
         The logged losses (``rows.table()``).
     """
-    best = ModelCheckpoint(
-        dirpath=workdir,
-        filename="best",
-        monitor="val_loss",
-        mode="min",
-        save_top_k=1,
-        save_on_train_epoch_end=True,
-    )
-    last = ModelCheckpoint(
-        dirpath=workdir, filename="last", enable_version_counter=False, save_on_train_epoch_end=True
-    )
+    best, last = best_and_last(workdir)
     rows = RungHistory(metrics=("loss",))
     trainer = L.Trainer(
         max_epochs=training["steps"] // training["eval_every_steps"],

@@ -20,9 +20,9 @@ import lightning as L
 import numpy as np
 import pandas as pd
 import torch
-from torch.utils.data import DataLoader, Dataset, Sampler
+from torch.utils.data import DataLoader, Dataset
 
-from skyhunt.cnn.data import dihedral, in_batches
+from skyhunt.cnn.data import UniformSampler, dihedral, in_batches
 from skyhunt.cutouts.extract import PatchInterpolator, extract_cutouts
 from skyhunt.cutouts.grid import ARCMIN, CutoutGeometry, fits_inside, tan_deproject, tan_project
 from skyhunt.detector.objects import CLASSES, unit_vectors
@@ -177,35 +177,6 @@ class PatchBatches(Dataset):
         )
 
 
-class RandomBatches(Sampler):
-    """Batches of patch rows drawn uniformly with replacement; epoch ``e`` uses the stream (seed, e).
-
-    Parameters
-    ----------
-    n_patches, batch_size, n_batches : int
-    seed : int
-    augment : bool
-        A random flip/rotation code per patch.
-    """
-
-    def __init__(self, n_patches: int, batch_size: int, n_batches: int, seed: int, augment: bool):
-        self.n, self.batch_size, self.n_batches = n_patches, batch_size, n_batches
-        self.seed, self.augment, self.epoch = seed, augment, 0
-
-    def set_epoch(self, epoch: int) -> None:
-        """Select the random stream of ``epoch`` (Lightning calls this at each epoch start)."""
-        self.epoch = epoch
-
-    def __len__(self) -> int:
-        return self.n_batches
-
-    def __iter__(self):
-        rng = np.random.default_rng([self.seed, self.epoch])
-        for _ in range(self.n_batches):
-            rows = rng.integers(self.n, size=self.batch_size)
-            yield rows, (rng.integers(8, size=self.batch_size) if self.augment else None)
-
-
 class PatchDataModule(L.LightningDataModule):
     """Training batches from the training patches, the fixed validation patches for monitoring.
 
@@ -233,9 +204,8 @@ class PatchDataModule(L.LightningDataModule):
 
     def train_dataloader(self):
         t = self.training
-        sampler = RandomBatches(
-            len(self.train_set.images), t["batch_size"], t["eval_every_steps"], self.seed, t["augment"]
-        )
+        rows = np.arange(len(self.train_set.images))
+        sampler = UniformSampler(rows, t["batch_size"], t["eval_every_steps"], self.seed, t["augment"])
         return DataLoader(self.train_set, batch_size=None, sampler=sampler)
 
     def val_dataloader(self):
