@@ -35,6 +35,7 @@ include: "workflow/rules/compare.smk"
 include: "workflow/rules/kfold.smk"
 include: "workflow/rules/detector.smk"
 include: "workflow/rules/masses.smk"
+include: "workflow/rules/selection.smk"
 
 
 rule all:
@@ -63,3 +64,6 @@ rule all:
         rules.mf_mass_metrics.output,
         rules.cnn_mass_metrics.output,
         rules.mass_bias.output,
+        f"{RESULTS}/selection/main/summary.json",
+        rules.injection_completeness.output,
+        rules.mass_limit_map.output,

@@ -611,6 +611,27 @@ def _semantic_problems(config: dict, bad_paths: set[str]) -> list[str]:
     for pop in ("radio", "ir"):
         base = ("sky", "point_sources", "populations", pop)
         ordered((*base, "s_min_mjy"), (*base, "s_max_mjy"), "the lowest flux below the highest")
+    sel = ("selection", "grid")
+    ordered((*sel, "m500c_min"), (*sel, "m500c_max"), "the grid's lowest M500c below its highest")
+    ordered(
+        ("selection", "batches"),
+        ("selection", "study_batches"),
+        "the study to hold the default batches",
+        strict=False,
+    )
+    z_edges = _get(config, *sel, "z_edges")
+    z_ref = _get(config, "selection", "mass_limit", "z")
+    if (
+        isinstance(z_edges, list)
+        and z_edges
+        and _is_number(z_ref)
+        and not {"selection.grid.z_edges", "selection.mass_limit.z"} & bad_paths
+        and not z_edges[0] <= z_ref < z_edges[-1]
+    ):
+        problems.append(
+            f"config key 'selection.mass_limit.z': expected a redshift inside selection.grid.z_edges "
+            f"[{z_edges[0]!r}, {z_edges[-1]!r}), got {z_ref!r}"
+        )
     ordered(
         ("sky", "halos", "m_vir_min"),
         ("sky", "point_sources", "halo_hosted_radio", "m_vir_min"),

@@ -288,3 +288,25 @@ def kfold_missing(wildcards):
 
 def kfold_inputs(name):
     return [os.path.join(kfold_dirs()[k], name) for k in kfold_folds()]
+
+
+# The injection-based selection function (selection.smk): its batches, and the MF's threshold.
+SELECTION_DESIGNS = {
+    "main": config["selection"]["batches"],
+    "study": config["selection"]["study_batches"],
+}
+
+
+def selection_batches(wildcards):
+    """Input function: the injection tables of the {design} wildcard's batches (main or study)."""
+    return [
+        f"{RESULTS}/selection/injections/batch_{b}.parquet"
+        for b in range(SELECTION_DESIGNS[wildcards.design])
+    ]
+
+
+def selection_thresholds(wildcards):
+    """Named input: thresholds.json when the MF's threshold is its validation threshold."""
+    if config["selection"]["mf_snr_threshold"] is not None:
+        return {}
+    return {"thresholds": f"{RESULTS}/ensembles/thresholds.json"}

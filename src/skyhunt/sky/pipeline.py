@@ -251,8 +251,45 @@ def run_sz_maps(
     """
     pixels = _footprint_pixels(footprint, nside)
     table = read_halos(halos, HALO_SZ_COLUMNS)
-    painted: dict[tuple, tuple] = {}
+    maps = sz_band_maps(table, nside, pixels, bands, truncation_r500, relativistic_tsz)
     for band, tpath, kpath in zip(bands, tsz, ksz, strict=True):
+        tsz_values, ksz_values = maps[band["name"]]
+        write_band_map(tpath, pixels, tsz_values, nside, band, "tsz")
+        write_band_map(kpath, pixels, ksz_values, nside, band, "ksz")
+
+
+def sz_band_maps(
+    table, nside: int, pixels: np.ndarray, bands: list, truncation_r500: float, relativistic_tsz: bool
+) -> dict:
+    """Thermal and kinematic SZ of a halo table in every band, each through its band's beam, µK_CMB.
+
+    The sky's one SZ painting (:func:`skyhunt.sky.sz.paint_y_and_tau_v`, once per distinct
+    beam), used by :func:`run_sz_maps` and by the injected clusters of
+    :mod:`skyhunt.selection.inject`.
+
+    Parameters
+    ----------
+    table : pandas.DataFrame
+        Halos with the columns of :data:`skyhunt.sky.readers.HALO_SZ_COLUMNS`.
+    nside : int
+        HEALPix resolution.
+    pixels : ndarray of int
+        Sorted RING pixels to paint.
+    bands : list of dict
+        ``sky.bands`` entries (``name``, ``freq_ghz``, beam keys).
+    truncation_r500 : float
+        Profile truncation radius in units of R500.
+    relativistic_tsz : bool
+        Config ``sky.halos.relativistic_tsz``.
+
+    Returns
+    -------
+    dict
+        Band name to (tSZ, kSZ) values at ``pixels``, µK_CMB.
+    """
+    painted: dict[tuple, tuple] = {}
+    out = {}
+    for band in bands:
         key = beam_key(band)
         if key not in painted:
             t0 = time.perf_counter()
@@ -272,8 +309,8 @@ def run_sz_maps(
             tsz_values = relativistic_tsz_map(y, y_theta, band["freq_ghz"])
         else:
             tsz_values = components.tsz_map(y, band["freq_ghz"])
-        write_band_map(tpath, pixels, tsz_values, nside, band, "tsz")
-        write_band_map(kpath, pixels, ksz_values, nside, band, "ksz")
+        out[band["name"]] = tsz_values, ksz_values
+    return out
 
 
 def run_source_maps(*, footprint: dict, nside: int, bands: list, sources, ir: list, radio: list) -> None:

@@ -1,0 +1,368 @@
+"""Selection function by injection (issue 16): the injections, the completeness and its products."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+
+import healpy as hp
+import numpy as np
+import pytest
+from astropy.io import fits
+
+from skyhunt import io
+from skyhunt.selection import completeness as comp
+from skyhunt.selection import masslimit, pipeline
+from skyhunt.selection.files import CompletenessGrid, read_completeness, write_completeness
+from skyhunt.selection.inject import draw_positions
+from skyhunt.sky import components
+from skyhunt.sky.footprint import Footprint
+from skyhunt.sky.pipeline import write_band_map
+from skyhunt.sky.spectra import T_CMB_K, tsz_spectrum
+from tests.conftest import small_config
+
+N_INJECT = 5
+#: A HEALPix pixel at nside 1024 (3.4'): peaks of clusters sampled this coarsely move by up to half of one.
+MATCH_ARCMIN = 3.5
+
+
+def _sha256(path) -> str:
+    return hashlib.sha256(open(path, "rb").read()).hexdigest()
+
+
+@pytest.fixture(scope="module")
+def injected_run(tmp_path_factory):
+    """One batch of injections into white-noise maps (nside 1024, 3 x 3 deg), the MF run on them.
+
+    The MF step is wrapped so that the test sees the injected maps it was given."""
+    tmp = tmp_path_factory.mktemp("inject")
+    cfg = small_config(size_deg=3.0)
+    sky = cfg["sky"]
+    fp = Footprint.from_config(sky["footprint"])
+    pixels = fp.pixels(sky["nside"])
+    rng = np.random.default_rng(3)
+    maps = []
+    for band in sky["bands"]:
+        path = tmp / f"cmb_tsz_{band['name']}.fits"
+        write_band_map(
+            path,
+            pixels,
+            components.noise_map(band["noise_uk_arcmin"], sky["nside"], pixels.size, rng),
+            sky["nside"],
+            band,
+            "cmb_tsz",
+        )
+        maps.append(path)
+    halos = tmp / "halos.parquet"
+    io.write_table(
+        halos,
+        {"ra": np.array([11.5]), "dec": np.array([0.5]), "m500c": np.array([5e14])},
+        {"ra": "deg", "dec": "deg", "m500c": "M_sun"},
+    )
+    selection = dict(cfg["selection"], injections=N_INJECT, edge_arcmin=15.0, separation_arcmin=15.0)
+    selection["grid"] = dict(selection["grid"], m500c_min=3e14, m500c_max=1e15, z_edges=[0.3, 0.8])
+    selection["avoid"] = {"m500c_min": 1e14, "radius_arcmin": 20.0}
+    before = [_sha256(p) for p in maps]
+    mtimes = [p.stat().st_mtime_ns for p in maps]
+    seen = {}
+    real_mf = pipeline.run_matched_filter
+
+    def spy(**kwargs):
+        seen["pixels"], seen["values"] = io.read_partial_maps(kwargs["maps"], nside=sky["nside"])
+        seen["paths"] = list(kwargs["maps"])
+        real_mf(**kwargs)
+
+    pipeline.run_matched_filter = spy
+    try:
+        out = tmp / "selection" / "batch_0.parquet"
+        pipeline.run_inject_mf(
+            nside=sky["nside"],
+            footprint=sky["footprint"],
+            bands=sky["bands"],
+            point_sources=sky["point_sources"],
+            mf={k: v for k, v in cfg["mf"].items() if k != "matching"},
+            components=["cmb", "tsz"],
+            stage="cmb_tsz",
+            cosmology=sky["cosmology"],
+            halo_model={
+                k: sky["halos"][k]
+                for k in ("truncation_r500", "y_scatter_ln", "v_los_sigma_km_s", "relativistic_tsz")
+            },
+            selection=selection,
+            match_radius_arcmin=MATCH_ARCMIN,
+            seed=cfg["seed"],
+            batch="0",
+            maps=maps,
+            spectrum=_spectrum(tmp, cfg),
+            halos=halos,
+            injections=out,
+            red_noise={
+                k: sky["noise"][k]
+                for k in ("red_correlation", "red_correlation_groups", "red_ell_min", "red_cut_fraction")
+            },
+        )
+    finally:
+        pipeline.run_matched_filter = real_mf
+    original = io.read_partial_maps(maps, nside=sky["nside"])
+    return dict(
+        cfg=cfg,
+        maps=maps,
+        before=before,
+        mtimes=mtimes,
+        seen=seen,
+        original=original,
+        out=out,
+        table=io.read_checked_table(out, tuple(pipeline.INJECTED_UNITS)),
+        selection=selection,
+    )
+
+
+def _spectrum(tmp, cfg):
+    """The CMB spectrum file the MF's noise model reads (rule cmb_spectrum)."""
+    from skyhunt.sky.pipeline import run_cmb_spectrum
+
+    path = tmp / "cmb_spectrum.ecsv"
+    run_cmb_spectrum(cosmology=cfg["sky"]["cosmology"], lmax=cfg["sky"]["cmb"]["lmax"], spectrum=path)
+    return path
+
+
+def test_injection_adds_exactly_the_requested_clusters(injected_run):
+    r = injected_run
+    sky = r["cfg"]["sky"]
+    table = r["table"]
+    assert len(table) == N_INJECT
+    pixels, values = r["seen"]["pixels"], r["seen"]["values"]
+    orig_pixels, orig = r["original"]
+    np.testing.assert_array_equal(pixels, orig_pixels)
+    delta = values.astype(np.float64) - orig.astype(np.float64)
+    omega = hp.nside2pixarea(sky["nside"], degrees=True) * 3600.0
+    y_total = table["y5r500_arcmin2"].sum() / omega  # Compton-y summed over pixels
+    for b, band in enumerate(sky["bands"]):
+        expected = T_CMB_K * 1e6 * float(tsz_spectrum(band["freq_ghz"])) * y_total
+        # flux conservation of the sky's painting: the pixel sum is the injected Y (float32 maps)
+        assert delta[:, b].sum() == pytest.approx(expected, rel=1e-4)
+    # every changed pixel lies within the truncation radius (plus a pixel) of an injection
+    vec = hp.pix2vec(sky["nside"], pixels)
+    changed = np.flatnonzero(np.abs(delta[:, 0]) > 1e-3)
+    radius = np.radians((sky["halos"]["truncation_r500"] * table["theta500_arcmin"] + 3.5) / 60.0)
+    inj_vec = np.array(hp.ang2vec(table["ra"].to_numpy(), table["dec"].to_numpy(), lonlat=True))
+    cos_sep = inj_vec @ np.array(vec)[:, changed]
+    assert np.all(np.any(cos_sep >= np.cos(radius.to_numpy())[:, None], axis=0))
+    # the strongest decrement around each injection sits on its position (within a pixel)
+    pix_arcmin = hp.nside2resol(sky["nside"], arcmin=True)
+    for i in range(N_INJECT):
+        near = np.flatnonzero(cos_sep_all := inj_vec[i] @ np.array(vec) > np.cos(np.radians(10.0 / 60.0)))
+        peak = near[np.argmin(delta[near, 0])]
+        sep = np.degrees(np.arccos(min(cos_sep_all[peak], 1.0))) * 60.0
+        assert sep < pix_arcmin
+    # positions: inside the edges, apart, away from the bright halo
+    sel = r["selection"]
+    ra, dec = table["ra"].to_numpy(), table["dec"].to_numpy()
+    fp = Footprint.from_config(sky["footprint"])
+    from skyhunt.mf.tiles import inside_mask
+
+    assert inside_mask(fp, ra, dec, sel["edge_arcmin"]).all()
+    sep = np.degrees(np.arccos(np.clip(inj_vec @ inj_vec.T, -1, 1))) * 60.0
+    assert sep[~np.eye(N_INJECT, dtype=bool)].min() > sel["separation_arcmin"]
+    bright = np.array(hp.ang2vec(11.5, 0.5, lonlat=True))
+    assert np.degrees(np.arccos(np.clip(inj_vec @ bright, -1, 1))).min() * 60.0 > 20.0
+    m = table["m500c"].to_numpy()
+    assert np.all((m >= 3e14) & (m <= 1e15))
+
+
+def test_injection_leaves_the_original_maps_untouched(injected_run):
+    r = injected_run
+    assert [_sha256(p) for p in r["maps"]] == r["before"]
+    assert [p.stat().st_mtime_ns for p in r["maps"]] == r["mtimes"]
+    assert all(p not in r["maps"] for p in r["seen"]["paths"])
+    assert not any(p.name.startswith(".inject_") for p in r["out"].parent.iterdir())  # scratch removed
+
+
+def test_matched_filter_recovers_massive_injections(injected_run):
+    # white noise at DeepSZ depth: clusters of M500c >= 3e14 at z < 0.8 are far above SNR 5
+    snr = injected_run["table"]["snr"].to_numpy()
+    assert np.all(snr >= 5.0), snr
+
+
+def test_draw_positions_is_seeded_and_fails_when_the_footprint_is_full():
+    fp = Footprint(10.0, 11.0, 0.0, 1.0)
+    a = draw_positions(4, np.random.default_rng(1), fp, 5.0, np.zeros(0), np.zeros(0), 0.0, 10.0)
+    b = draw_positions(4, np.random.default_rng(1), fp, 5.0, np.zeros(0), np.zeros(0), 0.0, 10.0)
+    np.testing.assert_array_equal(a, b)
+    with pytest.raises(ValueError, match="holds only"):
+        draw_positions(50, np.random.default_rng(1), fp, 5.0, np.zeros(0), np.zeros(0), 0.0, 20.0)
+
+
+def _toy(n, rng, shift=0.0):
+    """A toy finder: log-uniform M500c in 1e13-1e15, detected with p(M) = logistic in log10 M."""
+    log_m = rng.uniform(13.0, 15.0, n)
+    p = 1.0 / (1.0 + np.exp(-(log_m - 14.0 - shift) / 0.15))
+    return 10**log_m, rng.uniform(0.1, 1.0, n), rng.random(n) < p
+
+
+def test_completeness_recovers_a_known_detection_probability():
+    m, z, det = _toy(20000, np.random.default_rng(5))
+    m_edges, z_edges = np.logspace(13, 15, 11), np.array([0.1, 0.55, 1.0])
+    n, k = comp.bin_counts(m, z, det, m_edges, z_edges)
+    assert n.sum() == m.size and k.sum() == det.sum()
+    c = comp.completeness_of(n, k, 0.68)
+    # the bin average of p(M) for log-uniform masses
+    fine = np.linspace(13, 15, 20001)
+    p_fine = 1.0 / (1.0 + np.exp(-(fine - 14.0) / 0.15))
+    truth = np.array(
+        [
+            p_fine[(fine >= a) & (fine < b)].mean()
+            for a, b in zip(np.log10(m_edges[:-1]), np.log10(m_edges[1:]), strict=True)
+        ]
+    )
+    pull = (c["p"] - truth) / np.sqrt(truth * (1 - truth) / n)
+    assert np.sum(pull**2) < 40.0  # chi^2 of 20 bins; 0.999 quantile 45
+    inside = (c["lower"] <= truth) & (truth <= c["upper"])
+    assert inside.mean() >= 0.5  # 68 % intervals
+    # a second sample of the same finder agrees; a finder 0.1 dex less sensitive does not
+    m2, z2, det2 = _toy(20000, np.random.default_rng(6))
+    same = comp.chi2_against_truth(n, k, *comp.bin_counts(m2, z2, det2, m_edges, z_edges), min_per_bin=5)
+    assert same["p_value"] > 0.001
+    m3, z3, det3 = _toy(20000, np.random.default_rng(6), shift=0.1)
+    other = comp.chi2_against_truth(n, k, *comp.bin_counts(m3, z3, det3, m_edges, z_edges), min_per_bin=5)
+    assert other["p_value"] < 1e-6
+
+
+def test_best_score_within_the_radius():
+    best = comp.best_score_within(
+        [10.0, 10.5],
+        [0.0, 0.0],
+        [10.0, 10.0 + 0.9 / 60, 10.0 + 1.1 / 60],
+        [0.0, 0.0, 0.0],
+        [3.0, 7.0, 9.0],
+        1.0,
+    )
+    np.testing.assert_array_equal(best, [7.0, 0.0])
+
+
+def test_completeness_fits_round_trip(tmp_path):
+    m_edges, z_edges = np.logspace(14, 15, 4), np.array([0.2, 0.6, 1.0])
+    rng = np.random.default_rng(2)
+    arrays = {
+        q: rng.integers(0, 9, (2, 3)) if q.startswith(("N_", "TRUTH_N", "TRUTH_K")) else rng.random((2, 3))
+        for q in (
+            "COMPLETENESS",
+            "LOWER",
+            "UPPER",
+            "N_INJECTED",
+            "N_RECOVERED",
+            "TRUTH_COMPLETENESS",
+            "TRUTH_LOWER",
+            "TRUTH_UPPER",
+            "TRUTH_N",
+            "TRUTH_K",
+        )
+    }
+    arrays["COMPLETENESS"][0, 0] = np.nan
+    grid = CompletenessGrid(m_edges, z_edges, {"mf": arrays}, {"mf": {"THRESH": (5.0, "SNR threshold")}})
+    path = tmp_path / "completeness.fits"
+    write_completeness(path, grid)
+    back = read_completeness(path)
+    np.testing.assert_allclose(back.m500c_edges, m_edges)
+    np.testing.assert_allclose(back.z_edges, z_edges)
+    for q, a in arrays.items():
+        np.testing.assert_array_equal(back.methods["mf"][q], a)
+    assert back.headers["mf"]["THRESH"][0] == 5.0
+    with fits.open(path) as h:
+        assert h["M500C"].columns["centre"].unit == "solMass"
+        assert h["MF_N_INJECTED"].header["BUNIT"] == "count"
+        assert h["MF_COMPLETENESS"].data.shape == (2, 3)
+    first = path.read_bytes()
+    write_completeness(path, grid)
+    assert path.read_bytes() == first  # same inputs, same bytes
+    with fits.open(path) as h:
+        offset = h.fileinfo(len(h) - 1)["datLoc"]
+    data = bytearray(first)
+    data[offset + 3] ^= 0xFF  # inside the last image's data
+    path.write_bytes(bytes(data))
+    with pytest.raises(io.InputFileError, match="checksum"):
+        read_completeness(path)
+
+
+def test_mass_limit_interpolates_and_follows_the_noise():
+    edges = np.array([1e14, 2e14, 4e14, 8e14])  # centres 1.41e14, 2.83e14, 5.66e14
+    assert masslimit.mass_at_level(edges, np.array([0.5, 0.8, 1.0]), 0.9) == pytest.approx(
+        10 ** (0.5 * (np.log10(np.sqrt(8e28)) + np.log10(np.sqrt(32e28)))), rel=1e-9
+    )
+    assert np.isnan(masslimit.mass_at_level(edges, np.array([0.1, 0.2, 0.3]), 0.9))
+    # SNR = (M / 1e14)^1.5 / sigma: twice the noise needs 2^(1/1.5) the mass
+    m = np.logspace(14, 15, 20)
+    slope = masslimit.snr_slope(m, (m / 1e14) ** 1.5 / 2.0)
+    assert slope == pytest.approx(1.5)
+    np.testing.assert_allclose(
+        masslimit.tile_limits(2e14, [1.0, 2.0], 1.0, slope), [2e14, 2e14 * 2 ** (1 / 1.5)]
+    )
+    assert masslimit.z_row(np.array([0.2, 0.4, 0.6]), 0.5) == 1
+    with pytest.raises(ValueError, match="outside"):
+        masslimit.z_row(np.array([0.2, 0.4]), 0.5)
+
+
+def test_summary_json_is_plain(tmp_path, injected_run):
+    """run_selection_completeness on the batch, against a fixed threshold: counts add up."""
+    r = injected_run
+    sky = r["cfg"]["sky"]
+    halos = r["out"].parent.parent / "halos_truth.parquet"
+    io.write_table(
+        halos,
+        {
+            "ra": r["table"]["ra"].to_numpy(),
+            "dec": r["table"]["dec"].to_numpy(),
+            "z": r["table"]["z"].to_numpy(),
+            "m500c": r["table"]["m500c"].to_numpy(),
+            "in_footprint": np.ones(N_INJECT, bool),
+        },
+        {"ra": "deg", "dec": "deg", "z": "", "m500c": "M_sun", "in_footprint": ""},
+    )
+    cand = tmp_path / "candidates.parquet"
+    io.write_table(
+        cand,
+        {
+            "ra": r["table"]["ra"].to_numpy(),
+            "dec": r["table"]["dec"].to_numpy(),
+            "snr": r["table"]["snr"].to_numpy(),
+        },
+        {"ra": "deg", "dec": "deg", "snr": ""},
+    )
+    sel = dict(r["selection"], mf_snr_threshold=5.0, min_per_bin=1)
+    pipeline.run_selection_completeness(
+        footprint=sky["footprint"],
+        selection=sel,
+        match_radius_arcmin=1.0,
+        interval=0.68,
+        injections=[r["out"]],
+        halos=halos,
+        candidates=cand,
+        completeness=tmp_path / "c.fits",
+        summary=tmp_path / "s.json",
+    )
+    s = json.loads((tmp_path / "s.json").read_text())["mf"]
+    assert (
+        s["injections"]
+        == s["injections_in_grid"]
+        == s["recovered"]
+        == s["truth_halos"]
+        == s["truth_found"]
+        == N_INJECT
+    )
+    assert s["chi2"] == 0.0
+
+
+def test_config_checks_the_grid_and_the_mass_limit_redshift():
+    from skyhunt.config import ConfigError, validate_config
+    from tests.conftest import shipped_config
+
+    cfg = shipped_config()
+    cfg["selection"]["grid"]["m500c_min"] = 2e15
+    cfg["selection"]["mass_limit"]["z"] = 2.0
+    cfg["selection"]["study_batches"] = 1
+    with pytest.raises(ConfigError) as err:
+        validate_config(cfg)
+    msg = str(err.value)
+    assert "selection.grid.m500c_min" in msg
+    assert "selection.mass_limit.z" in msg
+    assert "selection.batches" in msg

@@ -1,0 +1,171 @@
+# Injection-based selection function (issue 16; beyond DeepSZ): model clusters painted into
+# copies of the evaluation stage's maps, one job per batch; the MF run on them as in the main
+# run; completeness in (M500c, z) against the sky's own halos; the mass-limit map.
+SELECTION = f"{RESULTS}/selection"
+
+
+wildcard_constraints:
+    batch=r"\d+",
+    design="main|study",
+
+
+rule inject_mf:
+    input:
+        unpack(matched_filter_transfer),
+        maps=expand(f"{SKY}/observed/{EVAL_STAGE}_{{band}}.fits", band=BANDS),
+        spectrum=f"{SKY}/cmb_spectrum.ecsv",
+        sources=mf_sources,
+        ivar=mf_ivar_inputs,
+        halos=f"{SKY}/halos.parquet",
+    output:
+        injections=f"{SELECTION}/injections/batch_{{batch}}.parquet",
+    log:
+        logfile("selection/inject_mf_{batch}.log"),
+    benchmark:
+        benchfile("selection/inject_mf_{batch}.tsv")
+    conda:
+        "../../envs/skyhunt.yaml"
+    threads: 2
+    resources:
+        mem_mb=3000,
+        runtime=30,
+    params:
+        nside=config["sky"]["nside"],
+        footprint=config["sky"]["footprint"],
+        bands=config["sky"]["bands"],
+        point_sources=config["sky"]["point_sources"],
+        red_noise=pick(
+            config["sky"]["noise"],
+            "red_correlation",
+            "red_correlation_groups",
+            "red_ell_min",
+            "red_cut_fraction",
+        ),
+        mf=without(config["mf"], "matching"),
+        components=stage_components(config["sky"]["stages"], EVAL_STAGE),
+        scan_filter=SCAN_FILTER,
+        stage=EVAL_STAGE,
+        cosmology=config["sky"]["cosmology"],
+        halo_model=pick(
+            config["sky"]["halos"],
+            "truncation_r500",
+            "y_scatter_ln",
+            "v_los_sigma_km_s",
+            "relativistic_tsz",
+        ),
+        selection=pick(
+            config["selection"],
+            "injections",
+            "grid",
+            "edge_arcmin",
+            "separation_arcmin",
+            "avoid",
+        ),
+        match_radius_arcmin=config["catalogues"]["match_radius_arcmin"],
+        seed=config["seed"],
+    script:
+        "../scripts/inject_mf.py"
+
+
+rule selection_completeness:
+    input:
+        unpack(selection_thresholds),
+        injections=selection_batches,
+        halos=f"{SKY}/halos.parquet",
+        candidates=f"{RESULTS}/mf/{EVAL_STAGE}/candidates.parquet",
+    output:
+        completeness=f"{SELECTION}/{{design}}/completeness.fits",
+        summary=f"{SELECTION}/{{design}}/summary.json",
+    log:
+        logfile("selection/selection_completeness_{design}.log"),
+    benchmark:
+        benchfile("selection/selection_completeness_{design}.tsv")
+    conda:
+        "../../envs/skyhunt.yaml"
+    resources:
+        mem_mb=1000,
+        runtime=10,
+    params:
+        footprint=config["sky"]["footprint"],
+        selection=pick(
+            config["selection"], "grid", "edge_arcmin", "min_per_bin", "mf_snr_threshold"
+        ),
+        match_radius_arcmin=config["catalogues"]["match_radius_arcmin"],
+        interval=config["catalogues"]["interval"],
+    script:
+        "../scripts/selection_completeness.py"
+
+
+rule mass_limit:
+    input:
+        completeness=f"{SELECTION}/{{design}}/completeness.fits",
+        injections=selection_batches,
+        candidates=f"{RESULTS}/mf/{EVAL_STAGE}/candidates.parquet",
+    output:
+        mass_limit=f"{SELECTION}/{{design}}/mass_limit.fits",
+    log:
+        logfile("selection/mass_limit_{design}.log"),
+    benchmark:
+        benchfile("selection/mass_limit_{design}.tsv")
+    conda:
+        "../../envs/skyhunt.yaml"
+    resources:
+        mem_mb=1000,
+        runtime=10,
+    params:
+        footprint=config["sky"]["footprint"],
+        tiles=config["mf"]["tiles"],
+        mass_limit_cfg=config["selection"]["mass_limit"],
+    script:
+        "../scripts/mass_limit.py"
+
+
+rule injection_completeness:
+    input:
+        completeness=f"{SELECTION}/main/completeness.fits",
+        summary=f"{SELECTION}/main/summary.json",
+    output:
+        png=report(
+            f"{RESULTS}/figures/injection_completeness.png",
+            caption="../report/injection_completeness.rst",
+            category="Selection function",
+            labels={"figure": "MF completeness from injections and from the sky's halos"},
+        ),
+        pdf=f"{RESULTS}/figures/injection_completeness.pdf",
+    log:
+        logfile("figures/injection_completeness.log"),
+    localrule: True
+    conda:
+        "../../envs/skyhunt.yaml"
+    script:
+        "../scripts/figures/injection_completeness.py"
+
+
+rule mass_limit_map:
+    input:
+        mass_limit=f"{SELECTION}/main/mass_limit.fits",
+    output:
+        png=report(
+            f"{RESULTS}/figures/mass_limit_map.png",
+            caption="../report/mass_limit_map.rst",
+            category="Selection function",
+            labels={"figure": "MF mass limit over the footprint"},
+        ),
+        pdf=f"{RESULTS}/figures/mass_limit_map.pdf",
+    log:
+        logfile("figures/mass_limit_map.log"),
+    localrule: True
+    conda:
+        "../../envs/skyhunt.yaml"
+    params:
+        footprint=config["sky"]["footprint"],
+    script:
+        "../scripts/figures/mass_limit_map.py"
+
+
+# The named target: the comparison with truth on selection.study_batches batches.
+rule selection_study:
+    input:
+        f"{SELECTION}/study/completeness.fits",
+        f"{SELECTION}/study/summary.json",
+        f"{SELECTION}/study/mass_limit.fits",
