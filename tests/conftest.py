@@ -105,6 +105,8 @@ def workflow_config() -> dict:
     det["patches"].update(npix=16, random_per_deg2=10.0)
     det["training"].update(batch_size=8, steps=20, eval_every_steps=10, log_every_steps=5)
     cfg["masses"]["cnn"].update(hidden=16, batch_size=8, steps=20, eval_every_steps=10, log_every_steps=5)
+    # one batch of a few injections (the 2 x 2 deg patch holds them 15' apart)
+    cfg["selection"].update(injections=8, batches=1, study_batches=1)
     return cfg
 
 

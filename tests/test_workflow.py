@@ -26,6 +26,8 @@ FIGURES = (
     "mass_bias",
     "completeness_purity",
     "catalogue_map",
+    "injection_completeness",
+    "mass_limit_map",
 )
 
 

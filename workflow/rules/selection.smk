@@ -88,7 +88,11 @@ rule selection_completeness:
     params:
         footprint=config["sky"]["footprint"],
         selection=pick(
-            config["selection"], "grid", "edge_arcmin", "min_per_bin", "mf_snr_threshold"
+            config["selection"],
+            "grid",
+            "edge_arcmin",
+            "min_per_bin",
+            "mf_snr_threshold",
         ),
         match_radius_arcmin=config["catalogues"]["match_radius_arcmin"],
         interval=config["catalogues"]["interval"],
@@ -129,7 +133,9 @@ rule injection_completeness:
             f"{RESULTS}/figures/injection_completeness.png",
             caption="../report/injection_completeness.rst",
             category="Selection function",
-            labels={"figure": "MF completeness from injections and from the sky's halos"},
+            labels={
+                "figure": "MF completeness from injections and from the sky's halos"
+            },
         ),
         pdf=f"{RESULTS}/figures/injection_completeness.pdf",
     log:
