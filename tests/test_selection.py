@@ -366,3 +366,31 @@ def test_config_checks_the_grid_and_the_mass_limit_redshift():
     assert "selection.grid.m500c_min" in msg
     assert "selection.mass_limit.z" in msg
     assert "selection.batches" in msg
+
+
+def test_mass_weights_remove_the_within_bin_mass_distribution():
+    """One toy selection seen by log-uniform injections and by halos of a steep mass function:
+    the bin averages differ (plain chi^2 fails), the weighted injections agree with the halos."""
+    rng = np.random.default_rng(11)
+    m_edges, z_edges = np.logspace(13.6, 14.4, 3), np.array([0.1, 1.0])  # bins of 0.4 dex
+
+    def finder(log_m):
+        return rng.random(log_m.size) < 1.0 / (1.0 + np.exp(-(log_m - 14.0) / 0.1))
+
+    inj = rng.uniform(13.6, 14.4, 20000)
+    # dn/dlog10 M ~ M^-2 between the grid's ends (inverse transform)
+    u = rng.random(40000)
+    a, b = 10.0 ** (-2 * 13.6), 10.0 ** (-2 * 14.4)
+    halo = -0.5 * np.log10(a + u * (b - a))
+    z_inj, z_halo = np.full(inj.size, 0.5), np.full(halo.size, 0.5)
+    n1, k1 = comp.bin_counts(10**inj, z_inj, finder(inj), m_edges, z_edges)
+    rec_halo = finder(halo)
+    n2, k2 = comp.bin_counts(10**halo, z_halo, rec_halo, m_edges, z_edges)
+    plain = comp.chi2_against_truth(n1, k1, n2, k2, min_per_bin=5)
+    assert plain["p_value"] < 1e-6
+    w = comp.mass_weights(10**inj, z_inj, 10**halo, z_halo, m_edges, z_edges, sub_bins=8)
+    assert np.all(w >= 0) and w.sum() == pytest.approx(inj.size, rel=0.05)
+    rec_inj = finder(inj)
+    n_w, k_w = comp.weighted_counts(10**inj, z_inj, rec_inj, w, m_edges, z_edges)
+    weighted = comp.chi2_against_truth(n_w, k_w, n2, k2, min_per_bin=5)
+    assert weighted["dof"] == 2 and weighted["p_value"] > 0.001

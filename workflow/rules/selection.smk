@@ -92,6 +92,7 @@ rule selection_completeness:
             "grid",
             "edge_arcmin",
             "min_per_bin",
+            "mass_sub_bins",
             "mf_snr_threshold",
         ),
         match_radius_arcmin=config["catalogues"]["match_radius_arcmin"],

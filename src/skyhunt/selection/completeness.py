@@ -69,3 +69,47 @@ def chi2_against_truth(n_inj, k_inj, n_true, k_true, min_per_bin: int) -> dict:
         "p_value": float(stats.chi2.sf(chi2, dof)) if dof else float("nan"),
         "used": used,
     }
+
+
+def mass_weights(inj_m500c, inj_z, true_m500c, true_z, m500c_edges, z_edges, sub_bins: int) -> np.ndarray:
+    """Weights that give the injections of each bin the sky's halos' distribution in log M500c.
+
+    Injections are log-uniform in M500c, the sky's halos follow the steep mass function, so where
+    the completeness changes within a bin the two bin averages differ even for one selection.
+    Each bin is cut into ``sub_bins`` equal sub-bins in log M500c; an injection in sub-bin j of
+    its bin weighs (halos in j / halos in the bin) / (injections in j / injections in the bin),
+    0 where the sub-bin holds no halo (weights of bins without halos are 0).
+    """
+    log_edges = np.log10(m500c_edges)
+    fine = np.concatenate(
+        [np.linspace(a, b, sub_bins + 1)[:-1] for a, b in zip(log_edges[:-1], log_edges[1:], strict=True)]
+        + [log_edges[-1:]]
+    )
+    n_inj, _ = bin_counts(inj_m500c, inj_z, np.zeros(np.size(inj_m500c)), 10.0**fine, z_edges)
+    n_true, _ = bin_counts(true_m500c, true_z, np.zeros(np.size(true_m500c)), 10.0**fine, z_edges)
+    shape = (z_edges.size - 1, m500c_edges.size - 1, sub_bins)
+    n_inj, n_true = n_inj.reshape(shape).astype(float), n_true.reshape(shape).astype(float)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        share_true = n_true / n_true.sum(axis=2, keepdims=True)
+        share_inj = n_inj / n_inj.sum(axis=2, keepdims=True)
+        w = np.nan_to_num(np.where(n_inj > 0, share_true / share_inj, 0.0))
+    iz = np.searchsorted(z_edges, inj_z, side="right") - 1
+    jf = np.searchsorted(fine, np.log10(inj_m500c), side="right") - 1
+    ok = (iz >= 0) & (iz < shape[0]) & (jf >= 0) & (jf < shape[1] * sub_bins)
+    out = np.zeros(np.size(inj_m500c))
+    out[ok] = w.reshape(shape[0], -1)[iz[ok], jf[ok]]
+    return out
+
+
+def weighted_counts(m500c, z, recovered, weights, m500c_edges, z_edges) -> tuple[np.ndarray, np.ndarray]:
+    """Effective trials n_eff = (sum w)^2 / sum w^2 and successes p_w n_eff per bin (floats)."""
+    args = (np.asarray(z, float), np.asarray(m500c, float))
+    bins = (z_edges, m500c_edges)
+    w = np.asarray(weights, float)
+    sw, _, _ = np.histogram2d(*args, bins=bins, weights=w)
+    sw2, _, _ = np.histogram2d(*args, bins=bins, weights=w**2)
+    swk, _, _ = np.histogram2d(*args, bins=bins, weights=w * np.asarray(recovered, float))
+    with np.errstate(invalid="ignore", divide="ignore"):
+        n_eff = np.where(sw2 > 0, sw**2 / np.where(sw2 > 0, sw2, 1.0), 0.0)
+        k_eff = np.where(sw > 0, swk / np.where(sw > 0, sw, 1.0), 0.0) * n_eff
+    return n_eff, k_eff

@@ -218,7 +218,8 @@ def run_selection_completeness(
     footprint : dict
         Config ``sky.footprint`` (deg).
     selection : dict
-        Config ``selection`` (``grid``, ``edge_arcmin``, ``min_per_bin``, ``mf_snr_threshold``).
+        Config ``selection`` (``grid``, ``edge_arcmin``, ``min_per_bin``, ``mass_sub_bins``,
+        ``mf_snr_threshold``).
     match_radius_arcmin : float
         Config ``catalogues.match_radius_arcmin``.
     interval : float
@@ -230,7 +231,9 @@ def run_selection_completeness(
     completeness : path-like
         Output FITS (:func:`skyhunt.selection.files.write_completeness`).
     summary : path-like
-        Output JSON: the threshold, counts, chi^2, dof and p-value.
+        Output JSON: the threshold, counts, chi^2, dof and p-value, plain and with the injections
+        weighted to the halos' mass distribution within each bin
+        (:func:`skyhunt.selection.completeness.mass_weights`).
     thresholds : path-like, optional
         ``thresholds.json`` of the main run (the MF's validation threshold); only when
         ``selection.mf_snr_threshold`` is null.
@@ -252,6 +255,13 @@ def run_selection_completeness(
     c_inj = comp.completeness_of(n_inj, k_inj, interval)
     c_true = comp.completeness_of(n_true, k_true, interval)
     test = comp.chi2_against_truth(n_inj, k_inj, n_true, k_true, selection["min_per_bin"])
+    weights = comp.mass_weights(
+        inj["m500c"], inj["z"], sky["m500c"], sky["z"], m_edges, z_edges, selection["mass_sub_bins"]
+    )
+    n_w, k_w = comp.weighted_counts(
+        inj["m500c"], inj["z"], inj["snr"] >= threshold, weights, m_edges, z_edges
+    )
+    weighted = comp.chi2_against_truth(n_w, k_w, n_true, k_true, selection["min_per_bin"])
     header = {
         "THRESH": (threshold, "SNR threshold of the method"),
         "RADIUS": (match_radius_arcmin, "[arcmin] match radius of a recovery"),
@@ -259,6 +269,8 @@ def run_selection_completeness(
         "CHI2": (test["chi2"], "injection vs the sky's own halos, bins compared"),
         "DOF": (test["dof"], "bins compared (both counts >= MINBIN)"),
         "MINBIN": (selection["min_per_bin"], "least clusters per bin in the comparison"),
+        "CHI2W": (weighted["chi2"], "CHI2, injections weighted to halo masses"),
+        "DOFW": (weighted["dof"], "bins compared, weighted"),
         "NINJ": (len(inj), "injected clusters"),
     }
     grid = CompletenessGrid(
@@ -292,6 +304,9 @@ def run_selection_completeness(
             "chi2": test["chi2"],
             "dof": test["dof"],
             "p_value": test["p_value"] if test["dof"] else None,
+            "chi2_mass_weighted": weighted["chi2"],
+            "dof_mass_weighted": weighted["dof"],
+            "p_value_mass_weighted": weighted["p_value"] if weighted["dof"] else None,
         }
     }
     with io.atomic_output(summary) as tmp, open(tmp, "w", encoding="utf-8") as f:
@@ -299,7 +314,7 @@ def run_selection_completeness(
         f.write("\n")
     log.info(
         "MF at SNR >= %.3g: %d of %d injections recovered; chi^2 = %.2f for %d bins (p = %.3g) "
-        "against %d of the sky's halos",
+        "against %d of the sky's halos; weighted to their masses chi^2 = %.2f for %d bins (p = %.3g)",
         threshold,
         k_inj.sum(),
         n_inj.sum(),
@@ -307,6 +322,9 @@ def run_selection_completeness(
         test["dof"],
         test["p_value"],
         n_true.sum(),
+        weighted["chi2"],
+        weighted["dof"],
+        weighted["p_value"],
     )
 
 
