@@ -33,7 +33,7 @@ EDITS = {
     ("sky", "cmb", "lmax"): (2500, ["cmb_spectrum"]),
     # with the filter off (the default), its parameters are read by no job
     ("sky", "scan_filter", "taper_ell"): (300.0, []),
-    ("mf", "detection", "snr_min"): (4.0, ["matched_filter"]),
+    ("mf", "detection", "snr_min"): (4.0, ["matched_filter", "inject_mf"]),
     ("mf", "matching", "radius_arcmin"): (1.5, ["match_mf", "mf_masses", "detector_cutout_scores"]),
     ("cutouts", "splits", "guard_arcmin"): (
         1.0,
@@ -54,6 +54,8 @@ EDITS = {
     ("masses", "metrics", "snr_min"): (4.0, ["mf_mass_metrics", "mass_bias"]),
     ("detector", "peaks", "prob_min"): (0.1, ["detect"]),
     ("detector", "dusty_flux_min_mjy"): (8.0, ["detector_objects"]),
+    ("selection", "min_per_bin"): (3, ["selection_completeness"]),
+    ("selection", "mass_limit", "level"): (0.8, ["mass_limit"]),
 }
 
 
