@@ -105,6 +105,12 @@ def workflow_config() -> dict:
     det["patches"].update(npix=16, random_per_deg2=10.0)
     det["training"].update(batch_size=8, steps=20, eval_every_steps=10, log_every_steps=5)
     cfg["masses"]["cnn"].update(hidden=16, batch_size=8, steps=20, eval_every_steps=10, log_every_steps=5)
+    # vetting: every halo of the small sky (>= 5e13 M_sun) is real, so that each stripe holds both classes
+    cfg["vetting"]["labels"].update(m_vir_min=5e13, z_min=0.0)
+    cfg["vetting"]["cnn"].update(
+        architecture="small", batch_size=8, steps=20, eval_every_steps=10, log_every_steps=5
+    )
+    cfg["vetting"]["classical"]["max_iter"] = 20
     return cfg
 
 
