@@ -36,7 +36,7 @@ from skyhunt.cutouts.layout import split_of
 from skyhunt.metrics import f1_at, f1_curve
 from skyhunt.sky.components import component_rng
 from skyhunt.sky.footprint import Footprint
-from skyhunt.sky.readers import read_halos
+from skyhunt.sky.readers import read_halos, read_sources
 from skyhunt.vetting.classical import classical_scores, fit_classical
 from skyhunt.vetting.features import MF_COLUMNS, candidate_features
 from skyhunt.vetting.labels import LABEL_UNITS, label_candidates, resolve_labels
@@ -75,7 +75,7 @@ def vetting_units(features: pd.DataFrame) -> dict:
     column or as derived), then :data:`LABEL_UNITS`."""
     derived = {
         "sigma_y": "Compton-y (local noise: y0 / snr)",
-        "source_arcmin_mf": "arcmin (to the nearest MF-removed source, capped)",
+        "source_arcmin": "arcmin (to the nearest MF-removed source, capped)",
         "brighter_arcmin": "arcmin (to the nearest brighter candidate, capped)",
         "brighter_snr_ratio": "(SNR over that candidate's; 0: none)",
     }
@@ -152,7 +152,7 @@ def run_vetting_data(
     truth = label_candidates(
         cand,
         read_halos(halos, HALO_LABEL_COLUMNS),
-        io.read_table(sources)[0],
+        read_sources(sources, ("ra", "dec")),
         resolve_labels(labels, positive),
     )
     ra, dec = cand["ra"].to_numpy(float), cand["dec"].to_numpy(float)
