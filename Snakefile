@@ -36,6 +36,7 @@ include: "workflow/rules/kfold.smk"
 include: "workflow/rules/detector.smk"
 include: "workflow/rules/masses.smk"
 include: "workflow/rules/selection.smk"
+include: "workflow/rules/vetting.smk"
 
 
 rule all:
@@ -67,3 +68,4 @@ rule all:
         f"{RESULTS}/selection/main/summary.json",
         rules.injection_completeness.output,
         rules.mass_limit_map.output,
+        expand(rules.vet_candidates.output, stage=EVAL_STAGE),

@@ -107,6 +107,12 @@ def workflow_config() -> dict:
     cfg["masses"]["cnn"].update(hidden=16, batch_size=8, steps=20, eval_every_steps=10, log_every_steps=5)
     # one batch of a few injections (the 2 x 2 deg patch holds them 15' apart)
     cfg["selection"].update(injections=8, batches=1, study_batches=1)
+    # vetting: every halo of the small sky (>= 5e13 M_sun) is real, so that each stripe holds both classes
+    cfg["vetting"]["labels"].update(m_vir_min=5e13, z_min=0.0)
+    cfg["vetting"]["cnn"].update(
+        architecture="small", batch_size=8, steps=20, eval_every_steps=10, log_every_steps=5
+    )
+    cfg["vetting"]["classical"]["max_iter"] = 20
     return cfg
 
 

@@ -13,7 +13,7 @@ from skyhunt import io
 from skyhunt.catalogues import pipeline as steps
 from skyhunt.catalogues.crossmatch import match_one_to_one, pairs_within
 from skyhunt.catalogues.ensembles import FLOOR, add_ranks, combine
-from skyhunt.catalogues.files import catalogue_units, read_catalogue
+from skyhunt.catalogues.files import VETTED, catalogue_units, read_catalogue, write_catalogue
 from skyhunt.catalogues.metrics import (
     average_precision,
     best_scores,
@@ -254,6 +254,13 @@ def run_all(tmp_path, paths, seed=11) -> dict:
         learned_fits=out["ens_learned"]["fits"],
         learned_parquet=out["ens_learned"]["parquet"],
     )
+    # vetted MF catalogues (issue 17): the MF's entries with a probability that follows the SNR
+    mf = read_catalogue(out["mf"]["parquet"], "mf")
+    p = 1.0 - np.exp(-mf["snr"].to_numpy() / 10.0)
+    for m in VETTED:
+        out[m] = {k: tmp_path / f"{m}.{k}" for k in ("fits", "parquet")}
+        vetted = mf.assign(score=p, p_cnn=p, p_classical=p)
+        write_catalogue(vetted, m, {"stage": "dust", "config": {}}, out[m]["fits"], out[m]["parquet"])
     files = {
         "metrics": tmp_path / "metrics.json",
         "curves": tmp_path / "curves.parquet",
@@ -270,6 +277,8 @@ def run_all(tmp_path, paths, seed=11) -> dict:
         detector=out["detector"]["parquet"],
         ens_prod=out["ens_prod"]["parquet"],
         ens_learned=out["ens_learned"]["parquet"],
+        vetted_cnn=out["vetted_cnn"]["parquet"],
+        vetted_classical=out["vetted_classical"]["parquet"],
         halos=paths["halos"],
         objects=paths["objects"],
         detections=paths["detections"],

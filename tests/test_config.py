@@ -253,7 +253,7 @@ def test_unknown_top_level_key(cfg):
     msg = problems_of(cfg)
     known = (
         "catalogues, cnn, compare, cutouts, detector, evaluation, kfold, masses, mf, results_dir, seed, "
-        "selection, sky"
+        "selection, sky, vetting"
     )
     assert f"config key 'sed' is not a known key (known: {known})" in msg
 

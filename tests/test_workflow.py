@@ -59,7 +59,14 @@ def test_workflow_outputs_are_byte_identical(two_runs):
     n_maps = len(cfg["sky"]["bands"]) * (len(cfg["sky"]["stages"]) + 7)  # 5 stages, 6 components + noise
     assert len([p for p in outputs if p.suffix == ".fits" and p.parts[1] == "sky"]) == n_maps
     catalogues = {p.name for p in outputs if p.parts[1] == "catalogues" and p.suffix == ".fits"}
-    assert catalogues == {"mf.fits", "detector.fits", "ens_prod.fits", "ens_learned.fits"}
+    assert catalogues == {
+        "mf.fits",
+        "detector.fits",
+        "ens_prod.fits",
+        "ens_learned.fits",
+        "vetted_cnn.fits",
+        "vetted_classical.fits",
+    }
     assert {p.name for p in outputs if p.parent.name == "cutouts"} == {
         "index.parquet",
         *(f"{s['name']}.npy" for s in cfg["sky"]["stages"]),

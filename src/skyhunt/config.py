@@ -820,7 +820,7 @@ def _detector_problems(config: dict) -> list[str]:
                 f"config key 'detector.{key}': expected the name of a band in sky.bands "
                 f"({', '.join(map(str, names))}), got {band!r}"
             )
-    for section in (("detector", "training"), ("masses", "cnn")):
+    for section in (("detector", "training"), ("masses", "cnn"), ("vetting", "cnn")):
         every = _get(config, *section, "eval_every_steps")
         steps = _get(config, *section, "steps")
         if _is_number(every) and _is_number(steps) and steps % every:

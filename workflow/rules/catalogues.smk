@@ -3,7 +3,14 @@
 # (issue 15). The detector's files come from detector.smk (the interface of docs/design.md).
 CATALOGUES = f"{RESULTS}/catalogues"
 DETECTOR_EVAL = f"{RESULTS}/detector/{EVAL_STAGE}"
-CATALOGUE_METHODS = ["mf", "detector", "ens_prod", "ens_learned"]
+CATALOGUE_METHODS = [
+    "mf",
+    "detector",
+    "ens_prod",
+    "ens_learned",
+    "vetted_cnn",
+    "vetted_classical",
+]
 
 
 rule catalogue_mf:
@@ -91,6 +98,8 @@ rule catalogue_metrics:
         detector=f"{CATALOGUES}/detector.parquet",
         ens_prod=f"{CATALOGUES}/ens_prod.parquet",
         ens_learned=f"{CATALOGUES}/ens_learned.parquet",
+        vetted_cnn=f"{CATALOGUES}/vetted_cnn.parquet",
+        vetted_classical=f"{CATALOGUES}/vetted_classical.parquet",
         halos=f"{SKY}/halos.parquet",
         objects=f"{RESULTS}/detector/objects.parquet",
         detections=f"{DETECTOR_EVAL}/detections.parquet",

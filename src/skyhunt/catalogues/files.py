@@ -28,8 +28,13 @@ CATALOGUE_NAMES = {
     "detector": "CNN detector",
     "ens_prod": "Catalogue EnsemblePROD",
     "ens_learned": "Catalogue learned ensemble",
+    "vetted_cnn": "MF vetted by the CNN",
+    "vetted_classical": "MF vetted by gradient boosting",
 }
-CATALOGUES = tuple(CATALOGUE_NAMES)
+#: The catalogues of the two finders and their ensembles; the vetted MF catalogues (issue 17) follow.
+CATALOGUES = ("mf", "detector", "ens_prod", "ens_learned")
+VETTED = ("vetted_cnn", "vetted_classical")
+ALL_CATALOGUES = (*CATALOGUES, *VETTED)
 
 #: Columns of every catalogue and their units.
 COMMON_UNITS = {
@@ -72,6 +77,11 @@ ENSEMBLE_COLUMNS = {
     "separation_arcmin": "arcmin (MF to detector position; NaN unless both)",
 }
 METHOD_COLUMNS["ens_prod"] = METHOD_COLUMNS["ens_learned"] = ENSEMBLE_COLUMNS
+METHOD_COLUMNS["vetted_cnn"] = METHOD_COLUMNS["vetted_classical"] = {
+    **METHOD_COLUMNS["mf"],
+    "p_cnn": "probability of a real cluster (CNN vetter)",
+    "p_classical": "probability of a real cluster (gradient-boosting vetter)",
+}
 
 #: FITS units of the columns that have one.
 FITS_UNITS = {
@@ -108,7 +118,7 @@ def write_catalogue(table: pd.DataFrame, method: str, meta: dict, fits_path, par
     table : DataFrame
         The catalogue, with every column of the method.
     method : str
-        One of :data:`CATALOGUES`.
+        One of :data:`ALL_CATALOGUES`.
     meta : dict
         ``stage`` and ``config`` (the config keys that made it); JSON-serialisable.
     fits_path, parquet_path : path-like

@@ -12,6 +12,7 @@ from skyhunt import io
 from skyhunt.catalogues.edge import EDGE_UNITS, centre_distance, edge_table
 from skyhunt.catalogues.ensembles import add_ranks, combine, fit_learned, prod_scores
 from skyhunt.catalogues.files import (
+    ALL_CATALOGUES,
     CATALOGUE_NAMES,
     CATALOGUES,
     check_finite,
@@ -391,6 +392,8 @@ def run_catalogue_metrics(
     detector,
     ens_prod,
     ens_learned,
+    vetted_cnn,
+    vetted_classical,
     halos,
     objects,
     detections,
@@ -412,7 +415,7 @@ def run_catalogue_metrics(
         Run seed (bootstrap streams).
     stage : str
         The evaluation stage.
-    mf, detector, ens_prod, ens_learned : path-like
+    mf, detector, ens_prod, ens_learned, vetted_cnn, vetted_classical : path-like
         The catalogues (Parquet).
     halos, objects, detections : path-like
         Halo table, the detector's truth objects and its peaks of every class.
@@ -422,7 +425,9 @@ def run_catalogue_metrics(
     h = read_halos(halos, HALO_COLUMNS)
     h["split"] = split_of(h["ra"].to_numpy(), Footprint.from_config(footprint), splits)
     q = qualifying_halos(h, positive)
-    paths = dict(zip(CATALOGUES, (mf, detector, ens_prod, ens_learned), strict=True))
+    paths = dict(
+        zip(ALL_CATALOGUES, (mf, detector, ens_prod, ens_learned, vetted_cnn, vetted_classical), strict=True)
+    )
     out = {
         "stage": stage,
         "match_radius_arcmin": catalogues["match_radius_arcmin"],

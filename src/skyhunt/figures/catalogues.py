@@ -17,7 +17,14 @@ from skyhunt.sky.footprint import Footprint
 from skyhunt.sky.readers import read_halos
 
 #: Colour key (:data:`skyhunt.figures.style.COLOURS`) of each catalogue.
-COLOUR_OF = {"mf": "mf", "detector": "detector", "ens_prod": "prod", "ens_learned": "learned"}
+COLOUR_OF = {
+    "mf": "mf",
+    "detector": "detector",
+    "ens_prod": "prod",
+    "ens_learned": "learned",
+    "vetted_cnn": "vetted_cnn",
+    "vetted_classical": "vetted_classical",
+}
 #: Short catalogue names for the map's panel titles.
 MAP_NAMES = {"mf": "MF", "detector": "detector", "ens_prod": "EnsemblePROD", "ens_learned": "learned ens."}
 #: Marker of each purity level's point, by its place in ``catalogues.purity_levels``.
@@ -52,7 +59,7 @@ def plot_completeness_purity(curves: pd.DataFrame, metrics: dict, classifier: di
     """
     fig, axes = new_figure(1, 2, height=3.6, sharey=True)
     for ax, (column, kind, label) in zip(axes, PURITY_PANELS, strict=True):
-        for m in CATALOGUES:
+        for m in metrics["methods"]:
             test = curves[(curves["method"] == m) & (curves["split"] == "test")].sort_values("threshold")
             colour = method_colour(COLOUR_OF[m])
             ax.plot(test[column], test["completeness"], color=colour, lw=1.4, label=CATALOGUE_NAMES[m])

@@ -19,6 +19,8 @@ COLOURS = {
     "and": "tab:orange",
     "prod": "tab:blue",
     "learned": "tab:green",
+    "vetted_cnn": "tab:red",
+    "vetted_classical": "tab:olive",
 }
 
 #: Width of a report figure, inches (at 150 dpi: readable in the HTML report without zooming).

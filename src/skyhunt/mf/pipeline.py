@@ -10,12 +10,12 @@ import numpy as np
 from skyhunt import io
 from skyhunt.cutouts.grid import CutoutGeometry
 from skyhunt.cutouts.readers import GRID_COLUMNS, read_index
-from skyhunt.mf import noise
+from skyhunt.mf import noise, templates
 from skyhunt.mf.matching import CUTOUT_SNR_UNITS, cutout_snr
 from skyhunt.mf.pointsources import bright_sources, d3000, shot_noise_spectrum, subtract_sources
 from skyhunt.mf.psdetect import DETECTED_UNITS, detect_sources
 from skyhunt.mf.readers import read_candidates, read_scan_transfer
-from skyhunt.mf.search import CANDIDATE_UNITS, SearchInputs, search
+from skyhunt.mf.search import SearchInputs, candidate_units, search
 from skyhunt.mf.transfer import measure_scan_transfer, tile_layout, write_scan_transfer
 from skyhunt.sky.components import component_rng
 from skyhunt.sky.footprint import Footprint
@@ -135,7 +135,7 @@ def run_matched_filter(
     spectrum : path-like
         CMB spectrum (ECSV) for the noise model.
     candidates : path-like
-        Output candidate table (Parquet; columns and units in :data:`CANDIDATE_UNITS`).
+        Output candidate table (Parquet; columns and units in :func:`skyhunt.mf.search.candidate_units`).
     removed_sources : path-like
         Output table of the point sources removed before the cluster search (Parquet; columns
         and units in :data:`skyhunt.mf.psdetect.DETECTED_UNITS`, one row per source and band;
@@ -213,7 +213,8 @@ def run_matched_filter(
     cand = search(values, pixels, inp, threads)
     cand["stage"] = stage
     meta = {"mf": mf, "stage": stage, "bands": [b["name"] for b in bands]}
-    io.write_table(candidates, {c: cand[c].to_numpy() for c in CANDIDATE_UNITS}, CANDIDATE_UNITS, meta=meta)
+    units = candidate_units(templates.template_bank(np.ones(1), mf)[0].size)
+    io.write_table(candidates, {c: cand[c].to_numpy() for c in units}, units, meta=meta)
     io.write_table(removed_sources, removed, DETECTED_UNITS, meta=meta)
     for s in (4.5, 5.0):
         log.info("stage %s: %d candidates with SNR >= %.1f", stage, int(np.sum(cand["snr"] >= s)), s)

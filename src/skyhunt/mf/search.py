@@ -53,6 +53,17 @@ CANDIDATE_UNITS = {
 }
 
 
+def scale_snr_column(k: int) -> str:
+    """Candidate column of the SNR of template scale ``k`` at the candidate's pixel, e.g. ``snr_s03``."""
+    return f"snr_s{k:02d}"
+
+
+def candidate_units(n_scales: int) -> dict:
+    """Columns of a candidate table of a bank of ``n_scales`` templates: :data:`CANDIDATE_UNITS`, then
+    the SNR of every scale at the candidate's pixel (the features of the vetting classifier)."""
+    return {**CANDIDATE_UNITS, **{scale_snr_column(k): f"SNR of scale {k}" for k in range(n_scales)}}
+
+
 @dataclass
 class SearchInputs:
     """Everything the search needs besides the maps.
@@ -223,7 +234,7 @@ def search(maps: np.ndarray, pixels: np.ndarray, inp: SearchInputs, nthreads: in
     Returns
     -------
     pandas.DataFrame
-        One row per detection (columns of :data:`CANDIDATE_UNITS` but
+        One row per detection (columns of :func:`candidate_units` but
         ``stage``), sorted by decreasing SNR.
     """
     if inp.ivar is not None and inp.mf_cfg["noise"] != "model":
@@ -240,7 +251,11 @@ def search(maps: np.ndarray, pixels: np.ndarray, inp: SearchInputs, nthreads: in
         found = search_tile(layout, tile, interp, maps, inp, cache, nthreads)
         found["scale_arcmin"] = scales[found["scale_index"]]
         out.append(found)
-    cand = pd.concat(out, ignore_index=True) if out else pd.DataFrame(columns=[*CANDIDATE_UNITS, "depth"])
+    cand = (
+        pd.concat(out, ignore_index=True)
+        if out
+        else pd.DataFrame(columns=[*candidate_units(scales.size), "depth"])
+    )
     cand = cand[deduplicate_seams(cand)].drop(columns="depth")
     log.info(
         "%d tiles of %d^2 pixels (%.2f arcmin) in %.1f s: %d candidates above SNR %.1f",
@@ -511,5 +526,6 @@ def search_tile(
             "y0_fixed": y0_fixed[iy, ix][keep].astype(np.float64),
             "snr_fixed": snr_fixed[iy, ix][keep].astype(np.float64),
             "tile": np.full(int(keep.sum()), tile.index, dtype=np.int64),
+            **{scale_snr_column(k): snr[k, iy, ix][keep].astype(np.float64) for k in range(snr.shape[0])},
         }
     )

@@ -1,0 +1,221 @@
+"""The CNN vetter: the DeepShadows network (Tanoglidis et al. 2021, as reproduced by Foote,
+"Finding Low Surface Brightness Galaxies with CNNs") on cutouts centred on MF candidates.
+
+DeepShadows: three blocks of a 3x3 convolution (padding 1, stride 1, ReLU) of 16, 32 and 64
+filters, batch normalisation, a 2x2 max-pool and 40 % dropout each; then the flattened map
+(64 (npix/8)^2 values: 4096 on the paper's 64x64 images, 1024 on our 32x32 cutouts), a dense
+layer of 1024 with ReLU, and one output through a sigmoid (here the logit; the sigmoid is in the
+loss, ``binary_cross_entropy_with_logits``). Adadelta with learning rate 0.1 and batch 64. The
+paper's L2 penalties (λ = 0.13 on the convolutions, 0.12 on the dense layer) are Adadelta's
+``weight_decay`` here (config ``vetting.cnn.weight_decay``), and its [0, 1] rescaling of each
+image is replaced by fixed per-band statistics of the training cutouts, stored in the model, as
+for the CNN classifier (a per-cutout rescaling discards the SZ amplitude).
+``small`` is the CNN classifier's :class:`skyhunt.cnn.models.SmallCNN`, whose two logits give
+one as their difference.
+"""
+
+from __future__ import annotations
+
+import lightning as L
+import numpy as np
+import torch
+from torch import nn
+from torch.nn import functional as F
+from torch.utils.data import DataLoader, Dataset
+
+from skyhunt.cnn.data import RatioSampler, dihedral, in_batches
+from skyhunt.cnn.models import SmallCNN
+
+ARCHITECTURES = ("deepshadows", "small")
+
+#: DeepShadows: filters of the three blocks, width of the dense layer, dropout after each block.
+FILTERS = (16, 32, 64)
+DENSE = 1024
+DROPOUT = 0.4
+
+
+class DeepShadows(nn.Module):
+    """The DeepShadows CNN (Tanoglidis et al. 2021, Table 1); one logit per image.
+
+    Parameters
+    ----------
+    in_channels : int
+        Number of bands (3 in the paper: g, r, z).
+    npix : int
+        Image side in pixels (divisible by 8; 64 in the paper).
+    """
+
+    def __init__(self, in_channels: int = 3, npix: int = 64):
+        super().__init__()
+        layers, c_in = [], in_channels
+        for c_out in FILTERS:
+            layers += [
+                nn.Conv2d(c_in, c_out, 3, padding=1),
+                nn.ReLU(inplace=True),
+                nn.BatchNorm2d(c_out),
+                nn.MaxPool2d(2),
+                nn.Dropout(DROPOUT),
+            ]
+            c_in = c_out
+        self.features = nn.Sequential(*layers)
+        side = npix // 8
+        self.head = nn.Sequential(
+            nn.Flatten(), nn.Linear(c_in * side * side, DENSE), nn.ReLU(inplace=True), nn.Linear(DENSE, 1)
+        )
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.head(self.features(x))[:, 0]
+
+
+class SmallLogit(nn.Module):
+    """:class:`skyhunt.cnn.models.SmallCNN` with one logit, the difference of its two."""
+
+    def __init__(self, in_channels: int, npix: int):
+        super().__init__()
+        self.net = SmallCNN(in_channels, npix)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        z = self.net(x)
+        return z[:, 1] - z[:, 0]
+
+
+def build_vetter(architecture: str, in_channels: int, npix: int) -> nn.Module:
+    """The network named ``architecture`` (one of :data:`ARCHITECTURES`)."""
+    if architecture == "deepshadows":
+        return DeepShadows(in_channels, npix)
+    if architecture == "small":
+        return SmallLogit(in_channels, npix)
+    raise ValueError(f"unknown vetting architecture {architecture!r}; expected one of {ARCHITECTURES}")
+
+
+class CandidateVetter(L.LightningModule):
+    """Real cluster or not, from a cutout centred on an MF candidate: binary cross-entropy, Adadelta.
+
+    Parameters
+    ----------
+    architecture : str
+        One of :data:`ARCHITECTURES`.
+    bands, npix : int
+        Input channels and cutout side (pixels).
+    band_mean, band_std : sequence of float
+        Per-band mean and standard deviation of the training cutouts (µK_CMB).
+    training : dict
+        Config ``vetting.cnn`` (``lr``, ``weight_decay``).
+    """
+
+    def __init__(self, architecture, bands, npix, band_mean, band_std, training):
+        super().__init__()
+        self.save_hyperparameters()
+        self.net = build_vetter(architecture, bands, npix)
+        self.register_buffer(
+            "band_mean", torch.tensor(np.asarray(band_mean), dtype=torch.float32).view(1, -1, 1, 1)
+        )
+        self.register_buffer(
+            "band_std", torch.tensor(np.asarray(band_std), dtype=torch.float32).view(1, -1, 1, 1)
+        )
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """Logits (B,) of cutouts x (B, bands, npix, npix) in µK_CMB."""
+        return self.net((x - self.band_mean) / self.band_std).float()
+
+    def _step(self, batch, split: str):
+        x, y = batch
+        loss = F.binary_cross_entropy_with_logits(self(x), y.float())
+        self.log(f"{split}_loss", loss, on_step=split == "train", on_epoch=True)
+        return loss
+
+    def training_step(self, batch, batch_idx):
+        return self._step(batch, "train")
+
+    def validation_step(self, batch, batch_idx):
+        self._step(batch, "val")
+
+    def configure_optimizers(self):
+        t = self.hparams.training
+        # rho and eps of Keras' Adadelta, which DeepShadows used
+        return torch.optim.Adadelta(
+            self.parameters(), lr=t["lr"], rho=0.95, eps=1e-7, weight_decay=t["weight_decay"]
+        )
+
+
+class LabelledCutouts(Dataset):
+    """Whole batches: ``dataset[(rows, codes)]`` -> (cutouts, labels).
+
+    Parameters
+    ----------
+    array : ndarray, shape (N, bands, npix, npix), float32
+        Cutouts in µK_CMB.
+    labels : ndarray of int, shape (N,)
+    """
+
+    def __init__(self, array: np.ndarray, labels: np.ndarray):
+        self.array, self.labels = array, np.asarray(labels, dtype=np.int64)
+
+    def __getitem__(self, key):
+        rows, codes = key
+        x = np.asarray(self.array[rows], dtype=np.float32)
+        if codes is not None:
+            x = dihedral(x, codes)
+        return torch.from_numpy(np.ascontiguousarray(x)), torch.from_numpy(self.labels[rows])
+
+
+class VettingDataModule(L.LightningDataModule):
+    """Training batches of the training rows, each draw a real cluster with probability
+    1 / (1 + ratio) (:class:`skyhunt.cnn.data.RatioSampler`; ratio 1: balanced, as DeepShadows'
+    sets); the validation rows, unaugmented.
+
+    Parameters
+    ----------
+    dataset : LabelledCutouts
+    train, validation : ndarray of int
+        Rows of the training and validation candidates.
+    training : dict
+        Config ``vetting.cnn`` (``batch_size``, ``eval_every_steps``, ``ratio``, ``augment``).
+    seed : int
+        Base seed of the training batches.
+    """
+
+    def __init__(self, dataset: LabelledCutouts, train, validation, training: dict, seed: int):
+        super().__init__()
+        self.dataset, self.train, self.validation = dataset, train, validation
+        self.training, self.seed = training, seed
+
+    def train_dataloader(self):
+        t, real = self.training, self.dataset.labels[self.train] == 1
+        sampler = RatioSampler(
+            self.train[real],
+            self.train[~real],
+            t["ratio"],
+            t["batch_size"],
+            t["eval_every_steps"],
+            self.seed,
+            t["augment"],
+        )
+        return DataLoader(self.dataset, batch_size=None, sampler=sampler)
+
+    def val_dataloader(self):
+        batches = in_batches(self.validation, self.training["batch_size"])
+        return DataLoader(self.dataset, batch_size=None, sampler=batches)
+
+
+@torch.inference_mode()
+def predict_logits(module: CandidateVetter, array: np.ndarray, batch_size: int) -> np.ndarray:
+    """Logits of every row of ``array``, in row order (float64).
+
+    Raises
+    ------
+    ValueError
+        If a logit is NaN or infinite, naming how many.
+    """
+    module.eval()
+    out = []
+    for rows, _ in in_batches(np.arange(len(array)), batch_size):
+        x = torch.from_numpy(np.asarray(array[rows], dtype=np.float32)).to(module.device)
+        out.append(module(x).cpu().numpy())
+    logits = np.concatenate(out).astype(np.float64) if out else np.zeros(0)
+    bad = ~np.isfinite(logits)
+    if bad.any():
+        raise ValueError(
+            f"the vetter gives NaN or infinite scores for {int(bad.sum())} of {len(logits)} cutouts"
+        )
+    return logits

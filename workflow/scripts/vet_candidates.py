@@ -1,0 +1,7 @@
+import torch
+
+from skyhunt.logs import run_step
+from skyhunt.vetting.pipeline import run_vet_candidates
+
+torch.set_num_threads(snakemake.threads)
+run_step(snakemake, run_vet_candidates)
