@@ -35,6 +35,7 @@ include: "workflow/rules/compare.smk"
 include: "workflow/rules/kfold.smk"
 include: "workflow/rules/detector.smk"
 include: "workflow/rules/masses.smk"
+include: "workflow/rules/multiwave.smk"
 
 
 rule all:
@@ -63,3 +64,4 @@ rule all:
         rules.mf_mass_metrics.output,
         rules.cnn_mass_metrics.output,
         rules.mass_bias.output,
+        rules.multiwave.input,
