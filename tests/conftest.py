@@ -105,6 +105,8 @@ def workflow_config() -> dict:
     det["patches"].update(npix=16, random_per_deg2=10.0)
     det["training"].update(batch_size=8, steps=20, eval_every_steps=10, log_every_steps=5)
     cfg["masses"]["cnn"].update(hidden=16, batch_size=8, steps=20, eval_every_steps=10, log_every_steps=5)
+    cfg["optical"] = {"max_candidates": 4, "npix": 64}  # the multiwave cutouts (issue 18), a few small ones
+    cfg["xray"] = {"max_candidates": 4}
     return cfg
 
 

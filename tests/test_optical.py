@@ -10,6 +10,8 @@ from astropy.io import fits
 from astropy.wcs import WCS
 from scipy import integrate, stats
 
+from skyhunt import io
+from skyhunt.catalogues.files import read_catalogue
 from skyhunt.config import validate_config
 from skyhunt.optical import galaxies as gal
 from skyhunt.optical.io import read_cutout_table, write_cutouts
@@ -198,3 +200,25 @@ def test_a_point_source_at_the_preset_depth_has_snr_5(cfg):
     ]  # the PSF-weighted flux of blank sky: its rms is the 1-sigma point-source flux
     m5 = 21.3  # SDSS i (Abazajian et al. 2009)
     assert 5.0 * np.std(estimates) == pytest.approx(nanomaggies(m5), rel=0.12)
+
+
+@pytest.mark.slow
+def test_workflow_writes_the_galaxies_and_cutouts_astropy_opens(two_runs):
+    cfg, (run_a, _) = two_runs
+    results = run_a / cfg["results_dir"]
+    galaxies, units = io.read_table(results / "sky" / "galaxies.parquet")
+    assert set(galaxies["kind"]) <= set(gal.KINDS) and units["mag_i"] == "AB mag"
+    assert (galaxies["mag_i"] <= cfg["optical"]["galaxies"]["mag_limit_i"]).all()
+    mf = read_catalogue(results / "catalogues" / "mf.parquet", "mf")
+    for name, bands in (("optical", ["_G", "_R", "_I"]), ("xray", [""])):
+        path = results / "multiwave" / f"{name}_cutouts.fits"
+        table = read_cutout_table(path)
+        assert len(table) == min(len(mf), cfg[name]["max_candidates"])
+        assert np.allclose(table["ra"], mf["ra"].to_numpy()[: len(table)])
+        with fits.open(path) as hdul:
+            for stem, ra, dec in zip(table["extname"], table["ra"], table["dec"], strict=True):
+                for band in bands:
+                    hdu = hdul[stem + band]
+                    assert hdu.header["BUNIT"] in ("nanomaggy", "count")
+                    x, y = WCS(hdu.header).world_to_pixel_values(ra, dec)
+                    assert (x, y) == pytest.approx(((hdu.data.shape[1] - 1) / 2, (hdu.data.shape[0] - 1) / 2))
