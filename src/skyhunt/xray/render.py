@@ -10,6 +10,8 @@ image is a Poisson draw of them from the cutout's own stream ``xray_cutout/<inde
 
 from __future__ import annotations
 
+import functools
+
 import galsim
 import numpy as np
 import pandas as pd
@@ -19,6 +21,16 @@ from skyhunt.optical.render import objects_near
 from skyhunt.sky.components import component_rng
 
 _GSPARAMS = galsim.GSParams(folding_threshold=1e-3, maximum_fft_size=8192)
+
+
+@functools.lru_cache(maxsize=4)
+def unit_beta_model(beta: float, trunc_core: float) -> galsim.Moffat:
+    """The beta model of core radius 1 arcsec cut at ``trunc_core`` arcsec, unit flux.
+
+    Every halo is it dilated to its theta_c: all share trunc/theta_c, so GalSim finds the
+    profile's Fourier extent (the slow part of a truncated Moffat) once.
+    """
+    return galsim.Moffat(beta=3.0 * beta - 0.5, scale_radius=1.0, trunc=trunc_core, gsparams=_GSPARAMS)
 
 
 def background_per_pixel(xray_cfg: dict) -> float:
@@ -50,14 +62,7 @@ def expected_image(
     reach = half_deg + bright["trunc_arcmin"].to_numpy() / 60.0
     near = objects_near(bright, ra0, dec0, float(reach.max(initial=0.0)))
     near = near.loc[_separation_deg(near, ra0, dec0) <= half_deg + near["trunc_arcmin"].to_numpy() / 60.0]
-    # one unit beta model (theta_c = 1 arcsec), dilated per halo: all halos share trunc/theta_c, so
-    # GalSim finds the profile's Fourier extent once
-    unit = galsim.Moffat(
-        beta=3.0 * beta_cfg["beta"] - 0.5,
-        scale_radius=1.0,
-        trunc=beta_cfg["trunc_r500"] / beta_cfg["core_r500"],
-        gsparams=_GSPARAMS,
-    )
+    unit = unit_beta_model(beta_cfg["beta"], beta_cfg["trunc_r500"] / beta_cfg["core_r500"])
     objects = [
         galsim.Convolve(unit.dilate(row.theta_c_arcmin * 60.0).withFlux(row.counts_total), psf)
         for row in near.itertuples(index=False)
