@@ -37,6 +37,7 @@ include: "workflow/rules/detector.smk"
 include: "workflow/rules/masses.smk"
 include: "workflow/rules/selection.smk"
 include: "workflow/rules/vetting.smk"
+include: "workflow/rules/multiwave.smk"
 
 
 rule all:
@@ -69,3 +70,4 @@ rule all:
         rules.injection_completeness.output,
         rules.mass_limit_map.output,
         expand(rules.vet_candidates.output, stage=EVAL_STAGE),
+        rules.multiwave.input,

@@ -113,6 +113,8 @@ def workflow_config() -> dict:
         architecture="small", batch_size=8, steps=20, eval_every_steps=10, log_every_steps=5
     )
     cfg["vetting"]["classical"]["max_iter"] = 20
+    cfg["optical"] = {"max_candidates": 4, "npix": 64}  # the multiwave cutouts (issue 18), a few small ones
+    cfg["xray"] = {"max_candidates": 4}
     return cfg
 
 

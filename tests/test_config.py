@@ -252,8 +252,8 @@ def test_unknown_top_level_key(cfg):
     cfg["sed"] = 1
     msg = problems_of(cfg)
     known = (
-        "catalogues, cnn, compare, cutouts, detector, evaluation, kfold, masses, mf, results_dir, seed, "
-        "selection, sky, vetting"
+        "catalogues, cnn, compare, cutouts, detector, evaluation, kfold, masses, mf, optical, "
+        "results_dir, seed, selection, sky, vetting, xray"
     )
     assert f"config key 'sed' is not a known key (known: {known})" in msg
 

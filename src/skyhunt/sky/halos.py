@@ -180,9 +180,6 @@ class LightCone:
 def m500c_from_mvir(cosmo_cfg: dict, halo_cfg: dict, m_vir: np.ndarray, z: np.ndarray) -> np.ndarray:
     """Convert M_vir to M500c assuming NFW profiles with a c(M) relation.
 
-    The conversion (colossus ``changeMassDefinitionCModel``) is tabulated on
-    a (z, log M) grid and interpolated, which is exact to <0.1 %.
-
     Parameters
     ----------
     m_vir : ndarray
@@ -195,21 +192,53 @@ def m500c_from_mvir(cosmo_cfg: dict, halo_cfg: dict, m_vir: np.ndarray, z: np.nd
     ndarray
         M500c in M_sun.
     """
+    return convert_mass(cosmo_cfg, halo_cfg, m_vir, z, "vir", "500c")
+
+
+def convert_mass(
+    cosmo_cfg: dict,
+    halo_cfg: dict,
+    mass: np.ndarray,
+    z: np.ndarray,
+    mdef_in: str,
+    mdef_out: str,
+    below_dex: float = 0.1,
+) -> np.ndarray:
+    """Convert halo masses between spherical-overdensity definitions (NFW with the c(M) relation).
+
+    The conversion (colossus ``changeMassDefinitionCModel``, c(M) of
+    ``halo_cfg["concentration_model"]``) is tabulated on a (z, log M) grid from
+    ``m_vir_min`` / 10^``below_dex`` to 10^16.1 M_sun and interpolated, which is exact to <0.1 %.
+
+    Parameters
+    ----------
+    mass : ndarray
+        Masses of definition ``mdef_in`` (colossus names: "vir", "500c", "200m", ...), M_sun.
+    z : ndarray
+        Redshift.
+    below_dex : float
+        How far below ``m_vir_min`` the grid starts, dex (masses of other definitions are smaller).
+
+    Returns
+    -------
+    ndarray
+        Masses of definition ``mdef_out``, M_sun.
+    """
     cosmo = colossus(cosmo_cfg)
     h = cosmo.H0 / 100.0
     zg = np.linspace(0.0, max(float(np.max(z, initial=0.0)), 1e-3) + 1e-3, 40)
-    lmg = np.linspace(np.log10(halo_cfg["m_vir_min"]) - 0.1, _LOG10_M_MAX + 0.1, 50)
+    lmg = np.linspace(np.log10(halo_cfg["m_vir_min"]) - below_dex, _LOG10_M_MAX + 0.1, 50)
     ratio = np.empty((zg.size, lmg.size))
     for i, zi in enumerate(zg):
         with warnings.catch_warnings():
             # c(M) fits are extrapolated beyond their calibrated range at high z
             warnings.filterwarnings("ignore", message="Some masses or redshifts are outside")
-            m500, _, _ = mass_adv.changeMassDefinitionCModel(
-                10**lmg * h, zi, "vir", "500c", c_model=halo_cfg["concentration_model"]
+            m_out, _, _ = mass_adv.changeMassDefinitionCModel(
+                10**lmg * h, zi, mdef_in, mdef_out, c_model=halo_cfg["concentration_model"]
             )
-        ratio[i] = np.log10(m500 / (10**lmg * h))
+        ratio[i] = np.log10(m_out / (10**lmg * h))
     interp = RegularGridInterpolator((zg, lmg), ratio)
-    return m_vir * 10 ** interp(np.column_stack([z, np.log10(m_vir)]))
+    return mass * 10 ** interp(np.column_stack([z, np.log10(mass)]))
 
 
 def scatter_y(y_mean: np.ndarray, sigma_ln: float, rng: np.random.Generator) -> np.ndarray:
