@@ -68,21 +68,26 @@ def one_torch_thread():
     torch.set_num_threads(threads)
 
 
-def snakemake(workdir: Path, *args: str, timeout: float = 900) -> subprocess.CompletedProcess:
-    """Run the repository's Snakefile in ``workdir`` on 2 cores with extra arguments (``timeout`` in s)."""
-    cmd = [
+def snakemake_command(workdir: Path, *args: str) -> list[str]:
+    """The command that runs the repository's Snakefile in ``workdir`` on 2 cores with extra arguments."""
+    snakefile = str(REPO / "Snakefile")
+    return [
         sys.executable,
         "-m",
         "snakemake",
         "--snakefile",
-        str(REPO / "Snakefile"),
+        snakefile,
         "--directory",
         str(workdir),
         "--cores",
         "2",
         *args,
     ]
-    return subprocess.run(cmd, capture_output=True, text=True, timeout=timeout)
+
+
+def snakemake(workdir: Path, *args: str, timeout: float = 900) -> subprocess.CompletedProcess:
+    """Run :func:`snakemake_command` and wait for it (``timeout`` in s)."""
+    return subprocess.run(snakemake_command(workdir, *args), capture_output=True, text=True, timeout=timeout)
 
 
 def write_config(workdir: Path, cfg: dict) -> None:
@@ -118,8 +123,53 @@ def workflow_config() -> dict:
     return cfg
 
 
+class Launched:
+    """One Snakemake run in ``workdir`` started in the background; :meth:`wait` ends it.
+
+    What Snakemake prints goes to ``console.log`` beside the run's config."""
+
+    def __init__(self, workdir: Path, *args: str):
+        self.workdir = workdir
+        self.log = workdir / "console.log"
+        with open(self.log, "w", encoding="utf-8") as out:
+            self.proc = subprocess.Popen(
+                snakemake_command(workdir, *args), stdout=out, stderr=subprocess.STDOUT
+            )
+
+    def wait(self, timeout: float = 1800) -> Path:
+        """The run's directory, once Snakemake has finished (an error if it failed)."""
+        code = self.proc.wait(timeout=timeout)
+        assert code == 0, self.log.read_text()[-4000:]
+        return self.workdir
+
+
+@pytest.fixture(scope="session", autouse=True)
+def tiny_runs(request, tmp_path_factory) -> dict[str, Launched]:
+    """The session's shared end-to-end runs, started in the background when the session starts,
+    so that they use the core that the (single-process) tests leave idle: ``run_a`` and ``run_b``
+    (:func:`two_runs`) and ``realistic`` (:func:`realistic_run`).
+
+    Only the runs that a collected test needs are started."""
+    needed = set().union(*(item.fixturenames for item in request.session.items))
+    runs = {}
+    if "two_runs" in needed:
+        for name in ("run_a", "run_b"):
+            workdir = tmp_path_factory.mktemp(name)
+            write_config(workdir, workflow_config())
+            runs[name] = Launched(workdir)  # the default target
+    if "realistic_run" in needed:
+        cfg = realistic_config()
+        workdir = tmp_path_factory.mktemp("realistic")
+        write_config(workdir, cfg)
+        runs["realistic"] = Launched(workdir, *realistic_targets(cfg))
+    yield runs
+    for run in runs.values():
+        if run.proc.poll() is None:
+            run.proc.kill()
+
+
 @pytest.fixture(scope="session")
-def two_runs(tmp_path_factory):
+def two_runs(tiny_runs):
     """The tiny workflow (:func:`workflow_config`) run to its default target in two fresh directories.
 
     Returns ``(config, [run_a, run_b])``. Every test of the session shares these two runs: a test
@@ -127,16 +177,7 @@ def two_runs(tmp_path_factory):
     of ``rule all`` as the run made it, and must not change run b (dry runs are fine). What
     Snakemake printed is kept in ``console.log`` beside each run's config.
     """
-    cfg = workflow_config()
-    dirs = []
-    for name in ("run_a", "run_b"):
-        workdir = tmp_path_factory.mktemp(name)
-        write_config(workdir, cfg)
-        proc = snakemake(workdir)  # the default target
-        assert proc.returncode == 0, proc.stderr[-4000:]
-        (workdir / "console.log").write_text(proc.stdout + proc.stderr)
-        dirs.append(workdir)
-    return cfg, dirs
+    return workflow_config(), [tiny_runs[name].wait() for name in ("run_a", "run_b")]
 
 
 def realistic_config() -> dict:
@@ -155,20 +196,25 @@ def realistic_config() -> dict:
     return validate_config(cfg)
 
 
-@pytest.fixture(scope="session")
-def realistic_run(tmp_path_factory) -> tuple[dict, Path]:
-    """The tiny workflow with :func:`realistic_config`, run once to the targets the instrument
-    changes: the sky, the MF of every stage, Table 1 (with the CNN and the detector), the noise
-    ladder (for ``compare``) and the MF masses (their Q sees the beams, noise and scan filter).
-    The rules past these (figures, catalogue metrics) are the same code as in :func:`two_runs`."""
-    cfg = realistic_config()
-    workdir = tmp_path_factory.mktemp("realistic")
-    write_config(workdir, cfg)
+def realistic_targets(cfg: dict) -> list[str]:
+    """The targets the instrument changes: the sky, the MF of every stage, Table 1 (with the CNN
+    and the detector), the noise ladder (for ``compare``) and the MF masses (their Q sees the
+    beams, noise and scan filter). The rules past these (figures, catalogue metrics) are the same
+    code as in :func:`two_runs`."""
     stage = cfg["cnn"]["stages"][-1]
-    targets = ["sky", "mf", "results/tables/table1.csv", "results/tables/noise_components.csv"]
-    proc = snakemake(workdir, *targets, f"results/masses/mf_{stage}_metrics.json")
-    assert proc.returncode == 0, proc.stderr[-4000:]
-    return cfg, workdir
+    return [
+        "sky",
+        "mf",
+        "results/tables/table1.csv",
+        "results/tables/noise_components.csv",
+        f"results/masses/mf_{stage}_metrics.json",
+    ]
+
+
+@pytest.fixture(scope="session")
+def realistic_run(tiny_runs) -> tuple[dict, Path]:
+    """The tiny workflow with :func:`realistic_config`, run once to :func:`realistic_targets`."""
+    return realistic_config(), tiny_runs["realistic"].wait()
 
 
 @pytest.fixture(scope="session")
