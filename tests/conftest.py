@@ -118,8 +118,8 @@ def workflow_config() -> dict:
         architecture="small", batch_size=8, steps=20, eval_every_steps=10, log_every_steps=5
     )
     cfg["vetting"]["classical"]["max_iter"] = 20
-    cfg["optical"] = {"max_candidates": 4, "npix": 64}  # the multiwave cutouts (issue 18), a few small ones
-    cfg["xray"] = {"max_candidates": 4}
+    cfg["optical"].update(max_candidates=4, npix=64)  # the multiwave cutouts (issue 18), a few small ones
+    cfg["xray"].update(max_candidates=4)
     return cfg
 
 
@@ -183,7 +183,8 @@ def two_runs(tiny_runs):
 def realistic_config() -> dict:
     """:func:`workflow_config` with the realistic instrument and cluster physics of
     ``workflow/presets/spt3g.yaml`` all on: beams, correlated red noise, a declination depth
-    map, the scan filter, Y-M scatter, relativistic tSZ, sources found in the maps."""
+    map, the scan filter, Y-M scatter, relativistic tSZ, sources found in the maps; on a
+    two-stage noise ladder and a short grid of the MF masses' Q."""
     cfg = workflow_config()
     preset = yaml.safe_load((REPO / "workflow" / "presets" / "spt3g.yaml").read_text())
     for band, real in zip(cfg["sky"]["bands"], preset["sky"]["bands"], strict=True):
@@ -193,6 +194,11 @@ def realistic_config() -> dict:
     cfg["sky"]["noise"]["red_ell_min"] = 200.0  # the tiny run's 1.8 deg tiles (config check)
     cfg["mf"].update(noise=preset["mf"]["noise"], noise_ell_bin=800.0)  # wide bins for 1' tiles
     cfg["mf"]["point_sources"].update(preset["mf"]["point_sources"])
+    # a two-stage ladder (the primary CMB with the tSZ, then the rest) and a short Q grid, as
+    # the instrument acts on every stage and scale alike
+    first, *rest = cfg["sky"]["stages"]
+    cfg["sky"]["stages"] = [first, {"name": rest[-1]["name"], "add": [c for s in rest for c in s["add"]]}]
+    cfg["masses"]["q_theta500_arcmin"] = [0.7, 1.4, 2.4, 4.0, 8.0]
     return validate_config(cfg)
 
 
