@@ -102,7 +102,34 @@ class CutoutBatches(Dataset):
         return torch.from_numpy(np.ascontiguousarray(x)), torch.from_numpy(self.labels[rows])
 
 
-class RatioSampler(Sampler):
+class EpochBatches(Sampler):
+    """A sampler of ``n_batches`` batches of ``batch_size`` per epoch whose random draws for
+    epoch ``e`` come from the stream ``(seed, e)``, so that a resumed run draws the batches an
+    uninterrupted one would; subclasses define ``__iter__``.
+
+    Parameters
+    ----------
+    batch_size, n_batches : int
+        Batch size and batches per epoch.
+    seed : int
+        Base seed of the streams.
+    augment : bool
+        Draw a random flip/rotation code per cutout.
+    """
+
+    def __init__(self, batch_size: int, n_batches: int, seed: int, augment: bool):
+        self.batch_size, self.n_batches = batch_size, n_batches
+        self.seed, self.augment, self.epoch = seed, augment, 0
+
+    def set_epoch(self, epoch: int) -> None:
+        """Select the random stream of ``epoch`` (Lightning calls this at each epoch start)."""
+        self.epoch = epoch
+
+    def __len__(self) -> int:
+        return self.n_batches
+
+
+class RatioSampler(EpochBatches):
     """S_r: batches in which each draw is a positive with probability 1 / (1 + r).
 
     Positives and negatives are each drawn uniformly with replacement, so the expected
@@ -128,16 +155,9 @@ class RatioSampler(Sampler):
                 f"the training set needs both classes; it has {len(positives)} positive and "
                 f"{len(negatives)} negative cutouts"
             )
+        super().__init__(batch_size, n_batches, seed, augment)
         self.positives, self.negatives = np.asarray(positives), np.asarray(negatives)
-        self.ratio, self.batch_size, self.n_batches = ratio, batch_size, n_batches
-        self.seed, self.augment, self.epoch = seed, augment, 0
-
-    def set_epoch(self, epoch: int) -> None:
-        """Select the random stream of ``epoch`` (Lightning calls this at each epoch start)."""
-        self.epoch = epoch
-
-    def __len__(self) -> int:
-        return self.n_batches
+        self.ratio = ratio
 
     def __iter__(self):
         rng = np.random.default_rng([self.seed, self.epoch])
@@ -218,7 +238,7 @@ class CutoutDataModule(L.LightningDataModule):
         return DataLoader(self.dataset, batch_size=None, sampler=in_batches(rows, self.batch_size))
 
 
-class UniformSampler(Sampler):
+class UniformSampler(EpochBatches):
     """Batches of ``rows`` drawn uniformly with replacement, with a flip/rotation code per cutout.
 
     Epoch ``e`` uses the stream ``(seed, e)``, so a resumed run draws the batches an
@@ -226,15 +246,8 @@ class UniformSampler(Sampler):
     """
 
     def __init__(self, rows, batch_size: int, n_batches: int, seed: int, augment: bool):
-        self.rows, self.batch_size, self.n_batches = np.asarray(rows), batch_size, n_batches
-        self.seed, self.augment, self.epoch = seed, augment, 0
-
-    def set_epoch(self, epoch: int) -> None:
-        """Select the random stream of ``epoch`` (Lightning calls this at each epoch start)."""
-        self.epoch = epoch
-
-    def __len__(self) -> int:
-        return self.n_batches
+        super().__init__(batch_size, n_batches, seed, augment)
+        self.rows = np.asarray(rows)
 
     def __iter__(self):
         rng = np.random.default_rng([self.seed, self.epoch])

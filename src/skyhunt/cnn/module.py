@@ -27,7 +27,24 @@ def learning_rate(step: int, opt: dict) -> float:
     return opt["lr_after_drop"]
 
 
-class CutoutClassifier(L.LightningModule):
+class SplitStepModule(L.LightningModule):
+    """A LightningModule whose training and validation steps are one ``_step(batch, split)``
+    (``split`` "train" or "val", returning the loss) defined by the subclass; the optimizer is
+    AdamW with ``hparams.training``'s ``lr`` and ``weight_decay`` unless the subclass chooses
+    another. The base of the classifier, the detector, the CNN mass network and the vetter."""
+
+    def training_step(self, batch, batch_idx):
+        return self._step(batch, "train")
+
+    def validation_step(self, batch, batch_idx):
+        self._step(batch, "val")
+
+    def configure_optimizers(self):
+        t = self.hparams.training
+        return torch.optim.AdamW(self.parameters(), lr=t["lr"], weight_decay=t["weight_decay"])
+
+
+class CutoutClassifier(SplitStepModule):
     """Two-class cutout classifier trained with cross-entropy and SGD with momentum.
 
     Inputs are scaled with fixed per-band statistics of the training split, stored as buffers
@@ -87,12 +104,6 @@ class CutoutClassifier(L.LightningModule):
             metric(pred, y)
             self.log(f"{split}_{name}", metric, on_step=on_step, on_epoch=True)
         return loss
-
-    def training_step(self, batch, batch_idx):
-        return self._step(batch, "train")
-
-    def validation_step(self, batch, batch_idx):
-        self._step(batch, "val")
 
     def predict_step(self, batch, batch_idx):
         """Raw score: the log-odds of the positive class, logit(softmax_1) = z_1 - z_0."""

@@ -13,11 +13,11 @@ training patches, stored as buffers so that they travel with the weights.
 
 from __future__ import annotations
 
-import lightning as L
 import numpy as np
 import torch
 from torch.nn import functional as F
 
+from skyhunt.cnn.module import SplitStepModule
 from skyhunt.detector.models import build_detector
 
 
@@ -32,7 +32,7 @@ def focal_loss(logits: torch.Tensor, target: torch.Tensor, alpha: float, beta: f
     return -(pos_loss + neg_loss) / pos.sum().clamp(min=1)
 
 
-class HeatmapDetector(L.LightningModule):
+class HeatmapDetector(SplitStepModule):
     """The detector: heat maps of object centres per class and their sub-pixel offsets.
 
     Parameters
@@ -73,16 +73,6 @@ class HeatmapDetector(L.LightningModule):
             loss = loss + t["offset_weight"] * off
         self.log(f"{split}_loss", loss, on_step=split == "train", on_epoch=True, prog_bar=True)
         return loss
-
-    def training_step(self, batch, batch_idx):
-        return self._step(batch, "train")
-
-    def validation_step(self, batch, batch_idx):
-        self._step(batch, "val")
-
-    def configure_optimizers(self):
-        t = self.hparams.training
-        return torch.optim.AdamW(self.parameters(), lr=t["lr"], weight_decay=t["weight_decay"])
 
     @torch.inference_mode()
     def predict_maps(self, x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

@@ -26,6 +26,7 @@ from torch.utils.data import DataLoader, Dataset
 
 from skyhunt.cnn.data import UniformSampler, dihedral, in_batches
 from skyhunt.cnn.models import conv_bn_relu
+from skyhunt.cnn.module import SplitStepModule
 
 #: Channels of the convolutional layers (each followed by a 2x2 max-pool), as ``cnn`` ``small``.
 CHANNELS = (16, 32, 64)
@@ -56,7 +57,7 @@ class MassNet(nn.Module):
         return self.head(torch.cat([self.features(x), z.view(-1, 1)], dim=1))
 
 
-class MassRegressor(L.LightningModule):
+class MassRegressor(SplitStepModule):
     """ln M500c of a cutout's qualifying halo from the cutout and its redshift, Gaussian NLL, AdamW.
 
     Parameters
@@ -100,16 +101,6 @@ class MassRegressor(L.LightningModule):
         loss = F.gaussian_nll_loss(out[:, 0], target, torch.exp(out[:, 1]), full=True)
         self.log(f"{split}_loss", loss, on_step=split == "train", on_epoch=True)
         return loss
-
-    def training_step(self, batch, batch_idx):
-        return self._step(batch, "train")
-
-    def validation_step(self, batch, batch_idx):
-        self._step(batch, "val")
-
-    def configure_optimizers(self):
-        t = self.hparams.training
-        return torch.optim.AdamW(self.parameters(), lr=t["lr"], weight_decay=t["weight_decay"])
 
 
 class MassBatches(Dataset):

@@ -25,6 +25,7 @@ from torch.utils.data import DataLoader, Dataset
 
 from skyhunt.cnn.data import RatioSampler, dihedral, in_batches
 from skyhunt.cnn.models import SmallCNN
+from skyhunt.cnn.module import SplitStepModule
 
 ARCHITECTURES = ("deepshadows", "small")
 
@@ -88,7 +89,7 @@ def build_vetter(architecture: str, in_channels: int, npix: int) -> nn.Module:
     raise ValueError(f"unknown vetting architecture {architecture!r}; expected one of {ARCHITECTURES}")
 
 
-class CandidateVetter(L.LightningModule):
+class CandidateVetter(SplitStepModule):
     """Real cluster or not, from a cutout centred on an MF candidate: binary cross-entropy, Adadelta.
 
     Parameters
@@ -123,12 +124,6 @@ class CandidateVetter(L.LightningModule):
         loss = F.binary_cross_entropy_with_logits(self(x), y.float())
         self.log(f"{split}_loss", loss, on_step=split == "train", on_epoch=True)
         return loss
-
-    def training_step(self, batch, batch_idx):
-        return self._step(batch, "train")
-
-    def validation_step(self, batch, batch_idx):
-        self._step(batch, "val")
 
     def configure_optimizers(self):
         t = self.hparams.training
