@@ -98,10 +98,27 @@ class MatchedFilter:
     """
 
     def __init__(self, grid: FlatGrid, noise: np.ndarray, signal: np.ndarray):
-        self.grid = grid
-        p2 = grid.pixel_rad**2
         ninv = np.linalg.inv(np.moveaxis(noise, (0, 1), (-2, -1)))
         self.ninv = np.ascontiguousarray(np.moveaxis(ninv, (-2, -1), (0, 1)), dtype=np.float32)  # 1/(µK^2 sr)
+        self._set_signal(grid, signal)
+
+    def with_signal(self, signal: np.ndarray) -> MatchedFilter:
+        """The filters of another template bank on the same grid and noise (sharing its N^-1).
+
+        Parameters
+        ----------
+        signal : ndarray, shape (n_scales', nb, ny, nx // 2 + 1)
+            As for the constructor, µK sr per unit y.
+        """
+        other = object.__new__(MatchedFilter)
+        other.ninv = self.ninv
+        other._set_signal(self.grid, signal)
+        return other
+
+    def _set_signal(self, grid: FlatGrid, signal: np.ndarray) -> None:
+        """Store the grid and the bank's transforms (DFT units) and normalise every filter."""
+        self.grid = grid
+        p2 = grid.pixel_rad**2
         self.signal = (signal / p2).astype(np.float32)  # DFT units
         self.signal[:, :, 0, 0] = 0.0
         weight = grid.mode_weight()

@@ -156,15 +156,111 @@ ALIASES = [(i, j) for i in (-1, 0, 1) for j in (-1, 0, 1)]
 
 
 def alias_wavenumbers(grid: FlatGrid):
-    """(k_x, k_y) of the tile's ``rfft2`` modes shifted to each alias of :data:`ALIASES`, rad^-1."""
+    """(k_x, k_y) of the tile's ``rfft2`` modes shifted to each alias of :data:`ALIASES`, rad^-1.
+
+    Shapes (1, nx // 2 + 1) and (ny, 1), which broadcast to the modes' (ny, nx // 2 + 1).
+    """
     ky0, kx0 = grid.wavenumbers()
+    ky0, kx0 = ky0[:, :1], kx0[:1, :]
     k_nyq = 2.0 * np.pi / grid.pixel_rad
     for i, j in ALIASES:
         yield kx0 + i * k_nyq, ky0 + j * k_nyq
 
 
+@dataclass(frozen=True)
+class AliasModes:
+    """One alias of a tile's ``rfft2`` modes and the parts of the tile spectra that do not depend on Dec.
+
+    Attributes
+    ----------
+    kx, ky : ndarray, shapes (1, nx // 2 + 1) and (ny, 1)
+        Wavenumbers of the alias (:func:`alias_wavenumbers`), rad^-1.
+    ell : ndarray, shape (ny, nx // 2 + 1)
+        Their modulus |k|, rad^-1.
+    sky_t : ndarray, shape (nb, ny, nx // 2 + 1)
+        :func:`sky_transfer` there, dimensionless.
+    """
+
+    kx: np.ndarray
+    ky: np.ndarray
+    ell: np.ndarray
+    sky_t: np.ndarray
+
+
+def alias_modes(inp: SearchInputs, grid: FlatGrid, cache: dict | None) -> list[AliasModes]:
+    """The :class:`AliasModes` of every alias of :data:`ALIASES`, kept in ``cache`` (if given).
+
+    Every tile of a layout has the same grid, so a search computes these once, not once per
+    row of tiles (only the interpolation window and the scan transfer depend on the row's Dec).
+    """
+    key = ("aliases", grid)
+    if cache is not None and key in cache:
+        return cache[key]
+    modes = [
+        AliasModes(kx, ky, np.hypot(kx, ky), sky_transfer(inp, kx, ky)) for kx, ky in alias_wavenumbers(grid)
+    ]
+    if cache is not None:
+        cache[key] = modes
+    return modes
+
+
+def alias_banks(inp: SearchInputs, modes: list[AliasModes], cache: dict | None) -> list[np.ndarray]:
+    """The template bank of ``inp.mf_cfg`` on each alias's modes, float32, kept in ``cache`` (if given)."""
+    key = ("bank", templates.bank_key(inp.mf_cfg), modes[0].ell.shape)
+    if cache is not None and key in cache:
+        return cache[key]
+    banks = [templates.template_bank(m.ell, inp.mf_cfg)[1].astype(np.float32) for m in modes]
+    if cache is not None:
+        cache[key] = banks
+    return banks
+
+
+def tile_signal(inp: SearchInputs, grid: FlatGrid, dec0: float, cache: dict | None = None) -> np.ndarray:
+    """Templates as seen in each band, ``F_b T_b t~_s`` summed over aliases, µK sr per unit y.
+
+    The signal half of :func:`tile_spectra`; shape (n_scales, nb, ny, nx // 2 + 1), float32.
+    ``cache``: where the Dec-independent terms (:func:`alias_modes`, :func:`alias_banks`) are
+    kept between calls.
+    """
+    fsz = sz_vector(inp.bands)
+    modes = alias_modes(inp, grid, cache)
+    banks = alias_banks(inp, modes, cache)
+    signal = np.zeros((banks[0].shape[0], len(inp.bands), grid.ny, grid.nx // 2 + 1), dtype=np.float32)
+    tmp = np.empty_like(banks[0])
+    for m, bank in zip(modes, banks, strict=True):
+        window = templates.interpolation_window(m.kx, m.ky, inp.nside, dec0)
+        band_t = (fsz[:, None, None] * m.sky_t * window).astype(np.float32)
+        for b in range(len(inp.bands)):
+            signal[:, b] += np.multiply(bank, band_t[b], out=tmp)
+    if inp.scan_transfer is not None:
+        signal *= inp.scan_transfer.at(grid, dec0)[0].astype(np.float32)
+    return signal
+
+
+def tile_noise(
+    inp: SearchInputs, grid: FlatGrid, dec0: float, white_uk_arcmin=None, cache: dict | None = None
+) -> np.ndarray:
+    """Model cross-spectra of a tile centred at ``dec0``, summed over aliases, µK^2 sr.
+
+    The noise half of :func:`tile_spectra`; shape (nb, nb, ny, nx // 2 + 1). It does not
+    depend on the templates, so the search's bank and the reference filter share it.
+    """
+    nb = len(inp.bands)
+    n_model = np.zeros((nb, nb, grid.ny, grid.nx // 2 + 1))
+    for m in alias_modes(inp, grid, cache):
+        window = templates.interpolation_window(m.kx, m.ky, inp.nside, dec0)
+        sky_cl = noise.sky_terms(
+            m.ell, inp.cl_cmb, inp.bands, inp.ps_cl, inp.mf_cfg["noise_model"], inp.components
+        )
+        inst = noise.instrument_noise(m.ell, inp.bands, inp.red_noise, inp.nside, white_uk_arcmin)
+        n_model += noise.model_spectra(sky_cl, inst, m.sky_t, window)
+    if inp.scan_transfer is not None:
+        n_model *= inp.scan_transfer.at(grid, dec0)[1]
+    return n_model
+
+
 def tile_spectra(
-    inp: SearchInputs, grid: FlatGrid, dec0: float, white_uk_arcmin=None
+    inp: SearchInputs, grid: FlatGrid, dec0: float, white_uk_arcmin=None, cache: dict | None = None
 ) -> tuple[np.ndarray, np.ndarray | None]:
     """Templates as seen in each band, and the model noise, for a tile centred at ``dec0``.
 
@@ -180,7 +276,7 @@ def tile_spectra(
     measured transfer T(k) of the tile's row and the model noise by its power transfer P(k)
     (:mod:`skyhunt.mf.transfer`): the filter acts on the maps after everything is summed.
     ``white_uk_arcmin`` is the tile's white level per band (µK-arcmin, from its depth maps;
-    default ``noise_uk_arcmin``).
+    default ``noise_uk_arcmin``). ``cache``: as :func:`tile_signal`.
 
     Returns
     -------
@@ -189,33 +285,10 @@ def tile_spectra(
     noise : ndarray, shape (nb, nb, ny, nx // 2 + 1) or None
         Model cross-spectra, µK^2 sr (None when ``mf.noise`` is ``maps``).
     """
-    mf = inp.mf_cfg
-    shape = (grid.ny, grid.nx // 2 + 1)
-    fsz = sz_vector(inp.bands)
-    nb = len(inp.bands)
-    n_model = np.zeros((nb, nb, *shape)) if mf["noise"] == "model" else None
-    signal = None
-    for kx, ky in alias_wavenumbers(grid):
-        ell = np.hypot(kx, ky)
-        window = templates.interpolation_window(kx, ky, inp.nside, dec0)
-        sky_t = sky_transfer(inp, kx, ky)
-        bank = templates.template_bank(ell, mf)[1].astype(np.float32)
-        if signal is None:
-            signal = np.zeros((bank.shape[0], nb, *shape), dtype=np.float32)
-            tmp = np.empty_like(bank)
-        band_t = (fsz[:, None, None] * sky_t * window).astype(np.float32)
-        for b in range(nb):
-            signal[:, b] += np.multiply(bank, band_t[b], out=tmp)
-        if n_model is not None:
-            sky_cl = noise.sky_terms(ell, inp.cl_cmb, inp.bands, inp.ps_cl, mf["noise_model"], inp.components)
-            inst = noise.instrument_noise(ell, inp.bands, inp.red_noise, inp.nside, white_uk_arcmin)
-            n_model += noise.model_spectra(sky_cl, inst, sky_t, window)
-    if inp.scan_transfer is not None:
-        scan_t, scan_p = inp.scan_transfer.at(grid, dec0)
-        signal *= scan_t.astype(np.float32)
-        if n_model is not None:
-            n_model *= scan_p
-    return signal, n_model
+    signal = tile_signal(inp, grid, dec0, cache)
+    if inp.mf_cfg["noise"] != "model":
+        return signal, None
+    return signal, tile_noise(inp, grid, dec0, white_uk_arcmin, cache)
 
 
 def search(maps: np.ndarray, pixels: np.ndarray, inp: SearchInputs, nthreads: int = 1) -> pd.DataFrame:
@@ -295,12 +368,23 @@ def tile_filter(
     """The tile's filter bank: model noise, or noise estimated from its apodized maps (``mf.noise``).
 
     ``white_uk_arcmin``: the tile's white level per band (:func:`tile_depth`), default the
-    bands' ``noise_uk_arcmin``.
+    bands' ``noise_uk_arcmin``. ``cache`` keeps, per row of tiles (and white level), each
+    template bank's filter (or, for ``mf.noise: maps``, its signal), and the terms that do not
+    depend on the row (:func:`tile_signal`); the banks of one row share its model noise and
+    its inverse.
     """
-    key = dec0 if white_uk_arcmin is None else (dec0, *white_uk_arcmin)
+    row = (dec0,) if white_uk_arcmin is None else (dec0, *white_uk_arcmin)
+    key = ("filter", templates.bank_key(inp.mf_cfg), *row)
     if key not in cache:
-        signal, n_model = tile_spectra(inp, grid, dec0, white_uk_arcmin)
-        cache[key] = MatchedFilter(grid, n_model, signal) if n_model is not None else signal
+        signal = tile_signal(inp, grid, dec0, cache)
+        noise_key = ("noise filter", *row)  # the row's first filter of model noise
+        if inp.mf_cfg["noise"] != "model":
+            cache[key] = signal
+        elif noise_key in cache:
+            cache[key] = cache[noise_key].with_signal(signal)
+        else:
+            n_model = tile_noise(inp, grid, dec0, white_uk_arcmin, cache)
+            cache[key] = cache[noise_key] = MatchedFilter(grid, n_model, signal)
     if inp.mf_cfg["noise"] == "model":
         return cache[key]
     n = noise.estimate_spectra(
@@ -355,7 +439,7 @@ def fixed_scale_maps(
 
     The filter of :func:`reference_inputs` with the tile's own noise (model or maps) and depth
     normalisation, as the search's filter bank; its filters and variance terms are cached in
-    ``cache["reference"]``.
+    ``cache`` with the search's (:func:`tile_filter`).
 
     Returns
     -------
@@ -365,11 +449,10 @@ def fixed_scale_maps(
         ``y0`` over its local noise rms.
     """
     ref = reference_inputs(inp)
-    sub = cache.setdefault("reference", {})
-    mf = tile_filter(ref, grid, dec0, maps_k, weight, sub, None if depth is None else depth.white_uk_arcmin)
+    mf = tile_filter(ref, grid, dec0, maps_k, weight, cache, None if depth is None else depth.white_uk_arcmin)
     snr = mf.snr(maps_k, workers=nthreads)[0]
     y0 = snr * np.float32(mf.sigma[0])
-    rel = local_noise(ref, grid, dec0, mf, depth, sub)
+    rel = local_noise(ref, grid, dec0, mf, depth, cache)
     return y0, snr if rel is None else snr / rel[0]
 
 
@@ -421,7 +504,7 @@ def local_noise(
     """
     if depth is None:
         return None
-    key = ("variance", dec0, *depth.white_uk_arcmin)
+    key = ("variance", templates.bank_key(inp.mf_cfg), dec0, *depth.white_uk_arcmin)
     if key not in cache:
         terms = mf.variance_terms(instrument_spectra(inp, grid, dec0, depth.white_uk_arcmin))
         cache[key] = (terms / mf.sigma[:, None, None] ** 2).astype(np.float32)

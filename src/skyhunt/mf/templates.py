@@ -129,6 +129,17 @@ def healpix_pixel_window(ell: np.ndarray, nside: int) -> np.ndarray:
     return np.interp(np.asarray(ell, dtype=float), np.arange(pw.size), pw)
 
 
+def bank_key(mf_cfg: dict) -> tuple:
+    """The settings of ``mf_cfg`` that :func:`template_bank` depends on (a cache key)."""
+    if mf_cfg["template"] == "beta":
+        return ("beta", tuple(mf_cfg["core_radii_arcmin"]))
+    return (
+        mf_cfg["template"],
+        tuple(mf_cfg["arnaud"]["theta500_arcmin"]),
+        mf_cfg["arnaud"]["truncation_r500"],
+    )
+
+
 def template_bank(ell: np.ndarray, mf_cfg: dict) -> tuple[np.ndarray, np.ndarray]:
     """The configured templates on a grid of wavenumbers.
 
