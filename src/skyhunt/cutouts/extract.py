@@ -255,14 +255,38 @@ def interpolate_at(
         return np.asarray(maps[interp.nearest(theta, phi)], dtype=np.float32)
     if method != "bilinear":
         raise ValueError(f"unknown interpolation {method!r}: expected 'bilinear' or 'nearest'")
-    # each point is a one-pixel "cutout" with its own template (zero offset from itself)
-    out = np.empty((ra.size, maps.shape[1], 1), dtype=np.float32)
-    real, index = interp.ring_tables(theta)
-    bad = np.zeros(ra.size, dtype=bool)
-    _bilinear(maps, (out,), phi, np.arange(ra.size), np.zeros(ra.size), real, index, bad)
-    if bad.any():
-        raise ValueError("interpolation needs pixels outside the map footprint")
-    return out[:, :, 0]
+    return PointSampler(interp, ra, dec)(maps)
+
+
+class PointSampler:
+    """Bilinear interpolation (:func:`interpolate_at`) of many maps at the same positions.
+
+    The positions' ring tables (:meth:`PatchInterpolator.ring_tables`) are computed once, so
+    sampling each further set of maps costs only the kernel (e.g. a flat tile of the matched
+    filter, sampled from many model maps).
+
+    Parameters
+    ----------
+    interp : PatchInterpolator
+    ra, dec : ndarray
+        Positions in degrees (any shape, flattened).
+    """
+
+    def __init__(self, interp: PatchInterpolator, ra: np.ndarray, dec: np.ndarray):
+        ra, dec = np.ravel(ra), np.ravel(dec)
+        self.phi = np.radians(ra)
+        self.real, self.index = interp.ring_tables(np.radians(90.0 - dec))
+
+    def __call__(self, maps: np.ndarray) -> np.ndarray:
+        """Values of the stacked partial maps (npix, nmaps) float32 at the positions, (m, nmaps) float32."""
+        n = self.phi.size
+        # each point is a one-pixel "cutout" with its own template (zero offset from itself)
+        out = np.empty((n, maps.shape[1], 1), dtype=np.float32)
+        bad = np.zeros(n, dtype=bool)
+        _bilinear(maps, (out,), self.phi, np.arange(n), np.zeros(n), self.real, self.index, bad)
+        if bad.any():
+            raise ValueError("interpolation needs pixels outside the map footprint")
+        return out[:, :, 0]
 
 
 def extract_cutouts(

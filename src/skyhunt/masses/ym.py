@@ -22,7 +22,7 @@ from scipy.optimize import elementwise
 
 from skyhunt.cutouts.extract import PatchInterpolator
 from skyhunt.mf.filter import FlatGrid
-from skyhunt.mf.search import SearchInputs, fixed_scale_maps, sz_vector, tile_maps
+from skyhunt.mf.search import SearchInputs, fixed_scale_maps, sampled_tile, sz_vector, tile_sampling
 from skyhunt.mf.tiles import TileLayout, make_layout
 from skyhunt.sky import profiles
 from skyhunt.sky.beam import beam_key, beam_of
@@ -117,7 +117,7 @@ def q_function(
     (:func:`skyhunt.sky.sz.paint_y_and_tau_v`: the Arnaud profile truncated at ``truncation`` R500,
     through each band's beam, on the HEALPix pixels of the footprint), sampled onto the tile and
     filtered with the reference filter and the tile's model noise
-    (:func:`skyhunt.mf.search.tile_maps`, :func:`skyhunt.mf.search.fixed_scale_maps`), and Q is the
+    (:func:`skyhunt.mf.search.sampled_tile`, :func:`skyhunt.mf.search.fixed_scale_maps`), and Q is the
     fixed-scale y0 at the tile pixel nearest the cluster's centre (as a candidate's ``y0_fixed`` is
     read), averaged over nine positions about 2' apart and a third of a pixel apart in phase: what a
     candidate's ``y0_fixed`` is on average for a cluster of true central y 1. As in nemo, which
@@ -163,6 +163,7 @@ def q_function(
     _, pi = profiles.projected_table(float(truncation))
     fsz = sz_vector(inp.bands)
     cache: dict = {}
+    sampling = tile_sampling(layout, tile, interp, model)  # the same for every model map
     q = np.zeros(theta.size)
     for k, t in enumerate(theta):
         at = zip(ra, dec, np.rint(fy).astype(int), np.rint(fx).astype(int), strict=True)
@@ -187,9 +188,8 @@ def q_function(
                 maps[:, b] = painted[key] * fsz[b]
             if scan_filter is not None:
                 maps = filter_scans(inp.nside, pixels, maps, scan_filter).astype(np.float32)
-            tile_m, weight = tile_maps(layout, tile, interp, maps, model)
-            maps_k = scipy.fft.rfft2(tile_m, axes=(-2, -1))
-            y0, _ = fixed_scale_maps(model, grid, tile.dec0, maps_k, weight, None, cache)
+            maps_k = scipy.fft.rfft2(sampled_tile(sampling, maps), axes=(-2, -1))
+            y0, _ = fixed_scale_maps(model, grid, tile.dec0, maps_k, sampling.weight, None, cache)
             q[k] += y0[iy, ix] / fy.size
     return QFunction(theta, q)
 

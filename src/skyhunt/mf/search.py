@@ -22,7 +22,7 @@ import scipy.fft
 from scipy import ndimage
 from scipy.spatial import cKDTree
 
-from skyhunt.cutouts.extract import PatchInterpolator, interpolate_at
+from skyhunt.cutouts.extract import PatchInterpolator, PointSampler, interpolate_at
 from skyhunt.cutouts.grid import interpolation_reach_arcmin
 from skyhunt.mf import noise, templates
 from skyhunt.mf.filter import FlatGrid, MatchedFilter
@@ -342,8 +342,28 @@ def search(maps: np.ndarray, pixels: np.ndarray, inp: SearchInputs, nthreads: in
     return cand.sort_values(["snr", "ra", "dec"], ascending=[False, True, True], ignore_index=True)
 
 
-def tile_maps(layout: TileLayout, tile, interp, maps, inp: SearchInputs):
-    """Apodized tile maps (n_bands, npix, npix) and the apodization weight."""
+@dataclass
+class TileSampling:
+    """Where one tile samples the maps (:func:`tile_sampling`).
+
+    Attributes
+    ----------
+    valid : ndarray of bool, shape (npix, npix)
+        Tile pixels sampled from the maps (inside the footprint's interpolation reach and
+        clear of masked sources); the others are 0.
+    weight : ndarray, shape (npix, npix)
+        Apodization weight (:func:`skyhunt.mf.tiles.apodization`), dimensionless.
+    sampler : PointSampler
+        Bilinear interpolation at the valid pixels' positions.
+    """
+
+    valid: np.ndarray
+    weight: np.ndarray
+    sampler: PointSampler
+
+
+def tile_sampling(layout: TileLayout, tile, interp, inp: SearchInputs) -> TileSampling:
+    """The valid pixels, apodization and interpolation of a tile: all that does not depend on the maps."""
     ra, dec = layout.pixel_positions(tile)
     valid = inside_mask(inp.footprint, ra, dec, interpolation_reach_arcmin(inp.nside))
     if inp.holes is not None and len(inp.holes[0]):
@@ -355,11 +375,22 @@ def tile_maps(layout: TileLayout, tile, interp, maps, inp: SearchInputs):
         dist = ndimage.distance_transform_edt(seeds) * layout.pixel_arcmin
         valid &= dist > inp.mf_cfg["point_sources"]["mask_radius_arcmin"]
     weight = apodization(valid, layout.pixel_arcmin, inp.mf_cfg["tiles"]["apodization_arcmin"])
-    nb = maps.shape[1]
-    flat = np.zeros((nb, layout.npix * layout.npix), dtype=np.float32)
     v = valid.ravel()
-    flat[:, v] = interpolate_at(interp, maps, ra.ravel()[v], dec.ravel()[v]).T
-    return flat.reshape(nb, layout.npix, layout.npix) * weight, weight
+    return TileSampling(valid, weight, PointSampler(interp, ra.ravel()[v], dec.ravel()[v]))
+
+
+def sampled_tile(sampling: TileSampling, maps: np.ndarray) -> np.ndarray:
+    """Apodized tile maps (n_bands, npix, npix) of the partial maps (npix, n_bands), µK."""
+    nb = maps.shape[1]
+    flat = np.zeros((nb, sampling.valid.size), dtype=np.float32)
+    flat[:, sampling.valid.ravel()] = sampling.sampler(maps).T
+    return flat.reshape(nb, *sampling.valid.shape) * sampling.weight
+
+
+def tile_maps(layout: TileLayout, tile, interp, maps, inp: SearchInputs):
+    """Apodized tile maps (n_bands, npix, npix) and the apodization weight."""
+    sampling = tile_sampling(layout, tile, interp, inp)
+    return sampled_tile(sampling, maps), sampling.weight
 
 
 def tile_filter(
