@@ -34,7 +34,7 @@ def _sha256(path) -> str:
 def injected_run(tmp_path_factory):
     """One batch of injections into white-noise maps (nside 1024, 3 x 3 deg), the MF run on them.
 
-    The MF step is wrapped so that the test sees the injected maps it was given."""
+    The MF step is wrapped so that the test sees the injected maps it was given (in memory)."""
     tmp = tmp_path_factory.mktemp("inject")
     cfg = small_config(size_deg=3.0)
     sky = cfg["sky"]
@@ -65,16 +65,16 @@ def injected_run(tmp_path_factory):
     before = [_sha256(p) for p in maps]
     mtimes = [p.stat().st_mtime_ns for p in maps]
     seen = {}
-    real_mf = pipeline.run_matched_filter
+    real_mf = pipeline.filter_maps
 
-    def spy(**kwargs):
-        seen["pixels"], seen["values"] = io.read_partial_maps(kwargs["maps"], nside=sky["nside"])
-        seen["paths"] = list(kwargs["maps"])
-        real_mf(**kwargs)
+    def spy(pixels, values, **kwargs):
+        seen["pixels"], seen["values"] = pixels, values.copy()
+        return real_mf(pixels, values, **kwargs)
 
-    pipeline.run_matched_filter = spy
+    pipeline.filter_maps = spy
     try:
         out = tmp / "selection" / "batch_0.parquet"
+        out.parent.mkdir()
         pipeline.run_inject_mf(
             nside=sky["nside"],
             footprint=sky["footprint"],
@@ -102,7 +102,7 @@ def injected_run(tmp_path_factory):
             },
         )
     finally:
-        pipeline.run_matched_filter = real_mf
+        pipeline.filter_maps = real_mf
     original = io.read_partial_maps(maps, nside=sky["nside"])
     return dict(
         cfg=cfg,
@@ -174,8 +174,8 @@ def test_injection_leaves_the_original_maps_untouched(injected_run):
     r = injected_run
     assert [_sha256(p) for p in r["maps"]] == r["before"]
     assert [p.stat().st_mtime_ns for p in r["maps"]] == r["mtimes"]
-    assert all(p not in r["maps"] for p in r["seen"]["paths"])
-    assert not any(p.name.startswith(".inject_") for p in r["out"].parent.iterdir())  # scratch removed
+    assert not np.array_equal(r["seen"]["values"], r["original"][1])  # the MF saw the injected maps
+    assert [p.name for p in r["out"].parent.iterdir()] == [r["out"].name]  # and wrote nothing else
 
 
 def test_matched_filter_recovers_massive_injections(injected_run):

@@ -114,13 +114,83 @@ def run_matched_filter(
 
     Parameters
     ----------
+    maps : list of path-like
+        The stage's observed maps, in ``bands`` order.
+    candidates : path-like
+        Output candidate table (Parquet; columns and units in :func:`skyhunt.mf.search.candidate_units`).
+    removed_sources : path-like
+        Output table of the point sources removed before the cluster search (Parquet; columns
+        and units in :data:`skyhunt.mf.psdetect.DETECTED_UNITS`, one row per source and band;
+        ``snr`` is NaN for catalogue sources).
+    nside, footprint, bands, point_sources, mf, components, stage, spectrum, sources
+        As :func:`filter_maps`.
+    scan_filter, transfer, red_noise, ivar, threads
+        As :func:`filter_maps`.
+    """
+    pixels, values = io.read_partial_maps(maps, nside=nside)
+    cand, removed = filter_maps(
+        pixels,
+        values,
+        nside=nside,
+        footprint=footprint,
+        bands=bands,
+        point_sources=point_sources,
+        mf=mf,
+        components=components,
+        stage=stage,
+        spectrum=spectrum,
+        sources=sources,
+        scan_filter=scan_filter,
+        transfer=transfer,
+        red_noise=red_noise,
+        ivar=ivar,
+        map_name=maps[0],
+        threads=threads,
+    )
+    meta = {"mf": mf, "stage": stage, "bands": [b["name"] for b in bands]}
+    units = candidate_units(templates.template_bank(np.ones(1), mf)[0].size)
+    io.write_table(candidates, {c: cand[c].to_numpy() for c in units}, units, meta=meta)
+    io.write_table(removed_sources, removed, DETECTED_UNITS, meta=meta)
+    for s in (4.5, 5.0):
+        log.info("stage %s: %d candidates with SNR >= %.1f", stage, int(np.sum(cand["snr"] >= s)), s)
+
+
+def filter_maps(
+    pixels: np.ndarray,
+    values: np.ndarray,
+    *,
+    nside: int,
+    footprint: dict,
+    bands: list,
+    point_sources: dict,
+    mf: dict,
+    components: list,
+    stage: str,
+    spectrum,
+    sources=None,
+    scan_filter: dict | None = None,
+    transfer=None,
+    red_noise: dict | None = None,
+    ivar: list = (),
+    map_name: str = "the maps",
+    threads: int = 1,
+):
+    """The matched filter's candidates and removed point sources of one noise stage's maps.
+
+    Parameters
+    ----------
+    pixels : ndarray of int
+        Sorted RING pixels of the maps.
+    values : ndarray, shape (npix, n_bands), float32
+        The stage's maps at ``pixels``, µK_CMB, in ``bands`` order (bright sources are
+        subtracted in place for ``mf.point_sources.treatment: subtract``).
     nside : int
         HEALPix resolution of the maps.
     footprint : dict
         Config ``sky.footprint`` (deg).
     bands : list of dict
         Config ``sky.bands`` (frequencies in GHz, white noise in µK-arcmin, beams in arcmin,
-        point-source power in µK²), in the order of ``maps``.
+        point-source power in µK²).
     point_sources : dict
         Config ``sky.point_sources`` (the source populations' spectra, for
         ``mf.noise_model.point_sources: config``).
@@ -130,16 +200,8 @@ def run_matched_filter(
         The sky components in the stage's maps.
     stage : str
         Noise stage name.
-    maps : list of path-like
-        The stage's observed maps, in ``bands`` order.
     spectrum : path-like
         CMB spectrum (ECSV) for the noise model.
-    candidates : path-like
-        Output candidate table (Parquet; columns and units in :func:`skyhunt.mf.search.candidate_units`).
-    removed_sources : path-like
-        Output table of the point sources removed before the cluster search (Parquet; columns
-        and units in :data:`skyhunt.mf.psdetect.DETECTED_UNITS`, one row per source and band;
-        ``snr`` is NaN for catalogue sources).
     sources : path-like, optional
         Point-source catalogue (bright sources are subtracted or masked, the rest modelled);
         absent for ``mf.point_sources.treatment: detect``, which never reads it.
@@ -156,17 +218,25 @@ def run_matched_filter(
         Depth maps in ``bands`` order (:func:`skyhunt.sky.depth.run_depth_map`), or empty
         for uniform depth: each tile's model takes its mean depth and the SNR is
         normalised to the local depth (:func:`skyhunt.mf.search.local_noise`).
+    map_name : str
+        What the maps are called in errors (e.g. the first map's path).
     threads : int
         Threads of the FFTs.
+
+    Returns
+    -------
+    candidates : pandas.DataFrame
+        Columns of :func:`skyhunt.mf.search.candidate_units`, sorted by decreasing SNR.
+    removed : dict of ndarray
+        The removed point sources, columns of :data:`skyhunt.mf.psdetect.DETECTED_UNITS`.
     """
     fp = Footprint.from_config(footprint)
     scan_transfer = None if transfer is None else read_scan_transfer(transfer, tile_layout(fp, mf["tiles"]))
-    pixels, values = io.read_partial_maps(maps, nside=nside)
     depth = None
     if ivar:
         ivar_pixels, depth = read_ivar_maps(ivar, nside)
         if not np.array_equal(ivar_pixels, pixels):
-            raise io.InputFileError(f"inverse-variance map {ivar[0]} covers different pixels from {maps[0]}")
+            raise io.InputFileError(f"inverse-variance map {ivar[0]} covers different pixels from {map_name}")
     present = [p for p in POPULATIONS if p in components]
     ps = mf["point_sources"]
     inp = SearchInputs(
@@ -212,12 +282,7 @@ def run_matched_filter(
             inp.ps_cl = point_source_noise(catalogue, bright, bands, point_sources, mf, fp)
     cand = search(values, pixels, inp, threads)
     cand["stage"] = stage
-    meta = {"mf": mf, "stage": stage, "bands": [b["name"] for b in bands]}
-    units = candidate_units(templates.template_bank(np.ones(1), mf)[0].size)
-    io.write_table(candidates, {c: cand[c].to_numpy() for c in units}, units, meta=meta)
-    io.write_table(removed_sources, removed, DETECTED_UNITS, meta=meta)
-    for s in (4.5, 5.0):
-        log.info("stage %s: %d candidates with SNR >= %.1f", stage, int(np.sum(cand["snr"] >= s)), s)
+    return cand, removed
 
 
 def run_scan_transfer(

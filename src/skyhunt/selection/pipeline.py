@@ -14,15 +14,13 @@ from __future__ import annotations
 
 import json
 import logging
-import tempfile
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
 from skyhunt import io
 from skyhunt.evaluation.pipeline import read_thresholds
-from skyhunt.mf.pipeline import run_matched_filter
+from skyhunt.mf.pipeline import filter_maps
 from skyhunt.mf.tiles import inside_mask, make_layout
 from skyhunt.selection import completeness as comp
 from skyhunt.selection import masslimit
@@ -30,7 +28,6 @@ from skyhunt.selection.files import CompletenessGrid, read_completeness, write_c
 from skyhunt.selection.inject import INJECTION_UNITS, draw_injections, injected_signal
 from skyhunt.sky.components import component_rng
 from skyhunt.sky.footprint import Footprint
-from skyhunt.sky.pipeline import write_band_map
 from skyhunt.sky.readers import read_halos
 
 log = logging.getLogger("skyhunt.selection")
@@ -138,32 +135,27 @@ def run_inject_mf(
         halo_model["relativistic_tsz"],
         scan_filter,
     )
-    out = Path(injections)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    with tempfile.TemporaryDirectory(prefix=f".inject_{batch}_", dir=out.parent) as scratch:
-        injected = [Path(scratch) / f"{stage}_{b['name']}.fits" for b in bands]
-        for i, (band, path) in enumerate(zip(bands, injected, strict=True)):
-            write_band_map(path, pixels, values[:, i] + signal[:, i], nside, band, stage)
-        run_matched_filter(
-            nside=nside,
-            footprint=footprint,
-            bands=bands,
-            point_sources=point_sources,
-            mf=mf,
-            components=components,
-            stage=stage,
-            maps=injected,
-            spectrum=spectrum,
-            candidates=Path(scratch) / "candidates.parquet",
-            removed_sources=Path(scratch) / "point_sources.parquet",
-            sources=sources,
-            scan_filter=scan_filter,
-            transfer=transfer,
-            red_noise=red_noise,
-            ivar=ivar,
-            threads=threads,
-        )
-        cand = io.read_checked_table(Path(scratch) / "candidates.parquet", ("ra", "dec", "snr"))
+    # the injected maps as the matched filter would read them back from FITS (float32)
+    injected = (values + signal).astype(np.float32)
+    cand, _ = filter_maps(
+        pixels,
+        injected,
+        nside=nside,
+        footprint=footprint,
+        bands=bands,
+        point_sources=point_sources,
+        mf=mf,
+        components=components,
+        stage=stage,
+        spectrum=spectrum,
+        sources=sources,
+        scan_filter=scan_filter,
+        transfer=transfer,
+        red_noise=red_noise,
+        ivar=ivar,
+        map_name=f"the injected maps of {maps[0]}",
+        threads=threads,
+    )
     table["snr"] = comp.best_score_within(
         table["ra"], table["dec"], cand["ra"], cand["dec"], cand["snr"], match_radius_arcmin
     )
