@@ -56,7 +56,9 @@ def flat_setup(cfg, bands=None, n=384, scales=None, cmb=True):
     cl = toy_cmb() if cmb else np.zeros(3)
     sky = noise.sky_terms(ell, cl, bands, None, ncfg, ["cmb"])
     inst = noise.instrument_noise(ell, bands, cfg["sky"]["noise"], cfg["sky"]["nside"])
-    nmat = noise.model_spectra(sky, inst, np.ones((len(bands), *ell.shape)), np.ones(ell.shape))
+    nmat = noise.model_spectra(
+        noise.beamed_sky(sky, np.ones((len(bands), *ell.shape))), inst, np.ones(ell.shape)
+    )
     scales = np.asarray(scales if scales is not None else cfg["mf"]["core_radii_arcmin"])
     bank = np.stack([templates.beta_model_ft(ell, s) for s in scales])
     signal = bank[:, None] * sz_vector(bands)[None, :, None, None]

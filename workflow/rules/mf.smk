@@ -43,7 +43,8 @@ rule matched_filter:
         benchfile("mf/matched_filter_{stage}.tsv")
     conda:
         "../../envs/skyhunt.yaml"
-    threads: 2
+    # one core: only the FFTs are threaded, and they are a small part of the job
+    threads: 1
     resources:
         mem_mb=3000,
         runtime=30,

@@ -25,7 +25,8 @@ rule inject_mf:
         benchfile("selection/inject_mf_{batch}.tsv")
     conda:
         "../../envs/skyhunt.yaml"
-    threads: 2
+    # one core: only the FFTs are threaded, and they are a small part of the job
+    threads: 1
     resources:
         mem_mb=3000,
         runtime=30,

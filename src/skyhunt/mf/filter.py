@@ -87,6 +87,9 @@ class MatchedFilter:
     ----------
     sigma : ndarray, shape (n_scales,)
         Noise rms of the y0 estimate of each filter (dimensionless y).
+    g : ndarray, shape (n_scales, nb, ny, nx // 2 + 1), float32
+        Each filter's weights N^-1 S^ per band, 1/(µK sr) per unit y (DFT units), computed
+        once: every tile of a row is filtered with them.
 
     Notes
     -----
@@ -116,21 +119,22 @@ class MatchedFilter:
         return other
 
     def _set_signal(self, grid: FlatGrid, signal: np.ndarray) -> None:
-        """Store the grid and the bank's transforms (DFT units) and normalise every filter."""
+        """Store the grid and every filter's weights N^-1 S^ (:attr:`g`), and normalise the filters."""
         self.grid = grid
         p2 = grid.pixel_rad**2
-        self.signal = (signal / p2).astype(np.float32)  # DFT units
-        self.signal[:, :, 0, 0] = 0.0
+        signal = (signal / p2).astype(np.float32)  # DFT units
+        signal[:, :, 0, 0] = 0.0
+        self.g = np.empty_like(signal)
+        for k, s in enumerate(signal):
+            self.g[k] = np.einsum("abyx,byx->ayx", self.ninv, s)
         weight = grid.mode_weight()
-        norm = np.array([np.einsum("byx,byx,yx->", s, self._g(k), weight) for k, s in enumerate(self.signal)])
+        norm = np.array(
+            [np.einsum("byx,byx,yx->", s, g, weight) for s, g in zip(signal, self.g, strict=True)]
+        )
         if np.any(norm <= 0):
             raise ValueError("matched filter has no signal: the templates or transfer functions vanish")
         self.alpha = grid.npix / norm  # unbiased y0 amplitude
         self.sigma = np.sqrt(self.alpha / p2)
-
-    def _g(self, scale: int) -> np.ndarray:
-        """N^-1 S^ of one template, shape (nb, ny, nxr)."""
-        return np.einsum("abyx,byx->ayx", self.ninv, self.signal[scale])
 
     def variance_terms(self, spectra: np.ndarray) -> np.ndarray:
         """Variance of each filter's y0 estimate from a part of the noise, per band pair.
@@ -154,7 +158,7 @@ class MatchedFilter:
         return np.stack(
             [
                 self.alpha[s] ** 2 * np.einsum("ayx,abyx,byx,yx->ab", g, spectra, g, weight) / norm
-                for s, g in ((s, self._g(s).astype(np.float64)) for s in range(self.signal.shape[0]))
+                for s, g in ((s, self.g[s].astype(np.float64)) for s in range(self.g.shape[0]))
             ]
         )
 
@@ -168,9 +172,9 @@ class MatchedFilter:
         workers : int
             Threads for the inverse FFTs.
         """
-        out = np.empty((self.signal.shape[0], self.grid.ny, self.grid.nx), dtype=np.float32)
+        out = np.empty((self.g.shape[0], self.grid.ny, self.grid.nx), dtype=np.float32)
         for s in range(out.shape[0]):
-            combined = np.einsum("byx,byx->yx", self._g(s), maps_k)
+            combined = np.einsum("byx,byx->yx", self.g[s], maps_k)
             out[s] = scipy.fft.irfft2(
                 (self.alpha[s] / self.sigma[s]) * combined, s=(self.grid.ny, self.grid.nx), workers=workers
             )

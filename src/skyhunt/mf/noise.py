@@ -150,9 +150,7 @@ def instrument_noise(
     return out
 
 
-def model_spectra(
-    sky_cl: np.ndarray, instrument: np.ndarray, sky_transfer: np.ndarray, map_window: np.ndarray
-) -> np.ndarray:
+def model_spectra(beamed: np.ndarray, instrument: np.ndarray, map_window: np.ndarray) -> np.ndarray:
     """Noise cross-spectra of flat tiles under the model.
 
     ``N_bb'(k) = W(k)^2 [T_b(k) T_b'(k) C^sky_bb'(k) + N^inst_bb'(k)]``, where
@@ -163,12 +161,10 @@ def model_spectra(
 
     Parameters
     ----------
-    sky_cl : ndarray, shape (nb, nb, ...)
-        From :func:`sky_terms`, µK^2 sr.
+    beamed : ndarray, shape (nb, nb, ...)
+        The sky part ``T_b T_b' C^sky_bb'`` (:func:`beamed_sky`), µK^2 sr.
     instrument : ndarray, shape (nb, nb, ...)
         From :func:`instrument_noise`, µK^2 sr.
-    sky_transfer : ndarray, shape (nb, ...)
-        T_b(k).
     map_window : ndarray, shape (...)
         W(k).
 
@@ -177,7 +173,23 @@ def model_spectra(
     ndarray, shape (nb, nb, ...)
         µK^2 sr.
     """
-    return (sky_cl * sky_transfer[:, None] * sky_transfer[None, :] + instrument) * map_window**2
+    return (beamed + instrument) * map_window**2
+
+
+def beamed_sky(sky_cl: np.ndarray, sky_transfer: np.ndarray) -> np.ndarray:
+    """The sky part of :func:`model_spectra`, ``T_b T_b' C^sky_bb'``, µK^2 sr, shape (nb, nb, ...).
+
+    It depends on neither the tile's Dec nor its depth, so a search computes it once per alias
+    (:func:`skyhunt.mf.search.alias_sky_noise`).
+
+    Parameters
+    ----------
+    sky_cl : ndarray, shape (nb, nb, ...)
+        From :func:`sky_terms`, µK^2 sr.
+    sky_transfer : ndarray, shape (nb, ...)
+        T_b(k), dimensionless.
+    """
+    return sky_cl * sky_transfer[:, None] * sky_transfer[None, :]
 
 
 def estimate_spectra(

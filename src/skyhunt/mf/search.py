@@ -215,6 +215,29 @@ def alias_banks(inp: SearchInputs, modes: list[AliasModes], cache: dict | None) 
     return banks
 
 
+def alias_sky_noise(inp: SearchInputs, modes: list[AliasModes], cache: dict | None) -> list[np.ndarray]:
+    """The beamed sky terms of the model noise on each alias's modes (:func:`skyhunt.mf.noise.beamed_sky`).
+
+    Shape (nb, nb, ny, nx // 2 + 1) each, µK^2 sr; kept in ``cache`` (if given), as they depend
+    on neither the row's Dec nor the tile's depth.
+    """
+    key = ("sky noise", modes[0].ell.shape)
+    if cache is not None and key in cache:
+        return cache[key]
+    out = [
+        noise.beamed_sky(
+            noise.sky_terms(
+                m.ell, inp.cl_cmb, inp.bands, inp.ps_cl, inp.mf_cfg["noise_model"], inp.components
+            ),
+            m.sky_t,
+        )
+        for m in modes
+    ]
+    if cache is not None:
+        cache[key] = out
+    return out
+
+
 def tile_signal(inp: SearchInputs, grid: FlatGrid, dec0: float, cache: dict | None = None) -> np.ndarray:
     """Templates as seen in each band, ``F_b T_b t~_s`` summed over aliases, µK sr per unit y.
 
@@ -247,13 +270,11 @@ def tile_noise(
     """
     nb = len(inp.bands)
     n_model = np.zeros((nb, nb, grid.ny, grid.nx // 2 + 1))
-    for m in alias_modes(inp, grid, cache):
+    modes = alias_modes(inp, grid, cache)
+    for m, sky in zip(modes, alias_sky_noise(inp, modes, cache), strict=True):
         window = templates.interpolation_window(m.kx, m.ky, inp.nside, dec0)
-        sky_cl = noise.sky_terms(
-            m.ell, inp.cl_cmb, inp.bands, inp.ps_cl, inp.mf_cfg["noise_model"], inp.components
-        )
         inst = noise.instrument_noise(m.ell, inp.bands, inp.red_noise, inp.nside, white_uk_arcmin)
-        n_model += noise.model_spectra(sky_cl, inst, m.sky_t, window)
+        n_model += noise.model_spectra(sky, inst, window)
     if inp.scan_transfer is not None:
         n_model *= inp.scan_transfer.at(grid, dec0)[1]
     return n_model
