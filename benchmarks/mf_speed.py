@@ -5,14 +5,17 @@ Runs the step functions of ``matched_filter`` (one job per ``--stages``), ``inje
 (``--results``, read only) and the arguments their rules pass (built here from
 ``config.yaml``), once with the code of ``--old`` (a git revision, exported with
 ``git archive``) and once with this tree's ``src``. Each call is its own Python process,
-as a Snakemake job is; the table gives its wall time (s), CPU time (user + system, s:
-the job's core-seconds) and peak resident memory (GB), and whether its outputs are
-byte-identical (sha256) to the old revision's.
+as a Snakemake job is, with the threads its rule has in that revision (``--old-threads``,
+``--threads``: ``matched_filter`` and ``inject_mf`` had 2 before this branch, 1 on it; the
+other two take none). The table gives its wall time (s), CPU time (user + system, s), the
+core-seconds the scheduler books for it (wall times threads), peak resident memory (GB), and
+whether its outputs are byte-identical (sha256) to the old revision's.
 
 Usage::
 
     .venv/bin/python benchmarks/mf_speed.py --old main [--results results]
-        [--rules matched_filter inject_mf mf_masses match_mf] [--stages dust] [--threads 2]
+        [--rules matched_filter inject_mf mf_masses match_mf] [--stages dust]
+        [--old-threads 2] [--threads 1]
 """
 
 from __future__ import annotations
@@ -58,7 +61,10 @@ def filter_kwargs(cfg: dict, results: Path, stage: str, threads: int) -> dict:
 def jobs(
     cfg: dict, results: Path, rules: list, stages: list, threads: int
 ) -> list[tuple[str, str, dict, list]]:
-    """(label, step function, arguments without outputs, output names) of each job to time."""
+    """(label, step function, arguments without outputs, output names) of each job to time.
+
+    ``threads`` goes to the rules that take it (``matched_filter``, ``inject_mf``).
+    """
     sky = cfg["sky"]
     stage = cfg["evaluation"]["stage"] or cfg["cnn"]["stages"][-1]
     out = []
@@ -153,7 +159,8 @@ def main() -> None:
         "--rules", nargs="+", default=["matched_filter", "inject_mf", "mf_masses", "match_mf"]
     )
     parser.add_argument("--stages", nargs="+", default=["dust"])
-    parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--old-threads", type=int, default=2, help="threads of the old MF rules")
+    parser.add_argument("--threads", type=int, default=1, help="threads of this tree's MF rules")
     parser.add_argument("--config", type=Path, default=ROOT / "config.yaml")
     args = parser.parse_args()
     sys.path.insert(0, str(ROOT / "src"))
@@ -169,22 +176,28 @@ def main() -> None:
         )
         subprocess.run(["tar", "-x", "-C", str(old_src)], input=archive.stdout, check=True)
         rows = []
-        for label, target, kwargs, outputs in jobs(cfg, results, args.rules, args.stages, args.threads):
+        sides = {
+            "old": (old_src / "src", jobs(cfg, results, args.rules, args.stages, args.old_threads)),
+            "new": (ROOT / "src", jobs(cfg, results, args.rules, args.stages, args.threads)),
+        }
+        for k, (label, target, _, outputs) in enumerate(sides["new"][1]):
             timing, digests = {}, {}
-            for which, src in (("old", old_src / "src"), ("new", ROOT / "src")):
+            for which, (src, side_jobs) in sides.items():
+                kwargs = side_jobs[k][2]
                 out_dir = Path(tmp) / which / label.replace(" ", "_")
                 out_dir.mkdir(parents=True)
                 paths = {name: out_dir / f"{name}.parquet" for name in outputs}
                 print(f"{label}, {which} ({args.old if which == 'old' else 'this tree'}):", flush=True)
-                timing[which] = run_child(src, target, {**kwargs, **{k: str(p) for k, p in paths.items()}})
+                wall, cpu, rss = run_child(src, target, {**kwargs, **{n: str(p) for n, p in paths.items()}})
+                timing[which] = (wall, cpu, wall * kwargs.get("threads", 1), rss)
                 digests[which] = [sha256(p) for p in paths.values()]
             rows.append((label, timing, digests["old"] == digests["new"]))
-    print(f"\n{'rule':<24} {'':>4} {'wall s':>8} {'CPU s':>8} {'RSS GB':>7}  outputs")
+    print(f"\n{'rule':<24} {'':>4} {'wall s':>8} {'CPU s':>8} {'core s':>8} {'RSS GB':>7}  outputs")
     for label, timing, same in rows:
         for which in ("old", "new"):
-            wall, cpu, rss = timing[which]
+            wall, cpu, booked, rss = timing[which]
             note = ("identical" if same else "DIFFER") if which == "new" else ""
-            print(f"{label:<24} {which:>4} {wall:8.1f} {cpu:8.1f} {rss:7.2f}  {note}")
+            print(f"{label:<24} {which:>4} {wall:8.1f} {cpu:8.1f} {booked:8.1f} {rss:7.2f}  {note}")
 
 
 if __name__ == "__main__":
