@@ -6,6 +6,8 @@ import copy
 import json
 import logging
 import shutil
+import subprocess
+import sys
 
 import numpy as np
 import pandas as pd
@@ -17,8 +19,9 @@ from skyhunt import io
 from skyhunt.cnn.calibration import PlattScaling
 from skyhunt.cnn.data import RatioSampler, band_statistics, dihedral, oversampled
 from skyhunt.cnn.models import DeepSZResNet, MaxPool2x2, SmallCNN, build_model
-from skyhunt.cnn.module import learning_rate
+from skyhunt.cnn.module import CutoutClassifier, learning_rate
 from skyhunt.cnn.pipeline import run_score_cnn
+from skyhunt.cnn.scoring import CutoutScorer, predict_scores
 from skyhunt.cnn.training import run_train_cnn
 from skyhunt.cutouts.arrays import nonfinite_rows
 from skyhunt.metrics import f1_curve
@@ -251,6 +254,23 @@ def signal_run(tmp_path_factory):
     array, index, table = make_dataset(tmp, signal_uk=60.0)
     out, scores = run_ladder(tmp, array, index, tiny_cnn_config())
     return tmp, array, index, table, out, scores
+
+
+def test_scorer_gives_the_lightning_modules_scores(signal_run):
+    """CutoutScorer (torch alone) reads the exported model into the very weights and scores of
+    CutoutClassifier.load_from_checkpoint, and the scoring modules do not import Lightning."""
+    _, array, _, table, out, scores = signal_run
+    x = np.load(array, mmap_mode="r")
+    rows = np.arange(len(table))
+    lightning_module = CutoutClassifier.load_from_checkpoint(out / "model.ckpt", map_location="cpu")
+    scorer = CutoutScorer.from_checkpoint(out / "model.ckpt")
+    reference = lightning_module.state_dict()
+    assert scorer.state_dict().keys() == reference.keys()
+    ours, theirs = predict_scores(scorer, x, rows, 7), predict_scores(lightning_module, x, rows, 7)
+    assert np.array_equal(ours, theirs) and np.array_equal(ours.astype(np.float64), scores["raw_score"])
+    modules = "skyhunt.cnn.pipeline, skyhunt.evaluation.edge_scores"
+    code = f"import sys, {modules}; sys.exit('lightning' in sys.modules)"
+    assert subprocess.run([sys.executable, "-c", code], timeout=120).returncode == 0
 
 
 def test_obvious_signal_is_learned(signal_run):
