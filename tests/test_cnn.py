@@ -6,6 +6,8 @@ import copy
 import json
 import logging
 import shutil
+import subprocess
+import sys
 
 import numpy as np
 import pandas as pd
@@ -16,9 +18,10 @@ from lightning.pytorch.callbacks import Callback
 from skyhunt import io
 from skyhunt.cnn.calibration import PlattScaling
 from skyhunt.cnn.data import RatioSampler, band_statistics, dihedral, oversampled
-from skyhunt.cnn.models import DeepSZResNet, SmallCNN, build_model
-from skyhunt.cnn.module import learning_rate
+from skyhunt.cnn.models import DeepSZResNet, MaxPool2x2, SmallCNN, build_model
+from skyhunt.cnn.module import CutoutClassifier, learning_rate
 from skyhunt.cnn.pipeline import run_score_cnn
+from skyhunt.cnn.scoring import CutoutScorer, predict_scores
 from skyhunt.cnn.training import run_train_cnn
 from skyhunt.cutouts.arrays import nonfinite_rows
 from skyhunt.metrics import f1_curve
@@ -112,7 +115,7 @@ def test_deepsz_resnet_follows_the_paper():
     stem = [m for m in net.features[:2]]
     assert [c[0].kernel_size for c in stem] == [(3, 3), (3, 3)]
     assert [c[0].stride for c in stem] == [(1, 1), (2, 2)]
-    assert isinstance(net.features[2], torch.nn.MaxPool2d)
+    assert isinstance(net.features[2], MaxPool2x2)
     blocks = net.features[3:]
     widths = [b.body[0].out_channels for b in blocks]
     assert widths == [64] * 3 + [128] * 4 + [256] * 6  # ResNet-50 stages 1-3; no stage 4
@@ -122,6 +125,44 @@ def test_deepsz_resnet_follows_the_paper():
     assert build_model("small", 3, 32)(torch.zeros(2, 3, 32, 32)).shape == (2, 2)
     with pytest.raises(ValueError, match="unknown architecture"):
         build_model("resnet18", 3, 32)
+
+
+@pytest.mark.parametrize("shape", [(3, 4, 8, 8), (2, 3, 7, 9)])
+def test_fast_max_pool_is_max_pool2d(shape):
+    """MaxPool2x2 gives nn.MaxPool2d(2)'s values and gradients bit for bit, ties included (the
+    first maximum of a window in row-major order takes its gradient), and the same training."""
+    x = torch.relu(torch.randn(shape, generator=torch.Generator().manual_seed(1))).round()  # many ties
+    grad = torch.randn(*shape[:2], shape[2] // 2, shape[3] // 2, generator=torch.Generator().manual_seed(2))
+    results = []
+    for pool in (torch.nn.MaxPool2d(2), MaxPool2x2()):
+        xi = x.clone().requires_grad_()
+        out = pool(xi)
+        out.backward(grad)
+        with torch.no_grad():
+            results.append((out.detach(), xi.grad, pool(x)))
+    for ours, reference in zip(results[1], results[0], strict=True):
+        assert torch.equal(ours, reference)
+    assert results[1][1].count_nonzero() == grad.numel()  # one pixel per window gets its gradient
+
+    def trained(swap):
+        torch.manual_seed(0)
+        net = SmallCNN(3, 16)
+        if swap:
+            for k, m in enumerate(net.features):
+                if isinstance(m, MaxPool2x2):
+                    net.features[k] = torch.nn.MaxPool2d(2)
+        opt = torch.optim.SGD(net.parameters(), lr=0.05, momentum=0.9)
+        g = torch.Generator().manual_seed(3)
+        for _ in range(5):
+            xb, yb = torch.randn(16, 3, 16, 16, generator=g), torch.randint(0, 2, (16,), generator=g)
+            loss = torch.nn.functional.cross_entropy(net(xb), yb)
+            opt.zero_grad()
+            loss.backward()
+            opt.step()
+        return net.state_dict()
+
+    ours, reference = trained(False), trained(True)
+    assert all(torch.equal(ours[k], reference[k]) for k in reference)
 
 
 def test_models_see_where_the_signal_is():
@@ -213,6 +254,23 @@ def signal_run(tmp_path_factory):
     array, index, table = make_dataset(tmp, signal_uk=60.0)
     out, scores = run_ladder(tmp, array, index, tiny_cnn_config())
     return tmp, array, index, table, out, scores
+
+
+def test_scorer_gives_the_lightning_modules_scores(signal_run):
+    """CutoutScorer (torch alone) reads the exported model into the very weights and scores of
+    CutoutClassifier.load_from_checkpoint, and the scoring modules do not import Lightning."""
+    _, array, _, table, out, scores = signal_run
+    x = np.load(array, mmap_mode="r")
+    rows = np.arange(len(table))
+    lightning_module = CutoutClassifier.load_from_checkpoint(out / "model.ckpt", map_location="cpu")
+    scorer = CutoutScorer.from_checkpoint(out / "model.ckpt")
+    reference = lightning_module.state_dict()
+    assert scorer.state_dict().keys() == reference.keys()
+    ours, theirs = predict_scores(scorer, x, rows, 7), predict_scores(lightning_module, x, rows, 7)
+    assert np.array_equal(ours, theirs) and np.array_equal(ours.astype(np.float64), scores["raw_score"])
+    modules = "skyhunt.cnn.pipeline, skyhunt.evaluation.edge_scores"
+    code = f"import sys, {modules}; sys.exit('lightning' in sys.modules)"
+    assert subprocess.run([sys.executable, "-c", code], timeout=120).returncode == 0
 
 
 def test_obvious_signal_is_learned(signal_run):

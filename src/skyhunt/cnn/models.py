@@ -8,9 +8,52 @@ the neighbouring cutout (section 1.2).
 
 from __future__ import annotations
 
+import torch
 from torch import nn
+from torch.nn import functional as F
 
 ARCHITECTURES = ("small", "deepsz_resnet")
+
+
+class _MaxPool2x2Function(torch.autograd.Function):
+    """2x2 max-pooling, stride 2, computed on a channels-last copy of its NCHW input.
+
+    The same numbers as ``torch.nn.functional.max_pool2d(x, 2)`` in value, indices and gradient
+    (each window's gradient goes to its first maximal pixel in row-major order, and the
+    backward pass is ``max_pool2d``'s own). On the CPU, ``max_pool2d_with_indices`` is several
+    times slower on NCHW tensors than on channels-last ones, and took a third of a training
+    step of the ``small`` network.
+    """
+
+    @staticmethod
+    def forward(ctx, x):
+        out, indices = F.max_pool2d(x.contiguous(memory_format=torch.channels_last), 2, return_indices=True)
+        out, indices = out.contiguous(), indices.contiguous()
+        ctx.save_for_backward(x, indices)
+        ctx.mark_non_differentiable(indices)
+        return out
+
+    @staticmethod
+    def backward(ctx, grad):
+        x, indices = ctx.saved_tensors
+        return torch.ops.aten.max_pool2d_with_indices_backward(
+            grad.contiguous(), x, [2, 2], [2, 2], [0, 0], [1, 1], False, indices
+        )
+
+
+class MaxPool2x2(nn.Module):
+    """``nn.MaxPool2d(2)`` (2x2 windows, stride 2, odd edges dropped); NCHW tensors on the CPU
+    are pooled on a channels-last copy, which is 2-5 times faster there (see
+    :class:`_MaxPool2x2Function`). It gives the same numbers, has no parameters or buffers, and
+    returns NCHW tensors, so checkpoints of networks built with ``nn.MaxPool2d(2)`` load and
+    score unchanged."""
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if x.device.type != "cpu" or not x.is_contiguous():  # GPUs, channels-last networks
+            return F.max_pool2d(x, 2)
+        if torch.is_grad_enabled() and x.requires_grad:
+            return _MaxPool2x2Function.apply(x)
+        return F.max_pool2d(x.contiguous(memory_format=torch.channels_last), 2).contiguous()
 
 
 def conv_bn_relu(c_in: int, c_out: int, stride: int = 1) -> nn.Sequential:
@@ -74,7 +117,7 @@ class DeepSZResNet(nn.Module):
 
     def __init__(self, in_channels: int = 3, npix: int = 32):
         super().__init__()
-        layers = [conv_bn_relu(in_channels, 64), conv_bn_relu(64, 64, stride=2), nn.MaxPool2d(2)]
+        layers = [conv_bn_relu(in_channels, 64), conv_bn_relu(64, 64, stride=2), MaxPool2x2()]
         c_in = 64
         for width, blocks, stride in ((64, 3, 1), (128, 4, 2), (256, 6, 2)):
             for i in range(blocks):
@@ -111,7 +154,7 @@ class SmallCNN(nn.Module):
         super().__init__()
         layers, c_in = [], in_channels
         for c_out in (16, 32, 64):
-            layers += [conv_bn_relu(c_in, c_out), nn.MaxPool2d(2)]
+            layers += [conv_bn_relu(c_in, c_out), MaxPool2x2()]
             c_in = c_out
         self.features = nn.Sequential(*layers)
         side = npix // 8

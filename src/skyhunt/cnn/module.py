@@ -3,15 +3,12 @@
 from __future__ import annotations
 
 import lightning as L
-import numpy as np
 import torch
 from torch import nn
 from torch.nn import functional as F
 from torchmetrics.classification import BinaryAccuracy, MulticlassAccuracy
 
-from skyhunt.cnn.data import in_batches
-from skyhunt.cnn.models import build_model
-from skyhunt.cutouts.arrays import first_few
+from skyhunt.cnn.scoring import attach_scaled_network, raw_score, scaled_logits
 
 
 def learning_rate(step: int, opt: dict) -> float:
@@ -69,15 +66,7 @@ class CutoutClassifier(SplitStepModule):
     def __init__(self, architecture, bands, npix, band_mean, band_std, optimizer, channels_last=False):
         super().__init__()
         self.save_hyperparameters()
-        self.net = build_model(architecture, bands, npix)
-        self.register_buffer(
-            "band_mean", torch.tensor(np.asarray(band_mean), dtype=torch.float32).view(1, -1, 1, 1)
-        )
-        self.register_buffer(
-            "band_std", torch.tensor(np.asarray(band_std), dtype=torch.float32).view(1, -1, 1, 1)
-        )
-        if channels_last:
-            self.net = self.net.to(memory_format=torch.channels_last)
+        attach_scaled_network(self, architecture, bands, npix, band_mean, band_std, channels_last)
         # Balanced accuracy (mean recall of the two classes) does not depend on the ratio r,
         # unlike plain accuracy, which an all-negative guess drives to r / (1 + r).
         self.metrics = nn.ModuleDict()
@@ -87,10 +76,7 @@ class CutoutClassifier(SplitStepModule):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """Logits (B, 2) for cutouts x (B, bands, npix, npix) in µK_CMB."""
-        x = (x - self.band_mean) / self.band_std
-        if self.hparams.channels_last:
-            x = x.contiguous(memory_format=torch.channels_last)
-        return self.net(x)
+        return scaled_logits(self, x, self.hparams.channels_last)
 
     def _step(self, batch, split: str):
         x, y = batch
@@ -106,9 +92,8 @@ class CutoutClassifier(SplitStepModule):
         return loss
 
     def predict_step(self, batch, batch_idx):
-        """Raw score: the log-odds of the positive class, logit(softmax_1) = z_1 - z_0."""
-        logits = self(batch[0]).float()
-        return logits[:, 1] - logits[:, 0]
+        """Raw score: the log-odds of the positive class (:func:`skyhunt.cnn.scoring.raw_score`)."""
+        return raw_score(self(batch[0]))
 
     def configure_optimizers(self):
         opt = self.hparams.optimizer
@@ -123,46 +108,3 @@ def model_summary(module: nn.Module) -> str:
     """One line: architecture and number of trainable parameters."""
     n = sum(p.numel() for p in module.parameters() if p.requires_grad)
     return f"{module.hparams.architecture}: {n:,} trainable parameters"
-
-
-@torch.inference_mode()
-def predict_scores(
-    module: CutoutClassifier, array: np.ndarray, rows: np.ndarray, batch_size: int
-) -> np.ndarray:
-    """Raw scores (log-odds of the positive class) of ``array[rows]``, in row order.
-
-    Parameters
-    ----------
-    module : CutoutClassifier
-        The classifier (put in evaluation mode).
-    array : ndarray, shape (N, bands, npix, npix)
-        Cutouts in µK_CMB (a memmap is fine).
-    rows : ndarray of int
-        Rows of ``array`` to score.
-    batch_size : int
-        Cutouts per forward pass.
-
-    Returns
-    -------
-    ndarray of float32, shape (len(rows),)
-
-    Raises
-    ------
-    ValueError
-        If a score is NaN or infinite, naming the first few such rows and their count.
-    """
-    module.eval()
-    rows = np.asarray(rows)
-    out = []
-    for batch_rows, _ in in_batches(rows, batch_size):
-        x = torch.from_numpy(np.asarray(array[batch_rows], dtype=np.float32)).to(module.device)
-        with torch.autocast(module.device.type, enabled=module.device.type == "cuda"):
-            out.append(module.predict_step((x,), 0).cpu().numpy())
-    scores = np.concatenate(out) if out else np.zeros(0, np.float32)
-    bad = rows[~np.isfinite(scores)]
-    if len(bad):
-        raise ValueError(
-            f"the model gives NaN or infinite scores for {len(bad)} of {len(rows)} cutouts "
-            f"(rows {first_few(bad)})"
-        )
-    return scores

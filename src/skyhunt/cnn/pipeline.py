@@ -9,8 +9,8 @@ import numpy as np
 from skyhunt import io
 from skyhunt.cnn.calibration import PlattScaling
 from skyhunt.cnn.data import SplitRows
-from skyhunt.cnn.module import CutoutClassifier, predict_scores
-from skyhunt.cnn.training import Device
+from skyhunt.cnn.device import Device
+from skyhunt.cnn.scoring import CutoutScorer, predict_scores
 from skyhunt.cutouts.arrays import check_index_matches, load_cutout_array
 from skyhunt.metrics import f1_at, f1_curve
 
@@ -20,10 +20,11 @@ log = logging.getLogger("skyhunt.cnn")
 CNN_SCORE_UNITS = {"cutout_id": "", "split": "", "raw_score": "log-odds", "probability": ""}
 
 
-def load_model(model_path, accelerator: str = "auto") -> CutoutClassifier:
-    """The trained classifier of ``train_cnn``, on the GPU if ``accelerator`` allows one, else CPU."""
+def load_model(model_path, accelerator: str = "auto") -> CutoutScorer:
+    """The trained classifier of ``train_cnn``, on the GPU if ``accelerator`` allows one, else CPU
+    (read with torch alone, :meth:`CutoutScorer.from_checkpoint`)."""
     try:
-        module = CutoutClassifier.load_from_checkpoint(model_path, map_location="cpu")
+        module = CutoutScorer.from_checkpoint(model_path)
     except Exception as err:
         raise io.InputFileError(f"{model_path}: not a readable skyhunt CNN checkpoint ({err})") from err
     return module.to("cuda" if Device.detect(accelerator).accelerator == "gpu" else "cpu")
@@ -69,7 +70,7 @@ def run_score_cnn(*, accelerator: str, batch_size: int, model, array, index, sco
     cutouts = load_cutout_array(array)
     cutout_index, _ = io.read_table(index)
     check_index_matches(cutout_index, cutouts, index, array)
-    expected = (module.hparams.bands, module.hparams.npix, module.hparams.npix)
+    expected = (module.bands, module.npix, module.npix)
     if cutouts.shape[1:] != expected:
         raise io.InputFileError(
             f"{model} was trained on cutouts of shape {expected} (bands, npix, npix), but "

@@ -27,7 +27,7 @@ import logging
 import re
 import shutil
 import time
-from dataclasses import asdict, dataclass
+from dataclasses import asdict
 from io import BytesIO
 from pathlib import Path
 
@@ -39,9 +39,12 @@ from lightning.pytorch.callbacks import Callback, EarlyStopping, ModelCheckpoint
 from lightning.pytorch.loggers import Logger
 
 from skyhunt import io
-from skyhunt.cnn.data import CutoutDataModule, band_statistics
-from skyhunt.cnn.module import CutoutClassifier, model_summary, predict_scores
+from skyhunt.cnn.data import band_statistics
+from skyhunt.cnn.datamodule import CutoutDataModule
+from skyhunt.cnn.device import Device
+from skyhunt.cnn.module import CutoutClassifier, model_summary
 from skyhunt.cnn.readers import HISTORY_COLUMNS
+from skyhunt.cnn.scoring import predict_scores
 from skyhunt.metrics import f1_curve
 
 log = logging.getLogger("skyhunt.cnn")
@@ -49,25 +52,6 @@ log = logging.getLogger("skyhunt.cnn")
 #: Keys of config ``cnn`` that do not change a rung's result: which noise stages get a model,
 #: the display, and the accelerator request (the device it resolves to is fingerprinted instead).
 UNFINGERPRINTED_KEYS = ("stages", "progress_bar", "accelerator")
-
-
-@dataclass(frozen=True)
-class Device:
-    """Where and how to train: accelerator, numeric precision, memory format."""
-
-    accelerator: str
-    precision: str
-    channels_last: bool
-
-    @classmethod
-    def detect(cls, accelerator: str = "auto") -> Device:
-        """GPU with bf16/fp16 mixed precision and channels-last when one is present, else CPU fp32."""
-        if accelerator in ("auto", "gpu", "cuda") and torch.cuda.is_available():
-            precision = "bf16-mixed" if torch.cuda.is_bf16_supported() else "16-mixed"
-            return cls("gpu", precision, True)
-        if accelerator in ("gpu", "cuda"):
-            raise RuntimeError("config asks for a GPU (cnn.accelerator) but torch sees none")
-        return cls("cpu", "32-true", False)
 
 
 def rung_seed(seed: int, ratio: int) -> int:

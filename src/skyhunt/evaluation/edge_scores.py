@@ -19,8 +19,8 @@ import numpy as np
 import pandas as pd
 
 from skyhunt import io
-from skyhunt.cnn.module import predict_scores
 from skyhunt.cnn.pipeline import load_model, read_platt
+from skyhunt.cnn.scoring import predict_scores
 from skyhunt.cutouts.extract import PatchInterpolator, extract_cutouts
 from skyhunt.cutouts.grid import (
     ARCMIN,

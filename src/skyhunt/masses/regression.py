@@ -25,7 +25,7 @@ from torch.nn import functional as F
 from torch.utils.data import DataLoader, Dataset
 
 from skyhunt.cnn.data import UniformSampler, dihedral, in_batches
-from skyhunt.cnn.models import conv_bn_relu
+from skyhunt.cnn.models import MaxPool2x2, conv_bn_relu
 from skyhunt.cnn.module import SplitStepModule
 
 #: Channels of the convolutional layers (each followed by a 2x2 max-pool), as ``cnn`` ``small``.
@@ -47,7 +47,7 @@ class MassNet(nn.Module):
         super().__init__()
         layers, c_in = [], in_channels
         for c_out in CHANNELS:
-            layers += [conv_bn_relu(c_in, c_out), nn.MaxPool2d(2)]
+            layers += [conv_bn_relu(c_in, c_out), MaxPool2x2()]
             c_in = c_out
         self.features = nn.Sequential(*layers, nn.AdaptiveAvgPool2d(1), nn.Flatten())
         self.head = nn.Sequential(nn.Linear(c_in + 1, hidden), nn.ReLU(inplace=True), nn.Linear(hidden, 2))

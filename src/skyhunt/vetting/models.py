@@ -24,7 +24,7 @@ from torch.nn import functional as F
 from torch.utils.data import DataLoader, Dataset
 
 from skyhunt.cnn.data import RatioSampler, dihedral, in_batches
-from skyhunt.cnn.models import SmallCNN
+from skyhunt.cnn.models import MaxPool2x2, SmallCNN
 from skyhunt.cnn.module import SplitStepModule
 
 ARCHITECTURES = ("deepshadows", "small")
@@ -54,7 +54,7 @@ class DeepShadows(nn.Module):
                 nn.Conv2d(c_in, c_out, 3, padding=1),
                 nn.ReLU(inplace=True),
                 nn.BatchNorm2d(c_out),
-                nn.MaxPool2d(2),
+                MaxPool2x2(),
                 nn.Dropout(DROPOUT),
             ]
             c_in = c_out
