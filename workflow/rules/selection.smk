@@ -1,6 +1,7 @@
 # Injection-based selection function (issue 16; beyond DeepSZ): model clusters painted into
-# copies of the evaluation stage's maps, one job per batch; the MF run on them as in the main
-# run; completeness in (M500c, z) against the sky's own halos; the mass-limit map.
+# copies of the evaluation stage's maps, one job per batch; the MF, the CNN detector and the
+# catalogue ensembles run on them as in the main run; completeness in (M500c, z) of each against
+# the sky's own halos; the mass-limit map.
 SELECTION = f"{RESULTS}/selection"
 
 
@@ -9,7 +10,7 @@ wildcard_constraints:
     design="main|study",
 
 
-rule inject_mf:
+rule inject:
     input:
         unpack(matched_filter_transfer),
         maps=expand(f"{SKY}/observed/{EVAL_STAGE}_{{band}}.fits", band=BANDS),
@@ -17,18 +18,21 @@ rule inject_mf:
         sources=mf_sources,
         ivar=mf_ivar_inputs,
         halos=f"{SKY}/halos.parquet",
+        model=f"{RESULTS}/detector/{EVAL_STAGE}/model.ckpt",
+        ensemble=f"{RESULTS}/catalogues/ens_learned.parquet",
     output:
         injections=f"{SELECTION}/injections/batch_{{batch}}.parquet",
     log:
-        logfile("selection/inject_mf_{batch}.log"),
+        logfile("selection/inject_{batch}.log"),
     benchmark:
-        benchfile("selection/inject_mf_{batch}.tsv")
+        benchfile("selection/inject_{batch}.tsv")
     conda:
         "../../envs/skyhunt.yaml"
     threads: 2
     resources:
         mem_mb=3000,
         runtime=30,
+        gpu=1,
     params:
         nside=config["sky"]["nside"],
         footprint=config["sky"]["footprint"],
@@ -62,9 +66,12 @@ rule inject_mf:
             "avoid",
         ),
         match_radius_arcmin=config["catalogues"]["match_radius_arcmin"],
+        splits=CUTOUTS["splits"],
+        peaks=config["detector"]["peaks"],
+        accelerator=config["detector"]["accelerator"],
         seed=config["seed"],
     script:
-        "../scripts/inject_mf.py"
+        "../scripts/inject.py"
 
 
 rule selection_completeness:
@@ -73,6 +80,10 @@ rule selection_completeness:
         injections=selection_batches,
         halos=f"{SKY}/halos.parquet",
         candidates=f"{RESULTS}/mf/{EVAL_STAGE}/candidates.parquet",
+        detector=f"{RESULTS}/catalogues/detector.parquet",
+        ens_prod=f"{RESULTS}/catalogues/ens_prod.parquet",
+        ens_learned=f"{RESULTS}/catalogues/ens_learned.parquet",
+        metrics=f"{RESULTS}/catalogues/metrics.json",
     output:
         completeness=f"{SELECTION}/{{design}}/completeness.fits",
         summary=f"{SELECTION}/{{design}}/summary.json",
@@ -108,6 +119,7 @@ rule mass_limit:
         candidates=f"{RESULTS}/mf/{EVAL_STAGE}/candidates.parquet",
     output:
         mass_limit=f"{SELECTION}/{{design}}/mass_limit.fits",
+        mass_limit_map=f"{SELECTION}/{{design}}/mass_limit_map.fits",
     log:
         logfile("selection/mass_limit_{design}.log"),
     benchmark:
@@ -135,7 +147,7 @@ rule injection_completeness:
             caption="../report/injection_completeness.rst",
             category="Selection function",
             labels={
-                "figure": "MF completeness from injections and from the sky's halos"
+                "figure": "completeness of each method from injections and from the sky's halos"
             },
         ),
         pdf=f"{RESULTS}/figures/injection_completeness.pdf",
@@ -151,12 +163,13 @@ rule injection_completeness:
 rule mass_limit_map:
     input:
         mass_limit=f"{SELECTION}/main/mass_limit.fits",
+        mass_limit_map=f"{SELECTION}/main/mass_limit_map.fits",
     output:
         png=report(
             f"{RESULTS}/figures/mass_limit_map.png",
             caption="../report/mass_limit_map.rst",
             category="Selection function",
-            labels={"figure": "MF mass limit over the footprint"},
+            labels={"figure": "mass limits over the footprint"},
         ),
         pdf=f"{RESULTS}/figures/mass_limit_map.pdf",
     log:
@@ -176,3 +189,4 @@ rule selection_study:
         f"{SELECTION}/study/completeness.fits",
         f"{SELECTION}/study/summary.json",
         f"{SELECTION}/study/mass_limit.fits",
+        f"{SELECTION}/study/mass_limit_map.fits",
