@@ -34,7 +34,7 @@ EDITS = {
     ("sky", "cmb", "lmax"): (2500, ["cmb_spectrum"]),
     # with the filter off (the default), its parameters are read by no job
     ("sky", "scan_filter", "taper_ell"): (300.0, []),
-    ("mf", "detection", "snr_min"): (4.0, ["matched_filter", "inject"]),
+    ("mf", "detection", "snr_min"): (4.0, ["matched_filter", "inject_mf"]),
     ("mf", "matching", "radius_arcmin"): (1.5, ["match_mf", "mf_masses", "detector_cutout_scores"]),
     ("cutouts", "splits", "guard_arcmin"): (
         1.0,
@@ -48,7 +48,7 @@ EDITS = {
             "mass_bias",
             "vetting_data",
             "catalogue_vetted",
-            "inject",
+            "inject_detect",
         ],
     ),
     ("cnn", "optimizer", "lr"): (0.02, ["train_cnn"]),
@@ -58,7 +58,7 @@ EDITS = {
     ("vetting", "cnn", "lr"): (0.05, ["train_vetter"]),
     ("vetting", "classical", "max_iter"): (10, ["vet_candidates"]),
     ("masses", "metrics", "snr_min"): (4.0, ["mf_mass_metrics", "mass_bias"]),
-    ("detector", "peaks", "prob_min"): (0.1, ["detect", "inject"]),
+    ("detector", "peaks", "prob_min"): (0.1, ["detect", "inject_detect"]),
     ("detector", "dusty_flux_min_mjy"): (8.0, ["detector_objects"]),
     ("selection", "min_per_bin"): (3, ["selection_completeness"]),
     ("selection", "mass_limit", "level"): (0.8, ["mass_limit"]),

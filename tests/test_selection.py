@@ -153,7 +153,9 @@ def injected_run(tmp_path_factory):
     detector_pipeline.load_detector = lambda model, accelerator: None
     try:
         out = tmp / "selection" / "batch_0.parquet"
-        pipeline.run_inject(
+        scratch = tmp / "selection" / "scratch_0"
+        injected = [scratch / f"cmb_tsz_{b['name']}.fits" for b in sky["bands"]]
+        pipeline.run_inject_mf(
             nside=sky["nside"],
             footprint=sky["footprint"],
             bands=sky["bands"],
@@ -168,21 +170,33 @@ def injected_run(tmp_path_factory):
             },
             selection=selection,
             match_radius_arcmin=MATCH_ARCMIN,
-            splits=cfg["cutouts"]["splits"],
-            peaks=cfg["detector"]["peaks"],
-            accelerator="cpu",
             seed=cfg["seed"],
             batch="0",
             maps=maps,
             spectrum=_spectrum(tmp, cfg),
             halos=halos,
-            model=tmp / "model.ckpt",
-            ensemble=ensemble,
-            injections=out,
+            injected=injected,
+            candidates=scratch / "candidates.parquet",
+            injections=scratch / "injections.parquet",
             red_noise={
                 k: sky["noise"][k]
                 for k in ("red_correlation", "red_correlation_groups", "red_ell_min", "red_cut_fraction")
             },
+        )
+        pipeline.run_inject_detect(
+            nside=sky["nside"],
+            footprint=sky["footprint"],
+            tiles=cfg["mf"]["tiles"],
+            splits=cfg["cutouts"]["splits"],
+            peaks=cfg["detector"]["peaks"],
+            accelerator="cpu",
+            match_radius_arcmin=MATCH_ARCMIN,
+            injected=injected,
+            candidates=scratch / "candidates.parquet",
+            mf_injections=scratch / "injections.parquet",
+            model=tmp / "model.ckpt",
+            ensemble=ensemble,
+            injections=out,
         )
     finally:
         pipeline.run_matched_filter, finders.detect = real_mf, real_detect
@@ -260,7 +274,8 @@ def test_injection_leaves_the_original_maps_untouched(injected_run):
     assert [_sha256(p) for p in r["maps"]] == r["before"]
     assert [p.stat().st_mtime_ns for p in r["maps"]] == r["mtimes"]
     assert all(p not in r["maps"] for p in r["seen"]["paths"])
-    assert not any(p.name.startswith(".inject_") for p in r["out"].parent.iterdir())  # scratch removed
+    scratch = r["out"].parent / "scratch_0"
+    assert not any(p.name.startswith(".inject_") for p in scratch.iterdir())  # point sources removed
 
 
 def test_matched_filter_recovers_massive_injections(injected_run):

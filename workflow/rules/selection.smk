@@ -1,5 +1,5 @@
 # Injection-based selection function (issue 16; beyond DeepSZ): model clusters painted into
-# copies of the evaluation stage's maps, one job per batch; the MF, the CNN detector and the
+# copies of the evaluation stage's maps, two jobs per batch; the MF, the CNN detector and the
 # catalogue ensembles run on them as in the main run; completeness in (M500c, z) of each against
 # the sky's own halos; the mass-limit map.
 SELECTION = f"{RESULTS}/selection"
@@ -10,7 +10,13 @@ wildcard_constraints:
     design="main|study",
 
 
-rule inject:
+# Per batch, inject_mf paints the injections and runs the MF early (it needs no model);
+# inject_detect runs the detector and the ensembles on the same maps once they are trained and
+# deletes the scratch (temp) maps and candidates.
+SCRATCH = f"{SELECTION}/injections/scratch_{{batch}}"
+
+
+rule inject_mf:
     input:
         unpack(matched_filter_transfer),
         maps=expand(f"{SKY}/observed/{EVAL_STAGE}_{{band}}.fits", band=BANDS),
@@ -18,21 +24,24 @@ rule inject:
         sources=mf_sources,
         ivar=mf_ivar_inputs,
         halos=f"{SKY}/halos.parquet",
-        model=f"{RESULTS}/detector/{EVAL_STAGE}/model.ckpt",
-        ensemble=f"{RESULTS}/catalogues/ens_learned.parquet",
     output:
-        injections=f"{SELECTION}/injections/batch_{{batch}}.parquet",
+        injected=temp(
+            expand(
+                f"{SCRATCH}/{EVAL_STAGE}_{{band}}.fits", band=BANDS, allow_missing=True
+            )
+        ),
+        candidates=temp(f"{SCRATCH}/candidates.parquet"),
+        injections=temp(f"{SCRATCH}/injections.parquet"),
     log:
-        logfile("selection/inject_{batch}.log"),
+        logfile("selection/inject_mf_{batch}.log"),
     benchmark:
-        benchfile("selection/inject_{batch}.tsv")
+        benchfile("selection/inject_mf_{batch}.tsv")
     conda:
         "../../envs/skyhunt.yaml"
     threads: 2
     resources:
         mem_mb=3000,
         runtime=30,
-        gpu=1,
     params:
         nside=config["sky"]["nside"],
         footprint=config["sky"]["footprint"],
@@ -66,12 +75,43 @@ rule inject:
             "avoid",
         ),
         match_radius_arcmin=config["catalogues"]["match_radius_arcmin"],
+        seed=config["seed"],
+    script:
+        "../scripts/inject_mf.py"
+
+
+rule inject_detect:
+    input:
+        injected=expand(
+            f"{SCRATCH}/{EVAL_STAGE}_{{band}}.fits", band=BANDS, allow_missing=True
+        ),
+        candidates=f"{SCRATCH}/candidates.parquet",
+        mf_injections=f"{SCRATCH}/injections.parquet",
+        model=f"{RESULTS}/detector/{EVAL_STAGE}/model.ckpt",
+        ensemble=f"{RESULTS}/catalogues/ens_learned.parquet",
+    output:
+        injections=f"{SELECTION}/injections/batch_{{batch}}.parquet",
+    log:
+        logfile("selection/inject_detect_{batch}.log"),
+    benchmark:
+        benchfile("selection/inject_detect_{batch}.tsv")
+    conda:
+        "../../envs/skyhunt.yaml"
+    threads: 1
+    resources:
+        mem_mb=3000,
+        runtime=20,
+        gpu=1,
+    params:
+        nside=config["sky"]["nside"],
+        footprint=config["sky"]["footprint"],
+        tiles=config["mf"]["tiles"],
         splits=CUTOUTS["splits"],
         peaks=config["detector"]["peaks"],
         accelerator=config["detector"]["accelerator"],
-        seed=config["seed"],
+        match_radius_arcmin=config["catalogues"]["match_radius_arcmin"],
     script:
-        "../scripts/inject.py"
+        "../scripts/inject_detect.py"
 
 
 rule selection_completeness:

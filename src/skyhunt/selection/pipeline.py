@@ -1,16 +1,15 @@
 """One function per Snakemake rule of the injection-based selection function (issue 16).
 
-``inject`` (one job per batch): model clusters painted into copies of the evaluation stage's
-observed maps (in a scratch directory beside the output, deleted when the job ends; the
-originals are only read), and every finder of the main run on the same injected maps: the
-matched filter exactly as rule ``matched_filter`` runs it
+Per injection batch two jobs share one set of injected maps. ``inject_mf``: model clusters painted
+into copies of the evaluation stage's observed maps (scratch outputs; the originals are only
+read) and the matched filter run on them exactly as rule ``matched_filter`` runs it
 (:func:`skyhunt.mf.pipeline.run_matched_filter`: tiles, point-source treatment, noise model,
-depth normalisation), the CNN detector as rule ``detect``, and the catalogue ensembles
-(:mod:`skyhunt.selection.finders`); per injection, each method's best score within the match
-radius. ``selection_completeness``: the completeness grid of every method at its validation
-threshold, the same grid from the sky's own halos and the chi^2 between the two.
-``mass_limit``: M500c at the completeness level at ``z_ref``, per matched-filter tile and as a
-coarse HEALPix map.
+depth normalisation). ``inject_detect``: the CNN detector on the same maps as rule ``detect``,
+and the catalogue ensembles of the two (:mod:`skyhunt.selection.finders`); per injection, each
+method's best score within the match radius. ``selection_completeness``: the completeness grid
+of every method at its validation threshold, the same grid from the sky's own halos and the
+chi^2 between the two. ``mass_limit``: M500c at the completeness level at ``z_ref``, per method,
+per matched-filter tile and as a coarse HEALPix map.
 """
 
 from __future__ import annotations
@@ -72,7 +71,7 @@ def grid_edges(selection: dict) -> tuple[np.ndarray, np.ndarray]:
     return m, np.asarray(g["z_edges"], dtype=float)
 
 
-def run_inject(
+def run_inject_mf(
     *,
     nside: int,
     footprint: dict,
@@ -85,16 +84,13 @@ def run_inject(
     halo_model: dict,
     selection: dict,
     match_radius_arcmin: float,
-    splits: dict,
-    peaks: dict,
-    accelerator: str,
     seed: int,
     batch: int | str,
     maps: list,
     spectrum,
     halos,
-    model,
-    ensemble,
+    injected: list,
+    candidates,
     injections,
     sources=None,
     scan_filter: dict | None = None,
@@ -103,7 +99,7 @@ def run_inject(
     ivar: list = (),
     threads: int = 1,
 ) -> None:
-    """Inject one batch of model clusters into the stage's maps, run every finder, match.
+    """Inject one batch of model clusters into copies of the stage's maps and run the MF on them.
 
     Parameters
     ----------
@@ -120,9 +116,6 @@ def run_inject(
         ``avoid``, ``separation_arcmin``).
     match_radius_arcmin : float
         Config ``catalogues.match_radius_arcmin`` (1′).
-    splits, peaks, accelerator
-        Config ``cutouts.splits``, ``detector.peaks``, ``detector.accelerator`` (the catalogues'
-        RA stripes and the detector as rule ``detect``).
     seed : int
         Run seed.
     batch : int or str
@@ -133,23 +126,18 @@ def run_inject(
         As for the matched filter.
     halos : path-like
         The sky's halos (the bright ones are avoided).
-    model : path-like
-        The detector's checkpoint (rule ``train_detector``).
-    ensemble : path-like
-        The main run's learned-ensemble catalogue (Parquet): the ensembles' rank reference and
-        learned weights (:mod:`skyhunt.selection.finders`).
+    injected : list of path-like
+        Output: the injected maps, one per band (scratch for :func:`run_inject_detect`).
+    candidates : path-like
+        Output: the MF's candidates on them (scratch for :func:`run_inject_detect`).
     injections : path-like
-        Output Parquet table (:data:`INJECTED_UNITS`).
+        Output Parquet table: the injections (:data:`skyhunt.selection.inject.INJECTION_UNITS`)
+        and ``score_mf``.
     threads : int
-        Threads of the FFTs (and of torch, set by the rule's script).
+        Threads of the FFTs.
     """
-    # torch only here: the other selection steps start without it
-    from skyhunt.detector.pipeline import load_detector
-
     batch = int(batch)  # the {batch} wildcard
     fp = Footprint.from_config(footprint)
-    module = load_detector(model, accelerator)
-    reference, learned = finders.read_reference(ensemble), finders.learned_model(ensemble)
     sky_halos = read_halos(halos, ("ra", "dec", "m500c"))
     bright = sky_halos[sky_halos["m500c"] >= selection["avoid"]["m500c_min"]]
     m_edges, z_edges = grid_edges(selection)
@@ -179,14 +167,12 @@ def run_inject(
         halo_model["relativistic_tsz"],
         scan_filter,
     )
-    values = (values + signal).astype(np.float32)  # the injected maps, as written and read back
-    del signal
-    out = Path(injections)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    with tempfile.TemporaryDirectory(prefix=f".inject_{batch}_", dir=out.parent) as scratch:
-        injected = [Path(scratch) / f"{stage}_{b['name']}.fits" for b in bands]
-        for i, (band, path) in enumerate(zip(bands, injected, strict=True)):
-            write_band_map(path, pixels, values[:, i], nside, band, stage)
+    for i, (band, path) in enumerate(zip(bands, injected, strict=True)):
+        Path(path).parent.mkdir(parents=True, exist_ok=True)
+        write_band_map(path, pixels, values[:, i] + signal[:, i], nside, band, stage)
+    del values, signal
+    # the removed point sources are not kept
+    with tempfile.TemporaryDirectory(prefix=f".inject_{batch}_", dir=Path(candidates).parent) as scratch:
         run_matched_filter(
             nside=nside,
             footprint=footprint,
@@ -197,7 +183,7 @@ def run_inject(
             stage=stage,
             maps=injected,
             spectrum=spectrum,
-            candidates=Path(scratch) / "candidates.parquet",
+            candidates=candidates,
             removed_sources=Path(scratch) / "point_sources.parquet",
             sources=sources,
             scan_filter=scan_filter,
@@ -206,17 +192,84 @@ def run_inject(
             ivar=ivar,
             threads=threads,
         )
-        cand = io.read_checked_table(Path(scratch) / "candidates.parquet", ("ra", "dec", "snr"))
+    cand = io.read_checked_table(candidates, ("ra", "dec", "snr"))
+    table["score_mf"] = comp.best_score_within(
+        table["ra"], table["dec"], cand["ra"], cand["dec"], cand["snr"], match_radius_arcmin
+    )
+    units = {**INJECTION_UNITS, "score_mf": INJECTED_UNITS["score_mf"]}
+    io.write_table(
+        injections,
+        {c: table[c].to_numpy() for c in units},
+        units,
+        meta={"batch": batch, "stage": stage, "selection": selection},
+    )
+    log.info(
+        "batch %d: %d injections, %d with an MF candidate within %g arcmin",
+        batch,
+        len(table),
+        int(np.sum(table["score_mf"] > 0)),
+        match_radius_arcmin,
+    )
+
+
+def run_inject_detect(
+    *,
+    nside: int,
+    footprint: dict,
+    tiles: dict,
+    splits: dict,
+    peaks: dict,
+    accelerator: str,
+    match_radius_arcmin: float,
+    injected: list,
+    candidates,
+    mf_injections,
+    model,
+    ensemble,
+    injections,
+) -> None:
+    """The detector and the catalogue ensembles on one batch's injected maps; every method's scores.
+
+    Parameters
+    ----------
+    nside : int
+    footprint, tiles, splits, peaks : dict
+        Config ``sky.footprint``, ``mf.tiles``, ``cutouts.splits``, ``detector.peaks`` (the
+        detector as rule ``detect``, the catalogues' RA stripes).
+    accelerator : str
+        Config ``detector.accelerator``.
+    match_radius_arcmin : float
+        Config ``catalogues.match_radius_arcmin`` (1′; the recoveries and the cross-match).
+    injected, candidates, mf_injections : path-like
+        The batch's injected maps, their MF candidates and its injection table
+        (:func:`run_inject_mf`).
+    model : path-like
+        The detector's checkpoint (rule ``train_detector``).
+    ensemble : path-like
+        The main run's learned-ensemble catalogue (Parquet): the ensembles' rank reference and
+        learned weights (:mod:`skyhunt.selection.finders`).
+    injections : path-like
+        Output Parquet table (:data:`INJECTED_UNITS`).
+    """
+    # torch only here: the other selection steps start without it
+    from skyhunt.detector.pipeline import load_detector
+
+    fp = Footprint.from_config(footprint)
+    module = load_detector(model, accelerator)
+    reference, learned = finders.read_reference(ensemble), finders.learned_model(ensemble)
+    table = io.read_checked_table(mf_injections, (*INJECTION_UNITS, "score_mf"))
+    cand = io.read_checked_table(candidates, ("ra", "dec", "snr"))
+    pixels, values = io.read_partial_maps(injected, nside=nside)
     entries = {
         "mf": finders.mf_entries(cand, fp, splits),
-        "detector": finders.detector_entries(module, nside, pixels, values, fp, mf["tiles"], peaks, splits),
+        "detector": finders.detector_entries(module, nside, pixels, values, fp, tiles, peaks, splits),
     }
     ens = finders.ensemble_entries(
         entries["mf"], entries["detector"], reference, learned, match_radius_arcmin
     )
     entries["ens_prod"] = ens.assign(score=ens["ens_prod"])
     entries["ens_learned"] = ens.assign(score=ens["ens_learned"])
-    for m in METHODS:
+    for m in METHODS[1:]:
         e = entries[m]
         table[f"score_{m}"] = comp.best_score_within(
             table["ra"], table["dec"], e["ra"], e["dec"], e["score"], match_radius_arcmin
@@ -225,11 +278,10 @@ def run_inject(
         injections,
         {c: table[c].to_numpy() for c in INJECTED_UNITS},
         INJECTED_UNITS,
-        meta={"batch": batch, "stage": stage, "selection": selection},
+        meta=io.read_table_meta(mf_injections),
     )
     log.info(
-        "batch %d: %d injections; within %g arcmin of an entry: %s",
-        batch,
+        "batch of %d injections; within %g arcmin of an entry: %s",
         len(table),
         match_radius_arcmin,
         {m: int(np.sum(table[f"score_{m}"] > 0)) for m in METHODS},
@@ -357,7 +409,7 @@ def run_selection_completeness(
     interval : float
         Central probability of the intervals (config ``catalogues.interval``).
     injections : list of path-like
-        The batches' tables (:func:`run_inject`).
+        The batches' tables (:func:`run_inject_detect`).
     halos, candidates : path-like
         The sky's halos and the main run's MF candidates of the stage.
     detector, ens_prod, ens_learned : path-like
