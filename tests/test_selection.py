@@ -63,8 +63,9 @@ def toy_detect(module, layout, interp, maps, footprint, peaks):
     return pd.DataFrame({"ra": ra, "dec": dec, "class": "cluster", "prob": prob})
 
 
-def _reference_ensemble(path, footprint, splits) -> None:
-    """A main-run learned-ensemble catalogue: toy MF (SNR 4-40) and detector (0.05-1) entries."""
+def _reference_ensemble(path, footprint, splits) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """A main-run learned-ensemble catalogue: toy MF (SNR 4-40) and detector (0.05-1) entries
+    (returned), combined and ranked as rule catalogue_ensembles does."""
     rng = np.random.default_rng(8)
     fp = Footprint.from_config(footprint)
 
@@ -80,7 +81,8 @@ def _reference_ensemble(path, footprint, splits) -> None:
             }
         )
 
-    table = add_ranks(combine(entries(300, 4.0, 40.0), entries(300, 0.05, 1.0), 1.0))
+    mf, det = entries(300, 4.0, 40.0), entries(300, 0.05, 1.0)
+    table = add_ranks(combine(mf, det, 1.0))
     weights = {"q_detector": 3.0, "q_mf": 4.0, "q_detector_q_mf": 1.0}
     model = LogisticCombination(-5.0, tuple(weights.values()))
     write_catalogue(
@@ -93,6 +95,7 @@ def _reference_ensemble(path, footprint, splits) -> None:
         path.with_suffix(".fits"),
         path,
     )
+    return mf, det
 
 
 @pytest.fixture(scope="module")
@@ -282,6 +285,21 @@ def test_matched_filter_recovers_massive_injections(injected_run):
     # white noise at DeepSZ depth: clusters of M500c >= 3e14 at z < 0.8 are far above SNR 5
     snr = injected_run["table"]["score_mf"].to_numpy()
     assert np.all(snr >= 5.0), snr
+
+
+def test_ensembles_of_the_main_entries_reproduce_the_main_catalogue(tmp_path):
+    """On the main run's own entries the injection-side ensembles give the main catalogue's
+    ranks and scores exactly (the rank reference and the learned weights are the main run's)."""
+    cfg = small_config(size_deg=3.0)
+    path = tmp_path / "ens_learned.parquet"
+    mf, det = _reference_ensemble(path, cfg["sky"]["footprint"], cfg["cutouts"]["splits"])
+    ens = finders.ensemble_entries(mf, det, finders.read_reference(path), finders.learned_model(path), 1.0)
+    main = io.read_checked_table(path, ("ra", "dec", "score", "q_mf", "q_detector"))
+    a, b = ens.sort_values(["ra", "dec"]), main.sort_values(["ra", "dec"])
+    np.testing.assert_array_equal(a["ra"].to_numpy(), b["ra"].to_numpy())
+    for q in ("q_mf", "q_detector"):
+        np.testing.assert_array_equal(a[q].to_numpy(), b[q].to_numpy())
+    np.testing.assert_allclose(a["ens_learned"].to_numpy(), b["score"].to_numpy(), rtol=0, atol=1e-15)
 
 
 def test_every_finder_sees_the_same_injected_maps(injected_run):
