@@ -141,12 +141,35 @@ def write(path, table: pd.DataFrame, units=None) -> None:
 def write_sky(tmp_path, **kwargs) -> dict:
     """Write the synthetic sky's tables; return their paths by input name."""
     halos, objects, detections, candidates = synthetic_sky(**kwargs)
-    paths = {k: tmp_path / f"{k}.parquet" for k in ("halos", "objects", "detections", "candidates")}
+    paths = {k: tmp_path / f"{k}.parquet" for k in ("halos", "objects", "detections", "candidates", "masses")}
     write(paths["halos"], halos, HALO_UNITS)
     write(paths["objects"], objects)
     write(paths["detections"], detections)
     write(paths["candidates"], candidates)
+    write(paths["masses"], candidate_masses(candidates), MASS_UNITS)
     return paths
+
+
+#: Units of the synthetic mass table (as rule mf_masses writes them).
+MASS_UNITS = {"ra": "deg", "dec": "deg", "z": "", "m500c": "M_sun", "m500c_lo": "M_sun", "m500c_hi": "M_sun"}
+
+
+def candidate_masses(candidates: pd.DataFrame) -> pd.DataFrame:
+    """A mass table of rule mf_masses' form for the candidates, in their order: distinct masses
+    rising with SNR, every third candidate without a match (NaN)."""
+    n = len(candidates)
+    m = 1e14 * candidates["snr"].to_numpy(float) / 5.0 * (1.0 + 1e-3 * np.arange(n))
+    m[::3] = np.nan
+    return pd.DataFrame(
+        {
+            "ra": candidates["ra"].to_numpy(),
+            "dec": candidates["dec"].to_numpy(),
+            "z": np.where(np.isnan(m), np.nan, 0.2 + 0.01 * np.arange(n)),
+            "m500c": m,
+            "m500c_lo": 0.8 * m,
+            "m500c_hi": 1.25 * m,
+        }
+    )
 
 
 #: Cutout keys of the synthetic sky's grid (the shipped cutout geometry).

@@ -13,7 +13,7 @@ from skyhunt import io
 from skyhunt.catalogues import pipeline as steps
 from skyhunt.catalogues.crossmatch import match_one_to_one, pairs_within
 from skyhunt.catalogues.ensembles import FLOOR, add_ranks, combine
-from skyhunt.catalogues.files import VETTED, catalogue_units, read_catalogue, write_catalogue
+from skyhunt.catalogues.files import MF_MASS_COLUMNS, VETTED, catalogue_units, read_catalogue, write_catalogue
 from skyhunt.catalogues.metrics import (
     average_precision,
     best_scores,
@@ -25,8 +25,10 @@ from skyhunt.catalogues.metrics import (
 from tests.catalogue_fixtures import (
     CATALOGUES_CFG,
     FOOTPRINT,
+    MASS_UNITS,
     POSITIVE,
     SPLITS,
+    candidate_masses,
     synthetic_sky,
     write,
     write_sky,
@@ -213,7 +215,12 @@ def test_fits_catalogue_round_trips_with_units(tmp_path):
     paths = write_sky(tmp_path)
     out = {"fits": tmp_path / "mf.fits", "parquet": tmp_path / "mf.parquet"}
     steps.run_catalogue_mf(
-        footprint=FOOTPRINT, splits=SPLITS, stage="dust", candidates=paths["candidates"], **out
+        footprint=FOOTPRINT,
+        splits=SPLITS,
+        stage="dust",
+        candidates=paths["candidates"],
+        masses=paths["masses"],
+        **out,
     )
     table = Table.read(out["fits"])
     parquet, units = io.read_table(out["parquet"])
@@ -238,7 +245,12 @@ def run_all(tmp_path, paths, seed=11) -> dict:
         for m in ("mf", "detector", "ens_prod", "ens_learned")
     }
     steps.run_catalogue_mf(
-        footprint=FOOTPRINT, splits=SPLITS, stage="dust", candidates=paths["candidates"], **out["mf"]
+        footprint=FOOTPRINT,
+        splits=SPLITS,
+        stage="dust",
+        candidates=paths["candidates"],
+        masses=paths["masses"],
+        **out["mf"],
     )
     steps.run_catalogue_detector(stage="dust", detections=paths["detections"], **out["detector"])
     steps.run_catalogue_ensembles(
@@ -318,6 +330,39 @@ def test_catalogue_steps_end_to_end_and_the_headline_count(tmp_path):
     assert np.all((learned["score"] > 0) & (learned["score"] < 1))
 
 
+def test_mass_columns_equal_the_mass_table_entry_by_entry(tmp_path):
+    """The MF catalogue's masses are rule mf_masses' rows of the same candidates, with solMass
+    units and the redshift's origin in the header; an ensemble entry carries its MF entry's mass."""
+    paths = write_sky(tmp_path)
+    out = run_all(tmp_path, paths)
+    masses = candidate_masses(io.read_table(paths["candidates"])[0])
+    table = Table.read(out["mf.fits"])
+    assert table["z"].unit is None
+    assert all(str(table[c].unit) == "solMass" for c in ("m500c", "m500c_lo", "m500c_hi"))
+    assert "true redshift" in json.loads(table.meta["MASSES"])["redshift"]
+    mf = read_catalogue(out["mf.parquet"], "mf")
+    key = masses.set_index(["ra", "dec"])
+    got = mf.set_index(["ra", "dec"]).loc[key.index]  # entry by entry, the catalogue sorted by score
+    for c in MF_MASS_COLUMNS:
+        np.testing.assert_array_equal(got[c].to_numpy(), key[c].to_numpy())
+    assert np.isnan(mf["m500c"]).any() and np.isfinite(mf["m500c"]).any()
+    _, units = io.read_table(out["mf.parquet"])
+    assert units["m500c"].startswith("M_sun")
+    ens = read_catalogue(out["ens_prod.parquet"], "ens_prod")
+    by_mf = ens[ens["found_by"] != "detector"].set_index(["ra_mf", "dec_mf"])
+    np.testing.assert_array_equal(
+        by_mf["m500c_mf"].to_numpy(), mf.set_index(["ra", "dec"]).loc[by_mf.index, "m500c"].to_numpy()
+    )
+    assert np.isnan(ens.loc[ens["found_by"] == "detector", "m500c_mf"]).all()
+    ens_fits = Table.read(out["ens_prod.fits"])
+    assert all(str(ens_fits[f"{c}_mf"].unit) == "solMass" for c in ("m500c", "m500c_lo", "m500c_hi"))
+    # a mass table of other candidates fails naming it
+    shuffled = masses.iloc[::-1].reset_index(drop=True)
+    write(paths["masses"], shuffled, MASS_UNITS)
+    with pytest.raises(io.InputFileError, match="masses.parquet.*not the candidates"):
+        run_all(tmp_path / "bad", paths)
+
+
 def test_same_inputs_and_seed_give_identical_files(tmp_path):
     paths = write_sky(tmp_path)
     a, b = run_all(tmp_path / "a", paths), run_all(tmp_path / "b", paths)
@@ -375,6 +420,7 @@ def test_nan_score_fails_naming_the_file(tmp_path):
             splits=SPLITS,
             stage="dust",
             candidates=paths["candidates"],
+            masses=paths["masses"],
             fits=tmp_path / "m.fits",
             parquet=tmp_path / "m.parquet",
         )

@@ -7,13 +7,25 @@ import json
 
 import healpy as hp
 import numpy as np
+import pandas as pd
 import pytest
 from astropy.io import fits
 
 from skyhunt import io
+from skyhunt.catalogues.ensembles import add_ranks, combine
+from skyhunt.catalogues.files import ENSEMBLE_COLUMNS, MF_MASS_COLUMNS, write_catalogue
+from skyhunt.cutouts.layout import split_of
+from skyhunt.detector import pipeline as detector_pipeline
+from skyhunt.evaluation.ensembles import LogisticCombination
+from skyhunt.mf.tiles import make_layout
 from skyhunt.selection import completeness as comp
-from skyhunt.selection import masslimit, pipeline
-from skyhunt.selection.files import CompletenessGrid, read_completeness, write_completeness
+from skyhunt.selection import finders, masslimit, pipeline
+from skyhunt.selection.files import (
+    CompletenessGrid,
+    read_completeness,
+    write_completeness,
+    write_mass_limit_map,
+)
 from skyhunt.selection.inject import draw_positions
 from skyhunt.sky import components
 from skyhunt.sky.footprint import Footprint
@@ -28,6 +40,62 @@ MATCH_ARCMIN = 3.5
 
 def _sha256(path) -> str:
     return hashlib.sha256(open(path, "rb").read()).hexdigest()
+
+
+#: The toy detector's threshold on the 148 GHz decrement, in units of the pixel noise.
+TOY_SIGMA = 6.0
+
+
+def toy_detect(module, layout, interp, maps, footprint, peaks):
+    """A toy finder in the detector's place: the 148 GHz decrements below -TOY_SIGMA pixel noise,
+    the deepest first, none within 10' of a deeper one; prob = depth / (10 TOY_SIGMA), at most 1."""
+    v = maps[:, 1].astype(float)
+    sigma = 1.4826 * np.median(np.abs(v - np.median(v)))
+    vec = np.array(hp.pix2vec(interp.nside, interp.pixels))
+    order = np.argsort(v)
+    order = order[v[order] < -TOY_SIGMA * sigma]
+    taken = []
+    for i in order:
+        if all(vec[:, i] @ vec[:, j] < np.cos(np.radians(10.0 / 60.0)) for j in taken):
+            taken.append(i)
+    ra, dec = hp.pix2ang(interp.nside, interp.pixels[taken], lonlat=True)
+    prob = np.minimum(-v[taken] / (10 * TOY_SIGMA * sigma), 1.0)
+    return pd.DataFrame({"ra": ra, "dec": dec, "class": "cluster", "prob": prob})
+
+
+def _reference_ensemble(path, footprint, splits) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """A main-run learned-ensemble catalogue: toy MF (SNR 4-40) and detector (0.05-1) entries
+    (returned), combined and ranked as rule catalogue_ensembles does."""
+    rng = np.random.default_rng(8)
+    fp = Footprint.from_config(footprint)
+
+    def entries(n, lo, hi):
+        ra = rng.uniform(fp.ra_min, fp.ra_max, n)
+        return pd.DataFrame(
+            {
+                "ra": ra,
+                "dec": rng.uniform(fp.dec_min, fp.dec_max, n),
+                "score": rng.uniform(lo, hi, n),
+                "class": "cluster",
+                "split": split_of(ra, fp, splits),
+            }
+        )
+
+    mf, det = entries(300, 4.0, 40.0), entries(300, 0.05, 1.0)
+    table = add_ranks(combine(mf, det, 1.0))
+    weights = {"q_detector": 3.0, "q_mf": 4.0, "q_detector_q_mf": 1.0}
+    model = LogisticCombination(-5.0, tuple(weights.values()))
+    write_catalogue(
+        table.assign(
+            score=model(table["q_detector"].to_numpy(), table["q_mf"].to_numpy()),
+            **{f"{c}_mf": np.nan for c in MF_MASS_COLUMNS},
+        ),
+        "ens_learned",
+        {"stage": "cmb_tsz", "config": {"intercept": -5.0, "weights": weights}},
+        path.with_suffix(".fits"),
+        path,
+    )
+    return mf, det
 
 
 @pytest.fixture(scope="module")
@@ -65,16 +133,30 @@ def injected_run(tmp_path_factory):
     before = [_sha256(p) for p in maps]
     mtimes = [p.stat().st_mtime_ns for p in maps]
     seen = {}
-    real_mf = pipeline.filter_maps
+    real_mf, real_detect, real_load = (
+        pipeline.filter_maps,
+        finders.detect,
+        detector_pipeline.load_detector,
+    )
 
     def spy(pixels, values, **kwargs):
         seen["pixels"], seen["values"] = pixels, values.copy()
         return real_mf(pixels, values, **kwargs)
 
-    pipeline.filter_maps = spy
+    def spy_detect(module, layout, interp, maps, footprint, peaks):
+        seen["detector_values"] = maps.copy()
+        found = toy_detect(module, layout, interp, maps, footprint, peaks)
+        seen["detector"] = found
+        return found
+
+    ensemble = tmp / "ens_learned.parquet"
+    _reference_ensemble(ensemble, sky["footprint"], cfg["cutouts"]["splits"])
+    pipeline.filter_maps, finders.detect = spy, spy_detect
+    detector_pipeline.load_detector = lambda model, accelerator: None
     try:
         out = tmp / "selection" / "batch_0.parquet"
-        out.parent.mkdir()
+        scratch = tmp / "selection" / "scratch_0"
+        injected = [scratch / f"cmb_tsz_{b['name']}.fits" for b in sky["bands"]]
         pipeline.run_inject_mf(
             nside=sky["nside"],
             footprint=sky["footprint"],
@@ -95,14 +177,32 @@ def injected_run(tmp_path_factory):
             maps=maps,
             spectrum=_spectrum(tmp, cfg),
             halos=halos,
-            injections=out,
+            injected=injected,
+            candidates=scratch / "candidates.parquet",
+            injections=scratch / "injections.parquet",
             red_noise={
                 k: sky["noise"][k]
                 for k in ("red_correlation", "red_correlation_groups", "red_ell_min", "red_cut_fraction")
             },
         )
+        pipeline.run_inject_detect(
+            nside=sky["nside"],
+            footprint=sky["footprint"],
+            tiles=cfg["mf"]["tiles"],
+            splits=cfg["cutouts"]["splits"],
+            peaks=cfg["detector"]["peaks"],
+            accelerator="cpu",
+            match_radius_arcmin=MATCH_ARCMIN,
+            injected=injected,
+            candidates=scratch / "candidates.parquet",
+            mf_injections=scratch / "injections.parquet",
+            model=tmp / "model.ckpt",
+            ensemble=ensemble,
+            injections=out,
+        )
     finally:
-        pipeline.filter_maps = real_mf
+        pipeline.filter_maps, finders.detect = real_mf, real_detect
+        detector_pipeline.load_detector = real_load
     original = io.read_partial_maps(maps, nside=sky["nside"])
     return dict(
         cfg=cfg,
@@ -114,6 +214,8 @@ def injected_run(tmp_path_factory):
         out=out,
         table=io.read_checked_table(out, tuple(pipeline.INJECTED_UNITS)),
         selection=selection,
+        ensemble=ensemble,
+        injected=injected,
     )
 
 
@@ -175,13 +277,60 @@ def test_injection_leaves_the_original_maps_untouched(injected_run):
     assert [_sha256(p) for p in r["maps"]] == r["before"]
     assert [p.stat().st_mtime_ns for p in r["maps"]] == r["mtimes"]
     assert not np.array_equal(r["seen"]["values"], r["original"][1])  # the MF saw the injected maps
-    assert [p.name for p in r["out"].parent.iterdir()] == [r["out"].name]  # and wrote nothing else
+    scratch = r["out"].parent / "scratch_0"
+    assert sorted(p.name for p in scratch.iterdir()) == sorted(  # the maps and candidates, nothing else
+        [p.name for p in r["injected"]] + ["candidates.parquet", "injections.parquet"]
+    )
 
 
 def test_matched_filter_recovers_massive_injections(injected_run):
     # white noise at DeepSZ depth: clusters of M500c >= 3e14 at z < 0.8 are far above SNR 5
-    snr = injected_run["table"]["snr"].to_numpy()
+    snr = injected_run["table"]["score_mf"].to_numpy()
     assert np.all(snr >= 5.0), snr
+
+
+def test_ensembles_of_the_main_entries_reproduce_the_main_catalogue(tmp_path):
+    """On the main run's own entries the injection-side ensembles give the main catalogue's
+    ranks and scores exactly (the rank reference and the learned weights are the main run's)."""
+    cfg = small_config(size_deg=3.0)
+    path = tmp_path / "ens_learned.parquet"
+    mf, det = _reference_ensemble(path, cfg["sky"]["footprint"], cfg["cutouts"]["splits"])
+    ens = finders.ensemble_entries(mf, det, finders.read_reference(path), finders.learned_model(path), 1.0)
+    main = io.read_checked_table(path, ("ra", "dec", "score", "q_mf", "q_detector"))
+    a, b = ens.sort_values(["ra", "dec"]), main.sort_values(["ra", "dec"])
+    np.testing.assert_array_equal(a["ra"].to_numpy(), b["ra"].to_numpy())
+    for q in ("q_mf", "q_detector"):
+        np.testing.assert_array_equal(a[q].to_numpy(), b[q].to_numpy())
+    np.testing.assert_allclose(a["ens_learned"].to_numpy(), b["score"].to_numpy(), rtol=0, atol=1e-15)
+
+
+def test_every_finder_sees_the_same_injected_maps(injected_run):
+    r = injected_run
+    np.testing.assert_array_equal(r["seen"]["detector_values"], r["seen"]["values"])
+
+
+def test_detector_and_ensembles_on_the_injected_maps(injected_run):
+    """The toy detector finds every massive injection; the ensembles' scores follow from the
+    reference catalogue's ranks and the learned weights; an ensemble entry exists wherever
+    either finder found the injection (the cross-match keeps the union)."""
+    r = injected_run
+    t = r["table"]
+    found = r["seen"]["detector"]
+    best = comp.best_score_within(t["ra"], t["dec"], found["ra"], found["dec"], found["prob"], MATCH_ARCMIN)
+    np.testing.assert_array_equal(t["score_detector"].to_numpy(), best)
+    assert np.all(best > 0.1), best  # decrements of M500c >= 3e14 far below 6 sigma
+    ref = io.read_checked_table(r["ensemble"], ("split", "score_mf", "score_detector"))
+    for i in range(N_INJECT):
+        fp = Footprint.from_config(r["cfg"]["sky"]["footprint"])
+        split = split_of(t["ra"].to_numpy()[i : i + 1], fp, r["cfg"]["cutouts"]["splits"])[0]
+        rows = ref["split"].to_numpy() == split
+        q_mf = np.mean(ref["score_mf"].to_numpy()[rows] <= t["score_mf"].to_numpy()[i])
+        q_det = np.mean(ref["score_detector"].to_numpy()[rows] <= t["score_detector"].to_numpy()[i])
+        # the injection's own entries are the best within the radius: the product of their ranks
+        assert t["score_ens_prod"].to_numpy()[i] == pytest.approx(q_mf * q_det, abs=1e-12)
+    either = (t["score_mf"] > 0) | (t["score_detector"] > 0)
+    assert np.all(t["score_ens_prod"].to_numpy()[either] > 0)
+    assert np.all(t["score_ens_learned"].to_numpy()[either] > 0)
 
 
 def test_draw_positions_is_seeded_and_fails_when_the_footprint_is_full():
@@ -302,32 +451,71 @@ def test_mass_limit_interpolates_and_follows_the_noise():
         masslimit.z_row(np.array([0.2, 0.4]), 0.5)
 
 
+def _main_catalogues(tmp_path, table, footprint, splits, thresholds: dict) -> dict:
+    """Main-run files whose entries sit on the injections with their scores (the truth is the
+    injections themselves), and a metrics.json with the given validation thresholds."""
+    fp = Footprint.from_config(footprint)
+    n = len(table)
+    base = {
+        "ra": table["ra"].to_numpy(),
+        "dec": table["dec"].to_numpy(),
+        "class": np.full(n, "cluster"),
+        "split": split_of(table["ra"].to_numpy(), fp, splits),
+    }
+    paths = {"candidates": tmp_path / "candidates.parquet"}
+    io.write_table(
+        paths["candidates"],
+        {"ra": base["ra"], "dec": base["dec"], "snr": table["score_mf"].to_numpy()},
+        {"ra": "deg", "dec": "deg", "snr": ""},
+    )
+    zeros = np.zeros(n)
+    extra = {
+        "detector": {c: zeros for c in ("prob", "p_cluster", "p_radio", "p_dusty", "p_cluster_radio")}
+        | {"pos_err_arcmin": zeros, "tile": np.zeros(n, int)},
+        "ens_prod": {c: zeros for c in ENSEMBLE_COLUMNS} | {"found_by": np.full(n, "both")},
+    }
+    extra["ens_learned"] = extra["ens_prod"]
+    for m in ("detector", "ens_prod", "ens_learned"):
+        paths[m] = tmp_path / f"{m}.parquet"
+        frame = pd.DataFrame({**base, **extra[m], "score": table[f"score_{m}"].to_numpy()})
+        write_catalogue(frame, m, {"stage": "cmb_tsz", "config": {}}, paths[m].with_suffix(".fits"), paths[m])
+    paths["metrics"] = tmp_path / "metrics.json"
+    methods = {
+        m: {
+            "n_at_purity": {
+                "qualifying": {"0.8": {"threshold": thresholds.get(m)}, "0.9": {"threshold": 99.0}}
+            }
+        }
+        for m in ("mf", "detector", "ens_prod", "ens_learned")
+    }
+    paths["metrics"].write_text(
+        json.dumps({"stage": "cmb_tsz", "match_radius_arcmin": 1.0, "methods": methods})
+    )
+    return paths
+
+
 def test_summary_json_is_plain(tmp_path, injected_run):
-    """run_selection_completeness on the batch, against a fixed threshold: counts add up."""
+    """run_selection_completeness on the batch, every method at a fixed threshold: counts add up;
+    the EnsemblePROD at its lowest score (an OR of the two finders) is at least as complete as
+    either; a method whose validation purity never reaches its level recovers nothing."""
     r = injected_run
     sky = r["cfg"]["sky"]
+    table = r["table"]
     halos = r["out"].parent.parent / "halos_truth.parquet"
     io.write_table(
         halos,
         {
-            "ra": r["table"]["ra"].to_numpy(),
-            "dec": r["table"]["dec"].to_numpy(),
-            "z": r["table"]["z"].to_numpy(),
-            "m500c": r["table"]["m500c"].to_numpy(),
+            "ra": table["ra"].to_numpy(),
+            "dec": table["dec"].to_numpy(),
+            "z": table["z"].to_numpy(),
+            "m500c": table["m500c"].to_numpy(),
             "in_footprint": np.ones(N_INJECT, bool),
         },
         {"ra": "deg", "dec": "deg", "z": "", "m500c": "M_sun", "in_footprint": ""},
     )
-    cand = tmp_path / "candidates.parquet"
-    io.write_table(
-        cand,
-        {
-            "ra": r["table"]["ra"].to_numpy(),
-            "dec": r["table"]["dec"].to_numpy(),
-            "snr": r["table"]["snr"].to_numpy(),
-        },
-        {"ra": "deg", "dec": "deg", "snr": ""},
-    )
+    prod = table["score_ens_prod"].to_numpy()
+    thresholds = {"detector": 0.1, "ens_prod": float(prod[prod > 0].min()), "ens_learned": None}
+    files = _main_catalogues(tmp_path, table, sky["footprint"], r["cfg"]["cutouts"]["splits"], thresholds)
     sel = dict(r["selection"], mf_snr_threshold=5.0, min_per_bin=1)
     pipeline.run_selection_completeness(
         footprint=sky["footprint"],
@@ -336,20 +524,77 @@ def test_summary_json_is_plain(tmp_path, injected_run):
         interval=0.68,
         injections=[r["out"]],
         halos=halos,
-        candidates=cand,
         completeness=tmp_path / "c.fits",
         summary=tmp_path / "s.json",
+        **files,
     )
-    s = json.loads((tmp_path / "s.json").read_text())["mf"]
-    assert (
-        s["injections"]
-        == s["injections_in_grid"]
-        == s["recovered"]
-        == s["truth_halos"]
-        == s["truth_found"]
-        == N_INJECT
+    summary = json.loads((tmp_path / "s.json").read_text())
+    for m in ("mf", "detector", "ens_prod"):
+        s = summary[m]
+        assert (
+            s["injections"]
+            == s["injections_in_grid"]
+            == s["recovered"]
+            == s["truth_halos"]
+            == s["truth_found"]
+            == N_INJECT
+        ), m
+        assert s["chi2"] == 0.0
+    assert summary["ens_learned"]["threshold"] is None and summary["ens_learned"]["recovered"] == 0
+    grid = read_completeness(tmp_path / "c.fits")
+    assert list(grid.methods) == list(pipeline.METHODS)
+    k = {m: grid.methods[m]["N_RECOVERED"] for m in pipeline.METHODS}
+    assert np.all(k["ens_prod"] >= np.maximum(k["mf"], k["detector"]))
+    assert grid.headers["detector"]["THRESH"][0] == 0.1 and "THRESH" not in grid.headers["ens_learned"]
+
+
+def test_method_completeness_recovers_a_known_detection_probability():
+    """One method's grid from toy scores (a detector with a known p(M)) and its truth comparison."""
+    rng = np.random.default_rng(12)
+    m, z, det = _toy(20000, rng)
+    inj = pd.DataFrame({"m500c": m, "z": z})
+    m2, z2, det2 = _toy(20000, rng)
+    sky = pd.DataFrame({"m500c": m2, "z": z2})
+    selection = {
+        "grid": {"m500c_min": 1e13, "m500c_max": 1e15, "m500c_bins": 10, "z_edges": [0.1, 0.55, 1.0]},
+        "min_per_bin": 5,
+        "mass_sub_bins": 4,
+    }
+    score = np.where(det, 0.9, 0.02)  # a probability-like score above and below 0.5
+    arrays, res = pipeline.method_completeness(
+        inj, score, sky, np.where(det2, 0.8, 0.0), 0.5, selection, 0.68
     )
-    assert s["chi2"] == 0.0
+    fine = np.linspace(13, 15, 20001)
+    p_fine = 1.0 / (1.0 + np.exp(-(fine - 14.0) / 0.15))
+    edges = np.linspace(13, 15, 11)
+    truth = np.array(
+        [p_fine[(fine >= a) & (fine < b)].mean() for a, b in zip(edges[:-1], edges[1:], strict=True)]
+    )
+    n = arrays["N_INJECTED"]
+    pull = (arrays["COMPLETENESS"] - truth) / np.sqrt(truth * (1 - truth) / n)
+    assert np.sum(pull**2) < 45.0  # chi^2 of 20 bins; 0.999 quantile 45
+    assert res["p_value"] > 0.001 and res["recovered"] == det.sum()
+    _, none = pipeline.method_completeness(inj, score, sky, np.zeros(len(sky)), None, selection, 0.68)
+    assert none["recovered"] == 0 and none["truth_found"] == 0
+
+
+def test_healpix_mass_limit_map_holds_the_tile_values(tmp_path):
+    fp = Footprint(10.0, 16.0, -2.0, 2.0)
+    layout = make_layout(fp, 2.0, 0.5, 1.0)
+    limits = 1e14 * (1.0 + 0.1 * np.arange(len(layout.tiles)))
+    limits[1] = np.nan
+    values = masslimit.healpix_map(64, layout.core_index, limits)
+    path = tmp_path / "map.fits"
+    write_mass_limit_map(path, values, {"ZREF": (0.5, "redshift")})
+    back, header = hp.read_map(path, h=True, dtype=np.float64)
+    header = dict(header)
+    assert hp.get_nside(back) == 64 and header["TUNIT1"] == "solMass" and header["ZREF"] == 0.5
+    for tile, lim in zip(layout.tiles, limits, strict=True):
+        pix = hp.ang2pix(64, tile.ra0, tile.dec0, lonlat=True)
+        assert back[pix] == (lim if np.isfinite(lim) else hp.UNSEEN)
+    assert back[hp.ang2pix(64, 30.0, 0.0, lonlat=True)] == hp.UNSEEN  # outside the footprint
+    seen = back != hp.UNSEEN
+    assert 0 < seen.sum() < back.size and set(np.unique(back[seen])) <= set(limits[np.isfinite(limits)])
 
 
 def test_config_checks_the_grid_and_the_mass_limit_redshift():

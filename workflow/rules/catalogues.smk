@@ -16,6 +16,7 @@ CATALOGUE_METHODS = [
 rule catalogue_mf:
     input:
         candidates=f"{RESULTS}/mf/{EVAL_STAGE}/candidates.parquet",
+        masses=f"{RESULTS}/masses/mf_{EVAL_STAGE}.parquet",
     output:
         fits=f"{CATALOGUES}/mf.fits",
         parquet=f"{CATALOGUES}/mf.parquet",

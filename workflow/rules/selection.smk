@@ -1,12 +1,19 @@
 # Injection-based selection function (issue 16; beyond DeepSZ): model clusters painted into
-# copies of the evaluation stage's maps, one job per batch; the MF run on them as in the main
-# run; completeness in (M500c, z) against the sky's own halos; the mass-limit map.
+# copies of the evaluation stage's maps, two jobs per batch; the MF, the CNN detector and the
+# catalogue ensembles run on them as in the main run; completeness in (M500c, z) of each against
+# the sky's own halos; the mass-limit map.
 SELECTION = f"{RESULTS}/selection"
 
 
 wildcard_constraints:
     batch=r"\d+",
     design="main|study",
+
+
+# Per batch, inject_mf paints the injections and runs the MF early (it needs no model);
+# inject_detect runs the detector and the ensembles on the same maps once they are trained and
+# deletes the scratch (temp) maps and candidates.
+SCRATCH = f"{SELECTION}/injections/scratch_{{batch}}"
 
 
 rule inject_mf:
@@ -18,7 +25,13 @@ rule inject_mf:
         ivar=mf_ivar_inputs,
         halos=f"{SKY}/halos.parquet",
     output:
-        injections=f"{SELECTION}/injections/batch_{{batch}}.parquet",
+        injected=temp(
+            expand(
+                f"{SCRATCH}/{EVAL_STAGE}_{{band}}.fits", band=BANDS, allow_missing=True
+            )
+        ),
+        candidates=temp(f"{SCRATCH}/candidates.parquet"),
+        injections=temp(f"{SCRATCH}/injections.parquet"),
     log:
         logfile("selection/inject_mf_{batch}.log"),
     benchmark:
@@ -68,12 +81,50 @@ rule inject_mf:
         "../scripts/inject_mf.py"
 
 
+rule inject_detect:
+    input:
+        injected=expand(
+            f"{SCRATCH}/{EVAL_STAGE}_{{band}}.fits", band=BANDS, allow_missing=True
+        ),
+        candidates=f"{SCRATCH}/candidates.parquet",
+        mf_injections=f"{SCRATCH}/injections.parquet",
+        model=f"{RESULTS}/detector/{EVAL_STAGE}/model.ckpt",
+        ensemble=f"{RESULTS}/catalogues/ens_learned.parquet",
+    output:
+        injections=f"{SELECTION}/injections/batch_{{batch}}.parquet",
+    log:
+        logfile("selection/inject_detect_{batch}.log"),
+    benchmark:
+        benchfile("selection/inject_detect_{batch}.tsv")
+    conda:
+        "../../envs/skyhunt.yaml"
+    threads: 1
+    resources:
+        mem_mb=3000,
+        runtime=20,
+        gpu=1,
+    params:
+        nside=config["sky"]["nside"],
+        footprint=config["sky"]["footprint"],
+        tiles=config["mf"]["tiles"],
+        splits=CUTOUTS["splits"],
+        peaks=config["detector"]["peaks"],
+        accelerator=config["detector"]["accelerator"],
+        match_radius_arcmin=config["catalogues"]["match_radius_arcmin"],
+    script:
+        "../scripts/inject_detect.py"
+
+
 rule selection_completeness:
     input:
         unpack(selection_thresholds),
         injections=selection_batches,
         halos=f"{SKY}/halos.parquet",
         candidates=f"{RESULTS}/mf/{EVAL_STAGE}/candidates.parquet",
+        detector=f"{RESULTS}/catalogues/detector.parquet",
+        ens_prod=f"{RESULTS}/catalogues/ens_prod.parquet",
+        ens_learned=f"{RESULTS}/catalogues/ens_learned.parquet",
+        metrics=f"{RESULTS}/catalogues/metrics.json",
     output:
         completeness=f"{SELECTION}/{{design}}/completeness.fits",
         summary=f"{SELECTION}/{{design}}/summary.json",
@@ -109,6 +160,7 @@ rule mass_limit:
         candidates=f"{RESULTS}/mf/{EVAL_STAGE}/candidates.parquet",
     output:
         mass_limit=f"{SELECTION}/{{design}}/mass_limit.fits",
+        mass_limit_map=f"{SELECTION}/{{design}}/mass_limit_map.fits",
     log:
         logfile("selection/mass_limit_{design}.log"),
     benchmark:
@@ -136,7 +188,7 @@ rule injection_completeness:
             caption="../report/injection_completeness.rst",
             category="Selection function",
             labels={
-                "figure": "MF completeness from injections and from the sky's halos"
+                "figure": "completeness of each method from injections and from the sky's halos"
             },
         ),
         pdf=f"{RESULTS}/figures/injection_completeness.pdf",
@@ -152,12 +204,13 @@ rule injection_completeness:
 rule mass_limit_map:
     input:
         mass_limit=f"{SELECTION}/main/mass_limit.fits",
+        mass_limit_map=f"{SELECTION}/main/mass_limit_map.fits",
     output:
         png=report(
             f"{RESULTS}/figures/mass_limit_map.png",
             caption="../report/mass_limit_map.rst",
             category="Selection function",
-            labels={"figure": "MF mass limit over the footprint"},
+            labels={"figure": "mass limits over the footprint"},
         ),
         pdf=f"{RESULTS}/figures/mass_limit_map.pdf",
     log:
@@ -177,3 +230,4 @@ rule selection_study:
         f"{SELECTION}/study/completeness.fits",
         f"{SELECTION}/study/summary.json",
         f"{SELECTION}/study/mass_limit.fits",
+        f"{SELECTION}/study/mass_limit_map.fits",

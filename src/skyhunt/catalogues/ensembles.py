@@ -44,9 +44,9 @@ def combine(mf: pd.DataFrame, detector: pd.DataFrame, radius_arcmin: float) -> p
     Returns
     -------
     DataFrame
-        ra, dec, class, split and the columns of
-        :data:`skyhunt.catalogues.files.ENSEMBLE_COLUMNS` but the ranks, one row per entry
-        (matched pairs first, then MF-only, then detector-only).
+        ra, dec, class, split, the columns of :data:`skyhunt.catalogues.files.ENSEMBLE_COLUMNS`
+        but the ranks and the MF masses, and ``mf_row`` (the entry's row in ``mf``, -1: none),
+        one row per entry (matched pairs first, then MF-only, then detector-only).
     """
     i, j, sep = match_one_to_one(
         mf["ra"].to_numpy(),
@@ -87,6 +87,7 @@ def combine(mf: pd.DataFrame, detector: pd.DataFrame, radius_arcmin: float) -> p
             "ra_detector": ra_det.astype(float),
             "dec_detector": dec_det.astype(float),
             "separation_arcmin": np.concatenate([sep, np.full(none.size, np.nan)]),
+            "mf_row": mf_row,
         }
     )
 

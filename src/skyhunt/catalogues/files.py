@@ -3,10 +3,16 @@
 Every catalogue has the columns ``ra``, ``dec`` (deg), ``score`` (larger: more likely a cluster;
 method-specific), ``class`` and ``split`` (the RA stripe, :func:`skyhunt.cutouts.layout.split_of`),
 then its method's columns (:data:`METHOD_COLUMNS`). Rows are sorted by decreasing score, ties by
-ra then dec. The FITS header records the stage (``STAGE``), the method (``METHOD``) and the config
-keys that made the catalogue (``CONFIG``, JSON); the Parquet metadata holds the same. FITS
-columns with a physical unit carry ``TUNITn`` (deg, arcmin); the others are dimensionless (no
-``TUNITn``, the FITS convention); the Parquet units describe every column.
+ra then dec. The FITS header records the stage (``STAGE``), the method (``METHOD``), the config
+keys that made the catalogue (``CONFIG``, JSON) and, for catalogues with mass columns, where the
+masses and their redshifts come from (``MASSES``, JSON); the Parquet metadata holds the same. FITS
+columns with a physical unit carry ``TUNITn`` (deg, arcmin, solMass); the others are
+dimensionless (no ``TUNITn``, the FITS convention); the Parquet units describe every column.
+
+Masses (issue 16): the MF catalogue carries rule ``mf_masses``' M500c of each candidate (the
+fixed-scale y0 through the Arnaud et al. 2010 Y-M relation at the *true* redshift of the matched
+halo, NaN without a match) with its interval; the ensembles carry the MF mass of their matched MF
+entry (NaN for detector-only entries).
 """
 
 from __future__ import annotations
@@ -45,15 +51,25 @@ COMMON_UNITS = {
     "split": "RA stripe",
 }
 
+#: Columns of the MF's search (the MF catalogue and the vetted ones) and their units.
+MF_SEARCH_COLUMNS = {
+    "snr": "SNR",
+    "scale_arcmin": "arcmin (template scale of the largest SNR)",
+    "scale_index": "",
+    "y0": "Compton-y (template central value)",
+    "tile": "",
+}
+#: Mass columns of the MF catalogue (rule mf_masses, in candidate order) and their units.
+MF_MASS_COLUMNS = {
+    "z": "true redshift of the matched halo (NaN: no halo within mf.matching.radius_arcmin)",
+    "m500c": "M_sun (fixed-scale y0 through the Arnaud Y-M relation at z; NaN: no mass)",
+    "m500c_lo": "M_sun (lower end of the mass interval)",
+    "m500c_hi": "M_sun (upper end of the mass interval)",
+}
+
 #: Method columns (after the common ones) and their units.
 METHOD_COLUMNS = {
-    "mf": {
-        "snr": "SNR",
-        "scale_arcmin": "arcmin (template scale of the largest SNR)",
-        "scale_index": "",
-        "y0": "Compton-y (template central value)",
-        "tile": "",
-    },
+    "mf": {**MF_SEARCH_COLUMNS, **MF_MASS_COLUMNS},
     "detector": {
         "prob": "heat-map probability of the class",
         "p_cluster": "heat-map probability",
@@ -75,10 +91,14 @@ ENSEMBLE_COLUMNS = {
     "ra_detector": "deg (NaN: not in the detector catalogue)",
     "dec_detector": "deg (NaN: not in the detector catalogue)",
     "separation_arcmin": "arcmin (MF to detector position; NaN unless both)",
+    **{
+        f"{c}_mf": f"{u}, of the matched MF entry (NaN: not in the MF catalogue)"
+        for c, u in MF_MASS_COLUMNS.items()
+    },
 }
 METHOD_COLUMNS["ens_prod"] = METHOD_COLUMNS["ens_learned"] = ENSEMBLE_COLUMNS
 METHOD_COLUMNS["vetted_cnn"] = METHOD_COLUMNS["vetted_classical"] = {
-    **METHOD_COLUMNS["mf"],
+    **MF_SEARCH_COLUMNS,
     "p_cnn": "probability of a real cluster (CNN vetter)",
     "p_classical": "probability of a real cluster (gradient-boosting vetter)",
 }
@@ -87,6 +107,7 @@ METHOD_COLUMNS["vetted_cnn"] = METHOD_COLUMNS["vetted_classical"] = {
 FITS_UNITS = {
     **{c: "deg" for c in ("ra", "dec", "ra_mf", "dec_mf", "ra_detector", "dec_detector")},
     **{c: "arcmin" for c in ("scale_arcmin", "pos_err_arcmin", "separation_arcmin")},
+    **{c: "solMass" for c in ("m500c", "m500c_lo", "m500c_hi", "m500c_mf", "m500c_lo_mf", "m500c_hi_mf")},
 }
 
 
@@ -120,7 +141,8 @@ def write_catalogue(table: pd.DataFrame, method: str, meta: dict, fits_path, par
     method : str
         One of :data:`ALL_CATALOGUES`.
     meta : dict
-        ``stage`` and ``config`` (the config keys that made it); JSON-serialisable.
+        ``stage`` and ``config`` (the config keys that made it), and ``masses`` (where the mass
+        columns come from) for catalogues with masses; JSON-serialisable.
     fits_path, parquet_path : path-like
         Outputs, each written atomically; same inputs give the same bytes.
     """
@@ -133,6 +155,8 @@ def write_catalogue(table: pd.DataFrame, method: str, meta: dict, fits_path, par
     hdu.header["METHOD"] = (method, CATALOGUE_NAMES[method])
     hdu.header["STAGE"] = (meta["stage"], "noise stage of the maps searched")
     hdu.header["CONFIG"] = json.dumps(meta["config"], sort_keys=True)
+    if "masses" in meta:
+        hdu.header["MASSES"] = json.dumps(meta["masses"], sort_keys=True)
     hdul = fits.HDUList([fits.PrimaryHDU(), hdu])
     for h in hdul:
         h.add_checksum(when="skyhunt")  # a fixed comment, not a timestamp: same inputs, same bytes

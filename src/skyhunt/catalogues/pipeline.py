@@ -15,6 +15,7 @@ from skyhunt.catalogues.files import (
     ALL_CATALOGUES,
     CATALOGUE_NAMES,
     CATALOGUES,
+    MF_MASS_COLUMNS,
     check_finite,
     read_catalogue,
     write_catalogue,
@@ -104,8 +105,8 @@ def read_objects(path) -> pd.DataFrame:
     return table
 
 
-def run_catalogue_mf(*, footprint: dict, splits: dict, stage: str, candidates, fits, parquet) -> None:
-    """The MF catalogue: the evaluation stage's candidates, score = SNR, with their RA stripe.
+def run_catalogue_mf(*, footprint: dict, splits: dict, stage: str, candidates, masses, fits, parquet) -> None:
+    """The MF catalogue: the evaluation stage's candidates, score = SNR, their RA stripe and masses.
 
     Parameters
     ----------
@@ -117,19 +118,41 @@ def run_catalogue_mf(*, footprint: dict, splits: dict, stage: str, candidates, f
         The evaluation stage.
     candidates : path-like
         ``results/mf/<stage>/candidates.parquet``.
+    masses : path-like
+        ``results/masses/mf_<stage>.parquet`` (rule ``mf_masses``: one row per candidate, in
+        candidates order): the columns :data:`skyhunt.catalogues.files.MF_MASS_COLUMNS`.
     fits, parquet : path-like
         Outputs (:func:`skyhunt.catalogues.files.write_catalogue`).
     """
     table = read_candidates(candidates)
     io.require_columns(table, ("scale_arcmin", "scale_index", "y0", "tile"), candidates)
     check_finite(table, ("ra", "dec", "snr"), candidates)
+    mass = io.read_checked_table(masses, ("ra", "dec", *MF_MASS_COLUMNS))
+    if len(mass) != len(table) or not (
+        np.array_equal(mass["ra"].to_numpy(), table["ra"].to_numpy())
+        and np.array_equal(mass["dec"].to_numpy(), table["dec"].to_numpy())
+    ):
+        raise io.InputFileError(f"{masses}: its rows are not the candidates of {candidates}; rerun mf_masses")
     table = table.assign(
         score=table["snr"].to_numpy(float),
         **{"class": "cluster"},
         split=split_of(table["ra"].to_numpy(), Footprint.from_config(footprint), splits),
+        **{c: mass[c].to_numpy(float) for c in MF_MASS_COLUMNS},
     )
-    write_catalogue(table, "mf", {"stage": stage, "config": {"splits": splits}}, fits, parquet)
-    log.info("MF catalogue: %d entries", len(table))
+    meta = io.read_table_meta(masses)
+    notes = {
+        "source": "rule mf_masses: fixed-scale y0 through the Arnaud et al. (2010) Y-M relation",
+        "redshift": meta.get("redshift", "true redshift of the matched halo"),
+        **{
+            k: meta[k]
+            for k in ("reference_theta500_arcmin", "eddington", "y_scatter_ln", "interval")
+            if k in meta
+        },
+    }
+    write_catalogue(
+        table, "mf", {"stage": stage, "config": {"splits": splits}, "masses": notes}, fits, parquet
+    )
+    log.info("MF catalogue: %d entries, %d with a mass", len(table), int(np.isfinite(table["m500c"]).sum()))
 
 
 def run_catalogue_detector(*, stage: str, detections, fits, parquet) -> None:
@@ -196,9 +219,15 @@ def run_catalogue_ensembles(
     prod_fits, prod_parquet, learned_fits, learned_parquet : path-like
         Outputs.
     """
-    table = add_ranks(
-        combine(read_catalogue(mf, "mf"), read_catalogue(detector, "detector"), match_radius_arcmin)
-    )
+    mf_table = read_catalogue(mf, "mf")
+    table = add_ranks(combine(mf_table, read_catalogue(detector, "detector"), match_radius_arcmin))
+    rows = table["mf_row"].to_numpy()  # the MF mass of the matched MF entry, NaN for none
+    for c in MF_MASS_COLUMNS:
+        table[f"{c}_mf"] = np.append(mf_table[c].to_numpy(float), np.nan)[rows]
+    masses = {
+        "source": "the MF catalogue's masses of the entry's MF match (NaN: detector only)",
+        "redshift": "true redshift of the MF entry's matched halo",
+    }
     q = qualifying_halos(read_halos(halos, HALO_COLUMNS), positive)
     true = true_entries(table["ra"], table["dec"], q["ra"], q["dec"], match_radius_arcmin)
     try:
@@ -207,11 +236,19 @@ def run_catalogue_ensembles(
         raise io.InputFileError(f"{mf}, {detector}, {halos}: {err}") from err
     config = {"match_radius_arcmin": match_radius_arcmin, "floor": 0.0}
     prod = table.assign(score=prod_scores(table))
-    write_catalogue(prod, "ens_prod", {"stage": stage, "config": config}, prod_fits, prod_parquet)
+    write_catalogue(
+        prod, "ens_prod", {"stage": stage, "config": config, "masses": masses}, prod_fits, prod_parquet
+    )
     learned = table.assign(score=model(table["q_detector"].to_numpy(), table["q_mf"].to_numpy()))
     weights = dict(zip(("q_detector", "q_mf", "q_detector_q_mf"), model.weights, strict=True))
     config = {**config, "l2": l2, "intercept": model.intercept, "weights": weights}
-    write_catalogue(learned, "ens_learned", {"stage": stage, "config": config}, learned_fits, learned_parquet)
+    write_catalogue(
+        learned,
+        "ens_learned",
+        {"stage": stage, "config": config, "masses": masses},
+        learned_fits,
+        learned_parquet,
+    )
     counts = table["found_by"].value_counts()
     log.info("catalogue ensemble: %s entries; learned weights %s", dict(counts), weights)
 
@@ -470,10 +507,10 @@ def read_metrics(path) -> dict:
     return out
 
 
-def detector_threshold(metrics: dict) -> tuple[float, float | None]:
-    """(purity level, threshold): the detector's validation threshold at the lowest purity level
-    (None where the validation purity never reaches it)."""
-    levels = metrics["methods"]["detector"]["n_at_purity"]["qualifying"]
+def validation_threshold(metrics: dict, method: str = "detector") -> tuple[float, float | None]:
+    """(purity level, threshold): a catalogue's validation threshold at the lowest purity level
+    against the qualifying halos (None where the validation purity never reaches it)."""
+    levels = metrics["methods"][method]["n_at_purity"]["qualifying"]
     level = min(levels, key=float)
     return float(level), levels[level]["threshold"]
 
@@ -518,7 +555,7 @@ def run_detector_edge(
         raise io.InputFileError(f"{thresholds}: thresholds of stage {chosen['stage']}, expected {stage}")
     cnn_threshold = float(chosen["methods"]["cnn"]["threshold"])
     m = read_metrics(metrics)
-    level, threshold = detector_threshold(m)
+    level, threshold = validation_threshold(m)
     idx = read_index(index, (*GRID_COLUMNS, "split"))
     scores = io.read_checked_table(cnn, ("cutout_id", "probability"))
     if not np.array_equal(scores["cutout_id"].to_numpy(), idx["cutout_id"].to_numpy()):

@@ -1,60 +1,73 @@
-"""The selection-function figures (issue 16): injection completeness against truth, the mass-limit map."""
+"""The selection-function figures (issue 16): each method's injection completeness, the mass-limit map."""
 
 from __future__ import annotations
 
 import json
 
+import healpy as hp
 import matplotlib.cm as cm
 import numpy as np
 from matplotlib.colors import Normalize
 from matplotlib.patches import Rectangle
 from matplotlib.ticker import NullFormatter
 
+from skyhunt import io
+from skyhunt.catalogues.files import CATALOGUE_NAMES
 from skyhunt.figures.style import method_colour, new_figure, save_figure
 from skyhunt.selection.files import read_completeness, read_mass_limit
 
+#: Colour of each method of the selection function (the catalogue figures' colours).
+SELECTION_COLOURS = {"mf": "mf", "detector": "detector", "ens_prod": "prod", "ens_learned": "learned"}
+
 
 def run_injection_completeness(*, completeness, summary, png, pdf) -> None:
-    """MF completeness against M500c, one panel per redshift bin: injections and the sky's halos.
+    """Completeness of each method against M500c, one panel per redshift bin: injections and halos.
 
     Parameters
     ----------
     completeness : path-like
-        The completeness grid (rule ``selection_completeness``).
+        The completeness grids (rule ``selection_completeness``).
     summary : path-like
-        Its summary (threshold, chi^2).
+        Its summary (thresholds, chi^2).
     png, pdf : path-like
         Output figure.
     """
     grid = read_completeness(completeness)
     with open(summary, encoding="utf-8") as f:
-        stats = json.load(f)["mf"]
-    q = grid.methods["mf"]
+        stats = json.load(f)
     m = grid.m500c_edges
     centre = np.sqrt(m[:-1] * m[1:])
     nz = grid.z_edges.size - 1
     ncols = min(nz, 3)
     nrows = -(-nz // ncols)
-    fig, axes = new_figure(nrows, ncols, height=2.4 * nrows, sharex=True, sharey=True, squeeze=False)
+    fig, axes = new_figure(nrows, ncols, height=2.4 * nrows + 0.6, sharex=True, sharey=True, squeeze=False)
+    methods = list(grid.methods)
     for row in range(nz):
         ax = axes.flat[row]
-        for kind, colour, shift, marker, label in (
-            ("", method_colour("mf"), 0.97, "o", "injections"),
-            ("TRUTH_", "0.4", 1.03, "s", "sky's halos"),
-        ):
-            p = q[f"{kind}COMPLETENESS"][row]
-            lo, hi = q[f"{kind}LOWER"][row], q[f"{kind}UPPER"][row]
-            ok = np.isfinite(p)
-            ax.errorbar(
-                centre[ok] * shift,
-                p[ok],
-                yerr=[p[ok] - lo[ok], hi[ok] - p[ok]],
-                fmt=marker,
-                color=colour,
-                ms=3.5,
-                capsize=2,
-                label=label,
-            )
+        for k, method in enumerate(methods):
+            q = grid.methods[method]
+            colour = method_colour(SELECTION_COLOURS.get(method, method))
+            s_ = stats[method]
+            t = "never" if s_["threshold"] is None else f"≥ {s_['threshold']:.3g}"
+            label = f"{CATALOGUE_NAMES[method]} ({t}; χ² {s_['chi2']:.1f}/{s_['dof']})"
+            shift = 10 ** (0.015 * (k - 1.5))
+            for kind, fill, ls in (("", colour, "-"), ("TRUTH_", "none", ":")):
+                p = q[f"{kind}COMPLETENESS"][row]
+                lo, hi = q[f"{kind}LOWER"][row], q[f"{kind}UPPER"][row]
+                ok = np.isfinite(p)
+                ax.errorbar(
+                    centre[ok] * shift,
+                    p[ok],
+                    yerr=[p[ok] - lo[ok], hi[ok] - p[ok]],
+                    fmt="o" if kind == "" else "s",
+                    ls=ls,
+                    lw=0.8,
+                    color=colour,
+                    mfc=fill,
+                    ms=3.5,
+                    capsize=2,
+                    label=label if kind == "" else None,
+                )
         ax.axhline(0.9, color="0.6", ls=":", lw=0.8)
         ax.set_xscale("log")
         ax.xaxis.set_minor_formatter(NullFormatter())
@@ -67,52 +80,65 @@ def run_injection_completeness(*, completeness, summary, png, pdf) -> None:
         ax.set_xlabel(r"$M_{500c}$ [$M_\odot$]")
     for ax in axes[:, 0]:
         ax.set_ylabel("completeness")
-    axes.flat[0].legend(loc="upper left", frameon=False)
+    handles, labels = axes.flat[0].get_legend_handles_labels()
+    fig.legend(handles, labels, loc="lower center", ncol=2, frameon=False, fontsize=7)
+    n_inj = stats[methods[0]]["injections"]
     fig.suptitle(
-        f"MF at SNR ≥ {stats['threshold']:.3g}: {stats['injections']} injections; "
-        f"χ² = {stats['chi2']:.1f} for {stats['dof']} bins against the sky's halos",
+        f"{n_inj} injections (filled, solid); the sky's own halos (open, dotted); "
+        "each method at its validation threshold",
         fontsize=9,
     )
+    fig.subplots_adjust(bottom=0.22)
     save_figure(fig, png, pdf)
 
 
-def run_mass_limit_map(*, footprint: dict, mass_limit, png, pdf) -> None:
-    """M500c at the completeness level at z_ref, per matched-filter tile core, over the footprint.
+def run_mass_limit_map(*, footprint: dict, mass_limit, mass_limit_map, png, pdf) -> None:
+    """The HEALPix map of the MF's M500c limit at z_ref over the footprint, and every method's limit.
 
     Parameters
     ----------
     footprint : dict
         Config ``sky.footprint`` (deg).
-    mass_limit : path-like
-        The mass-limit table (rule ``mass_limit``).
+    mass_limit, mass_limit_map : path-like
+        The mass-limit tables and the HEALPix map (rule ``mass_limit``).
     png, pdf : path-like
         Output figure.
     """
-    table, header = read_mass_limit(mass_limit)
-    limit = np.asarray(table["m500c_limit"], dtype=float) / 1e14
+    table, header, methods = read_mass_limit(mass_limit)
+    try:
+        values = hp.read_map(mass_limit_map, dtype=np.float64)
+    except (OSError, ValueError) as err:
+        raise io.InputFileError(f"mass-limit map {mass_limit_map} cannot be read: {err}") from err
+    nside = hp.get_nside(values)
+    ra = np.linspace(footprint["ra_min"], footprint["ra_max"], 600)
+    dec = np.linspace(footprint["dec_min"], footprint["dec_max"], 500)
+    image = values[hp.ang2pix(nside, *np.meshgrid(ra, dec), lonlat=True)]
+    image = np.where(image == hp.UNSEEN, np.nan, image) / 1e14
     fig, ax = new_figure(height=4.0)
-    finite = limit[np.isfinite(limit)]
+    finite = image[np.isfinite(image)]
     vmin, vmax = (finite.min(), finite.max()) if finite.size else (0.0, 1.0)
     if vmax - vmin < 1e-3 * max(vmax, 1.0):
         vmin, vmax = vmin * 0.98, vmax * 1.02 + 1e-6
     norm = Normalize(vmin, vmax)
-    cmap = cm.viridis
-    for row, value in zip(table, limit, strict=True):
-        colour = cmap(norm(value)) if np.isfinite(value) else "0.85"
+    cmap = cm.viridis.copy()
+    cmap.set_bad("0.85")
+    ax.pcolormesh(ra, dec, image, cmap=cmap, norm=norm, shading="nearest", rasterized=True)
+    for row in table:
         ax.add_patch(
             Rectangle(
                 (row["ra_lo"], row["dec_lo"]),
                 row["ra_hi"] - row["ra_lo"],
                 row["dec_hi"] - row["dec_lo"],
-                facecolor=colour,
+                facecolor="none",
                 edgecolor="white",
+                lw=0.6,
             )
         )
-        if np.isfinite(value):
+        if np.isfinite(row["m500c_limit"]):
             ax.text(
                 0.5 * (row["ra_lo"] + row["ra_hi"]),
                 0.5 * (row["dec_lo"] + row["dec_hi"]),
-                f"{value:.2f}",
+                f"{row['m500c_limit'] / 1e14:.2f}",
                 ha="center",
                 va="center",
                 fontsize=7,
@@ -124,7 +150,14 @@ def run_mass_limit_map(*, footprint: dict, mass_limit, png, pdf) -> None:
     ax.set_xlabel("RA [deg]")
     ax.set_ylabel("Dec [deg]")
     bar = fig.colorbar(cm.ScalarMappable(norm=norm, cmap=cmap), ax=ax)
-    bar.set_label(rf"$M_{{500c}}$ at {100 * header['LEVEL']:.0f} % completeness [$10^{{14}} M_\odot$]")
-    footprint_limit = f"{header['MLIM'] / 1e14:.2f}e14 M$_\\odot$" if "MLIM" in header else "not reached"
-    ax.set_title(f"MF mass limit at z = {header['ZREF']:g} (footprint: {footprint_limit}; ACT DR5: 3.8e14)")
+    bar.set_label(rf"MF $M_{{500c}}$ at {100 * header['LEVEL']:.0f} % completeness [$10^{{14}} M_\odot$]")
+    limits = "; ".join(
+        f"{CATALOGUE_NAMES[m]} " + (f"{v / 1e14:.2f}e14" if np.isfinite(v) else "not reached")
+        for m, v in zip(methods["method"], np.asarray(methods["m500c_limit"], float), strict=True)
+    )
+    ax.set_title(
+        f"Mass limit at z = {header['ZREF']:g} (HEALPix nside {nside}), footprint-wide in M$_\\odot$:\n"
+        f"{limits}; ACT DR5: 3.8e14 (S/N > 5)",
+        fontsize=8,
+    )
     save_figure(fig, png, pdf)

@@ -147,12 +147,32 @@ def run_matched_filter(
         map_name=maps[0],
         threads=threads,
     )
-    meta = {"mf": mf, "stage": stage, "bands": [b["name"] for b in bands]}
-    units = candidate_units(templates.template_bank(np.ones(1), mf)[0].size)
-    io.write_table(candidates, {c: cand[c].to_numpy() for c in units}, units, meta=meta)
+    meta = write_candidates(candidates, cand, mf=mf, stage=stage, bands=bands)
     io.write_table(removed_sources, removed, DETECTED_UNITS, meta=meta)
     for s in (4.5, 5.0):
         log.info("stage %s: %d candidates with SNR >= %.1f", stage, int(np.sum(cand["snr"] >= s)), s)
+
+
+def write_candidates(path, cand, *, mf: dict, stage: str, bands: list[dict]) -> dict:
+    """Write a candidate table of :func:`filter_maps` to ``path`` (Parquet, with units); returns its metadata.
+
+    Parameters
+    ----------
+    path : path-like
+        Output Parquet table.
+    cand : DataFrame
+        The candidates (:func:`candidate_units` columns).
+    mf : dict
+        Config ``mf`` (the template bank fixes the per-scale columns).
+    stage : str
+        Noise stage of the maps.
+    bands : list of dict
+        Config ``sky.bands``.
+    """
+    meta = {"mf": mf, "stage": stage, "bands": [b["name"] for b in bands]}
+    units = candidate_units(templates.template_bank(np.ones(1), mf)[0].size)
+    io.write_table(path, {c: cand[c].to_numpy() for c in units}, units, meta=meta)
+    return meta
 
 
 def filter_maps(

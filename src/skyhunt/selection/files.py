@@ -13,6 +13,7 @@ from __future__ import annotations
 import warnings
 from dataclasses import dataclass, field
 
+import healpy as hp
 import numpy as np
 from astropy.io import fits
 from astropy.table import Table
@@ -168,8 +169,14 @@ MASS_LIMIT_UNITS = {
 }
 
 
-def write_mass_limit(path, columns: dict, header: dict) -> None:
-    """Write the per-tile mass-limit table (extension ``MASSLIMIT``, :data:`MASS_LIMIT_UNITS`)."""
+#: Columns of the per-method footprint-wide limits (extension ``METHODS``) and their units.
+METHOD_LIMIT_UNITS = {"method": "", "threshold": "", "m500c_limit": "solMass"}
+
+
+def write_mass_limit(path, columns: dict, header: dict, methods: dict) -> None:
+    """Write the per-tile mass-limit table (extension ``MASSLIMIT``, :data:`MASS_LIMIT_UNITS`) and
+    each method's footprint-wide limit (extension ``METHODS``, :data:`METHOD_LIMIT_UNITS`; method
+    to (threshold, limit), NaN for none)."""
     cols = [
         fits.Column(
             name=c, format="K" if c == "tile" else "D", unit=MASS_LIMIT_UNITS[c] or None, array=columns[c]
@@ -179,7 +186,18 @@ def write_mass_limit(path, columns: dict, header: dict) -> None:
     hdu = fits.BinTableHDU.from_columns(cols, name="MASSLIMIT")
     for key, card in header.items():
         hdu.header[key] = card
-    hdul = fits.HDUList([fits.PrimaryHDU(), hdu])
+    names = list(methods)
+    per_method = fits.BinTableHDU.from_columns(
+        [
+            fits.Column(name="method", format=f"{max(map(len, names))}A", array=np.array(names)),
+            fits.Column(name="threshold", format="D", array=np.array([methods[m][0] for m in names])),
+            fits.Column(
+                name="m500c_limit", format="D", unit="solMass", array=np.array([methods[m][1] for m in names])
+            ),
+        ],
+        name="METHODS",
+    )
+    hdul = fits.HDUList([fits.PrimaryHDU(), hdu, per_method])
     for h in hdul:
         h.add_checksum(when="skyhunt")
     with io.atomic_output(path) as tmp:
@@ -187,15 +205,42 @@ def write_mass_limit(path, columns: dict, header: dict) -> None:
 
 
 def read_mass_limit(path):
-    """The mass-limit table (:func:`write_mass_limit`) as an astropy Table with units, and its header."""
+    """The mass-limit tables (:func:`write_mass_limit`) as astropy Tables with units, and the header.
+
+    Returns
+    -------
+    tiles : Table
+        The per-tile table (:data:`MASS_LIMIT_UNITS`).
+    header : Header
+        Its header.
+    methods : Table
+        The per-method footprint-wide limits (:data:`METHOD_LIMIT_UNITS`).
+    """
     try:
         with fits.open(path) as hdul:
             _check_sums(hdul, path)
             header = hdul["MASSLIMIT"].header.copy()
         table = Table.read(path, hdu="MASSLIMIT")
+        methods = Table.read(path, hdu="METHODS")
     except (OSError, KeyError) as err:
         raise io.InputFileError(f"mass-limit file {path} cannot be read: {err}") from err
     missing = [c for c in MASS_LIMIT_UNITS if c not in table.colnames]
+    missing += [c for c in METHOD_LIMIT_UNITS if c not in methods.colnames]
     if missing:
         raise io.InputFileError(f"mass-limit file {path} lacks columns {missing}")
-    return table, header
+    methods.convert_bytestring_to_unicode()
+    return table, header, methods
+
+
+def write_mass_limit_map(path, values: np.ndarray, header: dict) -> None:
+    """Write the HEALPix mass-limit map (RING, M500c in solMass, UNSEEN outside) that healpy reads."""
+    with io.atomic_output(path) as tmp:
+        hp.write_map(
+            str(tmp),
+            values,
+            coord="C",
+            column_names=["M500C_LIMIT"],
+            column_units="solMass",
+            dtype=np.float64,
+            extra_header=[(k, v, c) for k, (v, c) in header.items()],
+        )

@@ -13,6 +13,7 @@ declination dependence; with depth maps it follows them.
 
 from __future__ import annotations
 
+import healpy as hp
 import numpy as np
 
 
@@ -72,3 +73,30 @@ def tile_noise(tiles: np.ndarray, candidate_tile: np.ndarray, sigma: np.ndarray)
 def tile_limits(m_limit: float, sigma_tile: np.ndarray, sigma_ref: float, slope: float) -> np.ndarray:
     """M_lim (sigma / sigma_ref)^(1 / slope) per tile, M_sun."""
     return m_limit * (np.asarray(sigma_tile, float) / sigma_ref) ** (1.0 / slope)
+
+
+def healpix_map(nside: int, core_index, limits: np.ndarray) -> np.ndarray:
+    """The per-tile limits on a RING HEALPix map: each pixel takes the tile whose core holds its centre.
+
+    Parameters
+    ----------
+    nside : int
+        Resolution of the map (config ``selection.mass_limit.nside``).
+    core_index : callable
+        ``(ra, dec) -> tile index`` (degrees; -1 outside the footprint), as
+        :meth:`skyhunt.mf.tiles.TileLayout.core_index`.
+    limits : ndarray
+        M500c limit of each tile (M_sun; NaN: none).
+
+    Returns
+    -------
+    ndarray, shape (12 nside^2,)
+        M500c (M_sun); ``healpy.UNSEEN`` outside the footprint and where a tile has no limit.
+    """
+    ra, dec = hp.pix2ang(nside, np.arange(hp.nside2npix(nside)), lonlat=True)
+    tile = core_index(ra, dec)
+    out = np.full(ra.size, hp.UNSEEN)
+    inside = tile >= 0
+    values = np.asarray(limits, dtype=float)[tile[inside]]
+    out[inside] = np.where(np.isfinite(values), values, hp.UNSEEN)
+    return out

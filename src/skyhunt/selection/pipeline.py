@@ -1,42 +1,66 @@
 """One function per Snakemake rule of the injection-based selection function (issue 16).
 
-``inject_mf`` (one job per batch): model clusters painted into copies of the evaluation stage's
-observed maps (in a scratch directory beside the output; the originals are only read), the
-matched filter run on them exactly as rule ``matched_filter`` runs it
+Per injection batch two jobs share one set of injected maps. ``inject_mf``: model clusters painted
+into copies of the evaluation stage's observed maps (scratch outputs; the originals are only
+read) and the matched filter run on them exactly as rule ``matched_filter`` runs it
 (:func:`skyhunt.mf.pipeline.run_matched_filter`: tiles, point-source treatment, noise model,
-depth normalisation), and each injection's best SNR within the match radius.
-``selection_completeness``: the completeness grid at the MF's validation threshold, the same
-grid from the sky's own halos and the chi^2 between the two. ``mass_limit``: M500c at the
-completeness level at ``z_ref``, per matched-filter tile.
+depth normalisation). ``inject_detect``: the CNN detector on the same maps as rule ``detect``,
+and the catalogue ensembles of the two (:mod:`skyhunt.selection.finders`); per injection, each
+method's best score within the match radius. ``selection_completeness``: the completeness grid
+of every method at its validation threshold, the same grid from the sky's own halos and the
+chi^2 between the two. ``mass_limit``: M500c at the completeness level at ``z_ref``, per method,
+per matched-filter tile and as a coarse HEALPix map.
 """
 
 from __future__ import annotations
 
 import json
 import logging
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
 from skyhunt import io
+from skyhunt.catalogues.files import check_finite
+from skyhunt.catalogues.pipeline import read_metrics, validation_threshold
 from skyhunt.evaluation.pipeline import read_thresholds
-from skyhunt.mf.pipeline import filter_maps
+from skyhunt.mf.pipeline import filter_maps, write_candidates
 from skyhunt.mf.tiles import inside_mask, make_layout
 from skyhunt.selection import completeness as comp
-from skyhunt.selection import masslimit
-from skyhunt.selection.files import CompletenessGrid, read_completeness, write_completeness, write_mass_limit
+from skyhunt.selection import finders, masslimit
+from skyhunt.selection.files import (
+    CompletenessGrid,
+    read_completeness,
+    write_completeness,
+    write_mass_limit,
+    write_mass_limit_map,
+)
 from skyhunt.selection.inject import INJECTION_UNITS, draw_injections, injected_signal
 from skyhunt.sky.components import component_rng
 from skyhunt.sky.footprint import Footprint
+from skyhunt.sky.pipeline import write_band_map
 from skyhunt.sky.readers import read_halos
 
 log = logging.getLogger("skyhunt.selection")
 
-#: Columns of a batch's injection table: the injections, and the MF's best SNR within the radius.
-INJECTED_UNITS = {**INJECTION_UNITS, "snr": "SNR (largest MF candidate within the match radius; 0: none)"}
-
-#: Methods with an injection completeness (the MF; see docs/design.md "Selection function").
-METHODS = ("mf",)
+#: Methods with an injection completeness (docs/design.md "Selection function"), in report order.
+METHODS = ("mf", "detector", "ens_prod", "ens_learned")
+#: Score of each method's entries (the catalogues' ``score``).
+METHOD_SCORES = {
+    "mf": "SNR",
+    "detector": "heat-map probability",
+    "ens_prod": "q_mf q_detector",
+    "ens_learned": "learned-combination probability",
+}
+#: Columns of a batch's injection table: the injections, and each method's best score within the radius.
+INJECTED_UNITS = {
+    **INJECTION_UNITS,
+    **{
+        f"score_{m}": f"{u} (largest entry within the match radius; 0: none)"
+        for m, u in METHOD_SCORES.items()
+    },
+}
 
 
 def grid_edges(selection: dict) -> tuple[np.ndarray, np.ndarray]:
@@ -64,6 +88,8 @@ def run_inject_mf(
     maps: list,
     spectrum,
     halos,
+    injected: list,
+    candidates,
     injections,
     sources=None,
     scan_filter: dict | None = None,
@@ -72,7 +98,7 @@ def run_inject_mf(
     ivar: list = (),
     threads: int = 1,
 ) -> None:
-    """Inject one batch of model clusters into the stage's maps, run the MF, match.
+    """Inject one batch of model clusters into copies of the stage's maps and run the MF on them.
 
     Parameters
     ----------
@@ -99,8 +125,13 @@ def run_inject_mf(
         As for the matched filter.
     halos : path-like
         The sky's halos (the bright ones are avoided).
+    injected : list of path-like
+        Output: the injected maps, one per band (scratch for :func:`run_inject_detect`).
+    candidates : path-like
+        Output: the MF's candidates on them (scratch for :func:`run_inject_detect`).
     injections : path-like
-        Output Parquet table (:data:`INJECTED_UNITS`).
+        Output Parquet table: the injections (:data:`skyhunt.selection.inject.INJECTION_UNITS`)
+        and ``score_mf``.
     threads : int
         Threads of the FFTs.
     """
@@ -135,11 +166,14 @@ def run_inject_mf(
         halo_model["relativistic_tsz"],
         scan_filter,
     )
-    # the injected maps as the matched filter would read them back from FITS (float32)
-    injected = (values + signal).astype(np.float32)
+    injected_values = (values + signal).astype(np.float32)  # as the maps read back from FITS
+    del values, signal
+    for i, (band, path) in enumerate(zip(bands, injected, strict=True)):
+        Path(path).parent.mkdir(parents=True, exist_ok=True)
+        write_band_map(path, pixels, injected_values[:, i], nside, band, stage)
     cand, _ = filter_maps(
         pixels,
-        injected,
+        injected_values,
         nside=nside,
         footprint=footprint,
         bands=bands,
@@ -156,21 +190,100 @@ def run_inject_mf(
         map_name=f"the injected maps of {maps[0]}",
         threads=threads,
     )
-    table["snr"] = comp.best_score_within(
+    # the candidates are kept for the detector's job; the removed point sources are not
+    write_candidates(candidates, cand, mf=mf, stage=stage, bands=bands)
+    table["score_mf"] = comp.best_score_within(
         table["ra"], table["dec"], cand["ra"], cand["dec"], cand["snr"], match_radius_arcmin
     )
+    units = {**INJECTION_UNITS, "score_mf": INJECTED_UNITS["score_mf"]}
     io.write_table(
         injections,
-        {c: table[c].to_numpy() for c in INJECTED_UNITS},
-        INJECTED_UNITS,
+        {c: table[c].to_numpy() for c in units},
+        units,
         meta={"batch": batch, "stage": stage, "selection": selection},
     )
     log.info(
         "batch %d: %d injections, %d with an MF candidate within %g arcmin",
         batch,
         len(table),
-        int(np.sum(table["snr"] > 0)),
+        int(np.sum(table["score_mf"] > 0)),
         match_radius_arcmin,
+    )
+
+
+def run_inject_detect(
+    *,
+    nside: int,
+    footprint: dict,
+    tiles: dict,
+    splits: dict,
+    peaks: dict,
+    accelerator: str,
+    match_radius_arcmin: float,
+    injected: list,
+    candidates,
+    mf_injections,
+    model,
+    ensemble,
+    injections,
+) -> None:
+    """The detector and the catalogue ensembles on one batch's injected maps; every method's scores.
+
+    Parameters
+    ----------
+    nside : int
+    footprint, tiles, splits, peaks : dict
+        Config ``sky.footprint``, ``mf.tiles``, ``cutouts.splits``, ``detector.peaks`` (the
+        detector as rule ``detect``, the catalogues' RA stripes).
+    accelerator : str
+        Config ``detector.accelerator``.
+    match_radius_arcmin : float
+        Config ``catalogues.match_radius_arcmin`` (1′; the recoveries and the cross-match).
+    injected, candidates, mf_injections : path-like
+        The batch's injected maps, their MF candidates and its injection table
+        (:func:`run_inject_mf`).
+    model : path-like
+        The detector's checkpoint (rule ``train_detector``).
+    ensemble : path-like
+        The main run's learned-ensemble catalogue (Parquet): the ensembles' rank reference and
+        learned weights (:mod:`skyhunt.selection.finders`).
+    injections : path-like
+        Output Parquet table (:data:`INJECTED_UNITS`).
+    """
+    # torch only here: the other selection steps start without it
+    from skyhunt.detector.pipeline import load_detector
+
+    fp = Footprint.from_config(footprint)
+    module = load_detector(model, accelerator)
+    reference, learned = finders.read_reference(ensemble), finders.learned_model(ensemble)
+    table = io.read_checked_table(mf_injections, (*INJECTION_UNITS, "score_mf"))
+    cand = io.read_checked_table(candidates, ("ra", "dec", "snr"))
+    pixels, values = io.read_partial_maps(injected, nside=nside)
+    entries = {
+        "mf": finders.mf_entries(cand, fp, splits),
+        "detector": finders.detector_entries(module, nside, pixels, values, fp, tiles, peaks, splits),
+    }
+    ens = finders.ensemble_entries(
+        entries["mf"], entries["detector"], reference, learned, match_radius_arcmin
+    )
+    entries["ens_prod"] = ens.assign(score=ens["ens_prod"])
+    entries["ens_learned"] = ens.assign(score=ens["ens_learned"])
+    for m in METHODS[1:]:
+        e = entries[m]
+        table[f"score_{m}"] = comp.best_score_within(
+            table["ra"], table["dec"], e["ra"], e["dec"], e["score"], match_radius_arcmin
+        )
+    io.write_table(
+        injections,
+        {c: table[c].to_numpy() for c in INJECTED_UNITS},
+        INJECTED_UNITS,
+        meta=io.read_table_meta(mf_injections),
+    )
+    log.info(
+        "batch of %d injections; within %g arcmin of an entry: %s",
+        len(table),
+        match_radius_arcmin,
+        {m: int(np.sum(table[f"score_{m}"] > 0)) for m in METHODS},
     )
 
 
@@ -190,6 +303,80 @@ def mf_threshold(selection: dict, thresholds) -> float:
     return float(read_thresholds(thresholds)["methods"]["mf"]["threshold"])
 
 
+def method_thresholds(selection: dict, thresholds, metrics) -> dict:
+    """Each method's validation threshold; None where its validation purity never reaches it.
+
+    The MF: :func:`mf_threshold` (Table 1). The detector and the catalogue ensembles: the
+    lowest purity level of ``metrics.json`` (rule ``catalogue_metrics``), as the detector's edge
+    curve (:func:`skyhunt.catalogues.pipeline.validation_threshold`).
+    """
+    m = read_metrics(metrics)
+    out = {"mf": mf_threshold(selection, thresholds)}
+    for method in METHODS[1:]:
+        out[method] = validation_threshold(m, method)[1]
+    return out
+
+
+def method_completeness(
+    inj: pd.DataFrame,
+    inj_score: np.ndarray,
+    sky: pd.DataFrame,
+    sky_score: np.ndarray,
+    threshold: float | None,
+    selection: dict,
+    interval: float,
+) -> tuple[dict, dict]:
+    """One method's completeness grids (injections and the sky's halos) and their comparison.
+
+    Returns
+    -------
+    arrays : dict
+        The images of :class:`skyhunt.selection.files.CompletenessGrid` of the method.
+    result : dict
+        Counts, chi^2, dof, p-values (plain and mass-weighted), the threshold (None: nothing
+        is recovered).
+    """
+    m_edges, z_edges = grid_edges(selection)
+    t = np.inf if threshold is None else threshold
+    n_inj, k_inj = comp.bin_counts(inj["m500c"], inj["z"], inj_score >= t, m_edges, z_edges)
+    n_true, k_true = comp.bin_counts(sky["m500c"], sky["z"], sky_score >= t, m_edges, z_edges)
+    c_inj = comp.completeness_of(n_inj, k_inj, interval)
+    c_true = comp.completeness_of(n_true, k_true, interval)
+    test = comp.chi2_against_truth(n_inj, k_inj, n_true, k_true, selection["min_per_bin"])
+    weights = comp.mass_weights(
+        inj["m500c"], inj["z"], sky["m500c"], sky["z"], m_edges, z_edges, selection["mass_sub_bins"]
+    )
+    n_w, k_w = comp.weighted_counts(inj["m500c"], inj["z"], inj_score >= t, weights, m_edges, z_edges)
+    weighted = comp.chi2_against_truth(n_w, k_w, n_true, k_true, selection["min_per_bin"])
+    arrays = {
+        "COMPLETENESS": c_inj["p"],
+        "LOWER": c_inj["lower"],
+        "UPPER": c_inj["upper"],
+        "N_INJECTED": n_inj,
+        "N_RECOVERED": k_inj,
+        "TRUTH_COMPLETENESS": c_true["p"],
+        "TRUTH_LOWER": c_true["lower"],
+        "TRUTH_UPPER": c_true["upper"],
+        "TRUTH_N": n_true,
+        "TRUTH_K": k_true,
+    }
+    result = {
+        "threshold": threshold,
+        "injections": int(len(inj)),
+        "injections_in_grid": int(n_inj.sum()),
+        "recovered": int(k_inj.sum()),
+        "truth_halos": int(n_true.sum()),
+        "truth_found": int(k_true.sum()),
+        "chi2": test["chi2"],
+        "dof": test["dof"],
+        "p_value": test["p_value"] if test["dof"] else None,
+        "chi2_mass_weighted": weighted["chi2"],
+        "dof_mass_weighted": weighted["dof"],
+        "p_value_mass_weighted": weighted["p_value"] if weighted["dof"] else None,
+    }
+    return arrays, result
+
+
 def run_selection_completeness(
     *,
     footprint: dict,
@@ -199,11 +386,15 @@ def run_selection_completeness(
     injections: list,
     halos,
     candidates,
+    detector,
+    ens_prod,
+    ens_learned,
+    metrics,
     completeness,
     summary,
     thresholds=None,
 ) -> None:
-    """Completeness of the MF on the (M500c, z) grid from the injections, and from the sky's halos.
+    """Completeness of every method on the (M500c, z) grid from the injections, and from the sky's halos.
 
     Parameters
     ----------
@@ -217,107 +408,79 @@ def run_selection_completeness(
     interval : float
         Central probability of the intervals (config ``catalogues.interval``).
     injections : list of path-like
-        The batches' tables (:func:`run_inject_mf`).
+        The batches' tables (:func:`run_inject_detect`).
     halos, candidates : path-like
         The sky's halos and the main run's MF candidates of the stage.
+    detector, ens_prod, ens_learned : path-like
+        The main run's catalogues (Parquet): the truth completeness of those methods.
+    metrics : path-like
+        ``metrics.json`` of rule ``catalogue_metrics`` (the validation thresholds of the
+        detector and the ensembles, :func:`method_thresholds`).
     completeness : path-like
-        Output FITS (:func:`skyhunt.selection.files.write_completeness`).
+        Output FITS (:func:`skyhunt.selection.files.write_completeness`), one grid per method of
+        :data:`METHODS`.
     summary : path-like
-        Output JSON: the threshold, counts, chi^2, dof and p-value, plain and with the injections
-        weighted to the halos' mass distribution within each bin
-        (:func:`skyhunt.selection.completeness.mass_weights`).
+        Output JSON, per method: the threshold (null: never reached on validation, nothing
+        recovered), counts, chi^2, dof and p-value, plain and with the injections weighted to the
+        halos' mass distribution within each bin (:func:`skyhunt.selection.completeness.mass_weights`).
     thresholds : path-like, optional
         ``thresholds.json`` of the main run (the MF's validation threshold); only when
         ``selection.mf_snr_threshold`` is null.
     """
     fp = Footprint.from_config(footprint)
-    m_edges, z_edges = grid_edges(selection)
-    threshold = mf_threshold(selection, thresholds)
+    chosen = method_thresholds(selection, thresholds, metrics)
     inj = read_injections(injections)
-    n_inj, k_inj = comp.bin_counts(inj["m500c"], inj["z"], inj["snr"] >= threshold, m_edges, z_edges)
     sky = read_halos(halos, ("ra", "dec", "z", "m500c", "in_footprint"))
     sky = sky[
         sky["in_footprint"].to_numpy() & inside_mask(fp, sky["ra"], sky["dec"], selection["edge_arcmin"])
     ]
     cand = io.read_checked_table(candidates, ("ra", "dec", "snr"))
-    best = comp.best_score_within(
-        sky["ra"], sky["dec"], cand["ra"], cand["dec"], cand["snr"], match_radius_arcmin
-    )
-    n_true, k_true = comp.bin_counts(sky["m500c"], sky["z"], best >= threshold, m_edges, z_edges)
-    c_inj = comp.completeness_of(n_inj, k_inj, interval)
-    c_true = comp.completeness_of(n_true, k_true, interval)
-    test = comp.chi2_against_truth(n_inj, k_inj, n_true, k_true, selection["min_per_bin"])
-    weights = comp.mass_weights(
-        inj["m500c"], inj["z"], sky["m500c"], sky["z"], m_edges, z_edges, selection["mass_sub_bins"]
-    )
-    n_w, k_w = comp.weighted_counts(
-        inj["m500c"], inj["z"], inj["snr"] >= threshold, weights, m_edges, z_edges
-    )
-    weighted = comp.chi2_against_truth(n_w, k_w, n_true, k_true, selection["min_per_bin"])
-    header = {
-        "THRESH": (threshold, "SNR threshold of the method"),
-        "RADIUS": (match_radius_arcmin, "[arcmin] match radius of a recovery"),
-        "INTERVL": (interval, "central probability of LOWER, UPPER (Jeffreys)"),
-        "CHI2": (test["chi2"], "injection vs the sky's own halos, bins compared"),
-        "DOF": (test["dof"], "bins compared (both counts >= MINBIN)"),
-        "MINBIN": (selection["min_per_bin"], "least clusters per bin in the comparison"),
-        "CHI2W": (weighted["chi2"], "CHI2, injections weighted to halo masses"),
-        "DOFW": (weighted["dof"], "bins compared, weighted"),
-        "NINJ": (len(inj), "injected clusters"),
-    }
-    grid = CompletenessGrid(
-        m_edges,
-        z_edges,
-        {
-            "mf": {
-                "COMPLETENESS": c_inj["p"],
-                "LOWER": c_inj["lower"],
-                "UPPER": c_inj["upper"],
-                "N_INJECTED": n_inj,
-                "N_RECOVERED": k_inj,
-                "TRUTH_COMPLETENESS": c_true["p"],
-                "TRUTH_LOWER": c_true["lower"],
-                "TRUTH_UPPER": c_true["upper"],
-                "TRUTH_N": n_true,
-                "TRUTH_K": k_true,
-            }
-        },
-        {"mf": header},
-    )
-    write_completeness(completeness, grid)
-    result = {
-        "mf": {
-            "threshold": threshold,
-            "injections": int(len(inj)),
-            "injections_in_grid": int(n_inj.sum()),
-            "recovered": int(k_inj.sum()),
-            "truth_halos": int(n_true.sum()),
-            "truth_found": int(k_true.sum()),
-            "chi2": test["chi2"],
-            "dof": test["dof"],
-            "p_value": test["p_value"] if test["dof"] else None,
-            "chi2_mass_weighted": weighted["chi2"],
-            "dof_mass_weighted": weighted["dof"],
-            "p_value_mass_weighted": weighted["p_value"] if weighted["dof"] else None,
+    main = {"mf": cand.assign(score=cand["snr"])}
+    for method, path in (("detector", detector), ("ens_prod", ens_prod), ("ens_learned", ens_learned)):
+        main[method] = io.read_checked_table(path, ("ra", "dec", "score"))
+        check_finite(main[method], ("ra", "dec", "score"), path)
+    arrays, headers, result = {}, {}, {}
+    for method in METHODS:
+        e = main[method]
+        best = comp.best_score_within(
+            sky["ra"], sky["dec"], e["ra"], e["dec"], e["score"], match_radius_arcmin
+        )
+        arrays[method], res = method_completeness(
+            inj, inj[f"score_{method}"].to_numpy(), sky, best, chosen[method], selection, interval
+        )
+        result[method] = res
+        headers[method] = {
+            "RADIUS": (match_radius_arcmin, "[arcmin] match radius of a recovery"),
+            "INTERVL": (interval, "central probability of LOWER, UPPER (Jeffreys)"),
+            "CHI2": (res["chi2"], "injection vs the sky's own halos, bins compared"),
+            "DOF": (res["dof"], "bins compared (both counts >= MINBIN)"),
+            "MINBIN": (selection["min_per_bin"], "least clusters per bin in the comparison"),
+            "CHI2W": (res["chi2_mass_weighted"], "CHI2, injections weighted to halo masses"),
+            "DOFW": (res["dof_mass_weighted"], "bins compared, weighted"),
+            "NINJ": (len(inj), "injected clusters"),
         }
-    }
+        if chosen[method] is not None:  # none: the validation purity never reaches its level
+            headers[method]["THRESH"] = (chosen[method], "validation threshold of the score")
+        log.info(
+            "%s at score >= %s: %d of %d injections recovered; chi^2 = %.2f for %d bins (p = %.3g) "
+            "against %d of the sky's halos; weighted to their masses chi^2 = %.2f for %d bins (p = %.3g)",
+            method,
+            "never (no validation threshold)" if chosen[method] is None else f"{chosen[method]:.4g}",
+            res["recovered"],
+            res["injections_in_grid"],
+            res["chi2"],
+            res["dof"],
+            res["p_value"] if res["p_value"] is not None else np.nan,
+            res["truth_halos"],
+            res["chi2_mass_weighted"],
+            res["dof_mass_weighted"],
+            res["p_value_mass_weighted"] if res["p_value_mass_weighted"] is not None else np.nan,
+        )
+    m_edges, z_edges = grid_edges(selection)
+    write_completeness(completeness, CompletenessGrid(m_edges, z_edges, arrays, headers))
     with io.atomic_output(summary) as tmp, open(tmp, "w", encoding="utf-8") as f:
         json.dump(result, f, indent=2, sort_keys=True)
         f.write("\n")
-    log.info(
-        "MF at SNR >= %.3g: %d of %d injections recovered; chi^2 = %.2f for %d bins (p = %.3g) "
-        "against %d of the sky's halos; weighted to their masses chi^2 = %.2f for %d bins (p = %.3g)",
-        threshold,
-        k_inj.sum(),
-        n_inj.sum(),
-        test["chi2"],
-        test["dof"],
-        test["p_value"],
-        n_true.sum(),
-        weighted["chi2"],
-        weighted["dof"],
-        weighted["p_value"],
-    )
 
 
 def run_mass_limit(
@@ -329,8 +492,9 @@ def run_mass_limit(
     injections: list,
     candidates,
     mass_limit,
+    mass_limit_map,
 ) -> None:
-    """M500c at the completeness level at ``z``, footprint-wide and per matched-filter tile.
+    """M500c at the completeness level at ``z``: per method footprint-wide, and per MF tile.
 
     Parameters
     ----------
@@ -339,30 +503,40 @@ def run_mass_limit(
     tiles : dict
         Config ``mf.tiles`` (the search's tile layout).
     mass_limit_cfg : dict
-        Config ``selection.mass_limit`` (``z``, ``level``).
+        Config ``selection.mass_limit`` (``z``, ``level``, ``nside``).
     completeness : path-like
-        The completeness grid (:func:`run_selection_completeness`).
+        The completeness grids (:func:`run_selection_completeness`).
     injections : list of path-like
-        The batches' tables (the SNR–mass slope).
+        The batches' tables (the MF's SNR–mass slope).
     candidates : path-like
         The main run's MF candidates of the stage (each tile's noise, y0_fixed / snr_fixed).
     mass_limit : path-like
-        Output FITS table (:data:`skyhunt.selection.files.MASS_LIMIT_UNITS`).
+        Output FITS tables (:data:`skyhunt.selection.files.MASS_LIMIT_UNITS`, per MF tile;
+        :data:`skyhunt.selection.files.METHOD_LIMIT_UNITS`, per method).
+    mass_limit_map : path-like
+        Output HEALPix map of the per-tile MF limit at nside ``mass_limit_cfg["nside"]``
+        (:func:`skyhunt.selection.masslimit.healpix_map`).
     """
     fp = Footprint.from_config(footprint)
     grid = read_completeness(completeness)
-    threshold = float(grid.headers["mf"]["THRESH"][0])
     z_ref, level = float(mass_limit_cfg["z"]), float(mass_limit_cfg["level"])
     row = masslimit.z_row(grid.z_edges, z_ref)
-    m_lim = masslimit.mass_at_level(grid.m500c_edges, grid.methods["mf"]["COMPLETENESS"][row], level)
+    per_method = {}
+    for method, arrays in grid.methods.items():
+        t = grid.headers[method].get("THRESH", (np.nan,))[0]
+        per_method[method] = (
+            float(t),
+            masslimit.mass_at_level(grid.m500c_edges, arrays["COMPLETENESS"][row], level),
+        )
+    threshold, m_lim = per_method["mf"]
     inj = read_injections(injections)
-    found = (inj["snr"] >= threshold).to_numpy()
+    found = (inj["score_mf"] >= threshold).to_numpy()
     slope = float("nan")
     if np.isfinite(m_lim) and found.sum() >= 3:
-        slope = masslimit.snr_slope(inj["m500c"][found], inj["snr"][found])
+        slope = masslimit.snr_slope(inj["m500c"][found], inj["score_mf"][found])
     else:
         log.warning(
-            "no mass limit: the completeness at z = %g never reaches %g, or fewer than 3 injections "
+            "no MF mass limit: the completeness at z = %g never reaches %g, or fewer than 3 injections "
             "were recovered (%d); the table holds NaN",
             z_ref,
             level,
@@ -401,15 +575,20 @@ def run_mass_limit(
         "THRESH": (threshold, "MF SNR threshold"),
     }
     if np.isfinite(slope):  # FITS headers hold no NaN: the cards are left out
-        header["MLIM"] = (m_lim, "[solMass] footprint-wide M500c at LEVEL at ZREF")
+        header["MLIM"] = (m_lim, "[solMass] footprint-wide MF M500c at LEVEL at ZREF")
         header["SLOPE"] = (slope, "d ln SNR / d ln M500c of recovered injections")
         header["SIGREF"] = (sigma_ref, "median fixed-filter y0 noise at the injections")
-    write_mass_limit(mass_limit, columns, header)
+    write_mass_limit(mass_limit, columns, header, per_method)
+    write_mass_limit_map(
+        mass_limit_map,
+        masslimit.healpix_map(int(mass_limit_cfg["nside"]), layout.core_index, limits),
+        {k: header[k] for k in ("ZREF", "LEVEL", "THRESH")},
+    )
     log.info(
-        "M500c at %.0f %% completeness at z = %g: %.3g M_sun (footprint); tiles %.3g to %.3g; slope %.2f",
+        "M500c at %.0f %% completeness at z = %g: %s; MF tiles %.3g to %.3g (slope %.2f)",
         100 * level,
         z_ref,
-        m_lim,
+        ", ".join(f"{m} {v[1]:.3g} M_sun" for m, v in per_method.items()),
         np.nanmin(limits) if np.isfinite(limits).any() else np.nan,
         np.nanmax(limits) if np.isfinite(limits).any() else np.nan,
         slope,
