@@ -25,7 +25,6 @@ from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 
 import healpy as hp
-import numba
 import numpy as np
 
 from skyhunt.cutouts.grid import CutoutGeometry, tan_deproject
@@ -88,7 +87,7 @@ class PatchInterpolator:
         return ring1, ring2, w_theta
 
     def ring_tables(self, theta: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """Per-point constants of the two rings bracketing each colatitude, for :func:`_bilinear`.
+        """Per-point constants of the two rings bracketing each colatitude, for the bilinear kernel.
 
         Parameters
         ----------
@@ -128,57 +127,6 @@ class PatchInterpolator:
 CHUNK = 32
 
 
-@numba.njit(cache=True, nogil=True)
-def _bilinear(maps, outs, phi_c, row, dphi, real, index, bad):
-    """Bilinear cutouts written into ``outs``.
-
-    ``maps`` (npix, nmaps) float32; ``outs`` a tuple of (ncut, nb, m) float32
-    arrays taking maps [g * nb, (g + 1) * nb) each; ``phi_c`` (ncut,) centre
-    longitudes, radians; ``row`` (ncut,) the template of each cutout;
-    ``dphi`` (nrow * m,) the templates' longitude offsets from the centre,
-    radians; ``real`` and ``index`` (2, 3, nrow * m) from
-    :meth:`PatchInterpolator.ring_tables` of the templates' colatitudes.
-    Cutouts needing pixels outside the footprint are flagged in ``bad``
-    (ncut,) and their values are meaningless.
-    """
-    nmaps = maps.shape[1]
-    nb = outs[0].shape[1]
-    npp = outs[0].shape[2]
-    for c in range(phi_c.size):
-        # all maps of one cutout pixel at a time (contiguous in `maps`), transposed at the end
-        vals = np.empty((npp, nmaps), dtype=np.float32)
-        for p in range(npp):
-            q = row[c] * npp + p
-            phi = phi_c[c] + dphi[q]
-            # the two pixels of the northern (0) and southern (1) ring around phi (HEALPix get_interpol)
-            tmp = (phi - real[0, 0, q]) * real[0, 1, q]
-            j = np.floor(tmp)
-            f0 = tmp - j
-            k0 = np.int64(j) - index[0, 0, q]  # position within the ring's run of footprint pixels
-            tmp = (phi - real[1, 0, q]) * real[1, 1, q]
-            j = np.floor(tmp)
-            f1 = tmp - j
-            k1 = np.int64(j) - index[1, 0, q]
-            i0 = index[0, 1, q] + k0
-            i1 = index[1, 1, q] + k1
-            if k0 < 0 or k0 >= index[0, 2, q] - 1 or k1 < 0 or k1 >= index[1, 2, q] - 1:
-                bad[c] = True
-                i0 = i1 = 0
-            wa0 = real[0, 2, q] * (1.0 - f0)
-            wb0 = real[0, 2, q] * f0
-            wa1 = real[1, 2, q] * (1.0 - f1)
-            wb1 = real[1, 2, q] * f1
-            for m in range(nmaps):  # float64 sums in a fixed order
-                vals[p, m] = (
-                    wa0 * maps[i0, m] + wb0 * maps[i0 + 1, m] + wa1 * maps[i1, m] + wb1 * maps[i1 + 1, m]
-                )
-        for g in range(len(outs)):
-            out = outs[g]
-            for b in range(nb):
-                for p in range(npp):
-                    out[c, b, p] = vals[p, g * nb + b]
-
-
 def _as_outputs(out, ncut: int, nmaps: int, npp: int) -> tuple[np.ndarray, ...]:
     """Check the output arrays and view them as (ncut, nb, npp) float32 arrays (no copy)."""
     outs = (out,) if isinstance(out, np.ndarray) else tuple(out)
@@ -197,7 +145,7 @@ def _as_outputs(out, ncut: int, nmaps: int, npp: int) -> tuple[np.ndarray, ...]:
 
 
 def _extract_block(interp, maps, ra, dec, geometry, method, outs, pool) -> None:
-    """Cutouts centred on (ra, dec) (degrees) into ``outs`` (see :func:`_bilinear`)."""
+    """Cutouts centred on (ra, dec) (degrees) into ``outs`` (:func:`skyhunt.cutouts.kernel.bilinear`)."""
     decs, row = np.unique(dec, return_inverse=True)
     xi, eta = geometry.pixel_offsets()
     # one template per declination: pixel positions relative to a centre at RA 0
@@ -205,13 +153,15 @@ def _extract_block(interp, maps, ra, dec, geometry, method, outs, pool) -> None:
     dphi = np.radians((dra + 180.0) % 360.0 - 180.0)  # signed RA offsets from the centre
     theta = np.radians(90.0 - dec_t)
     if method == "bilinear":
+        from skyhunt.cutouts.kernel import bilinear  # numba, imported only where a kernel runs
+
         real, index = interp.ring_tables(theta.ravel())
         phi_c, dphi = np.radians(ra), dphi.ravel()
         bad = np.zeros(ra.size, dtype=bool)
 
         def run(sel: slice) -> None:
             # the kernel releases the GIL; each chunk writes only its own cutouts
-            _bilinear(maps, tuple(o[sel] for o in outs), phi_c[sel], row[sel], dphi, real, index, bad[sel])
+            bilinear(maps, tuple(o[sel] for o in outs), phi_c[sel], row[sel], dphi, real, index, bad[sel])
 
         if pool is None:
             run(slice(None))
@@ -279,11 +229,13 @@ class PointSampler:
 
     def __call__(self, maps: np.ndarray) -> np.ndarray:
         """Values of the stacked partial maps (npix, nmaps) float32 at the positions, (m, nmaps) float32."""
+        from skyhunt.cutouts.kernel import bilinear  # numba, imported only where a kernel runs
+
         n = self.phi.size
         # each point is a one-pixel "cutout" with its own template (zero offset from itself)
         out = np.empty((n, maps.shape[1], 1), dtype=np.float32)
         bad = np.zeros(n, dtype=bool)
-        _bilinear(maps, (out,), self.phi, np.arange(n), np.zeros(n), self.real, self.index, bad)
+        bilinear(maps, (out,), self.phi, np.arange(n), np.zeros(n), self.real, self.index, bad)
         if bad.any():
             raise ValueError("interpolation needs pixels outside the map footprint")
         return out[:, :, 0]

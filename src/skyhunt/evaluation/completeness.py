@@ -23,7 +23,7 @@ import logging
 
 import numpy as np
 import pandas as pd
-from scipy.stats import beta
+from scipy.special import betaincinv
 
 from skyhunt import io
 from skyhunt.cutouts.grid import ARCMIN, CutoutGeometry, Grid, tan_project
@@ -154,8 +154,9 @@ def jeffreys_interval(k, n, interval: float = 0.68) -> tuple[np.ndarray, np.ndar
     k = np.asarray(k, dtype=float)
     n = np.asarray(n, dtype=float)
     a, b = k + 0.5, n - k + 0.5
-    lower = np.where(k > 0, beta.ppf((1.0 - interval) / 2.0, a, b), 0.0)
-    upper = np.where(k < n, beta.ppf((1.0 + interval) / 2.0, a, b), 1.0)
+    # quantiles of Beta(a, b) (scipy.stats.beta.ppf's own function, without importing scipy.stats)
+    lower = np.where(k > 0, betaincinv(a, b, (1.0 - interval) / 2.0), 0.0)
+    upper = np.where(k < n, betaincinv(a, b, (1.0 + interval) / 2.0), 1.0)
     return lower, upper
 
 

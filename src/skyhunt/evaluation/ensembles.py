@@ -21,7 +21,6 @@ from dataclasses import dataclass
 import numpy as np
 from scipy.optimize import minimize
 from scipy.special import expit, log_expit
-from scipy.stats import rankdata
 
 from skyhunt.metrics import f1_curve
 
@@ -48,7 +47,9 @@ def rank_percentile(scores: np.ndarray) -> np.ndarray:
         Scores of the N cutouts of one split.
     """
     scores = np.asarray(scores, dtype=np.float64)
-    return rankdata(scores, method="max") / scores.size if scores.size else np.zeros(0)
+    if not scores.size:
+        return np.zeros(0)
+    return np.searchsorted(np.sort(scores), scores, side="right") / scores.size
 
 
 def and_counts(
