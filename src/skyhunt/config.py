@@ -1015,7 +1015,8 @@ def _sky_source_problems(config: dict, bad_paths: set[str]) -> list[str]:
         if beamed:
             problems.append(
                 "config key 'sky.halos.pressure_profile': battaglia12 is painted without beams, but "
-                f"bands {beamed} have one (set their beam_fwhm_arcmin to 0 and beam_file to null, or use arnaud10)"
+                f"bands {beamed} have one (set their beam_fwhm_arcmin to 0 and beam_file to null, "
+                "or use arnaud10)"
             )
     scale = _get(config, "sky", "halos", "tsz_scale")
     if source in ("sehgal2010", "maps") and _is_number(scale) and scale != 1.0:
