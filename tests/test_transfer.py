@@ -124,7 +124,9 @@ def test_fine_tuning_starts_from_the_source_weights_and_scratch_does_not(tmp_pat
         torch.testing.assert_close(tuned.weights[key], weights[key], rtol=0, atol=0, msg=key)
     differs = [k for k in params if not torch.equal(scratch.weights[k], weights[k])]
     assert len(differs) > len(params) // 2, "scratch starts from a new network"
-    assert not torch.equal(scratch.weights["band_std"], weights["band_std"]), "scratch scales with the target's cutouts"
+    assert not torch.equal(scratch.weights["band_std"], weights["band_std"]), (
+        "scratch scales with the target's cutouts"
+    )
 
 
 def test_fine_tune_schedule_is_the_source_schedule_shortened():
@@ -154,7 +156,9 @@ def test_zero_shot_reads_no_target_label(tmp_path, one_torch_thread):
     assert not {"index", "labels", "halos"} & set(inspect.signature(run_transfer_zero_shot).parameters)
     array, index = _cutouts(tmp_path)
     source, _ = _source_model(tmp_path)
-    run_transfer_zero_shot(accelerator="cpu", batch_size=16, model=source, array=array, scores=tmp_path / "z.parquet")
+    run_transfer_zero_shot(
+        accelerator="cpu", batch_size=16, model=source, array=array, scores=tmp_path / "z.parquet"
+    )
     table, meta = read_transfer_scores(tmp_path / "z.parquet")
     assert meta["threshold"] == 0.25 and meta["threshold_from"] == "source validation"
     assert list(table["row"]) == list(range(90))
