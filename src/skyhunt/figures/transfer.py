@@ -1,6 +1,6 @@
 """The transfer study's figures (issue 17): test F1 against the number of labelled target
 cutouts N, and the confusion matrices before and after fine-tuning (DeepShadows, Tanoglidis et
-al. 2021, Fig. 12)."""
+al. 2021; Figs. 4 and 6 of its reproduction by Foote)."""
 
 from __future__ import annotations
 

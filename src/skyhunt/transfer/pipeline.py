@@ -1,4 +1,4 @@
-"""The rules of the transfer study (issue 17; DeepShadows, Tanoglidis et al. 2021, section 6):
+"""The rules of the transfer study (issue 17; DeepShadows, Tanoglidis et al. 2021):
 the source run's CNN on a target run's cutouts as it is (zero-shot), fine-tuned on N labelled
 target cutouts, and trained from scratch on the same N; the matched filter on the target without
 retuning and with its noise re-estimated from the target maps; their test metrics over seeds."""

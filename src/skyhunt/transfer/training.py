@@ -2,7 +2,7 @@
 (:class:`skyhunt.cnn.module.CutoutClassifier`, :func:`skyhunt.cnn.training.step_trainer`).
 
 Fine-tuning starts from the source's exported weights and per-band input scaling, with the
-paper's schedule shortened as in DeepShadows (Tanoglidis et al. 2021, section 6: a lower learning
+paper's schedule shortened as in DeepShadows (Tanoglidis et al. 2021, as reproduced by Foote: a lower learning
 rate and fewer steps): every learning rate of the source's optimiser times ``lr_factor``, the
 warm-up and the drop at the same fractions of ``steps`` as of a rung of the ratio ladder. From
 scratch: a new network of ``cnn.architecture``, scaled with the labelled cutouts' band statistics,
