@@ -253,7 +253,7 @@ def test_unknown_top_level_key(cfg):
     msg = problems_of(cfg)
     known = (
         "catalogues, cnn, compare, cutouts, detector, evaluation, kfold, masses, mf, optical, "
-        "results_dir, seed, selection, sky, vetting, xray"
+        "results_dir, seed, selection, sky, transfer, vetting, xray"
     )
     assert f"config key 'sed' is not a known key (known: {known})" in msg
 

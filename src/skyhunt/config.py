@@ -1000,6 +1000,30 @@ def _sky_source_problems(config: dict, bad_paths: set[str]) -> list[str]:
             f"config key 'sky.halos.relativistic_tsz': expected false with sky.source = {source!r}, "
             "whose maps bring their own SZ signal (simulated halos only), got True"
         )
+    profile = _get(config, "sky", "halos", "pressure_profile")
+    if profile == "battaglia12":
+        if source in ("sehgal2010", "maps"):
+            problems.append(
+                f"config key 'sky.halos.pressure_profile': expected arnaud10 with sky.source = {source!r}, "
+                "whose maps bring their own SZ signal (simulated halos only), got 'battaglia12'"
+            )
+        beamed = [
+            b.get("name")
+            for b in _get(config, "sky", "bands") or []
+            if isinstance(b, dict) and (b.get("beam_fwhm_arcmin") or b.get("beam_file"))
+        ]
+        if beamed:
+            problems.append(
+                "config key 'sky.halos.pressure_profile': battaglia12 is painted without beams, but "
+                f"bands {beamed} have one (set their beam_fwhm_arcmin to 0 and beam_file to null, "
+                "or use arnaud10)"
+            )
+    scale = _get(config, "sky", "halos", "tsz_scale")
+    if source in ("sehgal2010", "maps") and _is_number(scale) and scale != 1.0:
+        problems.append(
+            f"config key 'sky.halos.tsz_scale': expected 1 with sky.source = {source!r}, whose maps "
+            f"bring their own SZ signal (simulated halos only), got {scale!r}"
+        )
     if source == "sehgal2010":
         fp = _get(config, "sky", "footprint") or {}
         octant = {"ra_min": 0.0, "ra_max": 90.0, "dec_min": 0.0, "dec_max": 90.0}

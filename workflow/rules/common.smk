@@ -1,9 +1,13 @@
 # Shared helpers: config validation, wildcard values and input functions.
 import dataclasses
+import functools
 import os
 import re
 import sys
 import urllib.parse
+
+import yaml
+from snakemake.utils import update_config
 
 from skyhunt.config import ConfigError, check_config_files, validate_config
 from skyhunt.download import DownloadError, load_manifest
@@ -310,3 +314,137 @@ def selection_thresholds(wildcards):
     if config["selection"]["mf_snr_threshold"] is not None:
         return {}
     return {"thresholds": f"{RESULTS}/ensembles/thresholds.json"}
+
+
+# The transfer target (transfer.smk): the target runs that exist, and their configurations.
+def transfer_pairs():
+    """The pairs of transfer.pairs whose target run has its cutout index, by name."""
+    return {
+        p["name"]: p
+        for p in config["transfer"]["pairs"]
+        if os.path.exists(os.path.join(p["results_dir"], "cutouts", "index.parquet"))
+    }
+
+
+TRANSFER_PAIRS = transfer_pairs()
+
+
+def transfer_missing(wildcards):
+    return [
+        p["results_dir"]
+        for p in config["transfer"]["pairs"]
+        if p["name"] not in TRANSFER_PAIRS
+    ]
+
+
+@functools.lru_cache(maxsize=None)
+def transfer_target_config(name):
+    """The validated configuration of a pair's target run: config.yaml, then its configfiles."""
+    merged = yaml.safe_load(open(os.path.join(workflow.basedir, "config.yaml")))
+    for path in TRANSFER_PAIRS[name]["configfiles"]:
+        with open(path, encoding="utf-8") as f:
+            update_config(merged, yaml.safe_load(f) or {})
+    try:
+        return validate_config(merged)
+    except ConfigError as err:
+        sys.exit(f"skyhunt: invalid configuration of transfer pair {name!r}\n{err}")
+
+
+def transfer_eval_stage(name):
+    cfg = transfer_target_config(name)
+    return cfg["evaluation"]["stage"] or cfg["cnn"]["stages"][-1]
+
+
+def transfer_target(name, path):
+    """A file of the pair's target run; {eval} stands for its evaluation stage."""
+    return os.path.join(
+        TRANSFER_PAIRS[name]["results_dir"],
+        path.format(eval=transfer_eval_stage(name)),
+    )
+
+
+def transfer_cnn_inputs(wildcards):
+    """Named inputs of transfer_train: the source model, the target's cutouts and index."""
+    return {
+        "source_model": f"{RESULTS}/cnn/{EVAL_STAGE}/model.ckpt",
+        "array": transfer_target(wildcards.pair, "cutouts/{eval}.npy"),
+        "index": transfer_target(wildcards.pair, "cutouts/index.parquet"),
+    }
+
+
+def transfer_zero_shot_array(wildcards):
+    return transfer_target(wildcards.pair, "cutouts/{eval}.npy")
+
+
+def transfer_runs(mode):
+    """Input function of transfer_metrics: the score tables of ``mode``, N-major, then replicate."""
+
+    def runs(wildcards):
+        return [
+            f"{RESULTS}/transfer/{wildcards.pair}/{mode}/n{n}_s{r}.parquet"
+            for n in config["transfer"]["n_labelled"]
+            for r in range(config["transfer"]["seeds"])
+        ]
+
+    return runs
+
+
+def transfer_metrics_inputs(wildcards):
+    """Named inputs of transfer_metrics taken from the target run."""
+    return {
+        "index": transfer_target(wildcards.pair, "cutouts/index.parquet"),
+        "mf": transfer_target(wildcards.pair, "mf/{eval}/cutout_snr.parquet"),
+    }
+
+
+def transfer_mf_inputs(wildcards):
+    """Named inputs of transfer_mf_maps: the target's maps and tables, as its matched_filter and
+    match_mf read them (no depth maps: the noise comes from the maps)."""
+    name = wildcards.pair
+    cfg = transfer_target_config(name)
+    bands = [b["name"] for b in cfg["sky"]["bands"]]
+    out = {
+        "maps": [
+            transfer_target(name, f"sky/observed/{{eval}}_{band}.fits")
+            for band in bands
+        ],
+        "spectrum": transfer_target(name, "sky/cmb_spectrum.ecsv"),
+        "halos": transfer_target(name, "sky/halos.parquet"),
+        "index": transfer_target(name, "cutouts/index.parquet"),
+    }
+    if cfg["mf"]["point_sources"]["treatment"] != "detect":
+        out["sources"] = transfer_target(name, "sky/sources.parquet")
+    if scan_filter_on(cfg["sky"]["scan_filter"]):
+        out["transfer"] = transfer_target(name, "mf/scan_transfer.fits")
+    return out
+
+
+def transfer_mf_target(wildcards):
+    """Param of transfer_mf_maps: the target's configuration of its matched filter and matching,
+    with mf.noise maps."""
+    cfg = transfer_target_config(wildcards.pair)
+    sky = cfg["sky"]
+    stage = transfer_eval_stage(wildcards.pair)
+    return {
+        "nside": sky["nside"],
+        "footprint": sky["footprint"],
+        "bands": sky["bands"],
+        "point_sources": sky["point_sources"],
+        "red_noise": pick(
+            sky["noise"],
+            "red_correlation",
+            "red_correlation_groups",
+            "red_ell_min",
+            "red_cut_fraction",
+        ),
+        "mf": dict(without(cfg["mf"], "matching"), noise="maps"),
+        "components": stage_components(sky["stages"], stage),
+        "stage": stage,
+        "scan_filter": (
+            without(sky["scan_filter"], "transfer_realisations")
+            if scan_filter_on(sky["scan_filter"])
+            else None
+        ),
+        "cutouts": pick(cfg["cutouts"], "size_arcmin", "npix", "stride_arcmin"),
+        "matching": cfg["mf"]["matching"],
+    }

@@ -93,6 +93,8 @@ rule sz_maps:
         bands=band_fields("name", "freq_ghz", "beam_fwhm_arcmin", "beam_file"),
         truncation_r500=config["sky"]["halos"]["truncation_r500"],
         relativistic_tsz=config["sky"]["halos"]["relativistic_tsz"],
+        pressure_profile=config["sky"]["halos"]["pressure_profile"],
+        tsz_scale=config["sky"]["halos"]["tsz_scale"],
     script:
         "../scripts/sz_maps.py"
 

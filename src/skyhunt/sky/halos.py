@@ -27,7 +27,9 @@ from skyhunt.sky.footprint import Footprint
 C_KM_S = 299792.458
 
 #: Units of the halo table columns, stored in the Parquet metadata (of the columns a table has:
-#: ``y5r500_mean_arcmin2``, the mean-relation Y, only with Y-M scatter, ``sky.halos.y_scatter_ln`` > 0).
+#: ``y5r500_mean_arcmin2``, the mean-relation Y, only with Y-M scatter, ``sky.halos.y_scatter_ln`` > 0;
+#: ``profile_xc_r500`` and ``profile_beta``, the Battaglia et al. 2012 shape, only with
+#: ``sky.halos.pressure_profile: battaglia12``).
 HALO_UNITS = {
     "halo_id": "",
     "ra": "deg",
@@ -39,6 +41,8 @@ HALO_UNITS = {
     "theta500_arcmin": "arcmin",
     "y5r500_arcmin2": "arcmin^2",
     "y5r500_mean_arcmin2": "arcmin^2",
+    "profile_xc_r500": "R500",
+    "profile_beta": "",
     "t_keV": "keV",
     "v_los": "km/s (positive = receding)",
     "in_footprint": "",
@@ -285,7 +289,10 @@ def simulate_halos(
     with: the Arnaud et al. (2010) mean relation scattered by
     :func:`scatter_y` with ``halo_cfg["y_scatter_ln"]``. With scatter the
     table also has ``y5r500_mean_arcmin2``, the mean relation; without it
-    the realised Y is the mean and that column is left out.
+    the realised Y is the mean and that column is left out. With
+    ``halo_cfg["pressure_profile"]`` ``battaglia12`` the mean Y is that of the Battaglia et al.
+    (2012) profile (:func:`skyhunt.sky.profiles.battaglia_halo_properties`, at the halo's M200c)
+    and the table has its shape, ``profile_xc_r500`` and ``profile_beta``.
 
     Parameters
     ----------
@@ -314,8 +321,17 @@ def simulate_halos(
     v_los = rng.normal(0.0, halo_cfg["v_los_sigma_km_s"], z.size)
     m500 = m500c_from_mvir(cosmo_cfg, halo_cfg, m_vir, z)
     cosmo = colossus(cosmo_cfg)
-    props = profiles.arnaud_halo_properties(cosmo, m500, z, halo_cfg["truncation_r500"])
+    if halo_cfg["pressure_profile"] == "battaglia12":
+        m200 = convert_mass(cosmo_cfg, halo_cfg, m_vir, z, "vir", "200c")
+        props = profiles.battaglia_halo_properties(cosmo, m500, m200, z, halo_cfg["truncation_r500"])
+    else:
+        props = profiles.arnaud_halo_properties(cosmo, m500, z, halo_cfg["truncation_r500"])
     order = np.lexsort((ra, dec))
+    shape_columns = (
+        {"profile_xc_r500": props["xc_r500"][order], "profile_beta": props["beta"][order]}
+        if "xc_r500" in props
+        else {}
+    )
     y_mean = props["y_arcmin2"][order]
     sigma_ln = float(halo_cfg["y_scatter_ln"])
     y_mean_column = {"y5r500_mean_arcmin2": y_mean} if sigma_ln > 0.0 else {}
@@ -331,6 +347,7 @@ def simulate_halos(
             "theta500_arcmin": props["theta500_arcmin"][order],
             "y5r500_arcmin2": scatter_y(y_mean, sigma_ln, y_scatter_rng),
             **y_mean_column,
+            **shape_columns,
             "t_keV": props["t_keV"][order],
             "v_los": v_los[order],
             "in_footprint": footprint.contains(ra[order], dec[order]),

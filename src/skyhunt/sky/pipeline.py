@@ -221,6 +221,8 @@ def run_sz_maps(
     bands: list,
     truncation_r500: float,
     relativistic_tsz: bool,
+    pressure_profile: str,
+    tsz_scale: float,
     halos,
     tsz: list,
     ksz: list,
@@ -244,14 +246,20 @@ def run_sz_maps(
         Profile truncation radius in units of R500 (config ``sky.halos.truncation_r500``).
     relativistic_tsz : bool
         Config ``sky.halos.relativistic_tsz``.
+    pressure_profile : str
+        Config ``sky.halos.pressure_profile``: ``arnaud10``, or ``battaglia12`` (each halo's
+        shape read from the table).
+    tsz_scale : float
+        Config ``sky.halos.tsz_scale``: factor on the thermal SZ maps (not on the kSZ).
     halos : path-like
         Input halo table.
     tsz, ksz : list of path-like
         Output maps, one per band (µK_CMB).
     """
     pixels = _footprint_pixels(footprint, nside)
-    table = read_halos(halos, HALO_SZ_COLUMNS)
-    maps = sz_band_maps(table, nside, pixels, bands, truncation_r500, relativistic_tsz)
+    shape = ("profile_xc_r500", "profile_beta") if pressure_profile == "battaglia12" else ()
+    table = read_halos(halos, HALO_SZ_COLUMNS + shape)
+    maps = sz_band_maps(table, nside, pixels, bands, truncation_r500, relativistic_tsz, tsz_scale)
     for band, tpath, kpath in zip(bands, tsz, ksz, strict=True):
         tsz_values, ksz_values = maps[band["name"]]
         write_band_map(tpath, pixels, tsz_values, nside, band, "tsz")
@@ -259,7 +267,13 @@ def run_sz_maps(
 
 
 def sz_band_maps(
-    table, nside: int, pixels: np.ndarray, bands: list, truncation_r500: float, relativistic_tsz: bool
+    table,
+    nside: int,
+    pixels: np.ndarray,
+    bands: list,
+    truncation_r500: float,
+    relativistic_tsz: bool,
+    tsz_scale: float = 1.0,
 ) -> dict:
     """Thermal and kinematic SZ of a halo table in every band, each through its band's beam, µK_CMB.
 
@@ -281,6 +295,9 @@ def sz_band_maps(
         Profile truncation radius in units of R500.
     relativistic_tsz : bool
         Config ``sky.halos.relativistic_tsz``.
+    tsz_scale : float
+        Factor on the thermal SZ (config ``sky.halos.tsz_scale``; 0.75 in the Simons
+        Observatory's processed Sehgal et al. 2010 maps); the kSZ is not scaled.
 
     Returns
     -------
@@ -309,6 +326,8 @@ def sz_band_maps(
             tsz_values = relativistic_tsz_map(y, y_theta, band["freq_ghz"])
         else:
             tsz_values = components.tsz_map(y, band["freq_ghz"])
+        if tsz_scale != 1.0:
+            tsz_values = tsz_values * tsz_scale
         out[band["name"]] = tsz_values, ksz_values
     return out
 

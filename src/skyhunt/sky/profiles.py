@@ -1,9 +1,14 @@
-"""Arnaud et al. (2010) universal pressure profile, projected to Compton-y.
+"""Arnaud et al. (2010) universal pressure profile, projected to Compton-y, and the
+Battaglia et al. (2012) AGN-feedback profile as an alternative sky model.
 
 The profile is tabulated once in dimensionless form, Pi(X) = y / y_0 with
 X = theta / theta500, and scaled per halo; painting then costs one table
 look-up per pixel. Thermal SZ follows DeepSZ (Lin et al. 2021, section 1.1:
 the SZ signal of halos is the target, unresolved halos are noise).
+
+The Battaglia et al. (2012, ApJ 758, 75) profile's shape changes (weakly) with mass and
+redshift, so it is tabulated per halo shape, (x_c in R500, beta) rounded to 1 %
+(:func:`battaglia_table`); the sky option ``sky.halos.pressure_profile: battaglia12``.
 """
 
 from __future__ import annotations
@@ -33,6 +38,21 @@ SIGMA_T_OVER_MEC2 = (const.sigma_T / (const.m_e * const.c**2)).to(u.cm**2 / u.ke
 #: m_e c^2 in keV
 MEC2_KEV = (const.m_e * const.c**2).to(u.keV).value
 _MPC_CM = u.Mpc.to(u.cm)
+_G_CGS = const.G.cgs.value
+_MSUN_G = const.M_sun.cgs.value
+_KEV_ERG = u.keV.to(u.erg)
+
+#: Battaglia et al. (2012) Table 1, AGN feedback, fit of P_th / P200 = P0 (x/x_c)^gamma
+#: [1 + (x/x_c)^alpha]^-beta with x = r / R200c: A = A0 (M200c / 1e14 M_sun)^alpha_m (1 + z)^alpha_z
+#: for A = P0, x_c, beta, as (A0, alpha_m, alpha_z); alpha = 1 and gamma = -0.3 fixed.
+BATTAGLIA12_AGN = {"P0": (18.1, 0.154, -0.758), "xc": (0.497, -0.00865, 0.731), "beta": (4.35, 0.0393, 0.415)}
+BATTAGLIA12_ALPHA = 1.0
+BATTAGLIA12_GAMMA = -0.3
+#: Electron share of the thermal pressure, 2 (X + 1) / (5 X + 3) for a hydrogen mass fraction X = 0.76
+#: (Battaglia et al. 2012 section 4.1).
+ELECTRON_PRESSURE_FRACTION = 2.0 * (0.76 + 1.0) / (5.0 * 0.76 + 3.0)
+#: Relative rounding of a halo's Battaglia shape parameters for the shared projection tables.
+BATTAGLIA12_SHAPE_STEP = 1e-2
 _ARCMIN2_PER_SR = (180.0 * 60.0 / np.pi) ** 2
 
 
@@ -118,6 +138,141 @@ def arnaud_halo_properties(cosmo, m500: np.ndarray, z: np.ndarray, truncation: f
         "y0": y0,
         "y_arcmin2": y_sr * _ARCMIN2_PER_SR,
         "t_keV": t_kev,
+    }
+
+
+def battaglia_parameters(m200c: np.ndarray, z: np.ndarray) -> dict:
+    """P0, x_c (in R200c) and beta of the Battaglia et al. (2012) AGN-feedback fit (their Table 1).
+
+    Parameters
+    ----------
+    m200c : ndarray
+        M200c, M_sun.
+    z : ndarray
+        Redshift.
+    """
+    m = np.asarray(m200c, dtype=float) / 1e14
+    zp1 = 1.0 + np.asarray(z, dtype=float)
+    return {k: a0 * m**am * zp1**az for k, (a0, am, az) in BATTAGLIA12_AGN.items()}
+
+
+def battaglia_shape(x: np.ndarray, xc: float, beta: float) -> np.ndarray:
+    """Dimensionless Battaglia et al. (2012) shape (x/x_c)^gamma [1 + (x/x_c)^alpha]^-beta."""
+    t = np.asarray(x, dtype=float) / xc
+    return t**BATTAGLIA12_GAMMA * (1.0 + t**BATTAGLIA12_ALPHA) ** -beta
+
+
+def project(pressure, truncation: float, x: np.ndarray, n_nodes: int = 256) -> np.ndarray:
+    """Pi(X) = 2 int_0^sqrt(t^2 - X^2) p(sqrt(X^2 + l^2)) dl of a spherical profile, vectorised.
+
+    Gauss-Legendre quadrature in u with l = X sinh(u) (X > 0), which follows the integrand's
+    scale X near the axis, and l = s^2 at X = 0 (an integrable cusp r^gamma, gamma > -1).
+
+    Parameters
+    ----------
+    pressure : callable
+        p(r), r in units of R500 (ndarray in, ndarray out).
+    truncation : float
+        Cut-off radius t, R500.
+    x : ndarray
+        Projected radii X, R500 (0 <= X <= t).
+    """
+    nodes, weights = np.polynomial.legendre.leggauss(n_nodes)
+    x = np.asarray(x, dtype=float)
+    out = np.zeros_like(x)
+    centre = x == 0.0
+    if centre.any():
+        s = 0.5 * np.sqrt(truncation) * (nodes + 1.0)
+        out[centre] = 2.0 * np.sum(weights * 0.5 * np.sqrt(truncation) * 2.0 * s * pressure(s * s))
+    xi = x[~centre]
+    umax = np.arcsinh(np.sqrt(np.maximum(truncation**2 - xi**2, 0.0)) / xi)
+    uu = 0.5 * umax[:, None] * (nodes + 1.0)
+    integrand = xi[:, None] * np.cosh(uu) * pressure(xi[:, None] * np.cosh(uu))
+    out[~centre] = 2.0 * 0.5 * umax * (integrand @ weights)
+    return out
+
+
+@functools.lru_cache(maxsize=4096)
+def battaglia_table(
+    xc_r500: float, beta: float, truncation: float, n: int = 600
+) -> tuple[np.ndarray, np.ndarray]:
+    """Projected Battaglia shape with x_c given in R500, on the radii of :func:`projected_table`.
+
+    Returns
+    -------
+    x, pi : ndarray
+        theta / theta500 from 0 to ``truncation``, and Pi(X) (dimensionless, unnormalised).
+    """
+    x = np.concatenate([[0.0], np.geomspace(1e-4, truncation, n - 1)])
+    return x, project(lambda r: battaglia_shape(r, xc_r500, beta), truncation, x)
+
+
+def rounded_shape(value: np.ndarray) -> np.ndarray:
+    """Shape parameters rounded to :data:`BATTAGLIA12_SHAPE_STEP` in the log (shared tables)."""
+    step = np.log1p(BATTAGLIA12_SHAPE_STEP)
+    return np.exp(np.round(np.log(np.asarray(value, dtype=float)) / step) * step)
+
+
+def battaglia_halo_properties(
+    cosmo, m500: np.ndarray, m200: np.ndarray, z: np.ndarray, truncation: float
+) -> dict:
+    """Integrated Y and shape of halos with the Battaglia et al. (2012) AGN-feedback pressure profile.
+
+    P_e(r) = f_e P0 P200 (x/x_c)^-0.3 [1 + x/x_c]^-beta, x = r / R200c, with
+    P200 = G M200c 200 rho_c(z) f_b / (2 R200c) (their eq. 9, f_b = Omega_b / Omega_m) and f_e
+    :data:`ELECTRON_PRESSURE_FRACTION`; Y is its volume integral within ``truncation`` R500
+    times sigma_T / (m_e c^2), over D_A^2. Sizes and the temperature are those of
+    :func:`arnaud_halo_properties` (R500 and M500c are the same halos').
+
+    Parameters
+    ----------
+    cosmo : colossus.cosmology.Cosmology
+    m500, m200 : ndarray
+        M500c and M200c of the halos, M_sun.
+    z : ndarray
+        Redshift.
+    truncation : float
+        Profile cut-off radius in units of R500.
+
+    Returns
+    -------
+    dict of ndarray
+        As :func:`arnaud_halo_properties` (``y0`` and ``y_arcmin2`` of the Battaglia profile:
+        y(theta) = y0 Pi(theta / theta500) with Pi of :func:`battaglia_table`), plus the shape
+        ``xc_r500`` (x_c in units of R500) and ``beta``, each rounded by :func:`rounded_shape` (the
+        painted shape; Y is that of the exact parameters, and the painting is normalised to it).
+    """
+    props = arnaud_halo_properties(cosmo, m500, z, truncation)
+    m500, m200, z = (np.asarray(a, dtype=float) for a in (m500, m200, z))
+    h = cosmo.H0 / 100.0
+    rho_c = cosmo.rho_c(z) * h**2 * 1e9  # M_sun / Mpc^3 (physical)
+    r200 = (3.0 * m200 / (4.0 * np.pi * 200.0 * rho_c)) ** (1.0 / 3.0)
+    r500 = props["r500"]
+    par = battaglia_parameters(m200, z)
+    f_b = cosmo.Ob0 / cosmo.Om0
+    # G M 200 rho_c f_b / (2 R) in erg / cm^3, then keV / cm^3
+    p200 = _G_CGS * m200 * _MSUN_G * 200.0 * rho_c * _MSUN_G / _MPC_CM**3 * f_b / (2.0 * r200 * _MPC_CM)
+    p_e = ELECTRON_PRESSURE_FRACTION * par["P0"] * p200 / _KEV_ERG
+    xc_r500, beta = par["xc"] * r200 / r500, par["beta"]
+    nodes, weights = np.polynomial.legendre.leggauss(256)
+    s = 0.5 * np.sqrt(truncation) * (nodes + 1.0)  # r = s^2, through the central cusp
+    volume = np.concatenate(
+        [
+            4.0
+            * np.pi
+            * (battaglia_shape(s * s, xc_r500[c : c + 4096, None], beta[c : c + 4096, None]) * s**5)
+            @ (weights * np.sqrt(truncation))
+            for c in range(0, xc_r500.size, 4096)
+        ]
+    )
+    d_a = cosmo.angularDiameterDistance(z) / h  # Mpc
+    y_sr = SIGMA_T_OVER_MEC2 * p_e * (r500 * _MPC_CM) ** 3 * volume / (d_a * _MPC_CM) ** 2
+    return {
+        **props,
+        "y0": SIGMA_T_OVER_MEC2 * p_e * r500 * _MPC_CM,
+        "y_arcmin2": y_sr * _ARCMIN2_PER_SR,
+        "xc_r500": rounded_shape(xc_r500),
+        "beta": rounded_shape(beta),
     }
 
 

@@ -1,6 +1,7 @@
 """Paint thermal and kinematic SZ maps of a halo catalogue onto HEALPix pixels.
 
-Thermal SZ: Compton-y of the Arnaud et al. (2010) profile, truncated at
+Thermal SZ: Compton-y of the Arnaud et al. (2010) profile (or, per halo, that of
+Battaglia et al. 2012 when the halo table carries its shape), truncated at
 ``truncation`` R500, converted per band with the non-relativistic spectrum
 f(x) (:func:`skyhunt.sky.spectra.tsz_spectrum`).
 
@@ -52,7 +53,9 @@ def paint_y_and_tau_v(
     ----------
     halos : pandas.DataFrame
         Halo table with ra, dec (deg), theta500_arcmin, y5r500_arcmin2,
-        t_keV and v_los (km/s).
+        t_keV and v_los (km/s); with ``profile_xc_r500`` and ``profile_beta`` each halo is
+        painted with its Battaglia et al. (2012) shape
+        (:func:`skyhunt.sky.profiles.battaglia_table`; no beam), else with Arnaud's.
     nside : int
         HEALPix resolution.
     pixels : ndarray of int
@@ -86,7 +89,17 @@ def paint_y_and_tau_v(
     beta = halos["v_los"].to_numpy() / C_KM_S
     theta_e = electron_theta(halos["t_keV"].to_numpy())
     powers = theta_e[:, None] ** np.arange(1, temperature_moments + 1)
-    if beam is None:
+    if "profile_xc_r500" in halos.columns:
+        if beam is not None:
+            raise ValueError("the Battaglia et al. (2012) profile is painted without a beam only")
+        xc, shape_beta = halos["profile_xc_r500"].to_numpy(), halos["profile_beta"].to_numpy()
+        radius = truncation * theta500
+
+        def shape(i, dist):
+            x_tab, pi_tab = profiles.battaglia_table(float(xc[i]), float(shape_beta[i]), float(truncation))
+            return np.interp(dist / theta500[i], x_tab, pi_tab)
+
+    elif beam is None:
         x_tab, pi_tab = profiles.projected_table(float(truncation))
         radius = truncation * theta500
 

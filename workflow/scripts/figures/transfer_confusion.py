@@ -1,0 +1,4 @@
+from skyhunt.figures.transfer import run_transfer_confusion
+from skyhunt.logs import run_step
+
+run_step(snakemake, run_transfer_confusion)

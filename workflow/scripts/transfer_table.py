@@ -1,0 +1,4 @@
+from skyhunt.logs import run_step
+from skyhunt.transfer.pipeline import run_transfer_table
+
+run_step(snakemake, run_transfer_table)
