@@ -18,8 +18,13 @@ import numpy as np
 import pandas as pd
 
 from skyhunt import io
+from skyhunt.catalogues.files import read_catalogue
+from skyhunt.catalogues.metrics import true_entries
+from skyhunt.catalogues.pipeline import HALO_COLUMNS, method_metrics, qualifying_halos
 from skyhunt.cutouts.arrays import load_cutout_array
+from skyhunt.cutouts.layout import split_of
 from skyhunt.multiwave.channels import OPTICAL_CHANNELS, channel_names, regrid
+from skyhunt.multiwave.ensemble import SAME_ARCMIN, ensemble_scores, wavelength_entries
 from skyhunt.multiwave.metrics import (
     METRICS,
     summary_table,
@@ -31,6 +36,8 @@ from skyhunt.multiwave.readers import (
     read_kosiba_scores,
 )
 from skyhunt.optical.pipeline import run_optical_cutouts
+from skyhunt.sky.footprint import Footprint
+from skyhunt.sky.readers import read_halos
 from skyhunt.vetting.labels import nearest
 from skyhunt.xray.pipeline import run_xray_cutouts
 
@@ -38,9 +45,6 @@ log = logging.getLogger("skyhunt.multiwave")
 
 #: Columns of the vetting table the dataset reads.
 VETTING_COLUMNS = ("candidate", "ra", "dec", "split", "label", "reason", "f_snr")
-
-#: Positions closer than this (arcmin) are the same candidate.
-SAME_ARCMIN = 1e-3
 
 
 def run_kosiba_optical_cutouts(
@@ -247,14 +251,6 @@ def run_kosiba_ensemble(
     summary, md : path-like
         Outputs: JSON (N at purity per method with bootstrap intervals, the weights) and Markdown.
     """
-    from skyhunt.catalogues.files import read_catalogue
-    from skyhunt.catalogues.metrics import true_entries
-    from skyhunt.catalogues.pipeline import HALO_COLUMNS, method_metrics, qualifying_halos
-    from skyhunt.cutouts.layout import split_of
-    from skyhunt.multiwave.ensemble import ensemble_scores, wavelength_entries
-    from skyhunt.sky.footprint import Footprint
-    from skyhunt.sky.readers import read_halos
-
     r = catalogues["match_radius_arcmin"]
     extra = {"xray": classifier_scores(xray_scores, data), "optical": classifier_scores(optical_scores, data)}
     table = wavelength_entries(read_catalogue(mf, "mf"), read_catalogue(detector, "detector"), r, extra)
