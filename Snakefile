@@ -39,6 +39,7 @@ include: "workflow/rules/selection.smk"
 include: "workflow/rules/vetting.smk"
 include: "workflow/rules/multiwave.smk"
 include: "workflow/rules/transfer.smk"
+include: "workflow/rules/kosiba.smk"
 
 
 rule all:

@@ -120,6 +120,11 @@ def workflow_config() -> dict:
     cfg["vetting"]["classical"]["max_iter"] = 20
     cfg["optical"].update(max_candidates=4, npix=64)  # the multiwave cutouts (issue 18), a few small ones
     cfg["xray"].update(max_candidates=4)
+    # the Kosiba target (issue 18): 2 seeds of a tiny network, a handful of steps
+    cfg["kosiba"].update(max_candidates=60, seeds=2)
+    cfg["kosiba"]["cnn"].update(
+        filters=[8], dense=8, batch_size=8, steps=4, eval_every_steps=2, log_every_steps=2
+    )
     return cfg
 
 

@@ -750,6 +750,7 @@ def _semantic_problems(config: dict, bad_paths: set[str]) -> list[str]:
                 f"happen every that many batches), got {value}"
             )
     problems.extend(_detector_problems(config))
+    problems.extend(_kosiba_problems(config))
     problems.extend(_sky_source_problems(config, bad_paths))
     problems.extend(_noise_problems(config, bad_paths))
     problems.extend(_fold_problems(config, bad_paths))
@@ -820,7 +821,7 @@ def _detector_problems(config: dict) -> list[str]:
                 f"config key 'detector.{key}': expected the name of a band in sky.bands "
                 f"({', '.join(map(str, names))}), got {band!r}"
             )
-    for section in (("detector", "training"), ("masses", "cnn"), ("vetting", "cnn")):
+    for section in (("detector", "training"), ("masses", "cnn"), ("vetting", "cnn"), ("kosiba", "cnn")):
         every = _get(config, *section, "eval_every_steps")
         steps = _get(config, *section, "steps")
         if _is_number(every) and _is_number(steps) and steps % every:
@@ -829,6 +830,28 @@ def _detector_problems(config: dict) -> list[str]:
                 f"config key '{key}.steps': expected a multiple of {key}.eval_every_steps = {every} "
                 f"(validation and checkpoints happen every that many steps), got {steps}"
             )
+    return problems
+
+
+def _kosiba_problems(config: dict) -> list[str]:
+    """Rules of config kosiba: its grid side divides every instrument's cutout side, and halves
+    at each of its CNN's pools."""
+    npix, filters = _get(config, "kosiba", "npix"), _get(config, "kosiba", "cnn", "filters")
+    if not isinstance(npix, int) or npix <= 0:
+        return []
+    problems = []
+    for key in (("cutouts", "npix"), ("xray", "npix"), ("optical", "npix")):
+        side = _get(config, *key)
+        if isinstance(side, int) and side % npix:
+            problems.append(
+                f"config key 'kosiba.npix': expected a divisor of {'.'.join(key)} = {side} (its cutouts "
+                f"are summed or averaged over square blocks onto the common grid), got {npix}"
+            )
+    if isinstance(filters, list) and npix % 2 ** len(filters):
+        problems.append(
+            f"config key 'kosiba.npix': expected a multiple of 2^{len(filters)} (the CNN's "
+            f"{len(filters)} 2x2 pools, kosiba.cnn.filters), got {npix}"
+        )
     return problems
 
 
