@@ -38,6 +38,7 @@ include: "workflow/rules/masses.smk"
 include: "workflow/rules/selection.smk"
 include: "workflow/rules/vetting.smk"
 include: "workflow/rules/multiwave.smk"
+include: "workflow/rules/deepcee.smk"
 
 
 rule all:
