@@ -130,7 +130,9 @@ rule deepcee_prf1:
             f"{RESULTS}/figures/deepcee_prf1.png",
             caption="../report/deepcee_prf1.rst",
             category="Deep-CEE",
-            labels={"figure": "Deep-CEE precision, recall and F1 against the confidence threshold"},
+            labels={
+                "figure": "Deep-CEE precision, recall and F1 against the confidence threshold"
+            },
         ),
         pdf=f"{RESULTS}/figures/deepcee_prf1.pdf",
     log:

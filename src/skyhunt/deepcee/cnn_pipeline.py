@@ -17,7 +17,7 @@ import pandas as pd
 
 from skyhunt import io
 from skyhunt.cnn.training import Device
-from skyhunt.deepcee.readers import DETECTION_UNITS, read_fields
+from skyhunt.deepcee.readers import DEEPCEE_DETECTION_UNITS, read_fields
 from skyhunt.detector.data import Patches
 from skyhunt.detector.peaks import find_peaks, window_pixels
 from skyhunt.detector.pipeline import load_detector
@@ -92,7 +92,7 @@ def run_train_deepcee(
 
 
 def run_deepcee_detect(*, detector: dict, model, images, index, truth, detections) -> None:
-    """Run the trained detector on the test fields and write its peaks (:data:`DETECTION_UNITS`).
+    """Run the trained detector on the test fields and write its peaks (:data:`DEEPCEE_DETECTION_UNITS`).
 
     Parameters
     ----------
@@ -131,7 +131,9 @@ def run_deepcee_detect(*, detector: dict, model, images, index, truth, detection
     det = pd.concat(rows, ignore_index=True).sort_values(
         ["field_id", "prob"], ascending=[True, False], kind="stable"
     )
-    io.write_table(detections, {k: det[k].to_numpy() for k in DETECTION_UNITS}, DETECTION_UNITS)
+    io.write_table(
+        detections, {k: det[k].to_numpy() for k in DEEPCEE_DETECTION_UNITS}, DEEPCEE_DETECTION_UNITS
+    )
     log.info(
         "%d detections on %d test fields (prob >= %g)", len(det), len(fields), detector["peaks"]["prob_min"]
     )

@@ -37,7 +37,7 @@ TRUTH_UNITS = {
 }
 
 #: Units of the detection table.
-DETECTION_UNITS = {
+DEEPCEE_DETECTION_UNITS = {
     "field_id": "",
     "ra": "deg",
     "dec": "deg",
@@ -84,4 +84,4 @@ def read_fields(index, images, truth):
 
 def read_detections(path):
     """The detections of ``deepcee_detect``, checked."""
-    return io.read_checked_table(path, DETECTION_UNITS)
+    return io.read_checked_table(path, DEEPCEE_DETECTION_UNITS)
