@@ -48,7 +48,7 @@ def run_deepcee_prf1(*, table, summary, png, pdf) -> None:
     ax.axvline(100 * best["best_threshold"], color="0.6", lw=0.8, ls=":")
     ax.set(xlabel="confidence threshold [%]", ylabel="ratio", ylim=(0, 1.02))
     ax.legend(frameon=False, fontsize=8)
-    keep = t["threshold"] < 1.0  # the 100 % row has no detections (Deep-CEE leaves it out too)
+    keep = (t["tp"] + t["fp"]) > 0  # thresholds without detections (Deep-CEE leaves out its 100 % row)
     ax_pr.plot(t.loc[keep, "recall"], t.loc[keep, "precision"], marker="o", ms=4, color="k")
     for r in t.loc[keep].itertuples(index=False):
         ax_pr.annotate(
