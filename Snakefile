@@ -40,6 +40,7 @@ include: "workflow/rules/vetting.smk"
 include: "workflow/rules/multiwave.smk"
 include: "workflow/rules/transfer.smk"
 include: "workflow/rules/kosiba.smk"
+include: "workflow/rules/deepcee.smk"
 
 
 rule all:

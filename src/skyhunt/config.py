@@ -619,6 +619,11 @@ def _semantic_problems(config: dict, bad_paths: set[str]) -> list[str]:
         "the study to hold the default batches",
         strict=False,
     )
+    ordered(
+        ("deepcee", "clusters", "z_min"),
+        ("deepcee", "clusters", "z_max"),
+        "the lowest cluster z below the highest",
+    )
     z_edges = _get(config, *sel, "z_edges")
     z_ref = _get(config, "selection", "mass_limit", "z")
     if (

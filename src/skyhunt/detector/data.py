@@ -145,7 +145,7 @@ class PatchBatches(Dataset):
     ----------
     patches : Patches
     sigma_px : ndarray, shape (n_classes,)
-        Heat-map Gaussian width per class, pixels.
+        Heat-map Gaussian width per class, pixels (one heat-map channel per entry).
     """
 
     def __init__(self, patches: Patches, sigma_px: np.ndarray):
@@ -167,7 +167,7 @@ class PatchBatches(Dataset):
             yy, xx = y_all[sel], x_all[sel]
             if codes is not None:
                 yy, xx = dihedral_coords(yy, xx, codes[i], n)
-            h, o, m = render_targets(yy, xx, c_all[sel], self.sigma_px, n, len(CLASSES))
+            h, o, m = render_targets(yy, xx, c_all[sel], self.sigma_px, n, len(self.sigma_px))
             heat.append(h)
             offset.append(o)
             peak.append(m)

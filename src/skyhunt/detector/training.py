@@ -26,7 +26,6 @@ from skyhunt.cnn.module import model_summary
 from skyhunt.cnn.training import Device, claim_directory, file_sha256, step_trainer, write_training_outputs
 from skyhunt.detector.data import PatchDataModule, Patches
 from skyhunt.detector.module import HeatmapDetector
-from skyhunt.detector.objects import CLASSES
 
 log = logging.getLogger("skyhunt.detector")
 
@@ -89,7 +88,7 @@ def train_detector(
     train, validation : Patches
         Training-stripe and validation-stripe patches.
     sigma_px : ndarray
-        Heat-map width per class, pixels.
+        Heat-map width per class, pixels; its length is the number of classes (heat-map channels).
     fingerprint : dict
         :func:`detector_fingerprint` of this run.
     workdir : path-like
@@ -108,7 +107,7 @@ def train_detector(
     L.seed_everything(seed, workers=True, verbose=False)
     mean, std = band_statistics(train.images, np.arange(len(train.images)))
     module = HeatmapDetector(
-        detector["architecture"], train.images.shape[1], len(CLASSES), mean.tolist(), std.tolist(), t
+        detector["architecture"], train.images.shape[1], len(sigma_px), mean.tolist(), std.tolist(), t
     )
     trainer, best, rows = step_trainer(workdir, device, t, callbacks)
     resume = workdir / "last.ckpt"

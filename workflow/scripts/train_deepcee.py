@@ -1,0 +1,7 @@
+import torch
+
+from skyhunt.deepcee.cnn_pipeline import run_train_deepcee
+from skyhunt.logs import run_step
+
+torch.set_num_threads(snakemake.threads)
+run_step(snakemake, run_train_deepcee)
