@@ -10,8 +10,6 @@ from __future__ import annotations
 
 import copy
 import json
-import subprocess
-import sys
 
 import numpy as np
 import pytest
@@ -159,7 +157,7 @@ def test_recovers_the_mass_trend_on_held_out_cutouts(trained):
 
 def test_estimator_gives_the_lightning_modules_masses(trained):
     """MassEstimator (torch alone) reads the exported model into the very weights and masses of
-    MassRegressor.load_from_checkpoint, and cnn_masses' module does not import Lightning."""
+    MassRegressor.load_from_checkpoint (that its module imports no Lightning: tests/test_cnn.py)."""
     inputs, paths = trained
     lightning_module = MassRegressor.load_from_checkpoint(paths["model"], map_location="cpu")
     estimator = MassEstimator.from_checkpoint(paths["model"])
@@ -171,8 +169,6 @@ def test_estimator_gives_the_lightning_modules_masses(trained):
     assert all(np.array_equal(a, b) for a, b in zip(ours, theirs, strict=True))
     table = io.read_table(paths["table"])[0]
     assert np.array_equal(np.exp(ours[0]), table["m500c"].to_numpy())
-    code = "import sys, skyhunt.masses.cnn_pipeline; sys.exit('lightning' in sys.modules)"
-    assert subprocess.run([sys.executable, "-c", code], timeout=120).returncode == 0
 
 
 def test_metrics_are_the_mean_and_scatter_of_the_test_log_ratio(trained, tmp_path):

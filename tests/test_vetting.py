@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 
 import numpy as np
 import pandas as pd
@@ -222,8 +220,7 @@ def test_cnn_vetter_learns_blobs_from_points_and_both_vetters_are_summarised(tmp
     s, _ = io.read_table(scores)
     np.testing.assert_array_equal(s["label"], label)
     assert np.all((s["p_cnn"] >= 0) & (s["p_cnn"] <= 1))
-    # VetterScorer (torch alone) gives CandidateVetter's very logits; vet_candidates' and
-    # catalogue_vetted's module imports no Lightning
+    # VetterScorer (torch alone) gives CandidateVetter's very logits
     lightning_module = CandidateVetter.load_from_checkpoint(out / "model.ckpt", map_location="cpu")
     scorer = VetterScorer.from_checkpoint(out / "model.ckpt")
     assert scorer.state_dict().keys() == lightning_module.state_dict().keys()
@@ -231,8 +228,6 @@ def test_cnn_vetter_learns_blobs_from_points_and_both_vetters_are_summarised(tmp
     logits = predict_logits(scorer, cutouts, 32)
     np.testing.assert_array_equal(logits, predict_logits(lightning_module, cutouts, 32))
     np.testing.assert_array_equal(1.0 / (1.0 + np.exp(-logits)), s["p_cnn"])
-    code = "import sys, skyhunt.vetting.pipeline; sys.exit('lightning' in sys.modules)"
-    assert subprocess.run([sys.executable, "-c", code], timeout=120).returncode == 0
     # one class in the training stripe fails naming it
     one = tmp_path / "one"
     one.mkdir()
