@@ -24,7 +24,8 @@ from skyhunt import io
 from skyhunt.config import validate_config
 from skyhunt.detector.calibration import match_to_objects
 from skyhunt.detector.objects import CLASSES, CLUSTER_CLASSES
-from skyhunt.detector.pipeline import run_detect, run_detector_objects, run_train_detector
+from skyhunt.detector.pipeline import run_detect, run_detector_objects
+from skyhunt.detector.training import run_train_detector
 
 
 def scores(det, obj, threshold: float, radius: float, classes) -> tuple:

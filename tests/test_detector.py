@@ -16,10 +16,13 @@ from lightning.pytorch.callbacks import Callback
 from skyhunt import io
 from skyhunt.cnn.data import dihedral
 from skyhunt.config import validate_config
+from skyhunt.detector.module import HeatmapDetector
 from skyhunt.detector.objects import CLASSES, class_bands, classify_objects
 from skyhunt.detector.peaks import find_peaks
-from skyhunt.detector.pipeline import run_detect, run_detector_objects, run_train_detector
+from skyhunt.detector.pipeline import run_detect, run_detector_objects
+from skyhunt.detector.scoring import HeatmapScorer, predict_maps
 from skyhunt.detector.targets import dihedral_coords, render_targets
+from skyhunt.detector.training import run_train_detector
 from skyhunt.sky.footprint import Footprint
 from skyhunt.sky.spectra import tsz_spectrum
 from tests.conftest import shipped_config
@@ -302,6 +305,19 @@ def test_same_config_same_detections(trained, tmp_path):
     train_and_detect(tmp_path, maps, tiny_detector())
     for name in ("model.ckpt", "history.csv", "training.json", "detections.parquet", "objects.parquet"):
         assert (tmp_path / name).read_bytes() == (tmp / name).read_bytes(), name
+
+
+def test_scorer_gives_the_lightning_modules_maps(trained):
+    """HeatmapScorer (torch alone) reads the exported model into the very weights and heat maps
+    of HeatmapDetector.load_from_checkpoint (that the inference modules import no Lightning:
+    tests/test_cnn.py)."""
+    tmp = trained[0]
+    lightning_module = HeatmapDetector.load_from_checkpoint(tmp / "model.ckpt", map_location="cpu")
+    scorer = HeatmapScorer.from_checkpoint(tmp / "model.ckpt")
+    assert scorer.state_dict().keys() == lightning_module.state_dict().keys()
+    x = np.random.default_rng(0).normal(0.0, 30.0, (2, len(BANDS), 48, 48)).astype(np.float32)
+    ours, theirs = predict_maps(scorer, x), predict_maps(lightning_module, x)
+    assert all(np.array_equal(a, b) for a, b in zip(ours, theirs, strict=True))
 
 
 class Kill(Callback):

@@ -18,8 +18,11 @@ from lightning.pytorch.callbacks import Callback
 
 from skyhunt import io
 from skyhunt.config import ConfigError, validate_config
-from skyhunt.masses.cnn_pipeline import CNN_MASS_UNITS, run_cnn_masses, run_train_cnn_mass
+from skyhunt.masses.cnn_pipeline import CNN_MASS_UNITS, read_positives, run_cnn_masses
+from skyhunt.masses.cnn_training import run_train_cnn_mass
+from skyhunt.masses.estimator import MassEstimator, predict_ln_mass
 from skyhunt.masses.pipeline import run_cnn_mass_metrics
+from skyhunt.masses.regression import MassRegressor
 
 from .conftest import shipped_config
 
@@ -150,6 +153,22 @@ def test_recovers_the_mass_trend_on_held_out_cutouts(trained):
     # the predicted width is of the order of the residuals (the Gaussian NLL's variance head)
     rms = np.sqrt(np.mean((est - true) ** 2))
     assert 0.3 * rms < np.median(test["sigma_ln_m500c"]) < 3.0 * rms
+
+
+def test_estimator_gives_the_lightning_modules_masses(trained):
+    """MassEstimator (torch alone) reads the exported model into the very weights and masses of
+    MassRegressor.load_from_checkpoint (that its module imports no Lightning: tests/test_cnn.py)."""
+    inputs, paths = trained
+    lightning_module = MassRegressor.load_from_checkpoint(paths["model"], map_location="cpu")
+    estimator = MassEstimator.from_checkpoint(paths["model"])
+    assert estimator.state_dict().keys() == lightning_module.state_dict().keys()
+    data = read_positives(inputs["array"], inputs["index"], inputs["halos"])
+    rows = np.concatenate([data.rows["validation"], data.rows["test"]])
+    ours = predict_ln_mass(estimator, data.dataset, rows, 5)
+    theirs = predict_ln_mass(lightning_module, data.dataset, rows, 5)
+    assert all(np.array_equal(a, b) for a, b in zip(ours, theirs, strict=True))
+    table = io.read_table(paths["table"])[0]
+    assert np.array_equal(np.exp(ours[0]), table["m500c"].to_numpy())
 
 
 def test_metrics_are_the_mean_and_scatter_of_the_test_log_ratio(trained, tmp_path):

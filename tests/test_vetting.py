@@ -12,11 +12,12 @@ import torch
 from skyhunt import io
 from skyhunt.cutouts.grid import CutoutGeometry, tan_deproject
 from skyhunt.sky.footprint import Footprint
-from skyhunt.vetting import pipeline
+from skyhunt.vetting import pipeline, training
 from skyhunt.vetting.classical import classical_scores, fit_classical
 from skyhunt.vetting.features import DISTANCE_CAP_ARCMIN, candidate_features
 from skyhunt.vetting.labels import label_candidates, resolve_labels
-from skyhunt.vetting.models import DeepShadows, build_vetter
+from skyhunt.vetting.models import DeepShadows, VetterScorer, build_vetter, predict_logits
+from skyhunt.vetting.module import CandidateVetter
 
 LABELS = {
     "m_vir_min": 2e14,
@@ -197,7 +198,7 @@ def test_cnn_vetter_learns_blobs_from_points_and_both_vetters_are_summarised(tmp
     }
     out = tmp_path / "cnn"
     kw = dict(vetting_cnn=cnn, accelerator="cpu", seed=5, table=table, array=array, workdir=out / "work")
-    pipeline.run_train_vetter(**kw, model=out / "model.ckpt", history=out / "h.csv", summary=out / "t.json")
+    training.run_train_vetter(**kw, model=out / "model.ckpt", history=out / "h.csv", summary=out / "t.json")
     classical = {"max_iter": 30, "learning_rate": 0.1, "max_leaf_nodes": 7, "l2_regularization": 0.0}
     scores, summary = tmp_path / "scores.parquet", tmp_path / "summary.json"
     pipeline.run_vet_candidates(
@@ -219,6 +220,14 @@ def test_cnn_vetter_learns_blobs_from_points_and_both_vetters_are_summarised(tmp
     s, _ = io.read_table(scores)
     np.testing.assert_array_equal(s["label"], label)
     assert np.all((s["p_cnn"] >= 0) & (s["p_cnn"] <= 1))
+    # VetterScorer (torch alone) gives CandidateVetter's very logits
+    lightning_module = CandidateVetter.load_from_checkpoint(out / "model.ckpt", map_location="cpu")
+    scorer = VetterScorer.from_checkpoint(out / "model.ckpt")
+    assert scorer.state_dict().keys() == lightning_module.state_dict().keys()
+    cutouts = np.load(array, mmap_mode="r")
+    logits = predict_logits(scorer, cutouts, 32)
+    np.testing.assert_array_equal(logits, predict_logits(lightning_module, cutouts, 32))
+    np.testing.assert_array_equal(1.0 / (1.0 + np.exp(-logits)), s["p_cnn"])
     # one class in the training stripe fails naming it
     one = tmp_path / "one"
     one.mkdir()
@@ -227,7 +236,7 @@ def test_cnn_vetter_learns_blobs_from_points_and_both_vetters_are_summarised(tmp
     t.loc[t["split"] == "train", "label"] = 0
     io.write_table(t1, {c: t[c].to_numpy() for c in t.columns}, dict.fromkeys(t.columns, ""))
     with pytest.raises(io.InputFileError, match="train stripe"):
-        pipeline.run_train_vetter(
+        training.run_train_vetter(
             **{**kw, "table": t1, "array": a1, "workdir": one / "w"},
             model=one / "m.ckpt",
             history=one / "h.csv",

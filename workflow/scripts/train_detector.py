@@ -1,6 +1,6 @@
 import torch
 
-from skyhunt.detector.pipeline import run_train_detector
+from skyhunt.detector.training import run_train_detector
 from skyhunt.logs import run_step
 
 torch.set_num_threads(snakemake.threads)

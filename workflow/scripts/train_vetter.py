@@ -1,7 +1,7 @@
 import torch
 
 from skyhunt.logs import run_step
-from skyhunt.vetting.pipeline import run_train_vetter
+from skyhunt.vetting.training import run_train_vetter
 
 torch.set_num_threads(snakemake.threads)
 run_step(snakemake, run_train_vetter)

@@ -21,6 +21,7 @@ from skyhunt.cutouts.extract import PatchInterpolator, interpolate_at
 from skyhunt.cutouts.grid import interpolation_reach_arcmin
 from skyhunt.detector.objects import CLASSES
 from skyhunt.detector.peaks import find_peaks, window_pixels
+from skyhunt.detector.scoring import predict_maps
 from skyhunt.mf.search import SEAM_ARCMIN, core_depth_arcmin, deduplicate_seams
 from skyhunt.mf.tiles import TileLayout, inside_mask
 from skyhunt.sky.footprint import Footprint
@@ -48,7 +49,7 @@ def detect(
 
     Parameters
     ----------
-    module : skyhunt.detector.module.HeatmapDetector
+    module : skyhunt.detector.scoring.HeatmapScorer or skyhunt.detector.module.HeatmapDetector
     layout : TileLayout
     interp : PatchInterpolator
     maps : ndarray, shape (npix, bands), float32
@@ -70,7 +71,7 @@ def detect(
     t0 = time.perf_counter()
     for tile in layout.tiles:
         image, valid = tile_image(layout, tile, interp, maps, footprint, fill)
-        heat, offset = module.predict_maps(image[None])
+        heat, offset = predict_maps(module, image[None])
         found = find_peaks(heat[0], offset[0], peaks["prob_min"], window)
         ra, dec = layout.sky_of(tile, found["y"], found["x"])
         depth = core_depth_arcmin(tile, ra, dec)

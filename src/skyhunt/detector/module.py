@@ -13,12 +13,11 @@ training patches, stored as buffers so that they travel with the weights.
 
 from __future__ import annotations
 
-import numpy as np
 import torch
 from torch.nn import functional as F
 
 from skyhunt.cnn.module import SplitStepModule
-from skyhunt.detector.models import build_detector
+from skyhunt.detector.scoring import attach_scaled_detector, scaled_maps
 
 
 def focal_loss(logits: torch.Tensor, target: torch.Tensor, alpha: float, beta: float) -> torch.Tensor:
@@ -50,17 +49,11 @@ class HeatmapDetector(SplitStepModule):
     def __init__(self, architecture, bands, n_classes, band_mean, band_std, training):
         super().__init__()
         self.save_hyperparameters()
-        self.net = build_detector(architecture, bands, n_classes)
-        self.register_buffer(
-            "band_mean", torch.tensor(np.asarray(band_mean), dtype=torch.float32).view(1, -1, 1, 1)
-        )
-        self.register_buffer(
-            "band_std", torch.tensor(np.asarray(band_std), dtype=torch.float32).view(1, -1, 1, 1)
-        )
+        attach_scaled_detector(self, architecture, bands, n_classes, band_mean, band_std)
 
     def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """Heat-map logits and offsets (pixels) of maps x (B, bands, H, W) in µK_CMB."""
-        return self.net((x - self.band_mean) / self.band_std)
+        return scaled_maps(self, x)
 
     def _step(self, batch, split: str):
         x, heat, offset, peak = batch
@@ -73,22 +66,3 @@ class HeatmapDetector(SplitStepModule):
             loss = loss + t["offset_weight"] * off
         self.log(f"{split}_loss", loss, on_step=split == "train", on_epoch=True, prog_bar=True)
         return loss
-
-    @torch.inference_mode()
-    def predict_maps(self, x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """Heat maps (probabilities, (B, n_classes, H, W)) and offsets ((B, 2, H, W), pixels), float32.
-
-        Raises
-        ------
-        ValueError
-            If the network gives NaN or infinite values.
-        """
-        self.eval()
-        xt = torch.from_numpy(np.ascontiguousarray(x, dtype=np.float32)).to(self.device)
-        with torch.autocast(self.device.type, enabled=self.device.type == "cuda"):
-            logits, offset = self(xt)
-        heat = torch.sigmoid(logits.float()).cpu().numpy()
-        offset = offset.float().cpu().numpy()
-        if not (np.isfinite(heat).all() and np.isfinite(offset).all()):
-            raise ValueError("the detector gives NaN or infinite heat maps")
-        return heat, offset

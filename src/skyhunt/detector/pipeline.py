@@ -1,20 +1,16 @@
-"""The detector's rules: ``detector_objects``, ``train_detector`` and ``detect``."""
+"""The detector's rules ``detector_objects`` and ``detect`` (no Lightning import;
+``train_detector``'s step is :func:`skyhunt.detector.training.run_train_detector`)."""
 
 from __future__ import annotations
 
 import logging
 
-import numpy as np
-
 from skyhunt import io
-from skyhunt.cnn.training import Device
+from skyhunt.cnn.device import Device
 from skyhunt.cutouts.extract import PatchInterpolator
-from skyhunt.cutouts.grid import CutoutGeometry, interpolation_reach_arcmin
 from skyhunt.cutouts.layout import split_of
 from skyhunt.detector.calibration import position_errors
-from skyhunt.detector.data import cut_patches, patch_centres, patch_rng
 from skyhunt.detector.inference import detect
-from skyhunt.detector.module import HeatmapDetector
 from skyhunt.detector.objects import (
     CLASSES,
     HALO_COLUMNS,
@@ -23,7 +19,7 @@ from skyhunt.detector.objects import (
     class_bands,
     classify_objects,
 )
-from skyhunt.detector.training import detector_fingerprint, input_digests, train_detector
+from skyhunt.detector.scoring import HeatmapScorer
 from skyhunt.mf.tiles import make_layout
 from skyhunt.sky import readers
 from skyhunt.sky.footprint import Footprint
@@ -79,98 +75,11 @@ def read_objects(path):
     return io.read_checked_table(path, OBJECT_COLUMNS)
 
 
-def sigma_pixels(detector: dict, pixel_arcmin: float) -> np.ndarray:
-    """Heat-map Gaussian width per class (config ``detector.sigma_arcmin``), pixels."""
-    return np.array([detector["sigma_arcmin"][c] for c in CLASSES]) / pixel_arcmin
-
-
-def run_train_detector(
-    *,
-    maps,
-    objects,
-    detector: dict,
-    seed: int,
-    footprint: dict,
-    nside: int,
-    splits: dict,
-    pixel_arcmin: float,
-    workdir,
-    model,
-    history,
-    summary,
-    threads: int = 1,
-    callbacks=(),
-) -> None:
-    """Cut training and validation patches from the observed maps and train the detector.
-
-    Parameters
-    ----------
-    maps : list of path-like
-        The evaluation stage's observed maps, one per band (µK_CMB).
-    objects : path-like
-        ``objects.parquet``.
-    detector : dict
-        Config ``detector``.
-    seed : int
-    footprint, splits : dict
-        Config ``sky.footprint`` and ``cutouts.splits``.
-    nside : int
-    pixel_arcmin : float
-        Patch pixel side (config ``mf.tiles.pixel_arcmin``, the inference tiles' pixels).
-    workdir : path-like
-        Training state (resumable; :mod:`skyhunt.detector.training`).
-    model, history, summary : path-like
-        Outputs.
-    threads : int
-        Threads of the patch extraction.
-    callbacks : sequence of lightning.Callback
-    """
-    maps = [str(m) for m in maps]
-    device = Device.detect(detector["accelerator"])
-    context = {"footprint": footprint, "nside": nside, "splits": splits, "pixel_arcmin": pixel_arcmin}
-    fingerprint = detector_fingerprint(
-        detector, seed, context, device, input_digests({"maps": maps, "objects": objects})
-    )
-    pixels, values = io.read_partial_maps(maps, nside=nside)
-    table = read_objects(objects)
-    box = Footprint.from_config(footprint)
-    npix = detector["patches"]["npix"]
-    geometry = CutoutGeometry(npix * pixel_arcmin, npix)
-    sigma_px = sigma_pixels(detector, pixel_arcmin)
-    interp = PatchInterpolator(nside, pixels)
-    reach = interpolation_reach_arcmin(nside)
-    sets = {}
-    for split in ("train", "validation"):
-        ra, dec = patch_centres(
-            table,
-            split,
-            box,
-            geometry,
-            reach,
-            detector["patches"],
-            lambda r: split_of(r, box, splits),
-            patch_rng(seed, split),
-        )
-        sets[split] = cut_patches(interp, values, ra, dec, geometry, table, 3.0 * sigma_px.max(), threads)
-    train_detector(
-        detector,
-        seed,
-        sets["train"],
-        sets["validation"],
-        sigma_px,
-        fingerprint,
-        workdir,
-        model,
-        history,
-        summary,
-        callbacks,
-    )
-
-
-def load_detector(model_path, accelerator: str = "auto") -> HeatmapDetector:
-    """The trained detector of ``train_detector``, on the GPU if ``accelerator`` allows one, else CPU."""
+def load_detector(model_path, accelerator: str = "auto") -> HeatmapScorer:
+    """The trained detector of ``train_detector``, on the GPU if ``accelerator`` allows one, else CPU
+    (read with torch alone, :meth:`HeatmapScorer.from_checkpoint`)."""
     try:
-        module = HeatmapDetector.load_from_checkpoint(model_path, map_location="cpu")
+        module = HeatmapScorer.from_checkpoint(model_path)
     except Exception as err:
         raise io.InputFileError(f"{model_path}: not a readable skyhunt detector checkpoint ({err})") from err
     return module.to("cuda" if Device.detect(accelerator).accelerator == "gpu" else "cpu")

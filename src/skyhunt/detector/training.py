@@ -21,11 +21,18 @@ import lightning as L
 import numpy as np
 import torch
 
+from skyhunt import io
 from skyhunt.cnn.data import band_statistics
 from skyhunt.cnn.module import model_summary
 from skyhunt.cnn.training import Device, claim_directory, file_sha256, step_trainer, write_training_outputs
-from skyhunt.detector.data import PatchDataModule, Patches
+from skyhunt.cutouts.extract import PatchInterpolator
+from skyhunt.cutouts.grid import CutoutGeometry, interpolation_reach_arcmin
+from skyhunt.cutouts.layout import split_of
+from skyhunt.detector.data import PatchDataModule, Patches, cut_patches, patch_centres, patch_rng
 from skyhunt.detector.module import HeatmapDetector
+from skyhunt.detector.objects import CLASSES
+from skyhunt.detector.pipeline import read_objects
+from skyhunt.sky.footprint import Footprint
 
 log = logging.getLogger("skyhunt.detector")
 
@@ -142,3 +149,91 @@ def train_detector(
         record["best_validation_loss"],
     )
     write_training_outputs(best, rows, record, fingerprint["device"], model, history, summary)
+
+
+def sigma_pixels(detector: dict, pixel_arcmin: float) -> np.ndarray:
+    """Heat-map Gaussian width per class (config ``detector.sigma_arcmin``), pixels."""
+    return np.array([detector["sigma_arcmin"][c] for c in CLASSES]) / pixel_arcmin
+
+
+def run_train_detector(
+    *,
+    maps,
+    objects,
+    detector: dict,
+    seed: int,
+    footprint: dict,
+    nside: int,
+    splits: dict,
+    pixel_arcmin: float,
+    workdir,
+    model,
+    history,
+    summary,
+    threads: int = 1,
+    callbacks=(),
+) -> None:
+    """Cut training and validation patches from the observed maps and train the detector.
+
+    Parameters
+    ----------
+    maps : list of path-like
+        The evaluation stage's observed maps, one per band (µK_CMB).
+    objects : path-like
+        ``objects.parquet``.
+    detector : dict
+        Config ``detector``.
+    seed : int
+    footprint, splits : dict
+        Config ``sky.footprint`` and ``cutouts.splits``.
+    nside : int
+    pixel_arcmin : float
+        Patch pixel side (config ``mf.tiles.pixel_arcmin``, the inference tiles' pixels).
+    workdir : path-like
+        Training state (resumable; :mod:`skyhunt.detector.training`).
+    model, history, summary : path-like
+        Outputs.
+    threads : int
+        Threads of the patch extraction.
+    callbacks : sequence of lightning.Callback
+    """
+    maps = [str(m) for m in maps]
+    device = Device.detect(detector["accelerator"])
+    context = {"footprint": footprint, "nside": nside, "splits": splits, "pixel_arcmin": pixel_arcmin}
+    fingerprint = detector_fingerprint(
+        detector, seed, context, device, input_digests({"maps": maps, "objects": objects})
+    )
+    pixels, values = io.read_partial_maps(maps, nside=nside)
+    table = read_objects(objects)
+    box = Footprint.from_config(footprint)
+    npix = detector["patches"]["npix"]
+    geometry = CutoutGeometry(npix * pixel_arcmin, npix)
+    sigma_px = sigma_pixels(detector, pixel_arcmin)
+    interp = PatchInterpolator(nside, pixels)
+    reach = interpolation_reach_arcmin(nside)
+    sets = {}
+    for split in ("train", "validation"):
+        ra, dec = patch_centres(
+            table,
+            split,
+            box,
+            geometry,
+            reach,
+            detector["patches"],
+            lambda r: split_of(r, box, splits),
+            patch_rng(seed, split),
+        )
+        sets[split] = cut_patches(interp, values, ra, dec, geometry, table, 3.0 * sigma_px.max(), threads)
+    train_detector(
+        detector,
+        seed,
+        sets["train"],
+        sets["validation"],
+        sigma_px,
+        fingerprint,
+        workdir,
+        model,
+        history,
+        summary,
+        callbacks,
+    )

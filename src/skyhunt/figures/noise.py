@@ -5,8 +5,7 @@ from __future__ import annotations
 import matplotlib as mpl
 import numpy as np
 import pandas as pd
-import torch
-from torchmetrics.functional.classification import binary_auroc, binary_roc
+from sklearn.metrics import roc_auc_score, roc_curve
 
 from skyhunt import io
 from skyhunt.evaluation.pipeline import load_method_scores
@@ -27,7 +26,7 @@ def stage_metrics(stage_scores: dict) -> pd.DataFrame:
         val, test = (table[table["split"] == s] for s in ("validation", "test"))
         for m in ("cnn", "mf"):
             threshold, f1 = f1_curve(val[m].to_numpy(), val["label"].to_numpy(bool)).best
-            auc = binary_auroc(torch.tensor(test[m].to_numpy()), torch.tensor(test["label"].to_numpy(bool)))
+            auc = roc_auc_score(test["label"].to_numpy(bool), test[m].to_numpy())
             rows.append(
                 {
                     "stage": stage,
@@ -65,12 +64,10 @@ def plot_noise_components(stage_scores: dict, metrics: pd.DataFrame, stage_label
             axes[row, 0].step(
                 curve.thresholds, curve.f1, where="post", color=colour, label=stage_labels[stage]
             )
-            fpr, tpr, _ = binary_roc(
-                torch.tensor(test[m].to_numpy()), torch.tensor(test["label"].to_numpy(bool))
-            )
+            fpr, tpr, _ = roc_curve(test["label"].to_numpy(bool), test[m].to_numpy(), drop_intermediate=False)
             axes[row, 1].plot(
-                fpr.numpy(),
-                tpr.numpy(),
+                fpr,
+                tpr,
                 color=colour,
                 label=f"test F1 {res.test_f1:.2f}, AUC {res.test_auc:.3f}",
             )

@@ -18,43 +18,18 @@ weights. Training batches are a pure function of (seed, epoch).
 from __future__ import annotations
 
 import lightning as L
-import numpy as np
 import torch
-from torch import nn
 from torch.nn import functional as F
-from torch.utils.data import DataLoader, Dataset
+from torch.utils.data import DataLoader
 
-from skyhunt.cnn.data import UniformSampler, dihedral, in_batches
-from skyhunt.cnn.models import MaxPool2x2, conv_bn_relu
+from skyhunt.cnn.data import UniformSampler, in_batches
 from skyhunt.cnn.module import SplitStepModule
-
-#: Channels of the convolutional layers (each followed by a 2x2 max-pool), as ``cnn`` ``small``.
-CHANNELS = (16, 32, 64)
-
-
-class MassNet(nn.Module):
-    """Convolutional features of a cutout, globally pooled, joined by the redshift: (mean, log var).
-
-    Parameters
-    ----------
-    in_channels : int
-        Number of bands.
-    hidden : int
-        Width of the fully connected layer.
-    """
-
-    def __init__(self, in_channels: int, hidden: int):
-        super().__init__()
-        layers, c_in = [], in_channels
-        for c_out in CHANNELS:
-            layers += [conv_bn_relu(c_in, c_out), MaxPool2x2()]
-            c_in = c_out
-        self.features = nn.Sequential(*layers, nn.AdaptiveAvgPool2d(1), nn.Flatten())
-        self.head = nn.Sequential(nn.Linear(c_in + 1, hidden), nn.ReLU(inplace=True), nn.Linear(hidden, 2))
-
-    def forward(self, x: torch.Tensor, z: torch.Tensor) -> torch.Tensor:
-        """(B, 2): the standardised ln M mean and its log-variance, for scaled x and z (B,)."""
-        return self.head(torch.cat([self.features(x), z.view(-1, 1)], dim=1))
+from skyhunt.masses.estimator import (
+    MassBatches,
+    attach_scaled_mass_net,
+    ln_mass_and_sigma,
+    standardised_output,
+)
 
 
 class MassRegressor(SplitStepModule):
@@ -79,55 +54,20 @@ class MassRegressor(SplitStepModule):
     def __init__(self, bands, hidden, band_mean, band_std, z_mean, z_std, ln_m_mean, ln_m_std, training):
         super().__init__()
         self.save_hyperparameters()
-        self.net = MassNet(bands, hidden)
-        self.register_buffer(
-            "band_mean", torch.tensor(np.asarray(band_mean), dtype=torch.float32).view(1, -1, 1, 1)
-        )
-        self.register_buffer(
-            "band_std", torch.tensor(np.asarray(band_std), dtype=torch.float32).view(1, -1, 1, 1)
-        )
+        attach_scaled_mass_net(self, bands, hidden, band_mean, band_std)
 
     def forward(self, x: torch.Tensor, z: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """ln(M500c / M_sun) and its Gaussian standard deviation for cutouts x (µK_CMB) at redshifts z."""
-        h = self.hparams
-        out = self.net((x - self.band_mean) / self.band_std, (z - h.z_mean) / h.z_std).float()
-        return h.ln_m_mean + h.ln_m_std * out[:, 0], h.ln_m_std * torch.exp(0.5 * out[:, 1])
+        return ln_mass_and_sigma(standardised_output(self, x, z, self.hparams), self.hparams)
 
     def _step(self, batch, split: str):
         x, z, ln_m = batch
         h = self.hparams
-        out = self.net((x - self.band_mean) / self.band_std, (z - h.z_mean) / h.z_std).float()
+        out = standardised_output(self, x, z, h)
         target = (ln_m - h.ln_m_mean) / h.ln_m_std
         loss = F.gaussian_nll_loss(out[:, 0], target, torch.exp(out[:, 1]), full=True)
         self.log(f"{split}_loss", loss, on_step=split == "train", on_epoch=True)
         return loss
-
-
-class MassBatches(Dataset):
-    """Whole batches: ``dataset[(rows, codes)]`` -> (cutouts, z, ln M), rows into the arrays.
-
-    Parameters
-    ----------
-    array : ndarray, shape (N, bands, npix, npix), float32
-        Cutouts in µK_CMB (a memmap is fine).
-    z, ln_m : ndarray, shape (N,)
-        Redshift and ln(M500c / M_sun) of each row's halo (anything where unused).
-    """
-
-    def __init__(self, array: np.ndarray, z: np.ndarray, ln_m: np.ndarray):
-        self.array = array
-        self.z, self.ln_m = np.asarray(z, np.float32), np.asarray(ln_m, np.float32)
-
-    def __getitem__(self, key):
-        rows, codes = key
-        x = np.asarray(self.array[rows], dtype=np.float32)
-        if codes is not None:
-            x = dihedral(x, codes)
-        return (
-            torch.from_numpy(np.ascontiguousarray(x)),
-            torch.from_numpy(self.z[rows]),
-            torch.from_numpy(self.ln_m[rows]),
-        )
 
 
 class MassDataModule(L.LightningDataModule):
@@ -157,29 +97,3 @@ class MassDataModule(L.LightningDataModule):
     def val_dataloader(self):
         batches = in_batches(self.validation, self.training["batch_size"])
         return DataLoader(self.dataset, batch_size=None, sampler=batches)
-
-
-@torch.inference_mode()
-def predict_ln_mass(module: MassRegressor, dataset: MassBatches, rows, batch_size: int):
-    """ln(M500c / M_sun) and its standard deviation for ``rows`` of ``dataset``, in row order.
-
-    Raises
-    ------
-    ValueError
-        If a prediction is NaN or infinite, naming how many.
-    """
-    module.eval()
-    mean, sigma = [], []
-    for batch in in_batches(np.asarray(rows), batch_size):
-        x, z, _ = dataset[batch]
-        m, s = module(x.to(module.device), z.to(module.device))
-        mean.append(m.cpu().numpy())
-        sigma.append(s.cpu().numpy())
-    mean = np.concatenate(mean).astype(np.float64) if mean else np.zeros(0)
-    sigma = np.concatenate(sigma).astype(np.float64) if sigma else np.zeros(0)
-    bad = ~(np.isfinite(mean) & np.isfinite(sigma))
-    if bad.any():
-        raise ValueError(
-            f"the model gives NaN or infinite masses for {int(bad.sum())} of {len(mean)} cutouts"
-        )
-    return mean, sigma

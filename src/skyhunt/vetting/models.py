@@ -12,20 +12,20 @@ image is replaced by fixed per-band statistics of the training cutouts, stored i
 for the CNN classifier (a per-cutout rescaling discards the SZ amplitude).
 ``small`` is the CNN classifier's :class:`skyhunt.cnn.models.SmallCNN`, whose two logits give
 one as their difference.
+
+This module imports torch alone (no Lightning: ``vet_candidates`` reads the trained vetter into
+:class:`VetterScorer`); the LightningModule is :mod:`skyhunt.vetting.module`.
 """
 
 from __future__ import annotations
 
-import lightning as L
 import numpy as np
 import torch
 from torch import nn
-from torch.nn import functional as F
-from torch.utils.data import DataLoader, Dataset
+from torch.utils.data import Dataset
 
-from skyhunt.cnn.data import RatioSampler, dihedral, in_batches
+from skyhunt.cnn.data import dihedral, in_batches
 from skyhunt.cnn.models import MaxPool2x2, SmallCNN
-from skyhunt.cnn.module import SplitStepModule
 
 ARCHITECTURES = ("deepshadows", "small")
 
@@ -89,48 +89,64 @@ def build_vetter(architecture: str, in_channels: int, npix: int) -> nn.Module:
     raise ValueError(f"unknown vetting architecture {architecture!r}; expected one of {ARCHITECTURES}")
 
 
-class CandidateVetter(SplitStepModule):
-    """Real cluster or not, from a cutout centred on an MF candidate: binary cross-entropy, Adadelta.
+def attach_scaled_vetter(module: nn.Module, architecture, bands, npix, band_mean, band_std) -> None:
+    """Give ``module`` the vetter network ``net`` (:func:`build_vetter`) and the buffers
+    ``band_mean`` and ``band_std`` (µK_CMB, shape (1, bands, 1, 1)) that scale its inputs.
 
     Parameters
     ----------
+    module : nn.Module
+        A :class:`skyhunt.vetting.module.CandidateVetter` or :class:`VetterScorer` being built.
     architecture : str
         One of :data:`ARCHITECTURES`.
     bands, npix : int
         Input channels and cutout side (pixels).
     band_mean, band_std : sequence of float
         Per-band mean and standard deviation of the training cutouts (µK_CMB).
-    training : dict
-        Config ``vetting.cnn`` (``lr``, ``weight_decay``).
+    """
+    module.net = build_vetter(architecture, bands, npix)
+    module.register_buffer(
+        "band_mean", torch.tensor(np.asarray(band_mean), dtype=torch.float32).view(1, -1, 1, 1)
+    )
+    module.register_buffer(
+        "band_std", torch.tensor(np.asarray(band_std), dtype=torch.float32).view(1, -1, 1, 1)
+    )
+
+
+def scaled_vetter_logits(module: nn.Module, x: torch.Tensor) -> torch.Tensor:
+    """Logits (B,) float32 of ``module.net`` for cutouts x (B, bands, npix, npix) in µK_CMB,
+    scaled with ``module``'s band statistics (see :func:`attach_scaled_vetter`)."""
+    return module.net((x - module.band_mean) / module.band_std).float()
+
+
+class VetterScorer(nn.Module):
+    """The trained vetter for inference, with torch alone (no Lightning import): the network
+    and input scaling of :class:`skyhunt.vetting.module.CandidateVetter` as a plain torch
+    module, built and run by the same functions (as :mod:`skyhunt.cnn.scoring`).
+
+    Parameters
+    ----------
+    architecture, bands, npix, band_mean, band_std
+        As :func:`attach_scaled_vetter`.
     """
 
-    def __init__(self, architecture, bands, npix, band_mean, band_std, training):
+    def __init__(self, architecture, bands, npix, band_mean, band_std):
         super().__init__()
-        self.save_hyperparameters()
-        self.net = build_vetter(architecture, bands, npix)
-        self.register_buffer(
-            "band_mean", torch.tensor(np.asarray(band_mean), dtype=torch.float32).view(1, -1, 1, 1)
-        )
-        self.register_buffer(
-            "band_std", torch.tensor(np.asarray(band_std), dtype=torch.float32).view(1, -1, 1, 1)
-        )
+        attach_scaled_vetter(self, architecture, bands, npix, band_mean, band_std)
+
+    @classmethod
+    def from_checkpoint(cls, path) -> VetterScorer:
+        """The vetter of a checkpoint of ``CandidateVetter`` (on the CPU, in evaluation mode);
+        every weight and buffer must match (``load_state_dict(strict=True)``)."""
+        checkpoint = torch.load(path, map_location="cpu", weights_only=True)
+        h = checkpoint["hyper_parameters"]
+        scorer = cls(h["architecture"], h["bands"], h["npix"], h["band_mean"], h["band_std"])
+        scorer.load_state_dict(checkpoint["state_dict"])
+        return scorer.eval()
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """Logits (B,) of cutouts x (B, bands, npix, npix) in µK_CMB."""
-        return self.net((x - self.band_mean) / self.band_std).float()
-
-    def _step(self, batch, split: str):
-        x, y = batch
-        loss = F.binary_cross_entropy_with_logits(self(x), y.float())
-        self.log(f"{split}_loss", loss, on_step=split == "train", on_epoch=True)
-        return loss
-
-    def configure_optimizers(self):
-        t = self.hparams.training
-        # rho and eps of Keras' Adadelta, which DeepShadows used
-        return torch.optim.Adadelta(
-            self.parameters(), lr=t["lr"], rho=0.95, eps=1e-7, weight_decay=t["weight_decay"]
-        )
+        return scaled_vetter_logits(self, x)
 
 
 class LabelledCutouts(Dataset):
@@ -154,48 +170,17 @@ class LabelledCutouts(Dataset):
         return torch.from_numpy(np.ascontiguousarray(x)), torch.from_numpy(self.labels[rows])
 
 
-class VettingDataModule(L.LightningDataModule):
-    """Training batches of the training rows, each draw a real cluster with probability
-    1 / (1 + ratio) (:class:`skyhunt.cnn.data.RatioSampler`; ratio 1: balanced, as DeepShadows'
-    sets); the validation rows, unaugmented.
+@torch.inference_mode()
+def predict_logits(module: nn.Module, array: np.ndarray, batch_size: int) -> np.ndarray:
+    """Logits of every row of ``array``, in row order (float64).
 
     Parameters
     ----------
-    dataset : LabelledCutouts
-    train, validation : ndarray of int
-        Rows of the training and validation candidates.
-    training : dict
-        Config ``vetting.cnn`` (``batch_size``, ``eval_every_steps``, ``ratio``, ``augment``).
-    seed : int
-        Base seed of the training batches.
-    """
-
-    def __init__(self, dataset: LabelledCutouts, train, validation, training: dict, seed: int):
-        super().__init__()
-        self.dataset, self.train, self.validation = dataset, train, validation
-        self.training, self.seed = training, seed
-
-    def train_dataloader(self):
-        t, real = self.training, self.dataset.labels[self.train] == 1
-        sampler = RatioSampler(
-            self.train[real],
-            self.train[~real],
-            t["ratio"],
-            t["batch_size"],
-            t["eval_every_steps"],
-            self.seed,
-            t["augment"],
-        )
-        return DataLoader(self.dataset, batch_size=None, sampler=sampler)
-
-    def val_dataloader(self):
-        batches = in_batches(self.validation, self.training["batch_size"])
-        return DataLoader(self.dataset, batch_size=None, sampler=batches)
-
-
-@torch.inference_mode()
-def predict_logits(module: CandidateVetter, array: np.ndarray, batch_size: int) -> np.ndarray:
-    """Logits of every row of ``array``, in row order (float64).
+    module : VetterScorer or skyhunt.vetting.module.CandidateVetter
+        The vetter (put in evaluation mode).
+    array : ndarray, shape (N, bands, npix, npix)
+        Cutouts in µK_CMB (a memmap is fine).
+    batch_size : int
 
     Raises
     ------
@@ -203,9 +188,10 @@ def predict_logits(module: CandidateVetter, array: np.ndarray, batch_size: int) 
         If a logit is NaN or infinite, naming how many.
     """
     module.eval()
+    device = module.band_mean.device
     out = []
     for rows, _ in in_batches(np.arange(len(array)), batch_size):
-        x = torch.from_numpy(np.asarray(array[rows], dtype=np.float32)).to(module.device)
+        x = torch.from_numpy(np.asarray(array[rows], dtype=np.float32)).to(device)
         out.append(module(x).cpu().numpy())
     logits = np.concatenate(out).astype(np.float64) if out else np.zeros(0)
     bad = ~np.isfinite(logits)

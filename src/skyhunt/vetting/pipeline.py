@@ -16,19 +16,14 @@ from __future__ import annotations
 import json
 import logging
 import time
-from dataclasses import asdict
-from pathlib import Path
 
-import lightning as L
 import numpy as np
 import pandas as pd
-import torch
 from sklearn.metrics import average_precision_score, roc_auc_score
 
 from skyhunt import io
 from skyhunt.catalogues.files import write_catalogue
-from skyhunt.cnn.data import band_statistics
-from skyhunt.cnn.training import Device, claim_directory, file_sha256, step_trainer, write_training_outputs
+from skyhunt.cnn.device import Device
 from skyhunt.cutouts.arrays import load_cutout_array
 from skyhunt.cutouts.extract import PatchInterpolator, extract_cutouts
 from skyhunt.cutouts.grid import CutoutGeometry, edge_margin_arcmin, tan_project
@@ -40,7 +35,7 @@ from skyhunt.sky.readers import read_halos, read_sources
 from skyhunt.vetting.classical import classical_scores, fit_classical
 from skyhunt.vetting.features import MF_COLUMNS, candidate_features
 from skyhunt.vetting.labels import LABEL_UNITS, label_candidates, resolve_labels
-from skyhunt.vetting.models import CandidateVetter, LabelledCutouts, VettingDataModule, predict_logits
+from skyhunt.vetting.models import VetterScorer, predict_logits
 
 log = logging.getLogger("skyhunt.vetting")
 
@@ -217,96 +212,11 @@ def split_rows(t: pd.DataFrame) -> dict:
     return rows
 
 
-def run_train_vetter(
-    *,
-    vetting_cnn: dict,
-    accelerator: str,
-    seed: int,
-    table,
-    array,
-    workdir,
-    model,
-    history,
-    summary,
-    callbacks=(),
-) -> None:
-    """Train the CNN vetter on the training stripe's candidates; keep the best validation loss.
-
-    Parameters
-    ----------
-    vetting_cnn : dict
-        Config ``vetting.cnn``: ``architecture``, ``batch_size``, ``steps``, ``eval_every_steps``,
-        ``log_every_steps``, ``lr``, ``weight_decay``, ``augment``.
-    accelerator : str
-        Config ``cnn.accelerator``.
-    seed : int
-        Run seed (the stream ``vetting_cnn``).
-    table, array : path-like
-        The stage's vetting table and cutouts (``vetting_data``).
-    workdir : path-like
-        Training state, kept between runs and reused only under the same fingerprint.
-    model, history, summary : path-like
-        Outputs: the best weights (``CandidateVetter.load_from_checkpoint``), the CSV of losses, JSON.
-    callbacks : sequence of lightning.Callback
-        Extra callbacks (tests).
-    """
-    t, workdir = vetting_cnn, Path(workdir)
-    device = Device.detect(accelerator)
-    data, cutouts = read_vetting(table, array)
-    rows = split_rows(data)
-    inputs = {"table": file_sha256(table), "array": file_sha256(array)}
-    fingerprint = {
-        "vetting_cnn": t,
-        "seed": seed,
-        "device": asdict(device),
-        "inputs": inputs,
-        "versions": {"torch": torch.__version__, "lightning": L.__version__},
-    }
-    claim_directory(workdir, fingerprint, "CNN vetter")
-    stream = int(component_rng(seed, "vetting_cnn").integers(2**31))
-    L.seed_everything(stream, workers=True, verbose=False)
-    mean, std = band_statistics(cutouts, rows["train"])
-    module = CandidateVetter(
-        t["architecture"], cutouts.shape[1], cutouts.shape[2], mean.tolist(), std.tolist(), t
-    )
-    trainer, best, history_rows = step_trainer(workdir, device, t, callbacks)
-    resume = workdir / "last.ckpt"
-    t0 = time.perf_counter()
-    labels = data["label"].to_numpy(int)
-    log.info(
-        "%s %s vetter (%d parameters) on %s: %d training (%d real), %d validation candidates",
-        "resuming the" if resume.exists() else "training a",
-        t["architecture"],
-        sum(p.numel() for p in module.parameters()),
-        device.accelerator,
-        rows["train"].size,
-        int(labels[rows["train"]].sum()),
-        rows["validation"].size,
-    )
-    batches = VettingDataModule(
-        LabelledCutouts(cutouts, labels), rows["train"], rows["validation"], t, stream
-    )
-    trainer.fit(module, datamodule=batches, ckpt_path=resume if resume.exists() else None)
-    record = {
-        "steps": int(trainer.global_step),
-        "best_validation_loss": float(best.best_model_score),
-        "best_checkpoint": Path(best.best_model_path).name,
-        "train_candidates": int(rows["train"].size),
-        "train_real": int(labels[rows["train"]].sum()),
-    }
-    log.info(
-        "%d steps in %.1f s; best validation BCE %.4f",
-        record["steps"],
-        time.perf_counter() - t0,
-        record["best_validation_loss"],
-    )
-    write_training_outputs(best, history_rows, record, asdict(device), model, history, summary)
-
-
-def load_vetter(model_path, accelerator: str = "auto") -> CandidateVetter:
-    """The network of ``train_vetter``, on the GPU if ``accelerator`` allows one, else the CPU."""
+def load_vetter(model_path, accelerator: str = "auto") -> VetterScorer:
+    """The network of ``train_vetter``, on the GPU if ``accelerator`` allows one, else the CPU
+    (read with torch alone, :meth:`VetterScorer.from_checkpoint`)."""
     try:
-        module = CandidateVetter.load_from_checkpoint(model_path, map_location="cpu")
+        module = VetterScorer.from_checkpoint(model_path)
     except Exception as err:
         raise io.InputFileError(f"{model_path}: not a readable skyhunt vetter checkpoint ({err})") from err
     return module.to("cuda" if Device.detect(accelerator).accelerator == "gpu" else "cpu")
