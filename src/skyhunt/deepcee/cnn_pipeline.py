@@ -16,11 +16,12 @@ import numpy as np
 import pandas as pd
 
 from skyhunt import io
-from skyhunt.cnn.training import Device
+from skyhunt.cnn.device import Device
 from skyhunt.deepcee.readers import DEEPCEE_DETECTION_UNITS, read_fields
 from skyhunt.detector.data import Patches
 from skyhunt.detector.peaks import find_peaks, window_pixels
 from skyhunt.detector.pipeline import load_detector
+from skyhunt.detector.scoring import predict_maps
 from skyhunt.detector.training import detector_fingerprint, input_digests, train_detector
 from skyhunt.optical.io import tan_wcs
 
@@ -111,7 +112,7 @@ def run_deepcee_detect(*, detector: dict, model, images, index, truth, detection
     window = window_pixels(detector["peaks"]["nms_arcsec"], scale)
     rows = []
     for start in range(0, len(fields), 16):
-        heat, offset = module.predict_maps(patches.images[start : start + 16])
+        heat, offset = predict_maps(module, patches.images[start : start + 16])
         for k in range(len(heat)):
             f = fields.iloc[start + k]
             peak = find_peaks(heat[k], offset[k], detector["peaks"]["prob_min"], window)

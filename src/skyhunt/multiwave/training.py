@@ -28,7 +28,8 @@ from skyhunt.multiwave.metrics import METRICS, accuracy_threshold, classificatio
 from skyhunt.multiwave.model import KosibaClassifier
 from skyhunt.multiwave.readers import SCORE_UNITS, read_kosiba_data
 from skyhunt.sky.components import component_rng
-from skyhunt.vetting.models import LabelledCutouts, VettingDataModule, predict_logits
+from skyhunt.vetting.models import LabelledCutouts, predict_logits
+from skyhunt.vetting.module import VettingDataModule
 
 log = logging.getLogger("skyhunt.multiwave")
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from skyhunt.cnn.data import CutoutDataModule
+from skyhunt.cnn.datamodule import CutoutDataModule
 
 
 def labelled_subset(

@@ -14,8 +14,8 @@ import torch
 
 from skyhunt import io
 from skyhunt.cnn.data import SplitRows
-from skyhunt.cnn.module import predict_scores
 from skyhunt.cnn.pipeline import load_model
+from skyhunt.cnn.scoring import predict_scores
 from skyhunt.cnn.training import Device, file_sha256
 from skyhunt.cutouts.arrays import load_cutout_array
 from skyhunt.cutouts.readers import read_index

@@ -21,7 +21,8 @@ import numpy as np
 import torch
 
 from skyhunt.cnn.data import band_statistics
-from skyhunt.cnn.module import CutoutClassifier, model_summary, predict_scores
+from skyhunt.cnn.module import CutoutClassifier, model_summary
+from skyhunt.cnn.scoring import predict_scores
 from skyhunt.cnn.training import Device, claim_directory, step_trainer
 from skyhunt.metrics import f1_curve
 from skyhunt.transfer.data import LabelledDataModule
