@@ -252,8 +252,8 @@ def test_unknown_top_level_key(cfg):
     cfg["sed"] = 1
     msg = problems_of(cfg)
     known = (
-        "catalogues, cnn, compare, cutouts, deepcee, detector, evaluation, kfold, kosiba, masses, mf, optical, "
-        "results_dir, seed, selection, sky, transfer, vetting, xray"
+        "catalogues, cnn, compare, cutouts, deepcee, detector, evaluation, kfold, kosiba, masses, mf, "
+        "optical, results_dir, seed, selection, sky, transfer, vetting, xray"
     )
     assert f"config key 'sed' is not a known key (known: {known})" in msg
 

@@ -60,10 +60,10 @@ def run_transfer_zero_shot(*, accelerator: str, batch_size: int, model, array, s
     module = load_model(model, accelerator)
     record = _model_record(model)
     cutouts = load_cutout_array(array)
-    if cutouts.shape[1:] != (module.hparams.bands, module.hparams.npix, module.hparams.npix):
+    if cutouts.shape[1:] != (module.bands, module.npix, module.npix):
         raise io.InputFileError(
             f"{array}: cutouts of shape {cutouts.shape[1:]}, but the source model {model} takes "
-            f"({module.hparams.bands}, {module.hparams.npix}, {module.hparams.npix}); the target run must "
+            f"({module.bands}, {module.npix}, {module.npix}); the target run must "
             "have the source's bands and cutout size"
         )
     rows = np.arange(len(cutouts))

@@ -176,8 +176,8 @@ def predict_logits(module: nn.Module, array: np.ndarray, batch_size: int) -> np.
 
     Parameters
     ----------
-    module : VetterScorer or skyhunt.vetting.module.CandidateVetter
-        The vetter (put in evaluation mode).
+    module : VetterScorer, skyhunt.vetting.module.CandidateVetter or another classifier of logits
+        The network (put in evaluation mode), e.g. the Kosiba classifier.
     array : ndarray, shape (N, bands, npix, npix)
         Cutouts in µK_CMB (a memmap is fine).
     batch_size : int
@@ -188,7 +188,7 @@ def predict_logits(module: nn.Module, array: np.ndarray, batch_size: int) -> np.
         If a logit is NaN or infinite, naming how many.
     """
     module.eval()
-    device = module.band_mean.device
+    device = next(module.parameters()).device
     out = []
     for rows, _ in in_batches(np.arange(len(array)), batch_size):
         x = torch.from_numpy(np.asarray(array[rows], dtype=np.float32)).to(device)
