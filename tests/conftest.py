@@ -4,8 +4,10 @@ end-to-end run of the tiny workflow shared by every test of the session."""
 from __future__ import annotations
 
 import copy
+import shutil
 import subprocess
 import sys
+import threading
 from pathlib import Path
 
 import pytest
@@ -148,6 +150,114 @@ class Launched:
         return self.workdir
 
 
+class Deferred:
+    """Snakemake runs in ``workdir``, started in a background thread once the runs ``after`` have
+    finished (each must succeed), one after another: ``prepare(workdir)`` (called in the thread)
+    writes the directory and returns their argument lists. So the studies that copy a tiny run
+    use the core that the single-process tests leave idle once the tiny runs are done;
+    :meth:`wait` gives their completed processes (output captured)."""
+
+    def __init__(self, after: list[Launched], workdir: Path, prepare):
+        self.workdir = workdir
+        self.done: list[subprocess.CompletedProcess] = []
+        self.proc = None
+        self.error: BaseException | None = None
+        self.thread = threading.Thread(target=self._run, args=(after, prepare), daemon=True)
+        self.thread.start()
+
+    def _run(self, after, prepare) -> None:
+        try:
+            for run in after:
+                run.wait()
+            for args in prepare(self.workdir):
+                command = snakemake_command(self.workdir, *args)
+                self.proc = subprocess.Popen(
+                    command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+                )
+                out, err = self.proc.communicate()
+                self.done.append(subprocess.CompletedProcess(command, self.proc.returncode, out, err))
+                if self.proc.returncode:
+                    break
+        except BaseException as err:  # re-raised in the test that waits
+            self.error = err
+
+    def wait(self, timeout: float = 3600) -> list[subprocess.CompletedProcess]:
+        self.thread.join(timeout)
+        if self.error is not None:
+            raise self.error
+        for proc in self.done:
+            assert proc.returncode == 0, proc.stderr[-4000:]
+        return self.done
+
+
+def kosiba_prepare(run_a: Path):
+    """``snakemake kosiba`` in a copy of run a (its config: 2 seeds, a handful of steps)."""
+
+    def prepare(workdir: Path) -> list[list[str]]:
+        shutil.copytree(run_a, workdir, symlinks=True)
+        return [["kosiba"]]
+
+    return prepare
+
+
+def transfer_prepare(run_a: Path, realistic: Path):
+    """``snakemake transfer`` (after a dry run) in a copy of run a, on the realistic run as the target."""
+
+    def prepare(workdir: Path) -> list[list[str]]:
+        shutil.copytree(run_a, workdir, symlinks=True)
+        cfg = yaml.safe_load((workdir / "config.yaml").read_text())
+        cfg["transfer"] = {
+            "pairs": [
+                {
+                    "name": "realistic",
+                    "results_dir": str(realistic / "results"),
+                    "configfiles": [str(realistic / "config.yaml")],
+                }
+            ],
+            "n_labelled": [TRANSFER_N],
+            "seeds": TRANSFER_SEEDS,
+            "eval_every_steps": 5,
+            "log_every_steps": 5,
+            "fine_tune": {"steps": 10, "lr_factor": 0.1},
+            "scratch": {"steps": 10},
+        }
+        (workdir / "config.yaml").write_text(yaml.safe_dump(cfg))
+        return [["transfer", "-n"], ["transfer"]]
+
+    return prepare
+
+
+#: the transfer study of the tests: N labelled target positives and replicates
+TRANSFER_N, TRANSFER_SEEDS = 3, 3
+
+
+def deepcee_prepare(run_a: Path):
+    """``snakemake deepcee`` on a copy of run a's sky (halos and galaxies), tiny fields, a few steps."""
+
+    def prepare(workdir: Path) -> list[list[str]]:
+        cfg = yaml.safe_load((run_a / "config.yaml").read_text())
+        sky = workdir / cfg["results_dir"] / "sky"
+        sky.mkdir(parents=True)
+        for name in ("halos.parquet", "galaxies.parquet"):
+            shutil.copy2(run_a / cfg["results_dir"] / "sky" / name, sky / name)
+        cfg["deepcee"] = {
+            "clusters": {"m500c_min": 3e13, "z_min": 0.05, "z_max": 0.8},
+            "fields": {
+                "npix": 32,
+                "offset_arcmin": 0.4,
+                "cluster_fields": {"train": 4, "validation": 2, "test": 3},
+                "random_fields": {"train": 1, "validation": 1, "test": 1},
+            },
+            "detector": {
+                "training": {"batch_size": 2, "steps": 4, "eval_every_steps": 2, "log_every_steps": 1}
+            },
+        }
+        (workdir / "config.yaml").write_text(yaml.safe_dump(cfg))
+        return [["deepcee", "--rerun-triggers", "mtime"]]
+
+    return prepare
+
+
 @pytest.fixture(scope="session", autouse=True)
 def tiny_runs(request, tmp_path_factory) -> dict[str, Launched]:
     """The session's shared end-to-end runs, started in the background when the session starts,
@@ -167,9 +277,23 @@ def tiny_runs(request, tmp_path_factory) -> dict[str, Launched]:
         workdir = tmp_path_factory.mktemp("realistic")
         write_config(workdir, cfg)
         runs["realistic"] = Launched(workdir, *realistic_targets(cfg))
+    # the studies that start from a tiny run, in the background once it is done
+    studies = {
+        "kosiba_run": lambda: ("kosiba", [runs["run_a"]], kosiba_prepare(runs["run_a"].workdir)),
+        "transfer_run": lambda: (
+            "transfer",
+            [runs["run_a"], runs["realistic"]],
+            transfer_prepare(runs["run_a"].workdir, runs["realistic"].workdir),
+        ),
+        "deepcee_run": lambda: ("deepcee", [runs["run_a"]], deepcee_prepare(runs["run_a"].workdir)),
+    }
+    for fixture, study in studies.items():
+        if fixture in needed:
+            name, after, prepare = study()
+            runs[name] = Deferred(after, tmp_path_factory.mktemp(name) / "run", prepare)
     yield runs
     for run in runs.values():
-        if run.proc.poll() is None:
+        if run.proc is not None and run.proc.poll() is None:
             run.proc.kill()
 
 

@@ -4,7 +4,6 @@ reproducible fields, and ``snakemake deepcee`` on the session's tiny run."""
 from __future__ import annotations
 
 import json
-import shutil
 
 import numpy as np
 import pandas as pd
@@ -21,7 +20,7 @@ from skyhunt.deepcee.fields import truth_on_field
 from skyhunt.deepcee.pipeline import render_config, run_deepcee_fields
 from skyhunt.optical.render import RENDER_COLUMNS, render_cutout
 
-from .conftest import REPO, snakemake
+from .conftest import REPO
 
 COSMO = {"H0": 70.0, "Om0": 0.3, "Ob0": 0.045, "sigma8": 0.8, "ns": 0.96}
 
@@ -198,29 +197,12 @@ def test_same_config_and_seed_give_identical_field_bytes(tmp_path, cfg):
 
 
 @pytest.fixture(scope="module")
-def deepcee_run(two_runs, tmp_path_factory):
-    """``snakemake deepcee`` in a copy of run a's sky (halos and galaxies), tiny fields, a few steps."""
-    cfg, (run_a, _) = two_runs
-    work = tmp_path_factory.mktemp("deepcee")
-    sky = work / cfg["results_dir"] / "sky"
-    sky.mkdir(parents=True)
-    for name in ("halos.parquet", "galaxies.parquet"):
-        shutil.copy2(run_a / cfg["results_dir"] / "sky" / name, sky / name)
-    cfg = yaml.safe_load((run_a / "config.yaml").read_text())
-    cfg["deepcee"] = {
-        "clusters": {"m500c_min": 3e13, "z_min": 0.05, "z_max": 0.8},
-        "fields": {
-            "npix": 32,
-            "offset_arcmin": 0.4,
-            "cluster_fields": {"train": 4, "validation": 2, "test": 3},
-            "random_fields": {"train": 1, "validation": 1, "test": 1},
-        },
-        "detector": {"training": {"batch_size": 2, "steps": 4, "eval_every_steps": 2, "log_every_steps": 1}},
-    }
-    (work / "config.yaml").write_text(yaml.safe_dump(cfg))
-    done = snakemake(work, "deepcee", "--rerun-triggers", "mtime")
-    assert done.returncode == 0, done.stderr[-4000:]
-    return cfg, work / cfg["results_dir"]
+def deepcee_run(tiny_runs, two_runs):
+    """``snakemake deepcee`` on a copy of run a's sky (halos and galaxies), tiny fields, a few
+    steps (``conftest.deepcee_prepare``, started by ``tiny_runs`` once run a is done)."""
+    tiny_runs["deepcee"].wait()
+    work = tiny_runs["deepcee"].workdir
+    return yaml.safe_load((work / "config.yaml").read_text()), work / "results"
 
 
 def test_snakemake_deepcee_writes_the_tables_and_figures(deepcee_run):

@@ -4,54 +4,30 @@ target = the realistic run (beams, red noise, scan filter, sources found in the 
 from __future__ import annotations
 
 import re
-import shutil
 
 import numpy as np
 import pandas as pd
 import pytest
-import yaml
 
 from skyhunt import io
 from skyhunt.transfer.pipeline import run_transfer_metrics
 from skyhunt.transfer.readers import read_transfer_metrics
 
-from .conftest import snakemake
+from .conftest import TRANSFER_N, TRANSFER_SEEDS
 
 pytestmark = pytest.mark.slow
 
-N_LABELLED, SEEDS = 3, 3
+N_LABELLED, SEEDS = TRANSFER_N, TRANSFER_SEEDS
 
 
 @pytest.fixture(scope="module")
-def transfer_run(two_runs, realistic_run, tmp_path_factory):
+def transfer_run(tiny_runs, two_runs, realistic_run):
     """A copy of run a (its config gains the transfer section) with `snakemake transfer` run on
-    the realistic run; returns (run directory, target results directory, dry-run output)."""
-    _, (a, _) = two_runs
+    the realistic run (``conftest.transfer_prepare``, started by ``tiny_runs`` once both are
+    done); returns (run directory, target results directory, dry-run output)."""
+    dry, _ = tiny_runs["transfer"].wait()
     _, realistic = realistic_run
-    run = tmp_path_factory.mktemp("transfer") / "run"
-    shutil.copytree(a, run, symlinks=True)
-    cfg = yaml.safe_load((run / "config.yaml").read_text())
-    cfg["transfer"] = {
-        "pairs": [
-            {
-                "name": "realistic",
-                "results_dir": str(realistic / "results"),
-                "configfiles": [str(realistic / "config.yaml")],
-            }
-        ],
-        "n_labelled": [N_LABELLED],
-        "seeds": SEEDS,
-        "eval_every_steps": 5,
-        "log_every_steps": 5,
-        "fine_tune": {"steps": 10, "lr_factor": 0.1},
-        "scratch": {"steps": 10},
-    }
-    (run / "config.yaml").write_text(yaml.safe_dump(cfg))
-    dry = snakemake(run, "transfer", "-n")
-    assert dry.returncode == 0, dry.stderr[-4000:]
-    proc = snakemake(run, "transfer")
-    assert proc.returncode == 0, proc.stderr[-4000:]
-    return run, realistic / "results", dry.stdout + dry.stderr
+    return tiny_runs["transfer"].workdir, realistic / "results", dry.stdout + dry.stderr
 
 
 def test_zero_shot_rule_has_no_target_label_input(transfer_run):
