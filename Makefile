@@ -19,8 +19,9 @@ run: $(STAMP)
 	$(VENV)/bin/snakemake --cores $(CORES)
 	$(VENV)/bin/snakemake --report results/report.html
 
+# two pytest-xdist workers: the tests that wait for the shared tiny runs form one group (tests/conftest.py)
 test: $(STAMP)
-	$(VENV)/bin/pytest
+	$(VENV)/bin/pytest -n 2 --dist loadgroup
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check .

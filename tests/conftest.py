@@ -4,10 +4,14 @@ end-to-end run of the tiny workflow shared by every test of the session."""
 from __future__ import annotations
 
 import copy
+import json
+import os
 import shutil
 import subprocess
 import sys
 import threading
+import time
+import traceback
 from pathlib import Path
 
 import pytest
@@ -130,81 +134,91 @@ def workflow_config() -> dict:
     return cfg
 
 
-class Launched:
-    """One Snakemake run in ``workdir`` started in the background; :meth:`wait` ends it.
+def console_log(workdir: Path, step: int = 0) -> Path:
+    """What Snakemake printed (stdout and stderr) in the run ``step`` of a :class:`Background` chain."""
+    return workdir / ("console.log" if step == 0 else f"console{step}.log")
 
-    What Snakemake prints goes to ``console.log`` beside the run's config."""
 
-    def __init__(self, workdir: Path, *args: str):
+def done_file(workdir: Path) -> Path:
+    """Written when the :class:`Background` chain in ``workdir`` has ended: empty when every run
+    succeeded, else what failed."""
+    return workdir.with_name(workdir.name + ".done")
+
+
+def wait_for(workdir: Path, timeout: float = 3600) -> Path:
+    """``workdir`` once its :class:`Background` chain has ended (a test failure if it failed).
+
+    It polls :func:`done_file`, so any pytest process (an xdist worker too) can wait for a chain
+    that another one started."""
+    done = done_file(workdir)
+    deadline = time.monotonic() + timeout
+    while not done.exists():
+        assert time.monotonic() < deadline, f"{workdir}: not done after {timeout} s"
+        time.sleep(1.0)
+    error = done.read_text()
+    assert not error, error
+    return workdir
+
+
+class Background:
+    """Snakemake runs in ``workdir``, made one after another by a thread of the pytest process that
+    starts them, so that they use the cores that the tests leave idle.
+
+    The thread waits for the chains ``after`` (their workdirs), then ``prepare(workdir)`` writes the
+    directory and returns each run's arguments. Run ``i`` prints into :func:`console_log`. When every
+    run has succeeded, ``workdir`` is copied to each of ``copies`` (before any test can change it),
+    and last the thread writes :func:`done_file`."""
+
+    def __init__(self, workdir: Path, prepare, after: tuple[Path, ...] = (), copies: tuple[Path, ...] = ()):
         self.workdir = workdir
-        self.log = workdir / "console.log"
-        with open(self.log, "w", encoding="utf-8") as out:
-            self.proc = subprocess.Popen(
-                snakemake_command(workdir, *args), stdout=out, stderr=subprocess.STDOUT
-            )
-
-    def wait(self, timeout: float = 1800) -> Path:
-        """The run's directory, once Snakemake has finished (an error if it failed)."""
-        code = self.proc.wait(timeout=timeout)
-        assert code == 0, self.log.read_text()[-4000:]
-        return self.workdir
-
-
-class Deferred:
-    """Snakemake runs in ``workdir``, started in a background thread once the runs ``after`` have
-    finished (each must succeed), one after another: ``prepare(workdir)`` (called in the thread)
-    writes the directory and returns their argument lists. So the studies that copy a tiny run
-    use the core that the single-process tests leave idle once the tiny runs are done;
-    :meth:`wait` gives their completed processes (output captured)."""
-
-    def __init__(self, after: list[Launched], workdir: Path, prepare):
-        self.workdir = workdir
-        self.done: list[subprocess.CompletedProcess] = []
-        self.proc = None
-        self.error: BaseException | None = None
-        self.thread = threading.Thread(target=self._run, args=(after, prepare), daemon=True)
+        self.proc: subprocess.Popen | None = None
+        self.stopped = False
+        self.thread = threading.Thread(target=self._run, args=(prepare, after, copies), daemon=True)
         self.thread.start()
 
-    def _run(self, after, prepare) -> None:
+    def _run(self, prepare, after, copies) -> None:
+        error = ""
         try:
-            for run in after:
-                run.wait()
-            for args in prepare(self.workdir):
-                command = snakemake_command(self.workdir, *args)
-                self.proc = subprocess.Popen(
-                    command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
-                )
-                out, err = self.proc.communicate()
-                self.done.append(subprocess.CompletedProcess(command, self.proc.returncode, out, err))
-                if self.proc.returncode:
+            for other in after:
+                wait_for(other)
+            for step, args in enumerate(prepare(self.workdir)):
+                log = console_log(self.workdir, step)
+                with open(log, "w", encoding="utf-8") as out:
+                    if self.stopped:
+                        raise RuntimeError("stopped at the end of the test session")
+                    self.proc = subprocess.Popen(
+                        snakemake_command(self.workdir, *args), stdout=out, stderr=subprocess.STDOUT
+                    )
+                    code = self.proc.wait()
+                if code:
+                    error = f"snakemake {' '.join(args)} in {self.workdir} exited with {code}:\n"
+                    error += log.read_text()[-4000:]
                     break
-        except BaseException as err:  # re-raised in the test that waits
-            self.error = err
+            else:
+                for copy_to in copies:
+                    shutil.copytree(self.workdir, copy_to, symlinks=True)
+        except BaseException:  # reported to the test that waits
+            error = traceback.format_exc()
+        partial = done_file(self.workdir).with_suffix(".partial")
+        partial.write_text(error)
+        partial.replace(done_file(self.workdir))
 
-    def wait(self, timeout: float = 3600) -> list[subprocess.CompletedProcess]:
-        self.thread.join(timeout)
-        if self.error is not None:
-            raise self.error
-        for proc in self.done:
-            assert proc.returncode == 0, proc.stderr[-4000:]
-        return self.done
+    def stop(self) -> None:
+        """Kill the run in progress and start no other."""
+        self.stopped = True
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.kill()
 
 
-def kosiba_prepare(run_a: Path):
+def kosiba_prepare(workdir: Path) -> list[list[str]]:
     """``snakemake kosiba`` in a copy of run a (its config: 2 seeds, a handful of steps)."""
-
-    def prepare(workdir: Path) -> list[list[str]]:
-        shutil.copytree(run_a, workdir, symlinks=True)
-        return [["kosiba"]]
-
-    return prepare
+    return [["kosiba"]]
 
 
-def transfer_prepare(run_a: Path, realistic: Path):
+def transfer_prepare(realistic: Path):
     """``snakemake transfer`` (after a dry run) in a copy of run a, on the realistic run as the target."""
 
     def prepare(workdir: Path) -> list[list[str]]:
-        shutil.copytree(run_a, workdir, symlinks=True)
         cfg = yaml.safe_load((workdir / "config.yaml").read_text())
         cfg["transfer"] = {
             "pairs": [
@@ -258,43 +272,90 @@ def deepcee_prepare(run_a: Path):
     return prepare
 
 
-@pytest.fixture(scope="session", autouse=True)
-def tiny_runs(request, tmp_path_factory) -> dict[str, Launched]:
-    """The session's shared end-to-end runs, started in the background when the session starts,
-    so that they use the core that the (single-process) tests leave idle: ``run_a`` and ``run_b``
-    (:func:`two_runs`) and ``realistic`` (:func:`realistic_run`).
+def config_prepare(cfg: dict, *args: str):
+    """A fresh run of ``cfg`` to the targets ``args`` (none: the default target)."""
 
-    Only the runs that a collected test needs are started."""
-    needed = set().union(*(item.fixturenames for item in request.session.items))
-    runs = {}
-    if "two_runs" in needed:
-        for name in ("run_a", "run_b"):
-            workdir = tmp_path_factory.mktemp(name)
-            write_config(workdir, workflow_config())
-            runs[name] = Launched(workdir)  # the default target
-    if "realistic_run" in needed:
-        cfg = realistic_config()
-        workdir = tmp_path_factory.mktemp("realistic")
+    def prepare(workdir: Path) -> list[list[str]]:
         write_config(workdir, cfg)
-        runs["realistic"] = Launched(workdir, *realistic_targets(cfg))
-    # the studies that start from a tiny run, in the background once it is done
-    studies = {
-        "kosiba_run": lambda: ("kosiba", [runs["run_a"]], kosiba_prepare(runs["run_a"].workdir)),
-        "transfer_run": lambda: (
-            "transfer",
-            [runs["run_a"], runs["realistic"]],
-            transfer_prepare(runs["run_a"].workdir, runs["realistic"].workdir),
-        ),
-        "deepcee_run": lambda: ("deepcee", [runs["run_a"]], deepcee_prepare(runs["run_a"].workdir)),
-    }
-    for fixture, study in studies.items():
-        if fixture in needed:
-            name, after, prepare = study()
-            runs[name] = Deferred(after, tmp_path_factory.mktemp(name) / "run", prepare)
-    yield runs
+        return [list(args)]
+
+    return prepare
+
+
+#: the session fixtures that wait for a shared run (:func:`tiny_runs`), in the order their runs end
+SHARED = ("two_runs", "report", "realistic_run", "kosiba_run", "deepcee_run", "transfer_run")
+
+
+def pytest_collection_modifyitems(config, items):
+    """The tests that wait for a shared run form one xdist group (``--dist loadgroup``), first, in
+    the order their runs end; the others are grouped by module (its module fixtures are made once).
+
+    So one worker takes the shared runs' tests while the other starts on the rest, and no two
+    tests that use run a run at once."""
+
+    def rank(item) -> int:
+        return max((i for i, name in enumerate(SHARED) if name in item.fixturenames), default=-1)
+
+    for item in items:
+        item.add_marker(pytest.mark.xdist_group("shared-runs" if rank(item) >= 0 else item.module.__name__))
+    items.sort(key=lambda item: rank(item) if rank(item) >= 0 else len(SHARED))
+
+
+@pytest.fixture(scope="session", autouse=True)
+def tiny_runs(request, tmp_path_factory) -> dict[str, Path]:
+    """The session's shared end-to-end runs, started in the background when the session starts, by
+    name: ``run_a`` and ``run_b`` (:func:`two_runs`), ``realistic`` (:func:`realistic_run`) and the
+    studies that start from them (``kosiba``, ``transfer``, ``deepcee``). Wait for one with
+    :func:`wait_for`.
+
+    Only the runs that a collected test needs are started, once per session: under pytest-xdist
+    the first worker to claim them starts them and the others read where they are."""
+    needed = set().union(*(item.fixturenames for item in request.session.items))
+    xdist = "PYTEST_XDIST_WORKER" in os.environ
+    root = tmp_path_factory.getbasetemp().parent if xdist else tmp_path_factory.getbasetemp()
+    registry = root / "tiny_runs.json"
+    try:
+        (root / "tiny_runs.claimed").mkdir()
+    except FileExistsError:  # another worker starts them
+        while not registry.exists():
+            time.sleep(0.2)
+        yield {name: Path(path) for name, path in json.loads(registry.read_text()).items()}
+        return
+    dirs = {name: tmp_path_factory.mktemp(name) / "run" for name in ("kosiba", "transfer", "deepcee")}
+    wanted = {name: f"{name}_run" in needed for name in dirs}
+    runs: dict[str, Background] = {}
+    if "two_runs" in needed or any(wanted.values()):
+        copies = tuple(dirs[name] for name in ("kosiba", "transfer") if wanted[name])
+        for name in ("run_a", "run_b"):
+            runs[name] = Background(
+                tmp_path_factory.mktemp(name), config_prepare(workflow_config()), copies=copies
+            )
+            copies = ()
+    if "realistic_run" in needed or wanted["transfer"]:
+        cfg = realistic_config()
+        runs["realistic"] = Background(
+            tmp_path_factory.mktemp("realistic"), config_prepare(cfg, *realistic_targets(cfg))
+        )
+    # the studies that start from a tiny run, once it is done
+    a = runs.get("run_a")
+    if wanted["kosiba"]:
+        runs["kosiba"] = Background(dirs["kosiba"], kosiba_prepare, after=(a.workdir,))
+    if wanted["transfer"]:
+        realistic = runs["realistic"].workdir
+        runs["transfer"] = Background(
+            dirs["transfer"], transfer_prepare(realistic), after=(a.workdir, realistic)
+        )
+    if wanted["deepcee"]:
+        runs["deepcee"] = Background(dirs["deepcee"], deepcee_prepare(a.workdir), after=(a.workdir,))
+    partial = registry.with_suffix(".partial")
+    partial.write_text(json.dumps({name: str(run.workdir) for name, run in runs.items()}))
+    partial.replace(registry)
+    yield {name: run.workdir for name, run in runs.items()}
+    # under xdist another worker may still wait for a run; alone, nothing does
     for run in runs.values():
-        if run.proc is not None and run.proc.poll() is None:
-            run.proc.kill()
+        if not xdist:
+            run.stop()
+        run.thread.join()
 
 
 @pytest.fixture(scope="session")
@@ -306,7 +367,7 @@ def two_runs(tiny_runs):
     of ``rule all`` as the run made it, and must not change run b (dry runs are fine). What
     Snakemake printed is kept in ``console.log`` beside each run's config.
     """
-    return workflow_config(), [tiny_runs[name].wait() for name in ("run_a", "run_b")]
+    return workflow_config(), [wait_for(tiny_runs[name]) for name in ("run_a", "run_b")]
 
 
 def realistic_config() -> dict:
@@ -349,7 +410,7 @@ def realistic_targets(cfg: dict) -> list[str]:
 @pytest.fixture(scope="session")
 def realistic_run(tiny_runs) -> tuple[dict, Path]:
     """The tiny workflow with :func:`realistic_config`, run once to :func:`realistic_targets`."""
-    return realistic_config(), tiny_runs["realistic"].wait()
+    return realistic_config(), wait_for(tiny_runs["realistic"])
 
 
 @pytest.fixture(scope="session")

@@ -20,7 +20,7 @@ from skyhunt.deepcee.fields import truth_on_field
 from skyhunt.deepcee.pipeline import render_config, run_deepcee_fields
 from skyhunt.optical.render import RENDER_COLUMNS, render_cutout
 
-from .conftest import REPO
+from .conftest import REPO, wait_for
 
 COSMO = {"H0": 70.0, "Om0": 0.3, "Ob0": 0.045, "sigma8": 0.8, "ns": 0.96}
 
@@ -200,8 +200,7 @@ def test_same_config_and_seed_give_identical_field_bytes(tmp_path, cfg):
 def deepcee_run(tiny_runs, two_runs):
     """``snakemake deepcee`` on a copy of run a's sky (halos and galaxies), tiny fields, a few
     steps (``conftest.deepcee_prepare``, started by ``tiny_runs`` once run a is done)."""
-    tiny_runs["deepcee"].wait()
-    work = tiny_runs["deepcee"].workdir
+    work = wait_for(tiny_runs["deepcee"])
     return yaml.safe_load((work / "config.yaml").read_text()), work / "results"
 
 

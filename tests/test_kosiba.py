@@ -18,6 +18,8 @@ from skyhunt.multiwave.ensemble import ensemble_scores, fit_extended, wavelength
 from skyhunt.multiwave.metrics import accuracy_threshold, classification_metrics
 from skyhunt.multiwave.readers import DATA_UNITS
 
+from .conftest import wait_for
+
 BANDS = ["090", "148", "219"]
 
 #: A CPU-tiny Kosiba network and training (two pools on 16-pixel images).
@@ -212,8 +214,7 @@ def test_extended_fit_has_the_objective_of_the_learned_ensemble():
 def kosiba_run(tiny_runs, two_runs):
     """``snakemake kosiba`` in a copy of the session's tiny run a (started by ``tiny_runs`` once
     run a is done; its config: 2 seeds, a handful of steps)."""
-    tiny_runs["kosiba"].wait()
-    return tiny_runs["kosiba"].workdir / "results"
+    return wait_for(tiny_runs["kosiba"]) / "results"
 
 
 @pytest.mark.slow

@@ -13,7 +13,7 @@ from skyhunt import io
 from skyhunt.transfer.pipeline import run_transfer_metrics
 from skyhunt.transfer.readers import read_transfer_metrics
 
-from .conftest import TRANSFER_N, TRANSFER_SEEDS
+from .conftest import TRANSFER_N, TRANSFER_SEEDS, console_log, wait_for
 
 pytestmark = pytest.mark.slow
 
@@ -25,9 +25,9 @@ def transfer_run(tiny_runs, two_runs, realistic_run):
     """A copy of run a (its config gains the transfer section) with `snakemake transfer` run on
     the realistic run (``conftest.transfer_prepare``, started by ``tiny_runs`` once both are
     done); returns (run directory, target results directory, dry-run output)."""
-    dry, _ = tiny_runs["transfer"].wait()
+    work = wait_for(tiny_runs["transfer"])
     _, realistic = realistic_run
-    return tiny_runs["transfer"].workdir, realistic / "results", dry.stdout + dry.stderr
+    return work, realistic / "results", console_log(work, 0).read_text()
 
 
 def test_zero_shot_rule_has_no_target_label_input(transfer_run):
