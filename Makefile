@@ -21,7 +21,7 @@ run: $(STAMP)
 
 # two pytest-xdist workers: the tests that wait for the shared tiny runs form one group (tests/conftest.py)
 test: $(STAMP)
-	$(VENV)/bin/pytest -n 2 --dist loadgroup
+	$(VENV)/bin/pytest -n 2 --dist loadgroup --no-loadscope-reorder
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check .

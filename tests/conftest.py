@@ -286,9 +286,11 @@ def config_prepare(cfg: dict, *args: str):
 SHARED = ("two_runs", "report", "realistic_run", "kosiba_run", "deepcee_run", "transfer_run")
 
 
+@pytest.hookimpl(tryfirst=True)  # before xdist reads the groups
 def pytest_collection_modifyitems(config, items):
-    """The tests that wait for a shared run form one xdist group (``--dist loadgroup``), first, in
-    the order their runs end; the others are grouped by module (its module fixtures are made once).
+    """The tests that wait for a shared run form one xdist group (``--dist loadgroup``), first (with
+    ``--no-loadscope-reorder``), in the order their runs end; the others are grouped by module (its
+    module fixtures are made once).
 
     So one worker takes the shared runs' tests while the other starts on the rest, and no two
     tests that use run a run at once."""

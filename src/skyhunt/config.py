@@ -37,10 +37,8 @@ import yaml
 
 from skyhunt.cutouts.grid import edge_margin_arcmin
 from skyhunt.cutouts.layout import SPLITS, cutout_layout, stripes
-from skyhunt.io import InputFileError
-from skyhunt.sky.beam import read_beam_file
-from skyhunt.sky.components import COMPONENTS
 from skyhunt.sky.footprint import Footprint
+from skyhunt.sky.stages import COMPONENTS
 
 #: The schema shipped with the workflow: ``<repo>/workflow/schemas/config.schema.yaml``.
 SCHEMA_PATH = Path(__file__).resolve().parents[2] / "workflow" / "schemas" / "config.schema.yaml"
@@ -676,6 +674,9 @@ def _semantic_problems(config: dict, bad_paths: set[str]) -> list[str]:
                 f"(beam_fwhm_arcmin > 0) or a beam_file, got both (beam_fwhm_arcmin = {fwhm!r})"
             )
         elif isinstance(beam_file, str) and f"sky.bands[{i}].beam_file" not in bad_paths:
+            from skyhunt.io import InputFileError  # here: only a beam file needs them (and astropy)
+            from skyhunt.sky.beam import read_beam_file
+
             try:
                 read_beam_file(beam_file)
             except InputFileError as err:

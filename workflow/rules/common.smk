@@ -11,7 +11,7 @@ from snakemake.utils import update_config
 
 from skyhunt.config import ConfigError, check_config_files, validate_config
 from skyhunt.download import DownloadError, load_manifest
-from skyhunt.sky.components import COMPONENTS, stage_components
+from skyhunt.sky.stages import COMPONENTS, stage_components
 from skyhunt.sky.scan import scan_filter_on
 from skyhunt.sky.instrument import red_lmax
 

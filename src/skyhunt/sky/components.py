@@ -25,9 +25,6 @@ from skyhunt.sky.instrument import (
     white_noise_sigma_uk,
 )
 
-#: Sky components a stage may add, in DeepSZ's order.
-COMPONENTS = ("cmb", "tsz", "ksz", "ir", "radio", "dust")
-
 _T_CMB_UK = spectra.T_CMB_K * 1e6
 
 
@@ -175,20 +172,3 @@ def red_noise_map(
         alm += chol[index, c] * draw_unit_alm(lmax, component_rng(seed, f"noise_red_{band_names[c]}"))
     cl = red_noise_cl(np.arange(lmax + 1), band, red_cfg, nside)
     return synthesize_on_pixels(hp.almxfl(alm, np.sqrt(cl)), nside, pixels, nthreads=nthreads)
-
-
-def stage_components(stages: list[dict], stage: str) -> list[str]:
-    """Sky components in a cumulative noise stage: those added by it and all before it.
-
-    Raises
-    ------
-    KeyError
-        If ``stage`` is not configured.
-    """
-    names = [s["name"] for s in stages]
-    if stage not in names:
-        raise KeyError(f"noise stage {stage!r} is not in config sky.stages ({names})")
-    out = []
-    for s in stages[: names.index(stage) + 1]:
-        out.extend(s["add"])
-    return out
