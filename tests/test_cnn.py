@@ -329,11 +329,29 @@ def same_weights(a, b) -> bool:
 
 
 @pytest.mark.parametrize(
-    "ratio, at",
-    [(1, 12), (1, 23), (1, None), (2, 7), (2, None)],
-    ids=["mid-rung-1", "mid-rung-1-late", "after-rung-1-at-max", "mid-rung-2", "after-rung-2-stopped"],
+    "ratio, at, moved",
+    [
+        (1, 12, False),
+        (1, 23, False),
+        (1, None, False),
+        (2, 7, False),
+        (2, None, False),
+        (1, 12, True),
+        (1, None, True),
+    ],
+    ids=[
+        "mid-rung-1",
+        "mid-rung-1-late",
+        "after-rung-1-at-max",
+        "mid-rung-2",
+        "after-rung-2-stopped",
+        "mid-rung-1-moved",
+        "after-rung-1-at-max-moved",
+    ],
 )
-def test_killed_training_resumes_identically(signal_run, tmp_path, ratio, at):
+def test_killed_training_resumes_identically(signal_run, tmp_path, ratio, at, moved):
+    """Also when the killed run's folder is moved before it resumes (``moved``: its checkpoints
+    hold the paths of the old folder, which is gone)."""
     _, array, index, _, out, scores = signal_run
     cnn = tiny_cnn_config()
     with pytest.raises(SystemExit):
@@ -341,10 +359,13 @@ def test_killed_training_resumes_identically(signal_run, tmp_path, ratio, at):
     rung = tmp_path / "run" / "work" / f"r{ratio:02d}"
     assert (rung / "last.ckpt").exists() and not (rung / "rung.json").exists()
     assert not (tmp_path / "run" / "model.ckpt").exists()
-    _, resumed = run_ladder(tmp_path, array, index, cnn)
-    for name in ("history.csv", "training.json", "model.ckpt"):
-        assert (tmp_path / "run" / name).read_bytes() == (out / name).read_bytes(), name
-    assert same_weights(tmp_path / "run" / "model.ckpt", out / "model.ckpt")
+    name = "moved" if moved else "run"
+    if moved:
+        shutil.move(tmp_path / "run", tmp_path / name)
+    _, resumed = run_ladder(tmp_path, array, index, cnn, name=name)
+    for file in ("history.csv", "training.json", "model.ckpt"):
+        assert (tmp_path / name / file).read_bytes() == (out / file).read_bytes(), file
+    assert same_weights(tmp_path / name / "model.ckpt", out / "model.ckpt")
     np.testing.assert_array_equal(resumed["raw_score"], scores["raw_score"])
 
 

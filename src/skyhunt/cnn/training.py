@@ -421,11 +421,39 @@ def export_model(checkpoint, model_path, record: dict) -> None:
         tmp.write_bytes(buffer.getvalue())
 
 
+class MovableCheckpoint(ModelCheckpoint):
+    """:class:`ModelCheckpoint` whose saved state follows its directory when a training's work
+    directory has been moved or copied (a results folder taken to another disk or machine).
+
+    Lightning restores the best score and the top-k record only when the saved ``dirpath`` is the
+    current one, and otherwise keeps the old folder's best path: a moved training would then
+    resume with no best score, take its next evaluation as the best whatever its loss, and end on
+    another model than an unmoved one (or fail on a finished one). Here the saved paths are
+    re-anchored in the current directory first."""
+
+    def load_state_dict(self, state_dict: dict) -> None:
+        saved = state_dict.get("dirpath")
+        if saved and self.dirpath and saved != self.dirpath:
+
+            def here(path: str) -> str:
+                return str(Path(self.dirpath) / Path(path).relative_to(saved)) if path else path
+
+            state_dict = {
+                **state_dict,
+                "dirpath": self.dirpath,
+                "best_model_path": here(state_dict["best_model_path"]),
+                "kth_best_model_path": here(state_dict.get("kth_best_model_path", "")),
+                "last_model_path": here(state_dict.get("last_model_path", "")),
+                "best_k_models": {here(p): v for p, v in state_dict.get("best_k_models", {}).items()},
+            }
+        super().load_state_dict(state_dict)
+
+
 def best_and_last(dirpath: Path) -> tuple[ModelCheckpoint, ModelCheckpoint]:
     """The two checkpoints of a training in ``dirpath``: ``best.ckpt`` (lowest ``val_loss``) and
     ``last.ckpt``, written at every evaluation after ``best`` has updated (its state is in it),
-    to resume from."""
-    best = ModelCheckpoint(
+    to resume from. Both may be moved with their directory (:class:`MovableCheckpoint`)."""
+    best = MovableCheckpoint(
         dirpath=dirpath,
         filename="best",
         monitor="val_loss",
@@ -433,7 +461,7 @@ def best_and_last(dirpath: Path) -> tuple[ModelCheckpoint, ModelCheckpoint]:
         save_top_k=1,
         save_on_train_epoch_end=True,
     )
-    last = ModelCheckpoint(
+    last = MovableCheckpoint(
         dirpath=dirpath, filename="last", enable_version_counter=False, save_on_train_epoch_end=True
     )
     return best, last
