@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import ast
 import re
+import subprocess
+import sys
 from pathlib import Path
 
 SRC = Path(__file__).resolve().parents[1] / "src" / "skyhunt"
@@ -69,3 +71,12 @@ def test_every_rule_runs_its_run_rule_step_through_run_step():
         code = (WORKFLOW / "scripts" / f"{script}.py").read_text(encoding="utf-8")
         calls = re.findall(r"run_step\(snakemake, (?:functools\.partial\()?(\w+)", code)
         assert calls == [f"run_{rule}"], f"{script}.py: expected run_step(snakemake, run_{rule}), got {calls}"
+
+
+def test_jobs_that_run_no_network_import_no_torch():
+    """The injections into the maps, the selection function and mass limit, the detector's
+    objects and the vetting table and catalogues are CPU jobs: their modules must not pull in
+    torch (~1 s of start-up per job); only the functions that load a network import it."""
+    modules = "skyhunt.selection.pipeline, skyhunt.detector.pipeline, skyhunt.vetting.pipeline"
+    code = f"import sys, {modules}; sys.exit('torch' in sys.modules)"
+    assert subprocess.run([sys.executable, "-c", code], timeout=120).returncode == 0

@@ -21,7 +21,6 @@ from skyhunt.cutouts.extract import PatchInterpolator, interpolate_at
 from skyhunt.cutouts.grid import interpolation_reach_arcmin
 from skyhunt.detector.objects import CLASSES
 from skyhunt.detector.peaks import find_peaks, window_pixels
-from skyhunt.detector.scoring import predict_maps
 from skyhunt.mf.search import SEAM_ARCMIN, core_depth_arcmin, deduplicate_seams
 from skyhunt.mf.tiles import TileLayout, inside_mask
 from skyhunt.sky.footprint import Footprint
@@ -64,6 +63,8 @@ def detect(
         ``ra``, ``dec`` (deg), ``class``, ``prob``, ``p_<class>``, ``tile``; sorted by
         descending ``prob``, ties by ra, dec.
     """
+    from skyhunt.detector.scoring import predict_maps  # torch: only the jobs that run a network import it
+
     fill = module.band_mean.flatten().cpu().numpy()
     window = window_pixels(peaks["nms_arcmin"], layout.pixel_arcmin)
     reach = interpolation_reach_arcmin(interp.nside)

@@ -4,9 +4,9 @@
 from __future__ import annotations
 
 import logging
+from typing import TYPE_CHECKING
 
 from skyhunt import io
-from skyhunt.cnn.device import Device
 from skyhunt.cutouts.extract import PatchInterpolator
 from skyhunt.cutouts.layout import split_of
 from skyhunt.detector.calibration import position_errors
@@ -19,10 +19,12 @@ from skyhunt.detector.objects import (
     class_bands,
     classify_objects,
 )
-from skyhunt.detector.scoring import HeatmapScorer
 from skyhunt.mf.tiles import make_layout
 from skyhunt.sky import readers
 from skyhunt.sky.footprint import Footprint
+
+if TYPE_CHECKING:
+    from skyhunt.detector.scoring import HeatmapScorer
 
 log = logging.getLogger("skyhunt.detector")
 
@@ -78,6 +80,9 @@ def read_objects(path):
 def load_detector(model_path, accelerator: str = "auto") -> HeatmapScorer:
     """The trained detector of ``train_detector``, on the GPU if ``accelerator`` allows one, else CPU
     (read with torch alone, :meth:`HeatmapScorer.from_checkpoint`)."""
+    from skyhunt.cnn.device import Device  # torch: only the jobs that run a network import it
+    from skyhunt.detector.scoring import HeatmapScorer
+
     try:
         module = HeatmapScorer.from_checkpoint(model_path)
     except Exception as err:

@@ -16,6 +16,7 @@ from __future__ import annotations
 import json
 import logging
 import time
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
@@ -23,7 +24,6 @@ from sklearn.metrics import average_precision_score, roc_auc_score
 
 from skyhunt import io
 from skyhunt.catalogues.files import write_catalogue
-from skyhunt.cnn.device import Device
 from skyhunt.cutouts.arrays import load_cutout_array
 from skyhunt.cutouts.extract import PatchInterpolator, extract_cutouts
 from skyhunt.cutouts.grid import CutoutGeometry, edge_margin_arcmin, tan_project
@@ -35,7 +35,9 @@ from skyhunt.sky.readers import read_halos, read_sources
 from skyhunt.vetting.classical import classical_scores, fit_classical
 from skyhunt.vetting.features import MF_COLUMNS, candidate_features
 from skyhunt.vetting.labels import LABEL_UNITS, label_candidates, resolve_labels
-from skyhunt.vetting.models import VetterScorer, predict_logits
+
+if TYPE_CHECKING:
+    from skyhunt.vetting.models import VetterScorer
 
 log = logging.getLogger("skyhunt.vetting")
 
@@ -215,6 +217,9 @@ def split_rows(t: pd.DataFrame) -> dict:
 def load_vetter(model_path, accelerator: str = "auto") -> VetterScorer:
     """The network of ``train_vetter``, on the GPU if ``accelerator`` allows one, else the CPU
     (read with torch alone, :meth:`VetterScorer.from_checkpoint`)."""
+    from skyhunt.cnn.device import Device  # torch: only the jobs that run a network import it
+    from skyhunt.vetting.models import VetterScorer
+
     try:
         module = VetterScorer.from_checkpoint(model_path)
     except Exception as err:
@@ -273,6 +278,8 @@ def run_vet_candidates(
     data, cutouts = read_vetting(table, array)
     rows = split_rows(data)
     label = data["label"].to_numpy(int)
+    from skyhunt.vetting.models import predict_logits  # torch: only the jobs that run a network import it
+
     module = load_vetter(model, accelerator)
     try:
         p_cnn = 1.0 / (1.0 + np.exp(-predict_logits(module, cutouts, batch_size)))
