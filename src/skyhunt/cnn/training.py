@@ -307,6 +307,22 @@ class RungHistory(Logger, Callback):
         return pd.DataFrame(self.rows, columns=columns).sort_values(["batch", "split"], kind="stable")
 
 
+def new_classifier(cnn: dict, array: np.ndarray, rows: np.ndarray, channels_last: bool) -> CutoutClassifier:
+    """A freshly initialised classifier of config ``cnn`` (``architecture``, ``optimizer``) for the
+    cutouts of ``array`` (n, bands, npix, npix), its input scaled by the per-band mean and
+    standard deviation of ``array[rows]`` (the training cutouts)."""
+    mean, std = band_statistics(array, rows)
+    return CutoutClassifier(
+        cnn["architecture"],
+        array.shape[1],
+        array.shape[2],
+        mean.tolist(),
+        std.tolist(),
+        cnn["optimizer"],
+        channels_last,
+    )
+
+
 def _run_rung(cnn, seed, ratio, data, rung_dir: Path, previous, device, progress_bar, callbacks) -> dict:
     """Train one rung (or read its result if it already finished) and return its record."""
     done = rung_dir / "rung.json"
@@ -325,16 +341,7 @@ def _run_rung(cnn, seed, ratio, data, rung_dir: Path, previous, device, progress
     L.seed_everything(rseed, workers=True, verbose=False)
     data.set_rung(ratio, rseed)
     if previous is None:
-        mean, std = band_statistics(data.array, data.rows.train)
-        module = CutoutClassifier(
-            cnn["architecture"],
-            data.array.shape[1],
-            data.array.shape[2],
-            mean.tolist(),
-            std.tolist(),
-            cnn["optimizer"],
-            device.channels_last,
-        )
+        module = new_classifier(cnn, data.array, data.rows.train, device.channels_last)
     else:
         module = CutoutClassifier.load_from_checkpoint(previous, map_location="cpu")
     best, last = best_and_last(rung_dir)

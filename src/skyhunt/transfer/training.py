@@ -20,10 +20,9 @@ import lightning as L
 import numpy as np
 import torch
 
-from skyhunt.cnn.data import band_statistics
 from skyhunt.cnn.module import CutoutClassifier, model_summary
 from skyhunt.cnn.scoring import predict_scores
-from skyhunt.cnn.training import Device, claim_directory, step_trainer
+from skyhunt.cnn.training import Device, claim_directory, new_classifier, step_trainer
 from skyhunt.metrics import f1_curve
 from skyhunt.transfer.data import LabelledDataModule
 
@@ -72,17 +71,7 @@ def initial_module(
         return CutoutClassifier.load_from_checkpoint(
             source_model, map_location="cpu", optimizer=schedule, channels_last=channels_last
         )
-    rows = np.concatenate([data.train_pos, data.train_neg])
-    mean, std = band_statistics(data.array, rows)
-    return CutoutClassifier(
-        cnn["architecture"],
-        data.array.shape[1],
-        data.array.shape[2],
-        mean.tolist(),
-        std.tolist(),
-        cnn["optimizer"],
-        channels_last,
-    )
+    return new_classifier(cnn, data.array, np.concatenate([data.train_pos, data.train_neg]), channels_last)
 
 
 def train_labelled(
