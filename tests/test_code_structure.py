@@ -80,3 +80,18 @@ def test_jobs_that_run_no_network_import_no_torch():
     modules = "skyhunt.selection.pipeline, skyhunt.detector.pipeline, skyhunt.vetting.pipeline"
     code = f"import sys, {modules}; sys.exit('torch' in sys.modules)"
     assert subprocess.run([sys.executable, "-c", code], timeout=120).returncode == 0
+
+
+def test_snakemake_start_imports_no_healpy_or_scipy():
+    """Every Snakemake invocation (each dry run, run and report) parses the workflow, which imports
+    the config layer and the helpers of workflow/rules/common.smk: they must not load healpy (with
+    the matplotlib and astropy it imports, ~1 s) or scipy; the functions that need them import them.
+    """
+    common = (WORKFLOW / "rules" / "common.smk").read_text(encoding="utf-8")
+    modules = sorted(set(re.findall(r"^from (skyhunt[\w.]*) import", common, flags=re.M)))
+    assert "skyhunt.config" in modules and len(modules) >= 3
+    heavy = ("healpy", "scipy", "matplotlib", "astropy", "pandas", "torch")
+    code = f"import sys, {', '.join(modules)}; print(' '.join(m for m in {heavy!r} if m in sys.modules))"
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.split() == [], f"{modules} import {proc.stdout.strip()}"

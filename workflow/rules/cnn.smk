@@ -13,6 +13,8 @@ rule train_cnn:
         logfile("cnn/train_{stage}.log"),
     benchmark:
         benchfile("cnn/train_{stage}.tsv")
+    # the longest jobs first, once their inputs exist
+    priority: 1
     conda:
         "../../envs/skyhunt.yaml"
     threads: 1

@@ -23,9 +23,14 @@ rule cutouts:
         logfile("cutouts/cutouts.log"),
     benchmark:
         benchfile("cutouts/cutouts.tsv")
+    # first the maps and cutouts that the CNN ladder (the longest chain) waits for
+    priority: 1
     conda:
         "../../envs/skyhunt.yaml"
-    threads: 2
+    # one thread on a workstation: a 2-thread job waits for two free cores while 1-thread jobs
+    # keep taking the one that frees (3 min of the CNN chain's time in the default run); the
+    # cluster profile sets 8 (set-threads), --set-threads cutouts=N sets it anywhere
+    threads: 1
     resources:
         mem_mb=3000,
         runtime=30,

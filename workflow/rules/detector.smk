@@ -47,6 +47,8 @@ rule train_detector:
         logfile(f"detector/train_{EVAL_STAGE}.log"),
     benchmark:
         benchfile(f"detector/train_{EVAL_STAGE}.tsv")
+    # the longest jobs first, once their inputs exist
+    priority: 1
     conda:
         "../../envs/skyhunt.yaml"
     threads: 1

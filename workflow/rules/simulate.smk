@@ -57,9 +57,14 @@ rule cmb_map:
         logfile("sky/cmb_map.log"),
     benchmark:
         benchfile("sky/cmb_map.tsv")
+    # first the maps and cutouts that the CNN ladder (the longest chain) waits for
+    priority: 1
     conda:
         "../../envs/skyhunt.yaml"
-    threads: 2
+    # one thread on a workstation: a 2-thread job waits for two free cores while 1-thread jobs
+    # keep taking the one that frees (3 min of the CNN chain's time in the default run); the
+    # cluster profile sets 8 (set-threads), --set-threads cmb_map=N sets it anywhere
+    threads: 1
     resources:
         mem_mb=4000,
         runtime=30,
@@ -129,9 +134,14 @@ rule dust_map:
         logfile("sky/dust_map.log"),
     benchmark:
         benchfile("sky/dust_map.tsv")
+    # first the maps and cutouts that the CNN ladder (the longest chain) waits for
+    priority: 1
     conda:
         "../../envs/skyhunt.yaml"
-    threads: 2
+    # one thread on a workstation: a 2-thread job waits for two free cores while 1-thread jobs
+    # keep taking the one that frees (3 min of the CNN chain's time in the default run); the
+    # cluster profile sets 8 (set-threads), --set-threads dust_map=N sets it anywhere
+    threads: 1
     resources:
         mem_mb=2000,
         runtime=10,

@@ -89,6 +89,8 @@ rule observed_map:
         logfile("sky/observed_{stage}_{band}.log"),
     benchmark:
         benchfile("sky/observed_{stage}_{band}.tsv")
+    # first the maps and cutouts that the CNN ladder (the longest chain) waits for
+    priority: 1
     conda:
         "../../envs/skyhunt.yaml"
     resources:

@@ -21,7 +21,10 @@ rule vetting_data:
         benchfile("vetting/vetting_data_{stage}.tsv")
     conda:
         "../../envs/skyhunt.yaml"
-    threads: 2
+    # one thread on a workstation: a 2-thread job waits for two free cores while 1-thread jobs
+    # keep taking the one that frees (3 min of the CNN chain's time in the default run); the
+    # cluster profile sets 8 (set-threads), --set-threads vetting_data=N sets it anywhere
+    threads: 1
     resources:
         mem_mb=3000,
         runtime=10,

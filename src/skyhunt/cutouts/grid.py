@@ -18,7 +18,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-import healpy as hp
+import ducc0
 import numpy as np
 
 from skyhunt.sky.footprint import Footprint
@@ -215,7 +215,8 @@ def interpolation_reach_arcmin(nside: int) -> float:
     most about two pixel radii away; cutouts must stay this far inside the
     footprint (in addition to any configured margin).
     """
-    return float(2.0 * np.degrees(hp.max_pixrad(nside)) * 60.0)
+    # ducc0's HEALPix geometry, not healpy's: this runs in every Snakemake start (config validation)
+    return float(2.0 * np.degrees(ducc0.healpix.Healpix_Base(nside, "RING").max_pixrad()) * 60.0)
 
 
 def edge_margin_arcmin(cutouts: dict, nside: int) -> float:

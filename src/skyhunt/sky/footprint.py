@@ -4,8 +4,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-import healpy as hp
 import numpy as np
+
+# healpy (with the matplotlib and astropy it loads, ~1 s) is imported where used: every Snakemake
+# start imports this module (skyhunt.config).
 
 
 @dataclass(frozen=True)
@@ -75,6 +77,8 @@ class Footprint:
 
     def rings(self, nside: int) -> np.ndarray:
         """RING-scheme ring numbers (1-based) whose centres lie inside the Dec range."""
+        import healpy as hp
+
         ring = np.arange(1, 4 * nside)
         startpix = hp.ringinfo(nside, ring)[0].astype(np.int64)
         dec = hp.pix2ang(nside, startpix, lonlat=True)[1]
@@ -86,6 +90,8 @@ class Footprint:
         Computed ring by ring from the HEALPix ring geometry, so the cost is
         proportional to the number of pixels returned, not to the sky.
         """
+        import healpy as hp
+
         ring = self.rings(nside)
         startpix, ringpix, _, _, _ = hp.ringinfo(nside, ring)
         startpix = startpix.astype(np.int64)

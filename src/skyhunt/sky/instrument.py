@@ -30,8 +30,10 @@ with ivar in µK^-2 per pixel (the convention of ACT's and nemo's ivar maps).
 
 from __future__ import annotations
 
-import healpy as hp
 import numpy as np
+
+# healpy (with the matplotlib and astropy it loads, ~1 s) is imported where used: every Snakemake
+# start imports this module (workflow/rules/common.smk).
 
 ARCMIN = np.pi / (180.0 * 60.0)
 
@@ -169,9 +171,13 @@ def ivar_from_weights(weights: np.ndarray, noise_uk_arcmin: float, nside: int) -
 
 def white_noise_sigma_uk(noise_uk_arcmin: float, nside: int) -> float:
     """Pixel rms of white noise, µK: the µK-arcmin level over the pixel side (sqrt of area in arcmin^2)."""
+    import healpy as hp
+
     return noise_uk_arcmin / np.sqrt(hp.nside2pixarea(nside, degrees=True) * 3600.0)
 
 
 def level_uk_arcmin(ivar: np.ndarray, nside: int) -> np.ndarray:
     """White level in µK-arcmin of an inverse variance (µK^-2 per pixel): sqrt(pixel area / ivar)."""
+    import healpy as hp
+
     return np.sqrt(hp.nside2pixarea(nside, degrees=True) * 3600.0 / np.asarray(ivar, dtype=float))

@@ -23,10 +23,11 @@ filter is linear, and it is the same operator for every map of the footprint.
 
 from __future__ import annotations
 
-import healpy as hp
 import numpy as np
-import scipy.fft
 from numpy.polynomial import legendre
+
+# healpy (with the matplotlib and astropy it loads, ~1 s) and scipy.fft are imported where used:
+# every Snakemake start imports this module (workflow/rules/common.smk).
 
 #: Rings filtered at once (bounds the work space to a few times their pixels).
 RINGS_PER_BLOCK = 256
@@ -80,6 +81,8 @@ def scan_segments(nside: int, pixels: np.ndarray) -> tuple[np.ndarray, np.ndarra
     ValueError
         If the pixels are not sorted or a ring holds more than one run (not an RA box).
     """
+    import healpy as hp
+
     pixels = np.asarray(pixels, dtype=np.int64)
     if np.any(np.diff(pixels) <= 0):
         raise ValueError("scan filter: pixels must be sorted RING indices without repeats")
@@ -122,6 +125,8 @@ def filter_scans(nside: int, pixels: np.ndarray, values: np.ndarray, cfg: dict) 
     ndarray of float64, the shape of ``values``
         The filtered maps.
     """
+    import healpy as hp
+
     values = np.asarray(values, dtype=np.float64)
     if values.shape[0] != np.size(pixels):
         raise ValueError(f"scan filter: {values.shape[0]} values for {np.size(pixels)} pixels")
@@ -151,6 +156,8 @@ def _filter_block(maps, start, n, q, ell_unit, cut, taper) -> np.ndarray:
     ``q`` is the orthonormal polynomial basis (or None), ``ell_unit`` each ring's ell_x
     (rad^-1) per DFT index times ``n``, ``cut`` and ``taper`` the high-pass (rad^-1).
     """
+    import scipy.fft
+
     seg = maps[start[:, None] + np.arange(n)[None, :]]  # (rings, n, nmaps)
     if q is not None:
         seg -= np.einsum("ik,rkm->rim", q, np.einsum("ik,rim->rkm", q, seg))
