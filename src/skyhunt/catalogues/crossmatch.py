@@ -6,15 +6,19 @@ Distances are great-circle separations in arcmin, from chords between unit vecto
 
 from __future__ import annotations
 
-import healpy as hp
 import numpy as np
 from scipy.spatial import cKDTree
 
 from skyhunt.cutouts.grid import ARCMIN
 
+# healpy (with the matplotlib and astropy it loads, ~1 s) is imported where used: the catalogue and
+# figure jobs import this module.
+
 
 def unit_vectors(ra, dec) -> np.ndarray:
     """Unit vectors (N, 3) of positions given in degrees."""
+    import healpy as hp
+
     ra = np.atleast_1d(np.asarray(ra, dtype=float))
     return np.atleast_2d(hp.ang2vec(ra, np.atleast_1d(np.asarray(dec, dtype=float)), lonlat=True)).reshape(
         ra.size, 3

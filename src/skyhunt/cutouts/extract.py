@@ -24,10 +24,12 @@ import contextlib
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 
-import healpy as hp
 import numpy as np
 
 from skyhunt.cutouts.grid import CutoutGeometry, tan_deproject
+
+# healpy (with the matplotlib and astropy it loads, ~1 s) is imported where used: the mass, vetting
+# and detector modules import this one, in jobs that read tables only.
 
 
 class PatchInterpolator:
@@ -42,6 +44,8 @@ class PatchInterpolator:
     """
 
     def __init__(self, nside: int, pixels: np.ndarray):
+        import healpy as hp
+
         self.nside = nside
         self.pixels = np.asarray(pixels, dtype=np.int64)
         rings = np.arange(1, 4 * nside)
@@ -114,6 +118,8 @@ class PatchInterpolator:
 
     def nearest(self, theta: np.ndarray, phi: np.ndarray) -> np.ndarray:
         """Positions in ``pixels`` of the pixels containing (theta, phi) (radians)."""
+        import healpy as hp
+
         pix = hp.ang2pix(self.nside, theta, phi)
         idx = np.searchsorted(self.pixels, pix)
         if np.any(self.pixels[np.minimum(idx, self.pixels.size - 1)] != pix):

@@ -9,7 +9,6 @@ cutout: the one whose centre is nearest in the Chebyshev (max-norm) sense.
 
 from __future__ import annotations
 
-import healpy as hp
 import numpy as np
 import pandas as pd
 from scipy.spatial import cKDTree
@@ -17,13 +16,20 @@ from scipy.spatial import cKDTree
 from skyhunt.cutouts.grid import ARCMIN, CutoutGeometry, Grid, tan_project
 from skyhunt.sky.halos import qualifying_mask
 
+# healpy (with the matplotlib and astropy it loads, ~1 s) is imported where used: the catalogue,
+# figure and evaluation jobs import this module for its matching.
+
 
 def _tree(grid: Grid) -> cKDTree:
+    import healpy as hp
+
     return cKDTree(hp.ang2vec(grid.ra, grid.dec, lonlat=True))
 
 
 def _pairs(grid: Grid, tree: cKDTree, ra: np.ndarray, dec: np.ndarray, radius_arcmin: float):
     """(object, cutout) index pairs closer than ``radius_arcmin`` on the sky, with TAN offsets (arcmin)."""
+    import healpy as hp
+
     vec = np.atleast_2d(hp.ang2vec(ra, dec, lonlat=True))
     chord = 2.0 * np.sin(radius_arcmin * ARCMIN / 2.0)
     hits = tree.query_ball_point(vec, chord)

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 
-import healpy as hp
 import matplotlib.cm as cm
 import numpy as np
 from matplotlib.colors import Normalize
@@ -15,6 +14,9 @@ from skyhunt import io
 from skyhunt.catalogues.files import CATALOGUE_NAMES
 from skyhunt.figures.style import method_colour, new_figure, save_figure
 from skyhunt.selection.files import read_completeness, read_mass_limit
+
+# healpy (with the matplotlib and astropy it loads, ~1 s) is imported where used: of the selection
+# figures, only the mass-limit map's reads a HEALPix map.
 
 #: Colour of each method of the selection function (the catalogue figures' colours).
 SELECTION_COLOURS = {"mf": "mf", "detector": "detector", "ens_prod": "prod", "ens_learned": "learned"}
@@ -104,6 +106,8 @@ def run_mass_limit_map(*, footprint: dict, mass_limit, mass_limit_map, png, pdf)
     png, pdf : path-like
         Output figure.
     """
+    import healpy as hp
+
     table, header, methods = read_mass_limit(mass_limit)
     try:
         values = hp.read_map(mass_limit_map, dtype=np.float64)

@@ -12,7 +12,6 @@ cutout.
 
 from __future__ import annotations
 
-import healpy as hp
 import numpy as np
 import pandas as pd
 from scipy.spatial import cKDTree
@@ -20,6 +19,9 @@ from scipy.spatial import cKDTree
 from skyhunt.cutouts.grid import ARCMIN, CutoutGeometry, Grid
 from skyhunt.cutouts.labels import first_per_group, holding_cutout
 from skyhunt.sky.halos import qualifying_mask
+
+# healpy (with the matplotlib and astropy it loads, ~1 s) is imported where used: the catalogue
+# modules import this one, in jobs that read tables only.
 
 #: Columns of the cutout SNR table and their units.
 CUTOUT_SNR_UNITS = {
@@ -48,6 +50,8 @@ def match_halos(det_ra, det_dec, halos: pd.DataFrame, radius_arcmin: float) -> n
         Row position in ``halos`` per detection, -1 if none within the radius
         (ties in mass go to the lowest halo_id).
     """
+    import healpy as hp
+
     det_ra = np.asarray(det_ra, dtype=float)
     out = np.full(det_ra.size, -1, dtype=np.int64)
     if det_ra.size == 0 or len(halos) == 0:

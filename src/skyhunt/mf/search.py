@@ -15,7 +15,6 @@ import time
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING
 
-import healpy as hp
 import numpy as np
 import pandas as pd
 import scipy.fft
@@ -32,6 +31,9 @@ from skyhunt.sky.beam import beam_transfer
 from skyhunt.sky.footprint import Footprint
 from skyhunt.sky.instrument import level_uk_arcmin
 from skyhunt.sky.spectra import T_CMB_K, tsz_spectrum
+
+# healpy (with the matplotlib and astropy it loads, ~1 s) is imported where used: the mass modules
+# import this one, in jobs that read tables only.
 
 if TYPE_CHECKING:
     from skyhunt.mf.transfer import ScanTransfer
@@ -595,6 +597,8 @@ def deduplicate_seams(cand: pd.DataFrame) -> np.ndarray:
     (or a corner shared by four cores) is counted exactly once; detections
     outside their own core are kept only if no other tile saw them.
     """
+    import healpy as hp
+
     n = len(cand)
     keep = np.ones(n, dtype=bool)
     if n < 2:

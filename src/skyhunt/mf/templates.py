@@ -14,11 +14,13 @@ transform of a dimensionless profile).
 
 from __future__ import annotations
 
-import healpy as hp
 import numpy as np
 from scipy import special
 
 from skyhunt.sky import profiles
+
+# healpy (with the matplotlib and astropy it loads, ~1 s) is imported where used: the MF search
+# module imports this one, in jobs that filter no map.
 
 ARCMIN = np.pi / (180.0 * 60.0)
 
@@ -114,6 +116,8 @@ def interpolation_window(kx: np.ndarray, ky: np.ndarray, nside: int, dec_deg: fl
     ndarray
         W(k), dimensionless.
     """
+    import healpy as hp
+
     rings = np.arange(1, 4 * nside)
     _, nphi, cos_theta, _, _ = hp.ringinfo(nside, rings)
     theta = np.arccos(cos_theta)
@@ -125,6 +129,8 @@ def interpolation_window(kx: np.ndarray, ky: np.ndarray, nside: int, dec_deg: fl
 
 def healpix_pixel_window(ell: np.ndarray, nside: int) -> np.ndarray:
     """HEALPix pixel window (``healpy.pixwin``) at the given multipoles, held constant beyond its table."""
+    import healpy as hp
+
     pw = hp.pixwin(nside)
     return np.interp(np.asarray(ell, dtype=float), np.arange(pw.size), pw)
 

@@ -21,11 +21,13 @@ from collections.abc import Mapping
 from pathlib import Path
 
 import ducc0
-import healpy as hp
 import numpy as np
 from astropy.table import Table
 
 from skyhunt import io
+
+# healpy (with the matplotlib and astropy it loads, ~1 s) is imported where used: the source and
+# reader modules import this one, in jobs that read tables only.
 
 #: Fraction of the beam's flux outside its support radius.
 SUPPORT_LOSS = 1e-4
@@ -123,6 +125,8 @@ class Beam:
 
 
 def _gaussian_bl(fwhm_arcmin: float) -> np.ndarray:
+    import healpy as hp
+
     sigma = np.radians(fwhm_arcmin / 60.0) / np.sqrt(8.0 * np.log(2.0))
     lmax = int(np.ceil(np.sqrt(-2.0 * np.log(BL_FLOOR)) / sigma))
     return hp.gauss_beam(np.radians(fwhm_arcmin / 60.0), lmax=lmax)
@@ -136,6 +140,8 @@ def _file_bl(path: str) -> np.ndarray:
 
 @functools.lru_cache(maxsize=16)
 def _beam(fwhm_arcmin: float, beam_file: str | None) -> Beam:
+    import healpy as hp
+
     if beam_file is not None:
         name, bl = beam_file, _file_bl(beam_file)
     else:
@@ -199,6 +205,8 @@ def beam_transfer(band: Mapping, lmax: int) -> np.ndarray:
 
 def beamed_alm(alm: np.ndarray, band: Mapping) -> np.ndarray:
     """``alm`` (healpy order, lmax = mmax) times the band's b_ell; ``alm`` itself without a beam."""
+    import healpy as hp
+
     if beam_of(band) is None:
         return alm
     return hp.almxfl(alm, beam_transfer(band, hp.Alm.getlmax(alm.size)))
@@ -267,6 +275,8 @@ def disc_offsets(nside: int, vec: np.ndarray, radius: float) -> tuple[np.ndarray
 
     A disc holding no pixel centre gives the pixel containing ``vec`` (distance from its centre).
     """
+    import healpy as hp
+
     disc = hp.query_disc(nside, vec, radius)
     if disc.size == 0:
         disc = np.array([hp.vec2pix(nside, *vec)])

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import zlib
 
-import healpy as hp
 import numpy as np
 
 from skyhunt.sky import spectra
@@ -24,6 +23,9 @@ from skyhunt.sky.instrument import (
     red_noise_cl,
     white_noise_sigma_uk,
 )
+
+# healpy (with the matplotlib and astropy it loads, ~1 s) is imported where used: the optical,
+# vetting and deep-CEE modules import this one for a few helpers.
 
 _T_CMB_UK = spectra.T_CMB_K * 1e6
 
@@ -162,6 +164,8 @@ def red_noise_map(
     -------
     ndarray of float64
     """
+    import healpy as hp
+
     if not has_red_noise(band):
         return np.zeros(pixels.size)
     index = band_names.index(band["name"])

@@ -10,8 +10,10 @@ nside-8192 patch needs no full-sky map.
 from __future__ import annotations
 
 import ducc0
-import healpy as hp
 import numpy as np
+
+# healpy (with the matplotlib and astropy it loads, ~1 s) is imported where used: the sky-component
+# modules import this one, in jobs that make no field.
 
 
 def draw_alm(cl: np.ndarray, rng: np.random.Generator) -> np.ndarray:
@@ -70,6 +72,8 @@ def synthesize_on_pixels(
     ndarray of float64
         Field values at ``pixels``.
     """
+    import healpy as hp
+
     lmax = hp.Alm.getlmax(alm.size)
     pixels = np.asarray(pixels, dtype=np.int64)
     all_rings = np.arange(1, 4 * nside)
@@ -120,6 +124,8 @@ def draw_unit_alm(lmax: int, rng: np.random.Generator) -> np.ndarray:
     ndarray of complex128
         a_lm in healpy's m-major order, lmax = mmax.
     """
+    import healpy as hp
+
     z = rng.standard_normal((lmax + 1) ** 2)
     ell, m = hp.Alm.getlm(lmax)
     ell = ell.astype(np.int64)

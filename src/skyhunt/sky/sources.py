@@ -29,7 +29,6 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 
-import healpy as hp
 import numpy as np
 import pandas as pd
 from scipy.optimize import nnls
@@ -37,6 +36,9 @@ from scipy.optimize import nnls
 from skyhunt.sky.beam import beam_of, map_slots, paint_beam
 from skyhunt.sky.footprint import Footprint
 from skyhunt.sky.spectra import jy_per_sr_to_uk_cmb
+
+# healpy (with the matplotlib and astropy it loads, ~1 s) is imported where used: the MF and reader
+# modules import this one, in jobs that read tables only.
 
 #: Source populations, in the order they are drawn and listed in catalogues.
 POPULATIONS = ("radio", "ir")
@@ -478,6 +480,8 @@ def paint_fluxes(
     ndarray of float64
         Temperature in µK_CMB at ``pixels``.
     """
+    import healpy as hp
+
     pixels = np.asarray(pixels, dtype=np.int64)
     if np.any(np.diff(pixels) <= 0):
         raise ValueError("pixels must be strictly increasing RING indices")

@@ -22,7 +22,6 @@ tau = y m_e c^2 / (k T) scatters with y and each halo stays isothermal.
 
 from __future__ import annotations
 
-import healpy as hp
 import numpy as np
 import pandas as pd
 
@@ -30,6 +29,9 @@ from skyhunt.sky import profiles
 from skyhunt.sky.beam import Beam, disc_offsets, map_slots
 from skyhunt.sky.halos import C_KM_S
 from skyhunt.sky.spectra import T_CMB_K, electron_theta, relativistic_tsz_coefficients
+
+# healpy (with the matplotlib and astropy it loads, ~1 s) is imported where used: the mass modules
+# import this one, in jobs that paint no map.
 
 
 def paint_y_and_tau_v(
@@ -78,6 +80,8 @@ def paint_y_and_tau_v(
     y_theta : ndarray, shape (temperature_moments, len(pixels))
         ``y theta_e^k`` at ``pixels``, k = 1, 2, ... (dimensionless).
     """
+    import healpy as hp
+
     omega_pix_arcmin2 = hp.nside2pixarea(nside, degrees=True) * 3600.0
     y = np.zeros(pixels.size)
     tau_v = np.zeros(pixels.size)
