@@ -11,9 +11,6 @@ from scipy.spatial import cKDTree
 
 from skyhunt.cutouts.grid import ARCMIN
 
-# healpy (with the matplotlib and astropy it loads, ~1 s) is imported where used: the catalogue and
-# figure jobs import this module.
-
 
 def unit_vectors(ra, dec) -> np.ndarray:
     """Unit vectors (N, 3) of positions given in degrees."""

@@ -28,9 +28,6 @@ import numpy as np
 
 from skyhunt.cutouts.grid import CutoutGeometry, tan_deproject
 
-# healpy (with the matplotlib and astropy it loads, ~1 s) is imported where used: the mass, vetting
-# and detector modules import this one, in jobs that read tables only.
-
 
 class PatchInterpolator:
     """Bilinear (or nearest-pixel) interpolation on the pixels of a partial RING map.

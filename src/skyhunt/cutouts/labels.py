@@ -16,9 +16,6 @@ from scipy.spatial import cKDTree
 from skyhunt.cutouts.grid import ARCMIN, CutoutGeometry, Grid, tan_project
 from skyhunt.sky.halos import qualifying_mask
 
-# healpy (with the matplotlib and astropy it loads, ~1 s) is imported where used: the catalogue,
-# figure and evaluation jobs import this module for its matching.
-
 
 def _tree(grid: Grid) -> cKDTree:
     import healpy as hp

@@ -15,9 +15,6 @@ from skyhunt.catalogues.files import CATALOGUE_NAMES
 from skyhunt.figures.style import method_colour, new_figure, save_figure
 from skyhunt.selection.files import read_completeness, read_mass_limit
 
-# healpy (with the matplotlib and astropy it loads, ~1 s) is imported where used: of the selection
-# figures, only the mass-limit map's reads a HEALPix map.
-
 #: Colour of each method of the selection function (the catalogue figures' colours).
 SELECTION_COLOURS = {"mf": "mf", "detector": "detector", "ens_prod": "prod", "ens_learned": "learned"}
 

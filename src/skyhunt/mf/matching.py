@@ -20,9 +20,6 @@ from skyhunt.cutouts.grid import ARCMIN, CutoutGeometry, Grid
 from skyhunt.cutouts.labels import first_per_group, holding_cutout
 from skyhunt.sky.halos import qualifying_mask
 
-# healpy (with the matplotlib and astropy it loads, ~1 s) is imported where used: the catalogue
-# modules import this one, in jobs that read tables only.
-
 #: Columns of the cutout SNR table and their units.
 CUTOUT_SNR_UNITS = {
     "cutout_id": "",

@@ -32,9 +32,6 @@ from skyhunt.sky.footprint import Footprint
 from skyhunt.sky.instrument import level_uk_arcmin
 from skyhunt.sky.spectra import T_CMB_K, tsz_spectrum
 
-# healpy (with the matplotlib and astropy it loads, ~1 s) is imported where used: the mass modules
-# import this one, in jobs that read tables only.
-
 if TYPE_CHECKING:
     from skyhunt.mf.transfer import ScanTransfer
 

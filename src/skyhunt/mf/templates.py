@@ -19,9 +19,6 @@ from scipy import special
 
 from skyhunt.sky import profiles
 
-# healpy (with the matplotlib and astropy it loads, ~1 s) is imported where used: the MF search
-# module imports this one, in jobs that filter no map.
-
 ARCMIN = np.pi / (180.0 * 60.0)
 
 

@@ -26,9 +26,6 @@ from astropy.table import Table
 
 from skyhunt import io
 
-# healpy (with the matplotlib and astropy it loads, ~1 s) is imported where used: the source and
-# reader modules import this one, in jobs that read tables only.
-
 #: Fraction of the beam's flux outside its support radius.
 SUPPORT_LOSS = 1e-4
 #: A Gaussian b_ell below this is taken as zero (sets a Gaussian beam's band limit).

@@ -24,9 +24,6 @@ from skyhunt.sky.instrument import (
     white_noise_sigma_uk,
 )
 
-# healpy (with the matplotlib and astropy it loads, ~1 s) is imported where used: the optical,
-# vetting and deep-CEE modules import this one for a few helpers.
-
 _T_CMB_UK = spectra.T_CMB_K * 1e6
 
 

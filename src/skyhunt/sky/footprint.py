@@ -6,9 +6,6 @@ from dataclasses import dataclass
 
 import numpy as np
 
-# healpy (with the matplotlib and astropy it loads, ~1 s) is imported where used: every Snakemake
-# start imports this module (skyhunt.config).
-
 
 @dataclass(frozen=True)
 class Footprint:

@@ -12,9 +12,6 @@ from __future__ import annotations
 import ducc0
 import numpy as np
 
-# healpy (with the matplotlib and astropy it loads, ~1 s) is imported where used: the sky-component
-# modules import this one, in jobs that make no field.
-
 
 def draw_alm(cl: np.ndarray, rng: np.random.Generator) -> np.ndarray:
     """Draw Gaussian harmonic coefficients of a real field with spectrum ``cl``.

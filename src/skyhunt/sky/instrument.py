@@ -32,9 +32,6 @@ from __future__ import annotations
 
 import numpy as np
 
-# healpy (with the matplotlib and astropy it loads, ~1 s) is imported where used: every Snakemake
-# start imports this module (workflow/rules/common.smk).
-
 ARCMIN = np.pi / (180.0 * 60.0)
 
 #: Unit card (FITS ``TUNIT2``) of the inverse-variance maps: µK^-2 per pixel.

@@ -26,9 +26,6 @@ from __future__ import annotations
 import numpy as np
 from numpy.polynomial import legendre
 
-# healpy (with the matplotlib and astropy it loads, ~1 s) and scipy.fft are imported where used:
-# every Snakemake start imports this module (workflow/rules/common.smk).
-
 #: Rings filtered at once (bounds the work space to a few times their pixels).
 RINGS_PER_BLOCK = 256
 

@@ -37,9 +37,6 @@ from skyhunt.sky.beam import beam_of, map_slots, paint_beam
 from skyhunt.sky.footprint import Footprint
 from skyhunt.sky.spectra import jy_per_sr_to_uk_cmb
 
-# healpy (with the matplotlib and astropy it loads, ~1 s) is imported where used: the MF and reader
-# modules import this one, in jobs that read tables only.
-
 #: Source populations, in the order they are drawn and listed in catalogues.
 POPULATIONS = ("radio", "ir")
 

@@ -30,9 +30,6 @@ from skyhunt.sky.beam import Beam, disc_offsets, map_slots
 from skyhunt.sky.halos import C_KM_S
 from skyhunt.sky.spectra import T_CMB_K, electron_theta, relativistic_tsz_coefficients
 
-# healpy (with the matplotlib and astropy it loads, ~1 s) is imported where used: the mass modules
-# import this one, in jobs that paint no map.
-
 
 def paint_y_and_tau_v(
     halos: pd.DataFrame,
