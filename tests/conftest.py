@@ -173,6 +173,11 @@ class Background:
         self.workdir = workdir
         self.proc: subprocess.Popen | None = None
         self.stopped = False
+        # Snakemake gets a copy of the environment taken here, in the main thread: a fork that
+        # inherits the C ``environ`` while a test in the main thread sets a variable (Lightning's
+        # ``seed_everything`` sets PL_GLOBAL_SEED) can exec with a torn array, which failed a CI
+        # run with "OSError: [Errno 14] Bad address"
+        self.env = dict(os.environ)
         self.thread = threading.Thread(target=self._run, args=(prepare, after, copies), daemon=True)
         self.thread.start()
 
@@ -187,7 +192,10 @@ class Background:
                     if self.stopped:
                         raise RuntimeError("stopped at the end of the test session")
                     self.proc = subprocess.Popen(
-                        snakemake_command(self.workdir, *args), stdout=out, stderr=subprocess.STDOUT
+                        snakemake_command(self.workdir, *args),
+                        stdout=out,
+                        stderr=subprocess.STDOUT,
+                        env=self.env,
                     )
                     code = self.proc.wait()
                 if code:
