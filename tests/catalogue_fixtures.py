@@ -141,13 +141,28 @@ def write(path, table: pd.DataFrame, units=None) -> None:
 def write_sky(tmp_path, **kwargs) -> dict:
     """Write the synthetic sky's tables; return their paths by input name."""
     halos, objects, detections, candidates = synthetic_sky(**kwargs)
-    paths = {k: tmp_path / f"{k}.parquet" for k in ("halos", "objects", "detections", "candidates", "masses")}
+    names = ("halos", "objects", "detections", "candidates", "masses", "cnn_masses")
+    paths = {k: tmp_path / f"{k}.parquet" for k in names}
     write(paths["halos"], halos, HALO_UNITS)
     write(paths["objects"], objects)
     write(paths["detections"], detections)
     write(paths["candidates"], candidates)
     write(paths["masses"], candidate_masses(candidates), MASS_UNITS)
+    write(paths["cnn_masses"], cnn_masses(halos))
     return paths
+
+
+def cnn_masses(halos: pd.DataFrame) -> pd.DataFrame:
+    """A mass table of rule cnn_masses' form: every other qualifying halo, M500c 1.1 times its
+    true one, sigma_ln_m500c 0.2."""
+    q = halos[(halos["m_vir"] >= POSITIVE["m_vir_min"]) & (halos["z"] >= POSITIVE["z_min"])].iloc[::2]
+    return pd.DataFrame(
+        {
+            "halo_id": q["halo_id"].to_numpy(),
+            "m500c": 1.1 * q["m500c"].to_numpy(float),
+            "sigma_ln_m500c": np.full(len(q), 0.2),
+        }
+    )
 
 
 #: Units of the synthetic mass table (as rule mf_masses writes them).

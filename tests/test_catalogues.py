@@ -252,7 +252,14 @@ def run_all(tmp_path, paths, seed=11) -> dict:
         masses=paths["masses"],
         **out["mf"],
     )
-    steps.run_catalogue_detector(stage="dust", detections=paths["detections"], **out["detector"])
+    steps.run_catalogue_detector(
+        stage="dust",
+        match_radius_arcmin=1.0,
+        detections=paths["detections"],
+        halos=paths["halos"],
+        cnn_masses=paths["cnn_masses"],
+        **out["detector"],
+    )
     steps.run_catalogue_ensembles(
         match_radius_arcmin=1.0,
         positive=POSITIVE,
@@ -363,6 +370,45 @@ def test_mass_columns_equal_the_mass_table_entry_by_entry(tmp_path):
         run_all(tmp_path / "bad", paths)
 
 
+def test_detector_masses_are_the_cnn_masses_of_the_matched_halos(tmp_path):
+    """Each detector entry carries the CNN mass table's row of the halo it matches within 1' (NaN
+    without one), as M500c and exp(ln M -/+ sigma) in solMass; the ensembles carry it as *_detector;
+    a CNN mass table with a halo twice fails naming the file."""
+    paths = write_sky(tmp_path)
+    out = run_all(tmp_path, paths)
+    halos, _, _, _ = synthetic_sky()
+    cnn = io.read_table(paths["cnn_masses"])[0].set_index("halo_id")
+    det = read_catalogue(out["detector.parquet"], "detector")
+    d = separation_arcmin(det["ra"], det["dec"], halos["ra"], halos["dec"])
+    near = d <= 1.0
+    heaviest = np.where(near, halos["m_vir"].to_numpy()[None, :], -1.0).argmax(axis=1)
+    hid = np.where(near.any(axis=1), halos["halo_id"].to_numpy()[heaviest], -1)
+    want = cnn["m500c"].reindex(hid).to_numpy()
+    np.testing.assert_array_equal(det["m500c"].to_numpy(), want)
+    has = np.isfinite(want)
+    assert 0 < has.sum() < len(det)
+    np.testing.assert_allclose(det["m500c_hi"][has] / det["m500c"][has], np.exp(0.2))
+    np.testing.assert_allclose(det["m500c_lo"][has] / det["m500c"][has], np.exp(-0.2))
+    np.testing.assert_array_equal(
+        det["z"].to_numpy(),
+        np.where(hid >= 0, halos.set_index("halo_id")["z"].reindex(hid).to_numpy(), np.nan),
+    )
+    table = Table.read(out["detector.fits"])
+    assert all(str(table[c].unit) == "solMass" for c in ("m500c", "m500c_lo", "m500c_hi"))
+    assert "true redshift" in json.loads(table.meta["MASSES"])["redshift"]
+    ens = read_catalogue(out["ens_learned.parquet"], "ens_learned")
+    by_det = ens[ens["found_by"] != "mf"].set_index(["ra_detector", "dec_detector"])
+    np.testing.assert_array_equal(
+        by_det["m500c_detector"].to_numpy(),
+        det.set_index(["ra", "dec"]).loc[by_det.index, "m500c"].to_numpy(),
+    )
+    assert np.isnan(ens.loc[ens["found_by"] == "mf", "m500c_detector"]).all()
+    twice = io.read_table(paths["cnn_masses"])[0]
+    write(paths["cnn_masses"], pd.concat([twice, twice.iloc[:1]]))
+    with pytest.raises(io.InputFileError, match=r"cnn_masses\.parquet.*two rows"):
+        run_all(tmp_path / "bad", paths)
+
+
 def test_same_inputs_and_seed_give_identical_files(tmp_path):
     paths = write_sky(tmp_path)
     a, b = run_all(tmp_path / "a", paths), run_all(tmp_path / "b", paths)
@@ -379,7 +425,10 @@ def test_missing_column_fails_naming_the_file(tmp_path):
     with pytest.raises(io.InputFileError, match=r"detections\.parquet.*pos_err_arcmin"):
         steps.run_catalogue_detector(
             stage="dust",
+            match_radius_arcmin=1.0,
             detections=paths["detections"],
+            halos=paths["halos"],
+            cnn_masses=paths["cnn_masses"],
             fits=tmp_path / "d.fits",
             parquet=tmp_path / "d.parquet",
         )
@@ -393,7 +442,13 @@ def test_unknown_position_error_is_kept_and_an_infinite_one_fails(tmp_path):
     err = table["pos_err_arcmin"].to_numpy(float).copy()
     err[:2] = np.nan
     write(paths["detections"], table.assign(pos_err_arcmin=err))
-    kwargs = {"stage": "dust", "detections": paths["detections"]}
+    kwargs = {
+        "stage": "dust",
+        "match_radius_arcmin": 1.0,
+        "detections": paths["detections"],
+        "halos": paths["halos"],
+        "cnn_masses": paths["cnn_masses"],
+    }
     steps.run_catalogue_detector(**kwargs, fits=tmp_path / "d.fits", parquet=tmp_path / "d.parquet")
     out, _ = io.read_table(tmp_path / "d.parquet")
     assert (

@@ -14,12 +14,14 @@ from astropy.io import fits
 from skyhunt import io
 from skyhunt.catalogues.ensembles import add_ranks, combine
 from skyhunt.catalogues.files import ENSEMBLE_COLUMNS, MF_MASS_COLUMNS, write_catalogue
-from skyhunt.cutouts.layout import split_of
+from skyhunt.cutouts.grid import CutoutGeometry
+from skyhunt.cutouts.layout import cutout_layout, split_of
 from skyhunt.detector import pipeline as detector_pipeline
-from skyhunt.evaluation.ensembles import LogisticCombination
+from skyhunt.evaluation.ensembles import LogisticCombination, choose_thresholds, predict
+from skyhunt.mf.matching import cutout_snr
 from skyhunt.mf.tiles import make_layout
 from skyhunt.selection import completeness as comp
-from skyhunt.selection import finders, masslimit, pipeline
+from skyhunt.selection import cutout_finders, finders, masslimit, pipeline
 from skyhunt.selection.files import (
     CompletenessGrid,
     read_completeness,
@@ -494,6 +496,69 @@ def _main_catalogues(tmp_path, table, footprint, splits, thresholds: dict) -> di
     return paths
 
 
+def _cutout_inputs(tmp_path, table, cfg) -> dict:
+    """Main-run cutout files on the tiny patch: the cutouts holding the injections score high
+    (CNN 0.9, MF SNR 10), every other one low, and each injection's classifier table gives it its
+    cutout's scores (the truth is the injections themselves)."""
+    sky, cc = cfg["sky"], cfg["cutouts"]
+    layout = cutout_layout(sky["footprint"], sky["nside"], cc)
+    grid = layout.grid
+    index = pd.DataFrame(
+        {
+            "cutout_id": np.arange(len(grid), dtype=np.int64),
+            "ra": grid.ra,
+            "dec": grid.dec,
+            "grid_row": grid.row,
+            "grid_col": grid.col,
+            "split": layout.split,
+        }
+    )
+    paths = {"index": tmp_path / "index.parquet", "ensemble_scores": tmp_path / "scores.parquet"}
+    io.write_table(paths["index"], {c: index[c].to_numpy() for c in index}, {c: "" for c in index})
+    rows = cutout_finders.injection_cutouts(
+        index, layout.geometry, cc["stride_arcmin"], cc["central_arcmin"], table["ra"], table["dec"]
+    )
+    assert np.sum(rows >= 0) >= 2  # some injections lie on the validation and test stripes
+    ens = index[index["split"].isin(["validation", "test"])].reset_index(drop=True)
+    hot = np.isin(ens["cutout_id"], index["cutout_id"].to_numpy()[rows[rows >= 0]])
+    ens["cnn"], ens["mf"] = np.where(hot, 0.9, 0.05), np.where(hot, 10.0, 0.0)
+    io.write_table(
+        paths["ensemble_scores"],
+        {c: ens[c].to_numpy() for c in ("cutout_id", "split", "cnn", "mf")},
+        {"cutout_id": "", "split": "", "cnn": "", "mf": ""},
+    )
+    chosen = {
+        "mf": {"threshold": 5.0},
+        "cnn": {"threshold": 0.5},
+        "prod": {"threshold": 0.5},
+        "learned": {
+            "threshold": 0.5,
+            "intercept": -3.0,
+            "weights": {"q_cnn": 0.0, "q_mf": 0.0, "q_cnn_q_mf": 6.0},
+        },
+        "and": {"threshold_mf": 5.0, "threshold_cnn": 0.5, "validation_f1": 1.0},
+        "detector": {"threshold": 0.5},
+    }
+    paths["thresholds"] = tmp_path / "thresholds.json"
+    paths["thresholds"].write_text(json.dumps({"stage": "cmb_tsz", "methods": chosen}))
+    has = rows >= 0
+    split = index["split"].to_numpy()[rows[has]]
+    scores = cutout_finders.cutout_method_scores(
+        np.full(has.sum(), 0.9), np.full(has.sum(), 10.0), split, ens, chosen
+    )
+    columns = {
+        "injection_id": table["injection_id"].to_numpy(),
+        "cutout_id": np.where(has, index["cutout_id"].to_numpy()[np.maximum(rows, 0)], -1),
+    }
+    for m, v in scores.items():
+        columns[f"score_{m}"] = np.zeros(len(table))
+        columns[f"score_{m}"][has] = v
+    paths["classified"] = [tmp_path / "cutouts_0.parquet"]
+    io.write_table(paths["classified"][0], columns, pipeline.CLASSIFIED_UNITS)
+    paths["n_scored"] = int(has.sum())
+    return paths
+
+
 def test_summary_json_is_plain(tmp_path, injected_run):
     """run_selection_completeness on the batch, every method at a fixed threshold: counts add up;
     the EnsemblePROD at its lowest score (an OR of the two finders) is at least as complete as
@@ -516,7 +581,10 @@ def test_summary_json_is_plain(tmp_path, injected_run):
     prod = table["score_ens_prod"].to_numpy()
     thresholds = {"detector": 0.1, "ens_prod": float(prod[prod > 0].min()), "ens_learned": None}
     files = _main_catalogues(tmp_path, table, sky["footprint"], r["cfg"]["cutouts"]["splits"], thresholds)
+    cut = _cutout_inputs(tmp_path, table, r["cfg"])
+    n_scored = cut.pop("n_scored")
     sel = dict(r["selection"], mf_snr_threshold=5.0, min_per_bin=1)
+    cc = r["cfg"]["cutouts"]
     pipeline.run_selection_completeness(
         footprint=sky["footprint"],
         selection=sel,
@@ -526,9 +594,16 @@ def test_summary_json_is_plain(tmp_path, injected_run):
         halos=halos,
         completeness=tmp_path / "c.fits",
         summary=tmp_path / "s.json",
+        cutouts={k: cc[k] for k in ("size_arcmin", "npix", "stride_arcmin", "central_arcmin")},
         **files,
+        **cut,
     )
     summary = json.loads((tmp_path / "s.json").read_text())
+    # the cutout classifiers count the injections of validation and test cutouts, and find all
+    for m in ("cnn", "cut_and", "cut_prod", "cut_learned"):
+        s = summary[m]
+        assert s["injections"] == s["recovered"] == s["truth_halos"] == s["truth_found"] == n_scored, m
+        assert s["chi2"] == 0.0
     for m in ("mf", "detector", "ens_prod"):
         s = summary[m]
         assert (
@@ -639,3 +714,55 @@ def test_mass_weights_remove_the_within_bin_mass_distribution():
     n_w, k_w = comp.weighted_counts(10**inj, z_inj, rec_inj, w, m_edges, z_edges)
     weighted = comp.chi2_against_truth(n_w, k_w, n2, k2, min_per_bin=5)
     assert weighted["dof"] == 2 and weighted["p_value"] > 0.001
+
+
+def test_cutout_scores_on_the_main_runs_cutouts_are_table1s():
+    """Given the main run's own cutouts, the selection's cutout scores are Table 1's: the rank
+    product, the learned probability and the EnsembleAND decision of ``predict``, bit for bit;
+    and a cutout scoring above every reference gets q = 1."""
+    rng = np.random.default_rng(5)
+    n = 400
+    labels = rng.random(n) < 0.2
+    cnn = np.clip(0.6 * labels + 0.5 * rng.random(n), 0.0, 1.0)
+    mf = np.where(rng.random(n) < 0.5, 0.0, 3.0 + 5.0 * labels + 2.0 * rng.random(n))
+    split = np.where(np.arange(n) < n // 2, "validation", "test")
+    chosen = choose_thresholds(cnn[: n // 2], mf[: n // 2], labels[: n // 2], 1.0, detector=np.zeros(n // 2))
+    reference = pd.DataFrame({"split": split, "cnn": cnn, "mf": mf})
+    got = cutout_finders.cutout_method_scores(cnn, mf, split, reference, chosen)
+    for part in ("validation", "test"):
+        rows = split == part
+        want = predict(cnn[rows], mf[rows], chosen, detector=np.zeros(rows.sum()))
+        assert np.array_equal(got["cut_prod"][rows], want["prod"])
+        assert np.array_equal(got["cut_learned"][rows], want["learned"])
+        assert np.array_equal(got["cut_and"][rows] == 1.0, want["and_pos"])
+        assert np.array_equal(got["cnn"][rows], cnn[rows])
+    limits = cutout_finders.cutout_thresholds(chosen)
+    assert limits["cnn"] == chosen["cnn"]["threshold"] and limits["cut_and"] == 1.0
+    top = cutout_finders.cutout_method_scores([2.0], [99.0], ["test"], reference, chosen)
+    assert top["cut_prod"][0] == 1.0 and top["cut_and"][0] == 1.0
+
+
+def test_injected_cutout_snr_gives_a_detection_to_its_injection():
+    """DeepSZ's matching on injected maps: a detection within the radius of an injection and of a
+    more massive sky halo goes to the injection's cutout; one near no injection to its halo's."""
+    index = pd.DataFrame(
+        {
+            "cutout_id": np.arange(4),
+            "ra": [10.0, 10.1, 10.0, 10.1],
+            "dec": [0.0, 0.0, 0.1, 0.1],
+            "grid_row": [0, 0, 1, 1],
+            "grid_col": [0, 1, 0, 1],
+        }
+    )
+    geometry = CutoutGeometry(12.0, 16)
+    halos = pd.DataFrame({"halo_id": [1, 2], "ra": [10.04, 10.1], "dec": [0.0, 0.1], "m_vir": [1e15, 1e14]})
+    injections = pd.DataFrame({"ra": [10.055], "dec": [0.0]})
+    # detection 0: 0.6' from the injection (held by cutout 1) and 0.3' from the heavier halo 1
+    # (held by cutout 0); detection 1 on halo 2 (cutout 3)
+    cand = pd.DataFrame({"ra": [10.045, 10.1], "dec": [0.0, 0.1], "snr": [7.0, 5.0]})
+    index["split"] = "test"
+    snr = cutout_finders.injected_cutout_snr(cand, halos, injections, index, geometry, 6.0, 1.0)
+    np.testing.assert_array_equal(snr, [0.0, 7.0, 0.0, 5.0])
+    # the main run's rule, without the injection: the detection is halo 1's
+    main = cutout_snr(cand, halos, index, geometry, 6.0, 1.0)["snr"].to_numpy()
+    np.testing.assert_array_equal(main, [7.0, 0.0, 0.0, 5.0])

@@ -36,6 +36,8 @@ rule catalogue_mf:
 rule catalogue_detector:
     input:
         detections=f"{DETECTOR_EVAL}/detections.parquet",
+        halos=f"{SKY}/halos.parquet",
+        cnn_masses=f"{RESULTS}/masses/cnn_{EVAL_STAGE}.parquet",
     output:
         fits=f"{CATALOGUES}/detector.fits",
         parquet=f"{CATALOGUES}/detector.parquet",
@@ -46,6 +48,7 @@ rule catalogue_detector:
         "../../envs/skyhunt.yaml"
     params:
         stage=EVAL_STAGE,
+        match_radius_arcmin=config["catalogues"]["match_radius_arcmin"],
     script:
         "../scripts/catalogue_detector.py"
 

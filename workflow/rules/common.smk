@@ -309,11 +309,12 @@ def selection_batches(wildcards):
     ]
 
 
-def selection_thresholds(wildcards):
-    """Named input: thresholds.json when the MF's threshold is its validation threshold."""
-    if config["selection"]["mf_snr_threshold"] is not None:
-        return {}
-    return {"thresholds": f"{RESULTS}/ensembles/thresholds.json"}
+def selection_classified(wildcards):
+    """Input function: the cutout-classifier tables of the {design} wildcard's batches."""
+    return [
+        f"{RESULTS}/selection/injections/cutouts_{b}.parquet"
+        for b in range(SELECTION_DESIGNS[wildcards.design])
+    ]
 
 
 # The transfer target (transfer.smk): the target runs that exist, and their configurations.

@@ -1,7 +1,7 @@
 # Injection-based selection function (issue 16; beyond DeepSZ): model clusters painted into
-# copies of the evaluation stage's maps, two jobs per batch; the MF, the CNN detector and the
-# catalogue ensembles run on them as in the main run; completeness in (M500c, z) of each against
-# the sky's own halos; the mass-limit map.
+# copies of the evaluation stage's maps, three jobs per batch; the MF, the CNN detector, the
+# catalogue ensembles, the CNN classifier and Table 1's ensembles run on them as in the main run;
+# completeness in (M500c, z) of each against the sky's own halos; the mass-limit map.
 SELECTION = f"{RESULTS}/selection"
 
 
@@ -11,8 +11,9 @@ wildcard_constraints:
 
 
 # Per batch, inject_mf paints the injections and runs the MF early (it needs no model);
-# inject_detect runs the detector and the ensembles on the same maps once they are trained and
-# deletes the scratch (temp) maps and candidates.
+# inject_detect runs the detector and the catalogue ensembles on the same maps once they are
+# trained, inject_classify the cutout classifiers; the scratch (temp) maps and candidates go when
+# both have run.
 SCRATCH = f"{SELECTION}/injections/scratch_{{batch}}"
 
 
@@ -115,10 +116,53 @@ rule inject_detect:
         "../scripts/inject_detect.py"
 
 
+# inject_classify scores the injections with the cutout classifiers of Table 1 (the CNN and the
+# ensembles) on the same maps: it waits for the CNN ladder, the detector's job does not
+rule inject_classify:
+    input:
+        injected=expand(
+            f"{SCRATCH}/{EVAL_STAGE}_{{band}}.fits", band=BANDS, allow_missing=True
+        ),
+        candidates=f"{SCRATCH}/candidates.parquet",
+        mf_injections=f"{SCRATCH}/injections.parquet",
+        halos=f"{SKY}/halos.parquet",
+        index=f"{RESULTS}/cutouts/index.parquet",
+        model=f"{RESULTS}/cnn/{EVAL_STAGE}/model.ckpt",
+        cnn_scores=f"{RESULTS}/cnn/{EVAL_STAGE}/scores.parquet",
+        ensemble_scores=f"{RESULTS}/ensembles/scores.parquet",
+        thresholds=f"{RESULTS}/ensembles/thresholds.json",
+    output:
+        classified=f"{SELECTION}/injections/cutouts_{{batch}}.parquet",
+    log:
+        logfile("selection/inject_classify_{batch}.log"),
+    benchmark:
+        benchfile("selection/inject_classify_{batch}.tsv")
+    conda:
+        "../../envs/skyhunt.yaml"
+    threads: 1
+    resources:
+        mem_mb=2000,
+        runtime=10,
+        gpu=1,
+    params:
+        nside=config["sky"]["nside"],
+        cutouts=pick(
+            CUTOUTS, "size_arcmin", "npix", "stride_arcmin", "central_arcmin", "interpolation"
+        ),
+        accelerator=config["cnn"]["accelerator"],
+        batch_size=config["cnn"]["training"]["batch_size"],
+        match_radius_arcmin=config["catalogues"]["match_radius_arcmin"],
+    script:
+        "../scripts/inject_classify.py"
+
+
 rule selection_completeness:
     input:
-        unpack(selection_thresholds),
         injections=selection_batches,
+        classified=selection_classified,
+        thresholds=f"{RESULTS}/ensembles/thresholds.json",
+        index=f"{RESULTS}/cutouts/index.parquet",
+        ensemble_scores=f"{RESULTS}/ensembles/scores.parquet",
         halos=f"{SKY}/halos.parquet",
         candidates=f"{RESULTS}/mf/{EVAL_STAGE}/candidates.parquet",
         detector=f"{RESULTS}/catalogues/detector.parquet",
@@ -147,6 +191,7 @@ rule selection_completeness:
             "mass_sub_bins",
             "mf_snr_threshold",
         ),
+        cutouts=pick(CUTOUTS, "size_arcmin", "npix", "stride_arcmin", "central_arcmin"),
         match_radius_arcmin=config["catalogues"]["match_radius_arcmin"],
         interval=config["catalogues"]["interval"],
     script:

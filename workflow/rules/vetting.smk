@@ -106,6 +106,7 @@ rule catalogue_vetted:
     input:
         candidates=f"{RESULTS}/mf/{EVAL_STAGE}/candidates.parquet",
         scores=f"{VETTING}/{EVAL_STAGE}/scores.parquet",
+        masses=f"{RESULTS}/masses/mf_{EVAL_STAGE}.parquet",
     output:
         cnn_fits=f"{CATALOGUES}/vetted_cnn.fits",
         cnn_parquet=f"{CATALOGUES}/vetted_cnn.parquet",

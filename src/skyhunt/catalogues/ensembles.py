@@ -45,8 +45,8 @@ def combine(mf: pd.DataFrame, detector: pd.DataFrame, radius_arcmin: float) -> p
     -------
     DataFrame
         ra, dec, class, split, the columns of :data:`skyhunt.catalogues.files.ENSEMBLE_COLUMNS`
-        but the ranks and the MF masses, and ``mf_row`` (the entry's row in ``mf``, -1: none),
-        one row per entry (matched pairs first, then MF-only, then detector-only).
+        but the ranks and the masses, ``mf_row`` and ``det_row`` (the entry's row in ``mf`` and in
+        ``detector``, -1: none), one row per entry (matched pairs first, then MF-only, then detector-only).
     """
     i, j, sep = match_one_to_one(
         mf["ra"].to_numpy(),
@@ -88,6 +88,7 @@ def combine(mf: pd.DataFrame, detector: pd.DataFrame, radius_arcmin: float) -> p
             "dec_detector": dec_det.astype(float),
             "separation_arcmin": np.concatenate([sep, np.full(none.size, np.nan)]),
             "mf_row": mf_row,
+            "det_row": det_row,
         }
     )
 

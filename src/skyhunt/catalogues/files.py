@@ -67,6 +67,17 @@ MF_MASS_COLUMNS = {
     "m500c_hi": "M_sun (upper end of the mass interval)",
 }
 
+#: Mass columns of the detector catalogue (the CNN mass network of rule cnn_masses) and their units.
+DETECTOR_MASS_COLUMNS = {
+    "z": "true redshift of the matched halo (NaN: no halo within catalogues.match_radius_arcmin)",
+    "m500c": (
+        "M_sun (CNN mass network on the cutout holding the matched halo; NaN: the halo is not the "
+        "qualifying halo of a validation or test positive cutout)"
+    ),
+    "m500c_lo": "M_sun (predicted ln M500c minus its predicted sigma)",
+    "m500c_hi": "M_sun (predicted ln M500c plus its predicted sigma)",
+}
+
 #: Method columns (after the common ones) and their units.
 METHOD_COLUMNS = {
     "mf": {**MF_SEARCH_COLUMNS, **MF_MASS_COLUMNS},
@@ -78,6 +89,7 @@ METHOD_COLUMNS = {
         "p_cluster_radio": "heat-map probability",
         "pos_err_arcmin": "arcmin (1-sigma position uncertainty)",
         "tile": "",
+        **DETECTOR_MASS_COLUMNS,
     },
 }
 ENSEMBLE_COLUMNS = {
@@ -95,19 +107,28 @@ ENSEMBLE_COLUMNS = {
         f"{c}_mf": f"{u}, of the matched MF entry (NaN: not in the MF catalogue)"
         for c, u in MF_MASS_COLUMNS.items()
     },
+    **{
+        f"{c}_detector": f"{u}, of the matched detector entry (NaN: not in the detector catalogue)"
+        for c, u in DETECTOR_MASS_COLUMNS.items()
+    },
 }
 METHOD_COLUMNS["ens_prod"] = METHOD_COLUMNS["ens_learned"] = ENSEMBLE_COLUMNS
 METHOD_COLUMNS["vetted_cnn"] = METHOD_COLUMNS["vetted_classical"] = {
     **MF_SEARCH_COLUMNS,
     "p_cnn": "probability of a real cluster (CNN vetter)",
     "p_classical": "probability of a real cluster (gradient-boosting vetter)",
+    **MF_MASS_COLUMNS,
 }
 
 #: FITS units of the columns that have one.
 FITS_UNITS = {
     **{c: "deg" for c in ("ra", "dec", "ra_mf", "dec_mf", "ra_detector", "dec_detector")},
     **{c: "arcmin" for c in ("scale_arcmin", "pos_err_arcmin", "separation_arcmin")},
-    **{c: "solMass" for c in ("m500c", "m500c_lo", "m500c_hi", "m500c_mf", "m500c_lo_mf", "m500c_hi_mf")},
+    **{
+        f"{c}{suffix}": "solMass"
+        for c in ("m500c", "m500c_lo", "m500c_hi")
+        for suffix in ("", "_mf", "_detector")
+    },
 }
 
 

@@ -15,6 +15,7 @@ from skyhunt.catalogues.files import (
     ALL_CATALOGUES,
     CATALOGUE_NAMES,
     CATALOGUES,
+    DETECTOR_MASS_COLUMNS,
     MF_MASS_COLUMNS,
     check_finite,
     read_catalogue,
@@ -33,7 +34,8 @@ from skyhunt.cutouts.readers import GRID_COLUMNS, read_index
 from skyhunt.detector.objects import CLASSES as DETECTOR_CLASSES
 from skyhunt.detector.objects import CLUSTER_CLASSES
 from skyhunt.evaluation.pipeline import read_thresholds
-from skyhunt.mf.matching import CUTOUT_SNR_UNITS, cutout_snr
+from skyhunt.masses.readers import read_cnn_masses
+from skyhunt.mf.matching import CUTOUT_SNR_UNITS, cutout_snr, match_halos
 from skyhunt.mf.readers import read_candidates
 from skyhunt.sky.components import component_rng
 from skyhunt.sky.footprint import Footprint
@@ -105,6 +107,50 @@ def read_objects(path) -> pd.DataFrame:
     return table
 
 
+def candidate_masses(masses, table: pd.DataFrame, candidates) -> tuple[dict, dict]:
+    """The MF masses of the candidates ``table`` (read from ``candidates``) and where they come from.
+
+    Parameters
+    ----------
+    masses : path-like
+        ``results/masses/mf_<stage>.parquet`` (rule ``mf_masses``: one row per candidate, in
+        candidates order).
+    table : DataFrame
+        The candidates (ra, dec), in their file's order.
+    candidates : path-like
+        Their file, for the message.
+
+    Returns
+    -------
+    columns : dict
+        Column of :data:`skyhunt.catalogues.files.MF_MASS_COLUMNS` -> values per candidate.
+    notes : dict
+        The catalogues' ``masses`` metadata.
+
+    Raises
+    ------
+    skyhunt.io.InputFileError
+        Naming the files when the rows are not those candidates.
+    """
+    mass = io.read_checked_table(masses, ("ra", "dec", *MF_MASS_COLUMNS))
+    if len(mass) != len(table) or not (
+        np.array_equal(mass["ra"].to_numpy(), table["ra"].to_numpy(float))
+        and np.array_equal(mass["dec"].to_numpy(), table["dec"].to_numpy(float))
+    ):
+        raise io.InputFileError(f"{masses}: its rows are not the candidates of {candidates}; rerun mf_masses")
+    meta = io.read_table_meta(masses)
+    notes = {
+        "source": "rule mf_masses: fixed-scale y0 through the Arnaud et al. (2010) Y-M relation",
+        "redshift": meta.get("redshift", "true redshift of the matched halo"),
+        **{
+            k: meta[k]
+            for k in ("reference_theta500_arcmin", "eddington", "y_scatter_ln", "interval")
+            if k in meta
+        },
+    }
+    return {c: mass[c].to_numpy(float) for c in MF_MASS_COLUMNS}, notes
+
+
 def run_catalogue_mf(*, footprint: dict, splits: dict, stage: str, candidates, masses, fits, parquet) -> None:
     """The MF catalogue: the evaluation stage's candidates, score = SNR, their RA stripe and masses.
 
@@ -127,53 +173,97 @@ def run_catalogue_mf(*, footprint: dict, splits: dict, stage: str, candidates, m
     table = read_candidates(candidates)
     io.require_columns(table, ("scale_arcmin", "scale_index", "y0", "tile"), candidates)
     check_finite(table, ("ra", "dec", "snr"), candidates)
-    mass = io.read_checked_table(masses, ("ra", "dec", *MF_MASS_COLUMNS))
-    if len(mass) != len(table) or not (
-        np.array_equal(mass["ra"].to_numpy(), table["ra"].to_numpy())
-        and np.array_equal(mass["dec"].to_numpy(), table["dec"].to_numpy())
-    ):
-        raise io.InputFileError(f"{masses}: its rows are not the candidates of {candidates}; rerun mf_masses")
+    mass, notes = candidate_masses(masses, table, candidates)
     table = table.assign(
         score=table["snr"].to_numpy(float),
         **{"class": "cluster"},
         split=split_of(table["ra"].to_numpy(), Footprint.from_config(footprint), splits),
-        **{c: mass[c].to_numpy(float) for c in MF_MASS_COLUMNS},
+        **mass,
     )
-    meta = io.read_table_meta(masses)
-    notes = {
-        "source": "rule mf_masses: fixed-scale y0 through the Arnaud et al. (2010) Y-M relation",
-        "redshift": meta.get("redshift", "true redshift of the matched halo"),
-        **{
-            k: meta[k]
-            for k in ("reference_theta500_arcmin", "eddington", "y_scatter_ln", "interval")
-            if k in meta
-        },
-    }
     write_catalogue(
         table, "mf", {"stage": stage, "config": {"splits": splits}, "masses": notes}, fits, parquet
     )
     log.info("MF catalogue: %d entries, %d with a mass", len(table), int(np.isfinite(table["m500c"]).sum()))
 
 
-def run_catalogue_detector(*, stage: str, detections, fits, parquet) -> None:
-    """The detector's cluster catalogue: its entries of class cluster or cluster_radio, score = prob.
+def detector_masses(
+    table: pd.DataFrame, halos: pd.DataFrame, cnn: pd.DataFrame, radius_arcmin: float
+) -> dict:
+    """The CNN masses of detector entries: those of the halos they match (:data:`DETECTOR_MASS_COLUMNS`).
+
+    Parameters
+    ----------
+    table : DataFrame
+        Detector entries (ra, dec, deg).
+    halos : DataFrame
+        Halo table (halo_id, ra, dec, m_vir, z): each entry's halo is the most massive within
+        ``radius_arcmin`` (:func:`skyhunt.mf.matching.match_halos`, the MF's rule).
+    cnn : DataFrame
+        The CNN mass table (rule ``cnn_masses``: halo_id, m500c, sigma_ln_m500c), one row per
+        validation and test positive cutout.
+    radius_arcmin : float
+
+    Returns
+    -------
+    dict
+        Column -> values per entry; NaN masses where the matched halo has no row in ``cnn``.
+    """
+    hid = cnn["halo_id"].to_numpy()
+    if np.unique(hid).size != hid.size:
+        raise ValueError("a halo has two rows in the CNN mass table")
+    row = match_halos(table["ra"].to_numpy(float), table["dec"].to_numpy(float), halos, radius_arcmin)
+    matched = row >= 0
+    z = np.where(matched, halos["z"].to_numpy(float)[np.maximum(row, 0)], np.nan)
+    at = np.full(len(table), -1)
+    at[matched] = pd.Index(hid).get_indexer(halos["halo_id"].to_numpy()[row[matched]])
+    m = np.append(cnn["m500c"].to_numpy(float), np.nan)[at]
+    sigma = np.append(cnn["sigma_ln_m500c"].to_numpy(float), np.nan)[at]
+    return {"z": z, "m500c": m, "m500c_lo": m * np.exp(-sigma), "m500c_hi": m * np.exp(sigma)}
+
+
+def run_catalogue_detector(
+    *, stage: str, match_radius_arcmin: float, detections, halos, cnn_masses, fits, parquet
+) -> None:
+    """The detector's cluster catalogue: its entries of class cluster or cluster_radio, score = prob,
+    and the CNN mass of the halo each matches (:func:`detector_masses`).
 
     Parameters
     ----------
     stage : str
         The evaluation stage.
+    match_radius_arcmin : float
+        Config ``catalogues.match_radius_arcmin`` (an entry's halo).
     detections : path-like
         ``results/detector/<stage>/detections.parquet``.
+    halos : path-like
+        The halo table.
+    cnn_masses : path-like
+        ``results/masses/cnn_<stage>.parquet`` (rule ``cnn_masses``).
     fits, parquet : path-like
         Outputs.
     """
     table = read_detections(detections)
-    table = table[table["class"].isin(CLUSTER_CLASSES)]
-    table = table.assign(score=table["prob"].to_numpy(float))
-    write_catalogue(
-        table, "detector", {"stage": stage, "config": {"classes": list(CLUSTER_CLASSES)}}, fits, parquet
+    table = table[table["class"].isin(CLUSTER_CLASSES)].reset_index(drop=True)
+    cnn = read_cnn_masses(cnn_masses)
+    try:
+        mass = detector_masses(
+            table, read_halos(halos, ("halo_id", "ra", "dec", "m_vir", "z")), cnn, match_radius_arcmin
+        )
+    except ValueError as err:
+        raise io.InputFileError(f"{cnn_masses}: {err}; rerun cnn_masses") from err
+    table = table.assign(score=table["prob"].to_numpy(float), **mass)
+    notes = {
+        "source": "rule cnn_masses: the CNN mass network on the cutout holding the entry's matched halo",
+        "redshift": io.read_table_meta(cnn_masses).get("redshift", "true redshift of the matched halo"),
+        "interval": "exp(ln M -/+ the predicted sigma of ln M)",
+    }
+    meta = {"stage": stage, "config": {"classes": list(CLUSTER_CLASSES)}, "masses": notes}
+    write_catalogue(table, "detector", meta, fits, parquet)
+    log.info(
+        "detector catalogue: %d cluster entries, %d with a CNN mass",
+        len(table),
+        int(np.isfinite(table["m500c"]).sum()),
     )
-    log.info("detector catalogue: %d cluster entries", len(table))
 
 
 def qualifying_halos(halos: pd.DataFrame, positive: dict) -> pd.DataFrame:
@@ -219,14 +309,22 @@ def run_catalogue_ensembles(
     prod_fits, prod_parquet, learned_fits, learned_parquet : path-like
         Outputs.
     """
-    mf_table = read_catalogue(mf, "mf")
-    table = add_ranks(combine(mf_table, read_catalogue(detector, "detector"), match_radius_arcmin))
-    rows = table["mf_row"].to_numpy()  # the MF mass of the matched MF entry, NaN for none
-    for c in MF_MASS_COLUMNS:
-        table[f"{c}_mf"] = np.append(mf_table[c].to_numpy(float), np.nan)[rows]
+    mf_table, det_table = read_catalogue(mf, "mf"), read_catalogue(detector, "detector")
+    table = add_ranks(combine(mf_table, det_table, match_radius_arcmin))
+    # the masses of the matched entry of each catalogue, NaN for none
+    for suffix, cat, columns in (
+        ("mf", mf_table, MF_MASS_COLUMNS),
+        ("detector", det_table, DETECTOR_MASS_COLUMNS),
+    ):
+        rows = table[f"{'mf' if suffix == 'mf' else 'det'}_row"].to_numpy()
+        for c in columns:
+            table[f"{c}_{suffix}"] = np.append(cat[c].to_numpy(float), np.nan)[rows]
     masses = {
-        "source": "the MF catalogue's masses of the entry's MF match (NaN: detector only)",
-        "redshift": "true redshift of the MF entry's matched halo",
+        "source": (
+            "*_mf: the MF catalogue's masses of the entry's MF match (NaN: detector only); "
+            "*_detector: the detector catalogue's CNN masses of its detector match (NaN: MF only)"
+        ),
+        "redshift": "true redshift of the matched entry's matched halo",
     }
     q = qualifying_halos(read_halos(halos, HALO_COLUMNS), positive)
     true = true_entries(table["ra"], table["dec"], q["ra"], q["dec"], match_radius_arcmin)

@@ -118,6 +118,37 @@ def holding_cutout(grid: Grid, geometry: CutoutGeometry, ra: np.ndarray, dec: np
     return out
 
 
+def central_holding_cutout(
+    grid: Grid, geometry: CutoutGeometry, central_arcmin: float, ra: np.ndarray, dec: np.ndarray
+) -> np.ndarray:
+    """The cutout holding each position (:func:`holding_cutout`), if the position lies in its
+    central ``central_arcmin`` square (there the cutout truth is defined, DeepSZ 3.5), else -1.
+
+    Parameters
+    ----------
+    grid : Grid
+    geometry : CutoutGeometry
+    central_arcmin : float
+        Side of a cutout's central square, arcmin.
+    ra, dec : ndarray
+        Positions in degrees.
+
+    Returns
+    -------
+    ndarray of int64
+        Grid index per position, or -1 (outside every cutout, or outside the central square of
+        its holding cutout, at the grid's outer edge).
+    """
+    ra = np.atleast_1d(np.asarray(ra, dtype=float))
+    dec = np.atleast_1d(np.asarray(dec, dtype=float))
+    cut = holding_cutout(grid, geometry, ra, dec)
+    held = np.flatnonzero(cut >= 0)
+    xi, eta = tan_project(grid.ra[cut[held]], grid.dec[cut[held]], ra[held], dec[held])
+    outside = np.maximum(np.abs(xi), np.abs(eta)) / ARCMIN > central_arcmin / 2.0 + 1e-9
+    cut[held[outside]] = -1
+    return cut
+
+
 def label_cutouts(
     grid: Grid,
     geometry: CutoutGeometry,

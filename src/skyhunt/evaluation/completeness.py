@@ -26,8 +26,8 @@ import pandas as pd
 from scipy.special import betaincinv
 
 from skyhunt import io
-from skyhunt.cutouts.grid import ARCMIN, CutoutGeometry, Grid, tan_project
-from skyhunt.cutouts.labels import holding_cutout
+from skyhunt.cutouts.grid import CutoutGeometry, Grid
+from skyhunt.cutouts.labels import central_holding_cutout
 from skyhunt.cutouts.readers import GRID_COLUMNS, read_index
 from skyhunt.evaluation.ensembles import METHODS
 from skyhunt.evaluation.pipeline import read_ensemble_scores
@@ -99,12 +99,9 @@ def halo_detections(
     """
     grid = Grid.from_index(index, stride_arcmin)
     h = halos[halos["m_vir"].to_numpy() >= m_vir_min].reset_index(drop=True)
-    cut = holding_cutout(grid, geometry, h["ra"].to_numpy(), h["dec"].to_numpy())
-    held = cut >= 0
-    h, cut = h[held].reset_index(drop=True), cut[held]
-    xi, eta = tan_project(grid.ra[cut], grid.dec[cut], h["ra"].to_numpy(), h["dec"].to_numpy())
-    central = np.maximum(np.abs(xi), np.abs(eta)) / ARCMIN <= central_arcmin / 2.0 + 1e-9
-    keep = central & (index["split"].to_numpy()[cut] == split)
+    cut = central_holding_cutout(grid, geometry, central_arcmin, h["ra"].to_numpy(), h["dec"].to_numpy())
+    keep = cut >= 0
+    keep[keep] = index["split"].to_numpy()[cut[keep]] == split
     h, cut = h[keep].reset_index(drop=True), cut[keep]
     out = h[list(HALO_COLUMNS)].copy()
     out["cutout_id"] = index["cutout_id"].to_numpy()[cut]

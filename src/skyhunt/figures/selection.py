@@ -12,15 +12,31 @@ from matplotlib.ticker import NullFormatter
 
 from skyhunt import io
 from skyhunt.catalogues.files import CATALOGUE_NAMES
+from skyhunt.evaluation.ensembles import METHOD_NAMES
 from skyhunt.figures.style import method_colour, new_figure, save_figure
 from skyhunt.selection.files import read_completeness, read_mass_limit
+from skyhunt.selection.methods import CATALOGUE_METHODS, CUTOUT_METHODS
 
-#: Colour of each method of the selection function (the catalogue figures' colours).
-SELECTION_COLOURS = {"mf": "mf", "detector": "detector", "ens_prod": "prod", "ens_learned": "learned"}
+#: Colour of each method of the selection function (the catalogue and Table 1 figures' colours).
+SELECTION_COLOURS = {
+    "mf": "mf",
+    "detector": "detector",
+    "ens_prod": "prod",
+    "ens_learned": "learned",
+    **CUTOUT_METHODS,
+}
+#: Name of each method of the selection function in the figures.
+SELECTION_NAMES = {
+    **CATALOGUE_NAMES,
+    **{m: f"{METHOD_NAMES[key]} (cutouts)" for m, key in CUTOUT_METHODS.items()},
+}
+#: The figure's columns: the catalogue finders, and Table 1's cutout classifiers.
+GROUPS = (("catalogues", CATALOGUE_METHODS), ("cutouts (validation and test stripes)", tuple(CUTOUT_METHODS)))
 
 
 def run_injection_completeness(*, completeness, summary, png, pdf) -> None:
-    """Completeness of each method against M500c, one panel per redshift bin: injections and halos.
+    """Completeness against M500c, a row per redshift bin, the catalogue finders on the left and
+    the cutout classifiers on the right: injections and the sky's own halos.
 
     Parameters
     ----------
@@ -37,57 +53,70 @@ def run_injection_completeness(*, completeness, summary, png, pdf) -> None:
     m = grid.m500c_edges
     centre = np.sqrt(m[:-1] * m[1:])
     nz = grid.z_edges.size - 1
-    ncols = min(nz, 3)
-    nrows = -(-nz // ncols)
-    fig, axes = new_figure(nrows, ncols, height=2.4 * nrows + 0.6, sharex=True, sharey=True, squeeze=False)
-    methods = list(grid.methods)
-    for row in range(nz):
-        ax = axes.flat[row]
-        for k, method in enumerate(methods):
-            q = grid.methods[method]
-            colour = method_colour(SELECTION_COLOURS.get(method, method))
-            s_ = stats[method]
-            t = "never" if s_["threshold"] is None else f"≥ {s_['threshold']:.3g}"
-            label = f"{CATALOGUE_NAMES[method]} ({t}; χ² {s_['chi2']:.1f}/{s_['dof']})"
-            shift = 10 ** (0.015 * (k - 1.5))
-            for kind, fill, ls in (("", colour, "-"), ("TRUTH_", "none", ":")):
-                p = q[f"{kind}COMPLETENESS"][row]
-                lo, hi = q[f"{kind}LOWER"][row], q[f"{kind}UPPER"][row]
-                ok = np.isfinite(p)
-                ax.errorbar(
-                    centre[ok] * shift,
-                    p[ok],
-                    yerr=[p[ok] - lo[ok], hi[ok] - p[ok]],
-                    fmt="o" if kind == "" else "s",
-                    ls=ls,
-                    lw=0.8,
-                    color=colour,
-                    mfc=fill,
-                    ms=3.5,
-                    capsize=2,
-                    label=label if kind == "" else None,
-                )
-        ax.axhline(0.9, color="0.6", ls=":", lw=0.8)
-        ax.set_xscale("log")
-        ax.xaxis.set_minor_formatter(NullFormatter())
-        ax.set_xlim(m[0], m[-1])
-        ax.set_ylim(-0.03, 1.03)
-        ax.set_title(f"{grid.z_edges[row]:g} ≤ z < {grid.z_edges[row + 1]:g}")
-    for ax in axes.flat[nz:]:
-        ax.set_visible(False)
+    height = 1.9 * nz + 1.6  # inches: the suptitle, the panels, the axis labels and the legends
+    fig, axes = new_figure(nz, 2, height=height, sharex=True, sharey=True, squeeze=False)
+    for col, (title, methods) in enumerate(GROUPS):
+        for row in range(nz):
+            ax = axes[row, col]
+            for k, method in enumerate(methods):
+                q = grid.methods[method]
+                colour = method_colour(SELECTION_COLOURS[method])
+                s_ = stats[method]
+                t = "never" if s_["threshold"] is None else f"≥ {s_['threshold']:.3g}"
+                label = f"{SELECTION_NAMES[method]} ({t}; χ² {s_['chi2']:.1f}/{s_['dof']})"
+                shift = 10 ** (0.015 * (k - 1.5))
+                for kind, fill, ls in (("", colour, "-"), ("TRUTH_", "none", ":")):
+                    p = q[f"{kind}COMPLETENESS"][row]
+                    lo, hi = q[f"{kind}LOWER"][row], q[f"{kind}UPPER"][row]
+                    ok = np.isfinite(p)
+                    ax.errorbar(
+                        centre[ok] * shift,
+                        p[ok],
+                        yerr=[p[ok] - lo[ok], hi[ok] - p[ok]],
+                        fmt="o" if kind == "" else "s",
+                        ls=ls,
+                        lw=0.8,
+                        color=colour,
+                        mfc=fill,
+                        ms=3.0,
+                        capsize=2,
+                        label=label if kind == "" else None,
+                    )
+            ax.axhline(0.9, color="0.6", ls=":", lw=0.8)
+            ax.set_xscale("log")
+            ax.xaxis.set_minor_formatter(NullFormatter())
+            ax.set_xlim(m[0], m[-1])
+            ax.set_ylim(-0.03, 1.03)
+            ax.text(
+                0.03,
+                0.92,
+                f"{grid.z_edges[row]:g} ≤ z < {grid.z_edges[row + 1]:g}",
+                transform=ax.transAxes,
+                fontsize=7,
+                va="top",
+            )
+        n_inj = stats[methods[0]]["injections"]
+        axes[0, col].set_title(f"{title}: {n_inj} injections", fontsize=8)
+        handles, labels = axes[0, col].get_legend_handles_labels()
+        fig.legend(
+            handles,
+            labels,
+            loc="lower left",
+            bbox_to_anchor=(0.06 + 0.47 * col, 0.0),
+            ncol=1,
+            frameon=False,
+            fontsize=6,
+        )
     for ax in axes[-1]:
         ax.set_xlabel(r"$M_{500c}$ [$M_\odot$]")
     for ax in axes[:, 0]:
         ax.set_ylabel("completeness")
-    handles, labels = axes.flat[0].get_legend_handles_labels()
-    fig.legend(handles, labels, loc="lower center", ncol=2, frameon=False, fontsize=7)
-    n_inj = stats[methods[0]]["injections"]
     fig.suptitle(
-        f"{n_inj} injections (filled, solid); the sky's own halos (open, dotted); "
+        "injections (filled, solid); the sky's own halos (open, dotted); "
         "each method at its validation threshold",
-        fontsize=9,
+        fontsize=8,
     )
-    fig.subplots_adjust(bottom=0.22)
+    fig.subplots_adjust(top=1.0 - 0.7 / height, bottom=1.3 / height, hspace=0.12)
     save_figure(fig, png, pdf)
 
 
@@ -153,7 +182,7 @@ def run_mass_limit_map(*, footprint: dict, mass_limit, mass_limit_map, png, pdf)
     bar = fig.colorbar(cm.ScalarMappable(norm=norm, cmap=cmap), ax=ax)
     bar.set_label(rf"MF $M_{{500c}}$ at {100 * header['LEVEL']:.0f} % completeness [$10^{{14}} M_\odot$]")
     limits = "; ".join(
-        f"{CATALOGUE_NAMES[m]} " + (f"{v / 1e14:.2f}e14" if np.isfinite(v) else "not reached")
+        f"{SELECTION_NAMES[m]} " + (f"{v / 1e14:.2f}e14" if np.isfinite(v) else "not reached")
         for m, v in zip(methods["method"], np.asarray(methods["m500c_limit"], float), strict=True)
     )
     ax.set_title(

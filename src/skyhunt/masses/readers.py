@@ -35,3 +35,26 @@ def read_fixed_candidates(path) -> pd.DataFrame:
 def read_masses(path, columns) -> pd.DataFrame:
     """The mass table (``masses/mf_<stage>.parquet``, :data:`skyhunt.masses.pipeline.MASS_UNITS`)."""
     return io.read_checked_table(path, columns)
+
+
+def read_cnn_masses(path) -> pd.DataFrame:
+    """The CNN mass table (``masses/cnn_<stage>.parquet``, rule ``cnn_masses``): halo_id, and a
+    finite, positive m500c (M_sun) and sigma_ln_m500c per row.
+
+    Raises
+    ------
+    skyhunt.io.InputFileError
+        Naming the file: missing or unreadable, a missing column, or a non-finite or
+        non-positive mass or width.
+    """
+    columns = ("halo_id", "m500c", "sigma_ln_m500c")
+    table = io.read_checked_table(path, columns)
+    _require_finite(table, columns[1:], path)
+    bad = np.flatnonzero(
+        (table["m500c"].to_numpy(float) <= 0) | (table["sigma_ln_m500c"].to_numpy(float) < 0)
+    )
+    if bad.size:
+        raise io.InputFileError(
+            f"table {path}: m500c or sigma_ln_m500c not positive in rows {bad[:5].tolist()}"
+        )
+    return table

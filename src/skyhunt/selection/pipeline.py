@@ -24,11 +24,14 @@ import pandas as pd
 from skyhunt import io
 from skyhunt.catalogues.files import check_finite
 from skyhunt.catalogues.pipeline import read_metrics, validation_threshold
-from skyhunt.evaluation.pipeline import read_thresholds
+from skyhunt.cutouts.extract import PatchInterpolator, extract_cutouts
+from skyhunt.cutouts.grid import CutoutGeometry
+from skyhunt.cutouts.readers import GRID_COLUMNS, read_index
+from skyhunt.evaluation.pipeline import read_ensemble_scores, read_thresholds
 from skyhunt.mf.pipeline import filter_maps, write_candidates
 from skyhunt.mf.tiles import inside_mask, make_layout
 from skyhunt.selection import completeness as comp
-from skyhunt.selection import finders, masslimit
+from skyhunt.selection import cutout_finders, finders, masslimit
 from skyhunt.selection.files import (
     CompletenessGrid,
     read_completeness,
@@ -37,6 +40,7 @@ from skyhunt.selection.files import (
     write_mass_limit_map,
 )
 from skyhunt.selection.inject import INJECTION_UNITS, draw_injections, injected_signal
+from skyhunt.selection.methods import CATALOGUE_METHODS, CUTOUT_SCORES, METHODS
 from skyhunt.sky.components import component_rng
 from skyhunt.sky.footprint import Footprint
 from skyhunt.sky.pipeline import write_band_map
@@ -44,9 +48,7 @@ from skyhunt.sky.readers import read_halos
 
 log = logging.getLogger("skyhunt.selection")
 
-#: Methods with an injection completeness (docs/design.md "Selection function"), in report order.
-METHODS = ("mf", "detector", "ens_prod", "ens_learned")
-#: Score of each method's entries (the catalogues' ``score``).
+#: Score of each catalogue method's entries (the catalogues' ``score``).
 METHOD_SCORES = {
     "mf": "SNR",
     "detector": "heat-map probability",
@@ -268,7 +270,7 @@ def run_inject_detect(
     )
     entries["ens_prod"] = ens.assign(score=ens["ens_prod"])
     entries["ens_learned"] = ens.assign(score=ens["ens_learned"])
-    for m in METHODS[1:]:
+    for m in CATALOGUE_METHODS[1:]:
         e = entries[m]
         table[f"score_{m}"] = comp.best_score_within(
             table["ra"], table["dec"], e["ra"], e["dec"], e["score"], match_radius_arcmin
@@ -283,13 +285,132 @@ def run_inject_detect(
         "batch of %d injections; within %g arcmin of an entry: %s",
         len(table),
         match_radius_arcmin,
-        {m: int(np.sum(table[f"score_{m}"] > 0)) for m in METHODS},
+        {m: int(np.sum(table[f"score_{m}"] > 0)) for m in CATALOGUE_METHODS},
     )
 
 
-def read_injections(paths) -> pd.DataFrame:
-    """Every batch's injection table, concatenated in batch order."""
-    return pd.concat([io.read_checked_table(p, tuple(INJECTED_UNITS)) for p in paths], ignore_index=True)
+#: Columns of a batch's cutout-classifier table (rule ``inject_classify``) and their units.
+CLASSIFIED_UNITS = {
+    "injection_id": "",
+    "cutout_id": "(the main grid's cutout scoring the injection; -1: none, not scored)",
+    **{f"score_{m}": u for m, u in CUTOUT_SCORES.items()},
+}
+
+
+def run_inject_classify(
+    *,
+    nside: int,
+    cutouts: dict,
+    accelerator: str,
+    batch_size: int,
+    match_radius_arcmin: float,
+    injected: list,
+    candidates,
+    mf_injections,
+    halos,
+    index,
+    model,
+    cnn_scores,
+    ensemble_scores,
+    thresholds,
+    classified,
+) -> None:
+    """The CNN classifier and Table 1's ensembles on one batch's injected maps (rule ``inject_classify``).
+
+    Parameters
+    ----------
+    nside : int
+    cutouts : dict
+        Config ``cutouts`` (size_arcmin, npix, stride_arcmin, central_arcmin, interpolation).
+    accelerator : str
+        Config ``cnn.accelerator``.
+    batch_size : int
+        Cutouts per inference batch (config ``cnn.training.batch_size``).
+    match_radius_arcmin : float
+        Config ``catalogues.match_radius_arcmin`` (the MF's matching to halos and injections).
+    injected, candidates, mf_injections : path-like
+        The batch's injected maps, their MF candidates and its injection table (:func:`run_inject_mf`).
+    halos, index : path-like
+        The sky's halos and the main run's cutout index.
+    model, cnn_scores : path-like
+        The evaluation stage's CNN checkpoint and its score table (the Platt calibration).
+    ensemble_scores, thresholds : path-like
+        The main run's ensemble scores and Table 1's thresholds (rule ``ensembles``).
+    classified : path-like
+        Output Parquet table, one row per injection in the batch's order (:data:`CLASSIFIED_UNITS`).
+    """
+    # torch only here: the other selection steps start without it
+    from skyhunt.cnn.pipeline import load_model, read_platt
+    from skyhunt.cnn.scoring import predict_scores
+
+    geometry = CutoutGeometry.from_config(cutouts)
+    table = io.read_checked_table(mf_injections, INJECTION_UNITS)
+    cut_index = read_index(index, (*GRID_COLUMNS, "split"))
+    rows = cutout_finders.injection_cutouts(
+        cut_index, geometry, cutouts["stride_arcmin"], cutouts["central_arcmin"], table["ra"], table["dec"]
+    )
+    scored = np.unique(rows[rows >= 0])
+    module, platt = load_model(model, accelerator), read_platt(cnn_scores)
+    pixels, values = io.read_partial_maps(injected, nside=nside)
+    arrays = extract_cutouts(
+        PatchInterpolator(nside, pixels),
+        values,
+        cut_index["ra"].to_numpy()[scored],
+        cut_index["dec"].to_numpy()[scored],
+        geometry,
+        cutouts["interpolation"],
+    )
+    try:
+        raw = predict_scores(module, arrays, np.arange(scored.size), batch_size)
+    except ValueError as err:
+        raise io.InputFileError(f"{model}: on the injected cutouts of {injected[0]}, {err}") from err
+    snr = cutout_finders.injected_cutout_snr(
+        io.read_checked_table(candidates, ("ra", "dec", "snr")),
+        read_halos(halos, ("halo_id", "ra", "dec", "m_vir")),
+        table,
+        cut_index,
+        geometry,
+        cutouts["stride_arcmin"],
+        match_radius_arcmin,
+    )
+    reference = read_ensemble_scores(ensemble_scores, ("split", "cnn", "mf"))
+    chosen = read_thresholds(thresholds)["methods"]
+    split = cut_index["split"].to_numpy()[scored]
+    scores = cutout_finders.cutout_method_scores(platt(raw), snr[scored], split, reference, chosen)
+    has = rows >= 0
+    at = np.searchsorted(scored, rows[has])  # each scored injection's cutout among ``scored``
+    cutout_id = np.full(len(table), -1, dtype=np.int64)
+    cutout_id[has] = cut_index["cutout_id"].to_numpy()[rows[has]]
+    columns = {"injection_id": table["injection_id"].to_numpy(), "cutout_id": cutout_id}
+    for method, values_ in scores.items():
+        columns[f"score_{method}"] = np.zeros(len(table))
+        columns[f"score_{method}"][has] = values_[at]
+    io.write_table(classified, columns, CLASSIFIED_UNITS, meta=io.read_table_meta(mf_injections))
+    limits = cutout_finders.cutout_thresholds(chosen)
+    log.info(
+        "batch of %d injections: %d scored by %d validation and test cutouts; positive: %s",
+        len(table),
+        int(has.sum()),
+        scored.size,
+        {m: int(np.sum(columns[f"score_{m}"][has] >= t)) for m, t in limits.items()},
+    )
+
+
+def read_injections(paths, classified=()) -> pd.DataFrame:
+    """Every batch's injection table, concatenated in batch order, beside its cutout-classifier
+    table (:func:`run_inject_classify`) when ``classified`` lists them (one per batch, same order)."""
+    inj = pd.concat([io.read_checked_table(p, tuple(INJECTED_UNITS)) for p in paths], ignore_index=True)
+    if not classified:
+        return inj
+    cls = pd.concat(
+        [io.read_checked_table(p, tuple(CLASSIFIED_UNITS)) for p in classified], ignore_index=True
+    )
+    if len(cls) != len(inj) or not np.array_equal(cls["injection_id"], inj["injection_id"]):
+        raise io.InputFileError(
+            f"{', '.join(map(str, classified))}: their injections are not those of "
+            f"{', '.join(map(str, paths))}; rerun inject_classify"
+        )
+    return pd.concat([inj, cls.drop(columns="injection_id")], axis=1)
 
 
 def mf_threshold(selection: dict, thresholds) -> float:
@@ -308,11 +429,12 @@ def method_thresholds(selection: dict, thresholds, metrics) -> dict:
 
     The MF: :func:`mf_threshold` (Table 1). The detector and the catalogue ensembles: the
     lowest purity level of ``metrics.json`` (rule ``catalogue_metrics``), as the detector's edge
-    curve (:func:`skyhunt.catalogues.pipeline.validation_threshold`).
+    curve (:func:`skyhunt.catalogues.pipeline.validation_threshold`). The cutout classifiers
+    (Table 1's thresholds) are :func:`skyhunt.selection.cutout_finders.cutout_thresholds`.
     """
     m = read_metrics(metrics)
     out = {"mf": mf_threshold(selection, thresholds)}
-    for method in METHODS[1:]:
+    for method in CATALOGUE_METHODS[1:]:
         out[method] = validation_threshold(m, method)[1]
     return out
 
@@ -390,9 +512,13 @@ def run_selection_completeness(
     ens_prod,
     ens_learned,
     metrics,
+    thresholds,
+    cutouts: dict,
+    classified: list,
+    index,
+    ensemble_scores,
     completeness,
     summary,
-    thresholds=None,
 ) -> None:
     """Completeness of every method on the (M500c, z) grid from the injections, and from the sky's halos.
 
@@ -423,13 +549,23 @@ def run_selection_completeness(
         Output JSON, per method: the threshold (null: never reached on validation, nothing
         recovered), counts, chi^2, dof and p-value, plain and with the injections weighted to the
         halos' mass distribution within each bin (:func:`skyhunt.selection.completeness.mass_weights`).
-    thresholds : path-like, optional
-        ``thresholds.json`` of the main run (the MF's validation threshold); only when
-        ``selection.mf_snr_threshold`` is null.
+    thresholds : path-like
+        ``thresholds.json`` of the main run: Table 1's thresholds of the cutout classifiers, and
+        the MF's when ``selection.mf_snr_threshold`` is null.
+    cutouts : dict
+        Config ``cutouts`` (size_arcmin, npix, stride_arcmin, central_arcmin).
+    classified : list of path-like
+        The batches' cutout-classifier tables (:func:`run_inject_classify`), in batch order.
+    index, ensemble_scores : path-like
+        The cutout index and the main run's ensemble scores: the cutout classifiers' truth. Those
+        methods count the injections and halos of validation and test cutouts only
+        (:mod:`skyhunt.selection.cutout_finders`).
     """
     fp = Footprint.from_config(footprint)
     chosen = method_thresholds(selection, thresholds, metrics)
-    inj = read_injections(injections)
+    table1 = read_thresholds(thresholds)["methods"]
+    chosen.update(cutout_finders.cutout_thresholds(table1))
+    inj = read_injections(injections, classified)
     sky = read_halos(halos, ("ra", "dec", "z", "m500c", "in_footprint"))
     sky = sky[
         sky["in_footprint"].to_numpy() & inside_mask(fp, sky["ra"], sky["dec"], selection["edge_arcmin"])
@@ -439,14 +575,32 @@ def run_selection_completeness(
     for method, path in (("detector", detector), ("ens_prod", ens_prod), ("ens_learned", ens_learned)):
         main[method] = io.read_checked_table(path, ("ra", "dec", "score"))
         check_finite(main[method], ("ra", "dec", "score"), path)
+    try:
+        held, held_scores = cutout_finders.main_run_scores(
+            read_index(index, (*GRID_COLUMNS, "split")),
+            read_ensemble_scores(ensemble_scores, ("cutout_id", "split", "cnn", "mf")),
+            table1,
+            CutoutGeometry.from_config(cutouts),
+            cutouts["stride_arcmin"],
+            cutouts["central_arcmin"],
+            sky["ra"],
+            sky["dec"],
+        )
+    except ValueError as err:
+        raise io.InputFileError(f"{index}, {ensemble_scores}: {err}") from err
+    in_cutouts = (inj["cutout_id"] >= 0).to_numpy()
     arrays, headers, result = {}, {}, {}
     for method in METHODS:
-        e = main[method]
-        best = comp.best_score_within(
-            sky["ra"], sky["dec"], e["ra"], e["dec"], e["score"], match_radius_arcmin
-        )
+        if method in main:
+            e = main[method]
+            best = comp.best_score_within(
+                sky["ra"], sky["dec"], e["ra"], e["dec"], e["score"], match_radius_arcmin
+            )
+            inj_m, sky_m = inj, sky
+        else:  # a cutout classifier: the injections and halos of scored cutouts
+            best, inj_m, sky_m = held_scores[method], inj[in_cutouts], sky[held]
         arrays[method], res = method_completeness(
-            inj, inj[f"score_{method}"].to_numpy(), sky, best, chosen[method], selection, interval
+            inj_m, inj_m[f"score_{method}"].to_numpy(), sky_m, best, chosen[method], selection, interval
         )
         result[method] = res
         headers[method] = {
@@ -457,7 +611,7 @@ def run_selection_completeness(
             "MINBIN": (selection["min_per_bin"], "least clusters per bin in the comparison"),
             "CHI2W": (res["chi2_mass_weighted"], "CHI2, injections weighted to halo masses"),
             "DOFW": (res["dof_mass_weighted"], "bins compared, weighted"),
-            "NINJ": (len(inj), "injected clusters"),
+            "NINJ": (len(inj_m), "injections the method scores"),
         }
         if chosen[method] is not None:  # none: the validation purity never reaches its level
             headers[method]["THRESH"] = (chosen[method], "validation threshold of the score")

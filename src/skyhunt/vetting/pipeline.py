@@ -24,6 +24,7 @@ from sklearn.metrics import average_precision_score, roc_auc_score
 
 from skyhunt import io
 from skyhunt.catalogues.files import write_catalogue
+from skyhunt.catalogues.pipeline import candidate_masses
 from skyhunt.cutouts.arrays import load_cutout_array
 from skyhunt.cutouts.extract import PatchInterpolator, extract_cutouts
 from skyhunt.cutouts.grid import CutoutGeometry, edge_margin_arcmin, tan_project
@@ -332,12 +333,14 @@ def run_catalogue_vetted(
     stage: str,
     candidates,
     scores,
+    masses,
     cnn_fits,
     cnn_parquet,
     classical_fits,
     classical_parquet,
 ) -> None:
-    """The vetted MF catalogues: every MF candidate of the evaluation stage, score = a vetter's probability.
+    """The vetted MF catalogues: every MF candidate of the evaluation stage, score = a vetter's
+    probability, with its MF mass.
 
     Parameters
     ----------
@@ -347,6 +350,9 @@ def run_catalogue_vetted(
         The evaluation stage.
     candidates, scores : path-like
         The stage's MF candidates and their vetting scores (``vet_candidates``), in candidate order.
+    masses : path-like
+        The candidates' MF masses (rule ``mf_masses``, in candidate order;
+        :func:`skyhunt.catalogues.pipeline.candidate_masses`).
     cnn_fits, cnn_parquet, classical_fits, classical_parquet : path-like
         Outputs (:func:`skyhunt.catalogues.files.write_catalogue`).
     """
@@ -359,16 +365,18 @@ def run_catalogue_vetted(
         raise io.InputFileError(
             f"{scores} does not score the candidates of {candidates}; rerun vet_candidates"
         )
+    mass, notes = candidate_masses(masses, cand, candidates)
     base = cand.assign(
         **{"class": "cluster"},
         split=split_of(cand["ra"].to_numpy(float), Footprint.from_config(footprint), splits),
         p_cnn=s["p_cnn"].to_numpy(),
         p_classical=s["p_classical"].to_numpy(),
+        **mass,
     )
     for method, column, fits_path, parquet_path in (
         ("vetted_cnn", "p_cnn", cnn_fits, cnn_parquet),
         ("vetted_classical", "p_classical", classical_fits, classical_parquet),
     ):
-        meta = {"stage": stage, "config": {"score": column, "splits": splits}}
+        meta = {"stage": stage, "config": {"score": column, "splits": splits}, "masses": notes}
         write_catalogue(base.assign(score=base[column].to_numpy()), method, meta, fits_path, parquet_path)
     log.info("vetted catalogues: %d entries each", len(base))
