@@ -200,11 +200,14 @@ CUTOUTS = {
 }
 
 
-def write_index(path, nside: int = 2048) -> pd.DataFrame:
-    """The standard cutout grid of the synthetic footprint as a cutout index (grid columns, split)."""
+def write_index(
+    path, nside: int = 2048, footprint: dict = FOOTPRINT, cutouts: dict = CUTOUTS
+) -> pd.DataFrame:
+    """The standard cutout grid of a footprint (default: the synthetic one) as a cutout index
+    (grid columns, split)."""
     from skyhunt.cutouts.layout import cutout_layout
 
-    layout = cutout_layout(FOOTPRINT, nside, CUTOUTS)
+    layout = cutout_layout(footprint, nside, cutouts)
     grid = layout.grid
     index = pd.DataFrame(
         {

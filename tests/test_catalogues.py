@@ -238,6 +238,17 @@ def test_fits_catalogue_round_trips_with_units(tmp_path):
     )
 
 
+def detector_inputs(paths) -> dict:
+    """run_catalogue_detector's arguments but the outputs, on the synthetic sky."""
+    return {
+        "stage": "dust",
+        "match_radius_arcmin": 1.0,
+        "detections": paths["detections"],
+        "halos": paths["halos"],
+        "cnn_masses": paths["cnn_masses"],
+    }
+
+
 def run_all(tmp_path, paths, seed=11) -> dict:
     """Every catalogue step on the synthetic sky; returns the output paths."""
     out = {
@@ -252,14 +263,7 @@ def run_all(tmp_path, paths, seed=11) -> dict:
         masses=paths["masses"],
         **out["mf"],
     )
-    steps.run_catalogue_detector(
-        stage="dust",
-        match_radius_arcmin=1.0,
-        detections=paths["detections"],
-        halos=paths["halos"],
-        cnn_masses=paths["cnn_masses"],
-        **out["detector"],
-    )
+    steps.run_catalogue_detector(**detector_inputs(paths), **out["detector"])
     steps.run_catalogue_ensembles(
         match_radius_arcmin=1.0,
         positive=POSITIVE,
@@ -424,13 +428,7 @@ def test_missing_column_fails_naming_the_file(tmp_path):
     write(paths["detections"], table.drop(columns="pos_err_arcmin"))
     with pytest.raises(io.InputFileError, match=r"detections\.parquet.*pos_err_arcmin"):
         steps.run_catalogue_detector(
-            stage="dust",
-            match_radius_arcmin=1.0,
-            detections=paths["detections"],
-            halos=paths["halos"],
-            cnn_masses=paths["cnn_masses"],
-            fits=tmp_path / "d.fits",
-            parquet=tmp_path / "d.parquet",
+            **detector_inputs(paths), fits=tmp_path / "d.fits", parquet=tmp_path / "d.parquet"
         )
 
 
@@ -442,13 +440,7 @@ def test_unknown_position_error_is_kept_and_an_infinite_one_fails(tmp_path):
     err = table["pos_err_arcmin"].to_numpy(float).copy()
     err[:2] = np.nan
     write(paths["detections"], table.assign(pos_err_arcmin=err))
-    kwargs = {
-        "stage": "dust",
-        "match_radius_arcmin": 1.0,
-        "detections": paths["detections"],
-        "halos": paths["halos"],
-        "cnn_masses": paths["cnn_masses"],
-    }
+    kwargs = detector_inputs(paths)
     steps.run_catalogue_detector(**kwargs, fits=tmp_path / "d.fits", parquet=tmp_path / "d.parquet")
     out, _ = io.read_table(tmp_path / "d.parquet")
     assert (

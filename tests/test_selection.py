@@ -15,7 +15,7 @@ from skyhunt import io
 from skyhunt.catalogues.ensembles import add_ranks, combine
 from skyhunt.catalogues.files import ENSEMBLE_COLUMNS, MF_MASS_COLUMNS, write_catalogue
 from skyhunt.cutouts.grid import CutoutGeometry
-from skyhunt.cutouts.layout import cutout_layout, split_of
+from skyhunt.cutouts.layout import split_of
 from skyhunt.detector import pipeline as detector_pipeline
 from skyhunt.evaluation.ensembles import LogisticCombination, choose_thresholds, predict
 from skyhunt.mf.matching import cutout_snr
@@ -33,6 +33,7 @@ from skyhunt.sky import components
 from skyhunt.sky.footprint import Footprint
 from skyhunt.sky.pipeline import write_band_map
 from skyhunt.sky.spectra import T_CMB_K, tsz_spectrum
+from tests.catalogue_fixtures import write_index
 from tests.conftest import small_config
 
 N_INJECT = 5
@@ -501,22 +502,15 @@ def _cutout_inputs(tmp_path, table, cfg) -> dict:
     (CNN 0.9, MF SNR 10), every other one low, and each injection's classifier table gives it its
     cutout's scores (the truth is the injections themselves)."""
     sky, cc = cfg["sky"], cfg["cutouts"]
-    layout = cutout_layout(sky["footprint"], sky["nside"], cc)
-    grid = layout.grid
-    index = pd.DataFrame(
-        {
-            "cutout_id": np.arange(len(grid), dtype=np.int64),
-            "ra": grid.ra,
-            "dec": grid.dec,
-            "grid_row": grid.row,
-            "grid_col": grid.col,
-            "split": layout.split,
-        }
-    )
     paths = {"index": tmp_path / "index.parquet", "ensemble_scores": tmp_path / "scores.parquet"}
-    io.write_table(paths["index"], {c: index[c].to_numpy() for c in index}, {c: "" for c in index})
+    index = write_index(paths["index"], sky["nside"], sky["footprint"], cc)
     rows = cutout_finders.injection_cutouts(
-        index, layout.geometry, cc["stride_arcmin"], cc["central_arcmin"], table["ra"], table["dec"]
+        index,
+        CutoutGeometry.from_config(cc),
+        cc["stride_arcmin"],
+        cc["central_arcmin"],
+        table["ra"],
+        table["dec"],
     )
     assert np.sum(rows >= 0) >= 2  # some injections lie on the validation and test stripes
     ens = index[index["split"].isin(["validation", "test"])].reset_index(drop=True)
