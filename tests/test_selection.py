@@ -13,7 +13,7 @@ from astropy.io import fits
 
 from skyhunt import io
 from skyhunt.catalogues.ensembles import add_ranks, combine
-from skyhunt.catalogues.files import ENSEMBLE_COLUMNS, MF_MASS_COLUMNS, write_catalogue
+from skyhunt.catalogues.files import DETECTOR_MASS_COLUMNS, ENSEMBLE_COLUMNS, MF_MASS_COLUMNS, write_catalogue
 from skyhunt.cutouts.grid import CutoutGeometry
 from skyhunt.cutouts.layout import split_of
 from skyhunt.detector import pipeline as detector_pipeline
@@ -92,6 +92,7 @@ def _reference_ensemble(path, footprint, splits) -> tuple[pd.DataFrame, pd.DataF
         table.assign(
             score=model(table["q_detector"].to_numpy(), table["q_mf"].to_numpy()),
             **{f"{c}_mf": np.nan for c in MF_MASS_COLUMNS},
+            **{f"{c}_detector": np.nan for c in DETECTOR_MASS_COLUMNS},
         ),
         "ens_learned",
         {"stage": "cmb_tsz", "config": {"intercept": -5.0, "weights": weights}},
@@ -474,7 +475,8 @@ def _main_catalogues(tmp_path, table, footprint, splits, thresholds: dict) -> di
     zeros = np.zeros(n)
     extra = {
         "detector": {c: zeros for c in ("prob", "p_cluster", "p_radio", "p_dusty", "p_cluster_radio")}
-        | {"pos_err_arcmin": zeros, "tile": np.zeros(n, int)},
+        | {"pos_err_arcmin": zeros, "tile": np.zeros(n, int)}
+        | {c: np.full(n, np.nan) for c in DETECTOR_MASS_COLUMNS},
         "ens_prod": {c: zeros for c in ENSEMBLE_COLUMNS} | {"found_by": np.full(n, "both")},
     }
     extra["ens_learned"] = extra["ens_prod"]
