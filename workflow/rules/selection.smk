@@ -147,7 +147,12 @@ rule inject_classify:
     params:
         nside=config["sky"]["nside"],
         cutouts=pick(
-            CUTOUTS, "size_arcmin", "npix", "stride_arcmin", "central_arcmin", "interpolation"
+            CUTOUTS,
+            "size_arcmin",
+            "npix",
+            "stride_arcmin",
+            "central_arcmin",
+            "interpolation",
         ),
         accelerator=config["cnn"]["accelerator"],
         batch_size=config["cnn"]["training"]["batch_size"],
