@@ -13,7 +13,7 @@ import pandas as pd
 from skyhunt import io
 from skyhunt.cutouts.layout import split_of
 from skyhunt.sky.footprint import Footprint
-from skyhunt.sky.halos import HALO_UNITS
+from skyhunt.sky.halos import HALO_UNITS, qualifying_mask
 
 FOOTPRINT = {"ra_min": 0.0, "ra_max": 10.0, "dec_min": 0.0, "dec_max": 1.0}
 SPLITS = {"test_max": 0.3, "validation_max": 0.6, "guard_arcmin": 0.0}
@@ -155,7 +155,7 @@ def write_sky(tmp_path, **kwargs) -> dict:
 def cnn_masses(halos: pd.DataFrame) -> pd.DataFrame:
     """A mass table of rule cnn_masses' form: every other qualifying halo, M500c 1.1 times its
     true one, sigma_ln_m500c 0.2."""
-    q = halos[(halos["m_vir"] >= POSITIVE["m_vir_min"]) & (halos["z"] >= POSITIVE["z_min"])].iloc[::2]
+    q = halos[qualifying_mask(halos, POSITIVE["m_vir_min"], POSITIVE["z_min"])].iloc[::2]
     return pd.DataFrame(
         {
             "halo_id": q["halo_id"].to_numpy(),

@@ -21,7 +21,7 @@ from skyhunt.cutouts.grid import (
     tan_deproject,
     tan_project,
 )
-from skyhunt.cutouts.labels import label_cutouts, training_drops
+from skyhunt.cutouts.labels import central_holding_cutout, holding_cutout, label_cutouts, training_drops
 from skyhunt.cutouts.layout import assign_splits
 from skyhunt.cutouts.pipeline import run_cutouts
 from skyhunt.sky.footprint import Footprint
@@ -186,6 +186,26 @@ def test_every_qualifying_halo_positive_exactly_once(scene):
     assert (labels.n_qualifying > 1).sum() >= 1, "the close pairs give cutouts with two halos"
     m = positives.set_index("halo_id")["halo_m_vir"]
     assert np.allclose(m.to_numpy(), halos.set_index("halo_id").loc[m.index, "m_vir"].to_numpy())
+
+
+def test_central_holding_cutout_is_the_labelling_cutout(scene):
+    """Every halo's central holding cutout (DeepSZ 3.5) is its Chebyshev-nearest cutout when it lies
+    in that one's central square, else -1 (brute force); for a qualifying halo it is the cutout
+    that label_cutouts makes positive for it."""
+    _, halos, grid, labels = scene
+    ra, dec = halos["ra"].to_numpy(), halos["dec"].to_numpy()
+    got = central_holding_cutout(grid, GEO, 6.0, ra, dec)
+    cheb = _cheb_offsets(grid, ra, dec)
+    nearest = cheb.argmin(axis=1)
+    want = np.where(cheb[np.arange(len(ra)), nearest] <= 3.0, nearest, -1)
+    np.testing.assert_array_equal(got, want)
+    assert 0 < np.sum(got >= 0) < len(got)
+    held = holding_cutout(grid, GEO, ra, dec)
+    assert np.all((got == held) | (got == -1))
+    sole = labels[labels["n_qualifying"] == 1]  # positives for one halo: its cutout is theirs
+    at = pd.Index(halos["halo_id"]).get_indexer(sole["halo_id"])
+    np.testing.assert_array_equal(got[at], sole.index.to_numpy())
+    assert central_holding_cutout(grid, GEO, 6.0, [], []).size == 0
 
 
 def test_splits_are_disjoint_stripes_covering_the_footprint(scene):

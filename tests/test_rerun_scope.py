@@ -38,7 +38,10 @@ EDITS = {
     # with the filter off (the default), its parameters are read by no job
     ("sky", "scan_filter", "taper_ell"): (300.0, []),
     ("mf", "detection", "snr_min"): (4.0, ["matched_filter", "inject_mf"]),
-    ("mf", "matching", "radius_arcmin"): (1.5, ["match_mf", "mf_masses", "detector_cutout_scores"]),
+    ("mf", "matching", "radius_arcmin"): (
+        1.5,
+        ["match_mf", "mf_masses", "detector_cutout_scores", "inject_classify"],
+    ),
     ("cutouts", "splits", "guard_arcmin"): (
         1.0,
         [

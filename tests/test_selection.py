@@ -13,15 +13,22 @@ from astropy.io import fits
 
 from skyhunt import io
 from skyhunt.catalogues.ensembles import add_ranks, combine
-from skyhunt.catalogues.files import DETECTOR_MASS_COLUMNS, ENSEMBLE_COLUMNS, MF_MASS_COLUMNS, write_catalogue
+from skyhunt.catalogues.files import (
+    CATALOGUES,
+    DETECTOR_MASS_COLUMNS,
+    ENSEMBLE_COLUMNS,
+    MF_MASS_COLUMNS,
+    write_catalogue,
+)
 from skyhunt.cutouts.grid import CutoutGeometry
 from skyhunt.cutouts.layout import split_of
 from skyhunt.detector import pipeline as detector_pipeline
 from skyhunt.evaluation.ensembles import LogisticCombination, choose_thresholds, predict
+from skyhunt.evaluation.pipeline import ENSEMBLE_SCORE_UNITS
 from skyhunt.mf.matching import cutout_snr
 from skyhunt.mf.tiles import make_layout
 from skyhunt.selection import completeness as comp
-from skyhunt.selection import cutout_finders, finders, masslimit, pipeline
+from skyhunt.selection import cutout_finders, finders, masslimit, methods, pipeline
 from skyhunt.selection.files import (
     CompletenessGrid,
     read_completeness,
@@ -518,11 +525,6 @@ def _cutout_inputs(tmp_path, table, cfg) -> dict:
     ens = index[index["split"].isin(["validation", "test"])].reset_index(drop=True)
     hot = np.isin(ens["cutout_id"], index["cutout_id"].to_numpy()[rows[rows >= 0]])
     ens["cnn"], ens["mf"] = np.where(hot, 0.9, 0.05), np.where(hot, 10.0, 0.0)
-    io.write_table(
-        paths["ensemble_scores"],
-        {c: ens[c].to_numpy() for c in ("cutout_id", "split", "cnn", "mf")},
-        {"cutout_id": "", "split": "", "cnn": "", "mf": ""},
-    )
     chosen = {
         "mf": {"threshold": 5.0},
         "cnn": {"threshold": 0.5},
@@ -537,18 +539,22 @@ def _cutout_inputs(tmp_path, table, cfg) -> dict:
     }
     paths["thresholds"] = tmp_path / "thresholds.json"
     paths["thresholds"].write_text(json.dumps({"stage": "cmb_tsz", "methods": chosen}))
+    # Table 1's scores of each split, as rule ensembles writes them
+    table1 = {"prod": np.zeros(len(ens)), "learned": np.zeros(len(ens)), "and_pos": np.zeros(len(ens), bool)}
+    for part in ("validation", "test"):
+        at = (ens["split"] == part).to_numpy()
+        cnn, mf = ens["cnn"].to_numpy()[at], ens["mf"].to_numpy()[at]
+        pred = predict(cnn, mf, chosen, detector=np.zeros(at.sum()))
+        for c, v in table1.items():
+            v[at] = pred[c]
+    written = {c: ens[c].to_numpy() for c in ("cutout_id", "split", "cnn", "mf")} | table1
+    io.write_table(paths["ensemble_scores"], written, {c: "" for c in written})
     has = rows >= 0
     split = index["split"].to_numpy()[rows[has]]
     scores = cutout_finders.cutout_method_scores(
         np.full(has.sum(), 0.9), np.full(has.sum(), 10.0), split, ens, chosen
     )
-    columns = {
-        "injection_id": table["injection_id"].to_numpy(),
-        "cutout_id": np.where(has, index["cutout_id"].to_numpy()[np.maximum(rows, 0)], -1),
-    }
-    for m, v in scores.items():
-        columns[f"score_{m}"] = np.zeros(len(table))
-        columns[f"score_{m}"][has] = v
+    columns = pipeline.classified_columns(table["injection_id"], rows, index["cutout_id"], scores)
     paths["classified"] = [tmp_path / "cutouts_0.parquet"]
     io.write_table(paths["classified"][0], columns, pipeline.CLASSIFIED_UNITS)
     paths["n_scored"] = int(has.sum())
@@ -736,6 +742,24 @@ def test_cutout_scores_on_the_main_runs_cutouts_are_table1s():
     assert limits["cnn"] == chosen["cnn"]["threshold"] and limits["cut_and"] == 1.0
     top = cutout_finders.cutout_method_scores([2.0], [99.0], ["test"], reference, chosen)
     assert top["cut_prod"][0] == 1.0 and top["cut_and"][0] == 1.0
+
+
+def test_every_method_has_a_score_and_its_main_run_column():
+    """The selection's catalogue methods are the catalogues, each with its score; each cutout
+    method reads its main-run score from a column of rule ensembles' table."""
+    assert methods.CATALOGUE_METHODS == CATALOGUES and tuple(methods.METHOD_SCORES) == CATALOGUES
+    assert list(cutout_finders.ENSEMBLE_SCORE_COLUMNS) == list(methods.CUTOUT_METHODS)
+    assert set(cutout_finders.ENSEMBLE_SCORE_COLUMNS.values()) <= set(ENSEMBLE_SCORE_UNITS)
+
+
+def test_classified_columns_scatter_the_scores_of_scored_injections():
+    rows = np.array([2, -1, 0, 2])
+    got = pipeline.classified_columns(
+        [7, 8, 9, 10], rows, [100, 101, 102], {"cnn": np.array([0.5, 0.25, 0.75])}
+    )
+    np.testing.assert_array_equal(got["cutout_id"], [102, -1, 100, 102])
+    np.testing.assert_array_equal(got["score_cnn"], [0.5, 0.0, 0.25, 0.75])
+    np.testing.assert_array_equal(got["injection_id"], [7, 8, 9, 10])
 
 
 def test_injected_cutout_snr_gives_a_detection_to_its_injection():

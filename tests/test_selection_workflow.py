@@ -80,7 +80,7 @@ def test_inject_classify_on_the_original_maps_gives_the_main_runs_scores(two_run
         },
         accelerator="cpu",
         batch_size=7,
-        match_radius_arcmin=cfg["catalogues"]["match_radius_arcmin"],
+        matching=cfg["mf"]["matching"],
         injected=[res / "sky" / "observed" / f"{stage}_{b['name']}.fits" for b in cfg["sky"]["bands"]],
         candidates=res / "mf" / stage / "candidates.parquet",
         mf_injections=res / "selection" / "injections" / "batch_0.parquet",

@@ -294,27 +294,24 @@ def kfold_inputs(name):
     return [os.path.join(kfold_dirs()[k], name) for k in kfold_folds()]
 
 
-# The injection-based selection function (selection.smk): its batches, and the MF's threshold.
+# The injection-based selection function (selection.smk): the batches of each design.
 SELECTION_DESIGNS = {
     "main": config["selection"]["batches"],
     "study": config["selection"]["study_batches"],
 }
 
 
-def selection_batches(wildcards):
-    """Input function: the injection tables of the {design} wildcard's batches (main or study)."""
-    return [
-        f"{RESULTS}/selection/injections/batch_{b}.parquet"
-        for b in range(SELECTION_DESIGNS[wildcards.design])
-    ]
+def selection_tables(stem):
+    """Input function: the tables ``injections/{stem}_<batch>.parquet`` of the {design}
+    wildcard's batches (stem ``batch``: injections, ``cutouts``: cutout classifiers)."""
 
+    def tables(wildcards):
+        return [
+            f"{RESULTS}/selection/injections/{stem}_{b}.parquet"
+            for b in range(SELECTION_DESIGNS[wildcards.design])
+        ]
 
-def selection_classified(wildcards):
-    """Input function: the cutout-classifier tables of the {design} wildcard's batches."""
-    return [
-        f"{RESULTS}/selection/injections/cutouts_{b}.parquet"
-        for b in range(SELECTION_DESIGNS[wildcards.design])
-    ]
+    return tables
 
 
 # The transfer target (transfer.smk): the target runs that exist, and their configurations.

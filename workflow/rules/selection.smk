@@ -156,15 +156,15 @@ rule inject_classify:
         ),
         accelerator=config["cnn"]["accelerator"],
         batch_size=config["cnn"]["training"]["batch_size"],
-        match_radius_arcmin=config["catalogues"]["match_radius_arcmin"],
+        matching=config["mf"]["matching"],
     script:
         "../scripts/inject_classify.py"
 
 
 rule selection_completeness:
     input:
-        injections=selection_batches,
-        classified=selection_classified,
+        injections=selection_tables("batch"),
+        classified=selection_tables("cutouts"),
         thresholds=f"{RESULTS}/ensembles/thresholds.json",
         index=f"{RESULTS}/cutouts/index.parquet",
         ensemble_scores=f"{RESULTS}/ensembles/scores.parquet",
@@ -206,7 +206,7 @@ rule selection_completeness:
 rule mass_limit:
     input:
         completeness=f"{SELECTION}/{{design}}/completeness.fits",
-        injections=selection_batches,
+        injections=selection_tables("batch"),
         candidates=f"{RESULTS}/mf/{EVAL_STAGE}/candidates.parquet",
     output:
         mass_limit=f"{SELECTION}/{{design}}/mass_limit.fits",

@@ -31,6 +31,21 @@ from skyhunt.evaluation.ensembles import LogisticCombination, rank_percentile
 FLOOR = 0.0
 
 
+def take_rows(values, rows: np.ndarray, fill) -> np.ndarray:
+    """``values`` at ``rows``, ``fill`` where a row is -1 (no row: the appended last element).
+
+    Parameters
+    ----------
+    values : ndarray
+        One value per row of a table (any unit, kept).
+    rows : ndarray of int
+        Rows to take, -1 for none.
+    fill : scalar
+        The value of row -1 (NaN, a floor score, an empty string).
+    """
+    return np.append(values, fill)[rows]
+
+
 def combine(mf: pd.DataFrame, detector: pd.DataFrame, radius_arcmin: float) -> pd.DataFrame:
     """The union of the two catalogues, matched pairs merged (module docstring).
 
@@ -62,26 +77,28 @@ def combine(mf: pd.DataFrame, detector: pd.DataFrame, radius_arcmin: float) -> p
     mf_row = np.concatenate([i, mf_only, none[mf_only.size :]])
     det_row = np.concatenate([j, none[: mf_only.size], det_only])
 
-    def take(table, column, rows, fill):
-        """``table[column]`` at ``rows``, ``fill`` at row -1 (the appended last element)."""
-        return np.append(table[column].to_numpy(), fill)[rows]
-
     has_mf = mf_row >= 0
-    ra_mf, dec_mf = take(mf, "ra", mf_row, np.nan), take(mf, "dec", mf_row, np.nan)
-    ra_det, dec_det = take(detector, "ra", det_row, np.nan), take(detector, "dec", det_row, np.nan)
+    ra_mf = take_rows(mf["ra"].to_numpy(), mf_row, np.nan)
+    dec_mf = take_rows(mf["dec"].to_numpy(), mf_row, np.nan)
+    ra_det = take_rows(detector["ra"].to_numpy(), det_row, np.nan)
+    dec_det = take_rows(detector["dec"].to_numpy(), det_row, np.nan)
     return pd.DataFrame(
         {
             "ra": np.where(has_mf, ra_mf, ra_det),
             "dec": np.where(has_mf, dec_mf, dec_det),
-            "class": np.where(det_row >= 0, take(detector, "class", det_row, ""), "cluster").astype(str),
+            "class": np.where(
+                det_row >= 0, take_rows(detector["class"].to_numpy(), det_row, ""), "cluster"
+            ).astype(str),
             "split": np.where(
-                has_mf, take(mf, "split", mf_row, ""), take(detector, "split", det_row, "")
+                has_mf,
+                take_rows(mf["split"].to_numpy(), mf_row, ""),
+                take_rows(detector["split"].to_numpy(), det_row, ""),
             ).astype(str),
             "found_by": np.repeat(
                 np.array(["both", "mf", "detector"]), [i.size, mf_only.size, det_only.size]
             ),
-            "score_mf": take(mf, "score", mf_row, FLOOR).astype(float),
-            "score_detector": take(detector, "score", det_row, FLOOR).astype(float),
+            "score_mf": take_rows(mf["score"].to_numpy(), mf_row, FLOOR).astype(float),
+            "score_detector": take_rows(detector["score"].to_numpy(), det_row, FLOOR).astype(float),
             "ra_mf": ra_mf.astype(float),
             "dec_mf": dec_mf.astype(float),
             "ra_detector": ra_det.astype(float),

@@ -9,10 +9,14 @@ masses and their redshifts come from (``MASSES``, JSON); the Parquet metadata ho
 columns with a physical unit carry ``TUNITn`` (deg, arcmin, solMass); the others are
 dimensionless (no ``TUNITn``, the FITS convention); the Parquet units describe every column.
 
-Masses (issue 16): the MF catalogue carries rule ``mf_masses``' M500c of each candidate (the
-fixed-scale y0 through the Arnaud et al. 2010 Y-M relation at the *true* redshift of the matched
-halo, NaN without a match) with its interval; the ensembles carry the MF mass of their matched MF
-entry (NaN for detector-only entries).
+Masses (issue 16): the MF catalogue and the vetted ones carry rule ``mf_masses``' M500c of each
+candidate (the fixed-scale y0 through the Arnaud et al. 2010 Y-M relation at the *true* redshift
+of the matched halo, NaN without a match) with its interval (:data:`MF_MASS_COLUMNS`); the
+detector catalogue carries rule ``cnn_masses``' CNN mass of the halo each entry matches, with
+exp(-/+ sigma) of its predicted ln M (:data:`DETECTOR_MASS_COLUMNS`; NaN where that halo has no
+CNN mass); the ensembles carry both, the masses of their matched MF entry as ``*_mf`` (NaN for
+detector-only entries) and of their matched detector entry as ``*_detector`` (NaN for MF-only
+entries).
 """
 
 from __future__ import annotations

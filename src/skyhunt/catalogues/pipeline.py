@@ -10,7 +10,7 @@ import pandas as pd
 
 from skyhunt import io
 from skyhunt.catalogues.edge import EDGE_UNITS, centre_distance, edge_table
-from skyhunt.catalogues.ensembles import add_ranks, combine, fit_learned, prod_scores
+from skyhunt.catalogues.ensembles import add_ranks, combine, fit_learned, prod_scores, take_rows
 from skyhunt.catalogues.files import (
     ALL_CATALOGUES,
     CATALOGUE_NAMES,
@@ -34,7 +34,7 @@ from skyhunt.cutouts.readers import GRID_COLUMNS, read_index
 from skyhunt.detector.objects import CLASSES as DETECTOR_CLASSES
 from skyhunt.detector.objects import CLUSTER_CLASSES
 from skyhunt.evaluation.pipeline import read_thresholds
-from skyhunt.masses.readers import read_cnn_masses
+from skyhunt.masses.readers import read_candidate_masses, read_cnn_masses
 from skyhunt.mf.matching import CUTOUT_SNR_UNITS, cutout_snr, match_halos
 from skyhunt.mf.readers import read_candidates
 from skyhunt.sky.components import component_rng
@@ -107,50 +107,6 @@ def read_objects(path) -> pd.DataFrame:
     return table
 
 
-def candidate_masses(masses, table: pd.DataFrame, candidates) -> tuple[dict, dict]:
-    """The MF masses of the candidates ``table`` (read from ``candidates``) and where they come from.
-
-    Parameters
-    ----------
-    masses : path-like
-        ``results/masses/mf_<stage>.parquet`` (rule ``mf_masses``: one row per candidate, in
-        candidates order).
-    table : DataFrame
-        The candidates (ra, dec), in their file's order.
-    candidates : path-like
-        Their file, for the message.
-
-    Returns
-    -------
-    columns : dict
-        Column of :data:`skyhunt.catalogues.files.MF_MASS_COLUMNS` -> values per candidate.
-    notes : dict
-        The catalogues' ``masses`` metadata.
-
-    Raises
-    ------
-    skyhunt.io.InputFileError
-        Naming the files when the rows are not those candidates.
-    """
-    mass = io.read_checked_table(masses, ("ra", "dec", *MF_MASS_COLUMNS))
-    if len(mass) != len(table) or not (
-        np.array_equal(mass["ra"].to_numpy(), table["ra"].to_numpy(float))
-        and np.array_equal(mass["dec"].to_numpy(), table["dec"].to_numpy(float))
-    ):
-        raise io.InputFileError(f"{masses}: its rows are not the candidates of {candidates}; rerun mf_masses")
-    meta = io.read_table_meta(masses)
-    notes = {
-        "source": "rule mf_masses: fixed-scale y0 through the Arnaud et al. (2010) Y-M relation",
-        "redshift": meta.get("redshift", "true redshift of the matched halo"),
-        **{
-            k: meta[k]
-            for k in ("reference_theta500_arcmin", "eddington", "y_scatter_ln", "interval")
-            if k in meta
-        },
-    }
-    return {c: mass[c].to_numpy(float) for c in MF_MASS_COLUMNS}, notes
-
-
 def run_catalogue_mf(*, footprint: dict, splits: dict, stage: str, candidates, masses, fits, parquet) -> None:
     """The MF catalogue: the evaluation stage's candidates, score = SNR, their RA stripe and masses.
 
@@ -173,7 +129,7 @@ def run_catalogue_mf(*, footprint: dict, splits: dict, stage: str, candidates, m
     table = read_candidates(candidates)
     io.require_columns(table, ("scale_arcmin", "scale_index", "y0", "tile"), candidates)
     check_finite(table, ("ra", "dec", "snr"), candidates)
-    mass, notes = candidate_masses(masses, table, candidates)
+    mass, notes = read_candidate_masses(masses, table, candidates, MF_MASS_COLUMNS)
     table = table.assign(
         score=table["snr"].to_numpy(float),
         **{"class": "cluster"},
@@ -199,8 +155,9 @@ def detector_masses(
         Halo table (halo_id, ra, dec, m_vir, z): each entry's halo is the most massive within
         ``radius_arcmin`` (:func:`skyhunt.mf.matching.match_halos`, the MF's rule).
     cnn : DataFrame
-        The CNN mass table (rule ``cnn_masses``: halo_id, m500c, sigma_ln_m500c), one row per
-        validation and test positive cutout.
+        The CNN mass table (:func:`skyhunt.masses.readers.read_cnn_masses`: halo_id, m500c in
+        M_sun, sigma_ln_m500c), one row per halo (the qualifying halo of a validation or test
+        positive cutout).
     radius_arcmin : float
 
     Returns
@@ -208,16 +165,13 @@ def detector_masses(
     dict
         Column -> values per entry; NaN masses where the matched halo has no row in ``cnn``.
     """
-    hid = cnn["halo_id"].to_numpy()
-    if np.unique(hid).size != hid.size:
-        raise ValueError("a halo has two rows in the CNN mass table")
     row = match_halos(table["ra"].to_numpy(float), table["dec"].to_numpy(float), halos, radius_arcmin)
     matched = row >= 0
     z = np.where(matched, halos["z"].to_numpy(float)[np.maximum(row, 0)], np.nan)
     at = np.full(len(table), -1)
-    at[matched] = pd.Index(hid).get_indexer(halos["halo_id"].to_numpy()[row[matched]])
-    m = np.append(cnn["m500c"].to_numpy(float), np.nan)[at]
-    sigma = np.append(cnn["sigma_ln_m500c"].to_numpy(float), np.nan)[at]
+    at[matched] = pd.Index(cnn["halo_id"].to_numpy()).get_indexer(halos["halo_id"].to_numpy()[row[matched]])
+    m = take_rows(cnn["m500c"].to_numpy(float), at, np.nan)
+    sigma = take_rows(cnn["sigma_ln_m500c"].to_numpy(float), at, np.nan)
     return {"z": z, "m500c": m, "m500c_lo": m * np.exp(-sigma), "m500c_hi": m * np.exp(sigma)}
 
 
@@ -244,13 +198,12 @@ def run_catalogue_detector(
     """
     table = read_detections(detections)
     table = table[table["class"].isin(CLUSTER_CLASSES)].reset_index(drop=True)
-    cnn = read_cnn_masses(cnn_masses)
-    try:
-        mass = detector_masses(
-            table, read_halos(halos, ("halo_id", "ra", "dec", "m_vir", "z")), cnn, match_radius_arcmin
-        )
-    except ValueError as err:
-        raise io.InputFileError(f"{cnn_masses}: {err}; rerun cnn_masses") from err
+    mass = detector_masses(
+        table,
+        read_halos(halos, ("halo_id", "ra", "dec", "m_vir", "z")),
+        read_cnn_masses(cnn_masses),
+        match_radius_arcmin,
+    )
     table = table.assign(score=table["prob"].to_numpy(float), **mass)
     notes = {
         "source": "rule cnn_masses: the CNN mass network on the cutout holding the entry's matched halo",
@@ -312,13 +265,13 @@ def run_catalogue_ensembles(
     mf_table, det_table = read_catalogue(mf, "mf"), read_catalogue(detector, "detector")
     table = add_ranks(combine(mf_table, det_table, match_radius_arcmin))
     # the masses of the matched entry of each catalogue, NaN for none
-    for suffix, cat, columns in (
-        ("mf", mf_table, MF_MASS_COLUMNS),
-        ("detector", det_table, DETECTOR_MASS_COLUMNS),
+    for suffix, row_column, cat, columns in (
+        ("mf", "mf_row", mf_table, MF_MASS_COLUMNS),
+        ("detector", "det_row", det_table, DETECTOR_MASS_COLUMNS),
     ):
-        rows = table[f"{'mf' if suffix == 'mf' else 'det'}_row"].to_numpy()
+        rows = table[row_column].to_numpy()
         for c in columns:
-            table[f"{c}_{suffix}"] = np.append(cat[c].to_numpy(float), np.nan)[rows]
+            table[f"{c}_{suffix}"] = take_rows(cat[c].to_numpy(float), rows, np.nan)
     masses = {
         "source": (
             "*_mf: the MF catalogue's masses of the entry's MF match (NaN: detector only); "

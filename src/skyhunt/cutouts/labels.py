@@ -16,6 +16,16 @@ from scipy.spatial import cKDTree
 from skyhunt.cutouts.grid import ARCMIN, CutoutGeometry, Grid, tan_project
 from skyhunt.sky.halos import qualifying_mask
 
+#: Slack of "in the central square", arcmin: a position at Chebyshev distance up to half its side
+#: plus this from a cutout's centre is inside (rounding at the square's edge).
+CENTRAL_TOLERANCE_ARCMIN = 1e-9
+
+
+def in_central_square(cheb: np.ndarray, central_arcmin: float) -> np.ndarray:
+    """Whether positions at Chebyshev distances ``cheb`` (arcmin, in a cutout's tangent plane) lie
+    in its central ``central_arcmin`` square (:data:`CENTRAL_TOLERANCE_ARCMIN` included)."""
+    return cheb <= central_arcmin / 2.0 + CENTRAL_TOLERANCE_ARCMIN
+
 
 def _tree(grid: Grid) -> cKDTree:
     import healpy as hp
@@ -141,12 +151,14 @@ def central_holding_cutout(
     """
     ra = np.atleast_1d(np.asarray(ra, dtype=float))
     dec = np.atleast_1d(np.asarray(dec, dtype=float))
-    cut = holding_cutout(grid, geometry, ra, dec)
-    held = np.flatnonzero(cut >= 0)
-    xi, eta = tan_project(grid.ra[cut[held]], grid.dec[cut[held]], ra[held], dec[held])
-    outside = np.maximum(np.abs(xi), np.abs(eta)) / ARCMIN > central_arcmin / 2.0 + 1e-9
-    cut[held[outside]] = -1
-    return cut
+    out = np.full(ra.size, -1, dtype=np.int64)
+    if ra.size == 0:
+        return out
+    obj, cut, _, _, cheb = pairs_within(grid, ra, dec, geometry.size_arcmin / 2.0)
+    best = first_per_group(obj, cheb)  # the holding cutout (:func:`holding_cutout`)
+    central = best[in_central_square(cheb[best], central_arcmin)]
+    out[obj[central]] = cut[central]
+    return out
 
 
 def label_cutouts(
@@ -206,7 +218,7 @@ def label_cutouts(
         grid, q["ra"].to_numpy(), q["dec"].to_numpy(), geometry.size_arcmin / 2.0
     )
     np.add.at(out["n_qualifying_in_cutout"].to_numpy(), cut, 1)
-    central = cheb <= central_arcmin / 2.0 + 1e-9
+    central = in_central_square(cheb, central_arcmin)
     if unique:
         # each halo -> its Chebyshev-nearest cutout only (rounding at the seams cannot double count)
         keep = np.zeros(obj.size, bool)

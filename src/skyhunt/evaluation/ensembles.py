@@ -103,6 +103,20 @@ class AndThresholds:
     cnn_threshold: float
     f1: float
 
+    @classmethod
+    def from_thresholds(cls, thresholds: dict) -> AndThresholds:
+        """The rule chosen on validation, from the thresholds of :func:`choose_thresholds`.
+
+        Parameters
+        ----------
+        thresholds : dict
+            Method -> thresholds (as :func:`choose_thresholds` returns them and Table 1's
+            ``thresholds.json`` holds them); its ``and`` entry gives ``threshold_mf`` (SNR),
+            ``threshold_cnn`` (calibrated probability) and ``validation_f1``.
+        """
+        rule = thresholds["and"]
+        return cls(rule["threshold_mf"], rule["threshold_cnn"], rule["validation_f1"])
+
     def __call__(self, mf: np.ndarray, cnn: np.ndarray) -> np.ndarray:
         return (np.asarray(mf) >= self.mf_threshold) & (np.asarray(cnn) >= self.cnn_threshold)
 
@@ -142,6 +156,20 @@ class LogisticCombination:
 
     intercept: float
     weights: tuple[float, float, float]
+
+    @classmethod
+    def from_thresholds(cls, thresholds: dict) -> LogisticCombination:
+        """The combination fitted on validation, from the thresholds of :func:`choose_thresholds`.
+
+        Parameters
+        ----------
+        thresholds : dict
+            Method -> thresholds (as :func:`choose_thresholds` returns them and Table 1's
+            ``thresholds.json`` holds them); its ``learned`` entry gives ``intercept`` and
+            ``weights`` (q_cnn, q_mf, q_cnn_q_mf, in that order; dimensionless).
+        """
+        learned = thresholds["learned"]
+        return cls(learned["intercept"], tuple(learned["weights"].values()))
 
     @classmethod
     def fit(cls, q_cnn, q_mf, labels, l2: float) -> LogisticCombination:
@@ -211,17 +239,11 @@ def predict(cnn: np.ndarray, mf: np.ndarray, thresholds: dict, *, detector: np.n
         cnn, mf, q_cnn, q_mf, prod, learned, detector and a ``<method>_pos`` boolean per method.
     """
     out = split_scores(cnn, mf)
-    learned = thresholds["learned"]
-    out["learned"] = LogisticCombination(learned["intercept"], tuple(learned["weights"].values()))(
-        out["q_cnn"], out["q_mf"]
-    )
+    out["learned"] = LogisticCombination.from_thresholds(thresholds)(out["q_cnn"], out["q_mf"])
     out["detector"] = np.asarray(detector, float)
     for method in ("mf", "cnn", "prod", "learned", "detector"):
         out[f"{method}_pos"] = out[method] >= thresholds[method]["threshold"]
-    rule = thresholds["and"]
-    out["and_pos"] = AndThresholds(rule["threshold_mf"], rule["threshold_cnn"], rule["validation_f1"])(
-        out["mf"], out["cnn"]
-    )
+    out["and_pos"] = AndThresholds.from_thresholds(thresholds)(out["mf"], out["cnn"])
     return out
 
 

@@ -124,48 +124,49 @@ def cutout_method_scores(cnn, mf, split, reference: pd.DataFrame, thresholds: di
     cnn, mf = np.asarray(cnn, float), np.asarray(mf, float)
     q_cnn = reference_percentile(cnn, split, reference["cnn"], reference["split"])
     q_mf = reference_percentile(mf, split, reference["mf"], reference["split"])
-    learned = thresholds["learned"]
-    model = LogisticCombination(learned["intercept"], tuple(learned["weights"].values()))
-    rule = thresholds["and"]
-    passes = AndThresholds(rule["threshold_mf"], rule["threshold_cnn"], rule["validation_f1"])(mf, cnn)
+    passes = AndThresholds.from_thresholds(thresholds)(mf, cnn)
     return {
         "cnn": cnn,
         "cut_and": passes.astype(float),
         "cut_prod": q_cnn * q_mf,
-        "cut_learned": model(q_cnn, q_mf),
+        "cut_learned": LogisticCombination.from_thresholds(thresholds)(q_cnn, q_mf),
     }
 
 
 def cutout_thresholds(thresholds: dict) -> dict:
     """The threshold of each score of :func:`cutout_method_scores` (Table 1's; 1 for EnsembleAND's)."""
-    out = {m: float(thresholds[key]["threshold"]) for m, key in CUTOUT_METHODS.items() if key != "and"}
-    out["cut_and"] = 1.0
-    return {m: out[m] for m in CUTOUT_METHODS}
+    return {
+        m: 1.0 if key == "and" else float(thresholds[key]["threshold"]) for m, key in CUTOUT_METHODS.items()
+    }
+
+
+#: The main run's ensemble-score column (:data:`skyhunt.evaluation.pipeline.ENSEMBLE_SCORE_UNITS`)
+#: of each score of :func:`cutout_method_scores`.
+ENSEMBLE_SCORE_COLUMNS = {"cnn": "cnn", "cut_and": "and_pos", "cut_prod": "prod", "cut_learned": "learned"}
 
 
 def main_run_scores(
     index: pd.DataFrame,
     ensemble: pd.DataFrame,
-    thresholds: dict,
     geometry: CutoutGeometry,
     stride_arcmin: float,
     central_arcmin: float,
     ra,
     dec,
 ) -> tuple[np.ndarray, dict]:
-    """The main run's cutout scores of positions (the sky's own halos): those of the cutouts that
-    hold them (:func:`injection_cutouts`), as :func:`cutout_method_scores` gives them.
+    """The main run's cutout scores of positions (the sky's own halos): Table 1's scores of the
+    cutouts that hold them (:func:`injection_cutouts`), as rule ``ensembles`` wrote them.
 
     Parameters
     ----------
     index : DataFrame
         The cutout index (cutout_id, ra, dec, grid_row, grid_col, split), in grid order.
     ensemble : DataFrame
-        The main run's ensemble scores (cutout_id, split, cnn, mf) of every validation and test cutout.
-    thresholds : dict
-        The methods of Table 1's ``thresholds.json``.
+        The main run's ensemble scores (cutout_id and the columns of :data:`ENSEMBLE_SCORE_COLUMNS`)
+        of every validation and test cutout.
     geometry : CutoutGeometry
     stride_arcmin, central_arcmin : float
+        Config ``cutouts.stride_arcmin``, ``cutouts.central_arcmin`` (arcmin).
     ra, dec : array_like
         Positions, deg.
 
@@ -174,12 +175,11 @@ def main_run_scores(
     scored : ndarray of bool
         Positions with a scoring cutout.
     scores : dict
-        Method -> score of each scored position (:data:`CUTOUT_SCORES`).
+        Method -> score of each scored position (:data:`CUTOUT_SCORES`; EnsembleAND's as 1.0 or 0.0).
     """
     rows = injection_cutouts(index, geometry, stride_arcmin, central_arcmin, ra, dec)
     scored = rows >= 0
     at = pd.Index(ensemble["cutout_id"].to_numpy()).get_indexer(index["cutout_id"].to_numpy()[rows[scored]])
     if np.any(at < 0):
         raise ValueError("the ensemble scores lack validation or test cutouts of the cutout index")
-    every = cutout_method_scores(ensemble["cnn"], ensemble["mf"], ensemble["split"], ensemble, thresholds)
-    return scored, {m: v[at] for m, v in every.items()}
+    return scored, {m: ensemble[c].to_numpy(float)[at] for m, c in ENSEMBLE_SCORE_COLUMNS.items()}

@@ -1,7 +1,17 @@
 """The methods of the selection function (issue 16) and what their injection scores are."""
 
-#: The catalogue finders with an injection completeness (docs/design.md "Selection function").
-CATALOGUE_METHODS = ("mf", "detector", "ens_prod", "ens_learned")
+from skyhunt.catalogues.files import CATALOGUES
+
+#: The catalogue finders with an injection completeness: every catalogue of the two finders and
+#: their ensembles (docs/design.md "Selection function").
+CATALOGUE_METHODS = CATALOGUES
+#: Score of each catalogue method's entries (the catalogues' ``score``).
+METHOD_SCORES = {
+    "mf": "SNR",
+    "detector": "heat-map probability",
+    "ens_prod": "q_mf q_detector",
+    "ens_learned": "learned-combination probability",
+}
 #: The cutout classifiers of Table 1 with an injection completeness -> their key in Table 1's
 #: ``thresholds.json`` (:mod:`skyhunt.selection.cutout_finders`).
 CUTOUT_METHODS = {"cnn": "cnn", "cut_and": "and", "cut_prod": "prod", "cut_learned": "learned"}

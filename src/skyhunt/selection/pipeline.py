@@ -1,15 +1,18 @@
 """One function per Snakemake rule of the injection-based selection function (issue 16).
 
-Per injection batch two jobs share one set of injected maps. ``inject_mf``: model clusters painted
-into copies of the evaluation stage's observed maps (scratch outputs; the originals are only
-read) and the matched filter run on them exactly as rule ``matched_filter`` runs it
+Per injection batch three jobs share one set of injected maps. ``inject_mf``: model clusters
+painted into copies of the evaluation stage's observed maps (scratch outputs; the originals are
+only read) and the matched filter run on them exactly as rule ``matched_filter`` runs it
 (:func:`skyhunt.mf.pipeline.run_matched_filter`: tiles, point-source treatment, noise model,
 depth normalisation). ``inject_detect``: the CNN detector on the same maps as rule ``detect``,
 and the catalogue ensembles of the two (:mod:`skyhunt.selection.finders`); per injection, each
-method's best score within the match radius. ``selection_completeness``: the completeness grid
-of every method at its validation threshold, the same grid from the sky's own halos and the
-chi^2 between the two. ``mass_limit``: M500c at the completeness level at ``z_ref``, per method,
-per matched-filter tile and as a coarse HEALPix map.
+method's best score within the match radius. ``inject_classify``: the CNN classifier and Table 1's
+ensembles on the main grid's cutouts re-cut from the same maps
+(:mod:`skyhunt.selection.cutout_finders`); per injection, the scores of the cutout holding it.
+``selection_completeness``: the completeness grid of every method at its validation threshold,
+the same grid from the sky's own halos and the chi^2 between the two. ``mass_limit``: M500c at
+the completeness level at ``z_ref``, per method, per matched-filter tile and as a coarse HEALPix
+map.
 """
 
 from __future__ import annotations
@@ -40,7 +43,7 @@ from skyhunt.selection.files import (
     write_mass_limit_map,
 )
 from skyhunt.selection.inject import INJECTION_UNITS, draw_injections, injected_signal
-from skyhunt.selection.methods import CATALOGUE_METHODS, CUTOUT_SCORES, METHODS
+from skyhunt.selection.methods import CATALOGUE_METHODS, CUTOUT_SCORES, METHOD_SCORES, METHODS
 from skyhunt.sky.components import component_rng
 from skyhunt.sky.footprint import Footprint
 from skyhunt.sky.pipeline import write_band_map
@@ -48,13 +51,6 @@ from skyhunt.sky.readers import read_halos
 
 log = logging.getLogger("skyhunt.selection")
 
-#: Score of each catalogue method's entries (the catalogues' ``score``).
-METHOD_SCORES = {
-    "mf": "SNR",
-    "detector": "heat-map probability",
-    "ens_prod": "q_mf q_detector",
-    "ens_learned": "learned-combination probability",
-}
 #: Columns of a batch's injection table: the injections, and each method's best score within the radius.
 INJECTED_UNITS = {
     **INJECTION_UNITS,
@@ -128,9 +124,11 @@ def run_inject_mf(
     halos : path-like
         The sky's halos (the bright ones are avoided).
     injected : list of path-like
-        Output: the injected maps, one per band (scratch for :func:`run_inject_detect`).
+        Output: the injected maps, one per band (scratch for :func:`run_inject_detect` and
+        :func:`run_inject_classify`).
     candidates : path-like
-        Output: the MF's candidates on them (scratch for :func:`run_inject_detect`).
+        Output: the MF's candidates on them (scratch for :func:`run_inject_detect` and
+        :func:`run_inject_classify`).
     injections : path-like
         Output Parquet table: the injections (:data:`skyhunt.selection.inject.INJECTION_UNITS`)
         and ``score_mf``.
@@ -303,7 +301,7 @@ def run_inject_classify(
     cutouts: dict,
     accelerator: str,
     batch_size: int,
-    match_radius_arcmin: float,
+    matching: dict,
     injected: list,
     candidates,
     mf_injections,
@@ -326,8 +324,9 @@ def run_inject_classify(
         Config ``cnn.accelerator``.
     batch_size : int
         Cutouts per inference batch (config ``cnn.training.batch_size``).
-    match_radius_arcmin : float
-        Config ``catalogues.match_radius_arcmin`` (the MF's matching to halos and injections).
+    matching : dict
+        Config ``mf.matching`` (``radius_arcmin``: the MF's matching to halos and injections, as
+        rule ``match_mf`` matches the main run's candidates).
     injected, candidates, mf_injections : path-like
         The batch's injected maps, their MF candidates and its injection table (:func:`run_inject_mf`).
     halos, index : path-like
@@ -349,7 +348,7 @@ def run_inject_classify(
     rows = cutout_finders.injection_cutouts(
         cut_index, geometry, cutouts["stride_arcmin"], cutouts["central_arcmin"], table["ra"], table["dec"]
     )
-    scored = np.unique(rows[rows >= 0])
+    scored, at = np.unique(rows[rows >= 0], return_inverse=True)  # each scored injection's among them
     module, platt = load_model(model, accelerator), read_platt(cnn_scores)
     pixels, values = io.read_partial_maps(injected, nside=nside)
     arrays = extract_cutouts(
@@ -371,22 +370,18 @@ def run_inject_classify(
         cut_index,
         geometry,
         cutouts["stride_arcmin"],
-        match_radius_arcmin,
+        matching["radius_arcmin"],
     )
     reference = read_ensemble_scores(ensemble_scores, ("split", "cnn", "mf"))
     chosen = read_thresholds(thresholds)["methods"]
     split = cut_index["split"].to_numpy()[scored]
     scores = cutout_finders.cutout_method_scores(platt(raw), snr[scored], split, reference, chosen)
-    has = rows >= 0
-    at = np.searchsorted(scored, rows[has])  # each scored injection's cutout among ``scored``
-    cutout_id = np.full(len(table), -1, dtype=np.int64)
-    cutout_id[has] = cut_index["cutout_id"].to_numpy()[rows[has]]
-    columns = {"injection_id": table["injection_id"].to_numpy(), "cutout_id": cutout_id}
-    for method, values_ in scores.items():
-        columns[f"score_{method}"] = np.zeros(len(table))
-        columns[f"score_{method}"][has] = values_[at]
+    columns = classified_columns(
+        table["injection_id"], rows, cut_index["cutout_id"], {m: v[at] for m, v in scores.items()}
+    )
     io.write_table(classified, columns, CLASSIFIED_UNITS, meta=io.read_table_meta(mf_injections))
     limits = cutout_finders.cutout_thresholds(chosen)
+    has = rows >= 0
     log.info(
         "batch of %d injections: %d scored by %d validation and test cutouts; positive: %s",
         len(table),
@@ -394,6 +389,40 @@ def run_inject_classify(
         scored.size,
         {m: int(np.sum(columns[f"score_{m}"][has] >= t)) for m, t in limits.items()},
     )
+
+
+def classified_columns(injection_id, rows, cutout_id, scores: dict) -> dict:
+    """The columns of a batch's cutout-classifier table (:data:`CLASSIFIED_UNITS`).
+
+    Parameters
+    ----------
+    injection_id : array_like of int
+        The batch's injections.
+    rows : ndarray of int
+        Row of the cutout index scoring each injection, -1: none
+        (:func:`skyhunt.selection.cutout_finders.injection_cutouts`).
+    cutout_id : array_like of int
+        The cutout index's ``cutout_id`` column.
+    scores : dict
+        Method -> score of each scored injection (``rows >= 0``), in injection order
+        (:data:`skyhunt.selection.methods.CUTOUT_SCORES`).
+
+    Returns
+    -------
+    dict
+        Column -> values per injection: ``injection_id``, ``cutout_id`` (-1: not scored) and
+        ``score_<method>`` (0 where not scored).
+    """
+    has = rows >= 0
+    columns = {
+        "injection_id": np.asarray(injection_id),
+        "cutout_id": np.full(rows.size, -1, dtype=np.int64),
+    }
+    columns["cutout_id"][has] = np.asarray(cutout_id)[rows[has]]
+    for method, values in scores.items():
+        columns[f"score_{method}"] = np.zeros(rows.size)
+        columns[f"score_{method}"][has] = values
+    return columns
 
 
 def read_injections(paths, classified=()) -> pd.DataFrame:
@@ -413,30 +442,41 @@ def read_injections(paths, classified=()) -> pd.DataFrame:
     return pd.concat([inj, cls.drop(columns="injection_id")], axis=1)
 
 
-def mf_threshold(selection: dict, thresholds) -> float:
-    """The MF's SNR threshold: ``selection.mf_snr_threshold``, or null: the validation threshold."""
+def mf_threshold(selection: dict, table1: dict) -> float:
+    """The MF's SNR threshold: ``selection.mf_snr_threshold``, or where null Table 1's validation
+    threshold (``table1``: the methods of ``thresholds.json``)."""
     if selection["mf_snr_threshold"] is not None:
         return float(selection["mf_snr_threshold"])
-    if thresholds is None:
-        raise ValueError(
-            "selection.mf_snr_threshold is null: the MF's validation threshold needs thresholds.json"
-        )
-    return float(read_thresholds(thresholds)["methods"]["mf"]["threshold"])
+    return float(table1["mf"]["threshold"])
 
 
 def method_thresholds(selection: dict, thresholds, metrics) -> dict:
-    """Each method's validation threshold; None where its validation purity never reaches it.
+    """Each method of :data:`METHODS`' threshold on its score; None where the validation purity
+    never reaches its level.
 
-    The MF: :func:`mf_threshold` (Table 1). The detector and the catalogue ensembles: the
-    lowest purity level of ``metrics.json`` (rule ``catalogue_metrics``), as the detector's edge
-    curve (:func:`skyhunt.catalogues.pipeline.validation_threshold`). The cutout classifiers
-    (Table 1's thresholds) are :func:`skyhunt.selection.cutout_finders.cutout_thresholds`.
+    The MF: :func:`mf_threshold`. The detector and the catalogue ensembles: the lowest purity
+    level of ``metrics.json`` (rule ``catalogue_metrics``), as the detector's edge curve
+    (:func:`skyhunt.catalogues.pipeline.validation_threshold`). The cutout classifiers: Table 1's
+    (:func:`skyhunt.selection.cutout_finders.cutout_thresholds`).
+
+    Parameters
+    ----------
+    selection : dict
+        Config ``selection`` (``mf_snr_threshold``).
+    thresholds, metrics : path-like
+        Table 1's ``thresholds.json`` (rule ``ensembles``) and ``metrics.json``.
+
+    Returns
+    -------
+    dict
+        Method -> threshold, in the units of its score (:data:`INJECTED_UNITS`, :data:`CLASSIFIED_UNITS`).
     """
+    table1 = read_thresholds(thresholds)["methods"]
     m = read_metrics(metrics)
-    out = {"mf": mf_threshold(selection, thresholds)}
+    out = {"mf": mf_threshold(selection, table1)}
     for method in CATALOGUE_METHODS[1:]:
         out[method] = validation_threshold(m, method)[1]
-    return out
+    return {**out, **cutout_finders.cutout_thresholds(table1)}
 
 
 def method_completeness(
@@ -563,8 +603,6 @@ def run_selection_completeness(
     """
     fp = Footprint.from_config(footprint)
     chosen = method_thresholds(selection, thresholds, metrics)
-    table1 = read_thresholds(thresholds)["methods"]
-    chosen.update(cutout_finders.cutout_thresholds(table1))
     inj = read_injections(injections, classified)
     sky = read_halos(halos, ("ra", "dec", "z", "m500c", "in_footprint"))
     sky = sky[
@@ -578,8 +616,9 @@ def run_selection_completeness(
     try:
         held, held_scores = cutout_finders.main_run_scores(
             read_index(index, (*GRID_COLUMNS, "split")),
-            read_ensemble_scores(ensemble_scores, ("cutout_id", "split", "cnn", "mf")),
-            table1,
+            read_ensemble_scores(
+                ensemble_scores, ("cutout_id", *cutout_finders.ENSEMBLE_SCORE_COLUMNS.values())
+            ),
             CutoutGeometry.from_config(cutouts),
             cutouts["stride_arcmin"],
             cutouts["central_arcmin"],

@@ -23,12 +23,12 @@ import pandas as pd
 from sklearn.metrics import average_precision_score, roc_auc_score
 
 from skyhunt import io
-from skyhunt.catalogues.files import write_catalogue
-from skyhunt.catalogues.pipeline import candidate_masses
+from skyhunt.catalogues.files import MF_MASS_COLUMNS, write_catalogue
 from skyhunt.cutouts.arrays import load_cutout_array
 from skyhunt.cutouts.extract import PatchInterpolator, extract_cutouts
 from skyhunt.cutouts.grid import CutoutGeometry, edge_margin_arcmin, tan_project
 from skyhunt.cutouts.layout import split_of
+from skyhunt.masses.readers import read_candidate_masses
 from skyhunt.metrics import f1_at, f1_curve
 from skyhunt.sky.components import component_rng
 from skyhunt.sky.footprint import Footprint
@@ -352,7 +352,7 @@ def run_catalogue_vetted(
         The stage's MF candidates and their vetting scores (``vet_candidates``), in candidate order.
     masses : path-like
         The candidates' MF masses (rule ``mf_masses``, in candidate order;
-        :func:`skyhunt.catalogues.pipeline.candidate_masses`).
+        :func:`skyhunt.masses.readers.read_candidate_masses`).
     cnn_fits, cnn_parquet, classical_fits, classical_parquet : path-like
         Outputs (:func:`skyhunt.catalogues.files.write_catalogue`).
     """
@@ -365,7 +365,7 @@ def run_catalogue_vetted(
         raise io.InputFileError(
             f"{scores} does not score the candidates of {candidates}; rerun vet_candidates"
         )
-    mass, notes = candidate_masses(masses, cand, candidates)
+    mass, notes = read_candidate_masses(masses, cand, candidates, MF_MASS_COLUMNS)
     base = cand.assign(
         **{"class": "cluster"},
         split=split_of(cand["ra"].to_numpy(float), Footprint.from_config(footprint), splits),
