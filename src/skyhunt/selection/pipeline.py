@@ -645,7 +645,7 @@ def run_selection_completeness(
         headers[method] = {
             "RADIUS": (match_radius_arcmin, "[arcmin] match radius of a recovery"),
             "INTERVL": (interval, "central probability of LOWER, UPPER (Jeffreys)"),
-            "CHI2": (res["chi2"], "injection vs the sky's own halos, bins compared"),
+            "CHI2": (res["chi2"], "injections vs the sky's halos, bins compared"),
             "DOF": (res["dof"], "bins compared (both counts >= MINBIN)"),
             "MINBIN": (selection["min_per_bin"], "least clusters per bin in the comparison"),
             "CHI2W": (res["chi2_mass_weighted"], "CHI2, injections weighted to halo masses"),
@@ -768,7 +768,7 @@ def run_mass_limit(
         "THRESH": (threshold, "MF SNR threshold"),
     }
     if np.isfinite(slope):  # FITS headers hold no NaN: the cards are left out
-        header["MLIM"] = (m_lim, "[solMass] footprint-wide MF M500c at LEVEL at ZREF")
+        header["MLIM"] = (m_lim, "[solMass] footprint's MF M500c at LEVEL, ZREF")
         header["SLOPE"] = (slope, "d ln SNR / d ln M500c of recovered injections")
         header["SIGREF"] = (sigma_ref, "median fixed-filter y0 noise at the injections")
     write_mass_limit(mass_limit, columns, header, per_method)
