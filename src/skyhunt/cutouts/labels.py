@@ -99,6 +99,24 @@ def first_per_group(group: np.ndarray, rank: np.ndarray) -> np.ndarray:
     return order[first]
 
 
+def _holding_pairs(grid: Grid, geometry: CutoutGeometry, ra, dec):
+    """Each position's holding cutout (Chebyshev-nearest centre in its tangent plane).
+
+    Returns ``out`` (int64, -1 per position, to be filled), and for the positions inside some
+    cutout: their indices ``obj``, their holding cutout's grid index ``cut`` and its Chebyshev
+    distance ``cheb`` (arcmin).
+    """
+    ra = np.atleast_1d(np.asarray(ra, dtype=float))
+    dec = np.atleast_1d(np.asarray(dec, dtype=float))
+    out = np.full(ra.size, -1, dtype=np.int64)
+    if ra.size == 0:
+        empty = np.zeros(0, dtype=np.int64)
+        return out, empty, empty, np.zeros(0)
+    obj, cut, _, _, cheb = pairs_within(grid, ra, dec, geometry.size_arcmin / 2.0)
+    best = first_per_group(obj, cheb)
+    return out, obj[best], cut[best], cheb[best]
+
+
 def holding_cutout(grid: Grid, geometry: CutoutGeometry, ra: np.ndarray, dec: np.ndarray) -> np.ndarray:
     """The cutout holding each position: the one whose centre is Chebyshev-nearest in its tangent plane.
 
@@ -117,14 +135,8 @@ def holding_cutout(grid: Grid, geometry: CutoutGeometry, ra: np.ndarray, dec: np
     ndarray of int64
         Grid index per position, or -1.
     """
-    ra = np.atleast_1d(np.asarray(ra, dtype=float))
-    dec = np.atleast_1d(np.asarray(dec, dtype=float))
-    out = np.full(ra.size, -1, dtype=np.int64)
-    if ra.size == 0:
-        return out
-    obj, cut, _, _, cheb = pairs_within(grid, ra, dec, geometry.size_arcmin / 2.0)
-    best = first_per_group(obj, cheb)
-    out[obj[best]] = cut[best]
+    out, obj, cut, _ = _holding_pairs(grid, geometry, ra, dec)
+    out[obj] = cut
     return out
 
 
@@ -149,14 +161,8 @@ def central_holding_cutout(
         Grid index per position, or -1 (outside every cutout, or outside the central square of
         its holding cutout, at the grid's outer edge).
     """
-    ra = np.atleast_1d(np.asarray(ra, dtype=float))
-    dec = np.atleast_1d(np.asarray(dec, dtype=float))
-    out = np.full(ra.size, -1, dtype=np.int64)
-    if ra.size == 0:
-        return out
-    obj, cut, _, _, cheb = pairs_within(grid, ra, dec, geometry.size_arcmin / 2.0)
-    best = first_per_group(obj, cheb)  # the holding cutout (:func:`holding_cutout`)
-    central = best[in_central_square(cheb[best], central_arcmin)]
+    out, obj, cut, cheb = _holding_pairs(grid, geometry, ra, dec)
+    central = in_central_square(cheb, central_arcmin)
     out[obj[central]] = cut[central]
     return out
 
