@@ -88,7 +88,9 @@ def write_completeness(path, grid: CompletenessGrid) -> None:
     """
     m, z = np.asarray(grid.m500c_edges, float), np.asarray(grid.z_edges, float)
     primary = fits.PrimaryHDU()
-    primary.header["METHODS"] = (",".join(grid.methods), "methods with a completeness grid")
+    # the list of eight methods leaves no room for a comment on its card
+    primary.header["METHODS"] = ",".join(grid.methods)
+    primary.header.add_comment("METHODS: the methods with a completeness grid, comma-separated")
     primary.header["NM500C"] = (m.size - 1, "M500c bins (axis 1 of the images)")
     primary.header["NZ"] = (z.size - 1, "redshift bins (axis 2 of the images)")
     hdus = [
