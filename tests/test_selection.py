@@ -747,7 +747,8 @@ def test_cutout_scores_on_the_main_runs_cutouts_are_table1s():
 def test_every_method_has_a_score_and_its_main_run_column():
     """The selection's catalogue methods are the catalogues, each with its score; each cutout
     method reads its main-run score from a column of rule ensembles' table."""
-    assert methods.CATALOGUE_METHODS == CATALOGUES and tuple(methods.METHOD_SCORES) == CATALOGUES
+    assert tuple(methods.METHOD_SCORES) == CATALOGUES
+    assert tuple(methods.CUTOUT_SCORES) == tuple(methods.CUTOUT_METHODS)
     assert list(cutout_finders.ENSEMBLE_SCORE_COLUMNS) == list(methods.CUTOUT_METHODS)
     assert set(cutout_finders.ENSEMBLE_SCORE_COLUMNS.values()) <= set(ENSEMBLE_SCORE_UNITS)
 
