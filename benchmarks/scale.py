@@ -4,12 +4,16 @@ For each area, writes a configuration (``config.yaml``, optionally with presets 
 with a square footprint of that area at RA, Dec = 0, runs the workflow's targets (by default
 the sky, the cutouts, the matched filter of every stage and the CNN of the evaluation stage,
 training and inference) in a fresh temporary directory, and reads the rules' own benchmark
-tables (``<results_dir>/benchmarks/**/*.tsv``). Prints, per rule, the wall and CPU seconds
+tables (``<results_dir>/benchmarks/**/*.tsv``). Prints, per rule (named by its benchmark's
+folder and file: ``cnn/train``, ``detector/train``), the wall and CPU seconds
 summed over its jobs and the largest peak RSS of one job, then the growth of each against area:
 the marginal cost per 100 deg² between consecutive areas. A stage linear in area beyond a
 constant start-up cost has equal marginal costs (verdict ``linear``: the last at most 1.3 times
 the first); ``FASTER`` flags one that grows faster; ``const`` one whose increments are within
-the noise (2 s, 2 CPU s, 50 MB), such as CNN training (a fixed number of batches). Usage::
+the noise (2 s, 2 CPU s, 50 MB), such as ``cmb_spectrum`` (CAMB, no footprint). The trainings
+take a fixed number of batches but still grow: their validation sets, scored at every
+evaluation, grow with the area. The CPU column comes from Snakemake's benchmark sampling and
+is coarse; trust the wall column on a quiet machine. Usage::
 
     .venv/bin/python benchmarks/scale.py [--areas 25 120 480] [--preset FILE] [--cores 2]
         [--targets sky cutouts mf score_cnn]
@@ -81,8 +85,10 @@ def run_area(area_deg2: float, presets: list, cores: int, targets: list) -> tupl
         if done.returncode:
             sys.exit(f"area {area_deg2:g} deg2 failed:\n{done.stderr[-4000:]}")
         rules = defaultdict(lambda: [0.0, 0.0, 0.0])
-        for tsv in sorted((Path(tmp) / "results" / "benchmarks").rglob("*.tsv")):
-            rule = job_rule(tsv.stem, cfg)
+        bench = Path(tmp) / "results" / "benchmarks"
+        for tsv in sorted(bench.rglob("*.tsv")):
+            # by folder too: cnn/train_<stage> and detector/train_<stage> are different rules
+            rule = f"{tsv.parent.relative_to(bench)}/{job_rule(tsv.stem, cfg)}"
             row = pd.read_csv(tsv, sep="\t").iloc[-1]
             rules[rule][0] += float(row["s"])
             rules[rule][1] += float(row["cpu_time"])
@@ -120,15 +126,15 @@ def main() -> None:
     print(f"{' '.join(args.targets)} ({' + '.join(['config.yaml', *args.preset])}), {args.cores} cores")
     print("per rule: wall s / CPU s summed over its jobs / largest peak RSS of one job (MB)")
     head = "".join(f"{a:>22.0f} deg2" for a in areas)
-    print(f"{'rule':<20}{head}   per 100 deg2: wall s | CPU s | MB")
+    print(f"{'benchmark':<22}{head}   per 100 deg2: wall s | CPU s | MB")
     for n in names:
         cells = np.array([rules.get(n, [np.nan] * 3) for rules, _ in results])
         verdicts = [growth_text(areas, cells[:, k], noise) for k, noise in enumerate((2.0, 2.0, 50.0))]
         row = "".join(f"{w:>9.1f} {c:>8.1f} {m:>8.0f}" for w, c, m in cells)
-        print(f"{n:<20}{row}   {' | '.join(verdicts)}")
+        print(f"{n:<22}{row}   {' | '.join(verdicts)}")
     walls = np.array([w for _, w in results])
     row = "".join(f"{w:>26.1f}" for w in walls)
-    print(f"{'snakemake wall':<20}{row}   {growth_text(areas, walls, 2.0)}")
+    print(f"{'snakemake wall':<22}{row}   {growth_text(areas, walls, 2.0)}")
 
 
 if __name__ == "__main__":

@@ -228,21 +228,9 @@ def transfer_prepare(realistic: Path):
 
     def prepare(workdir: Path) -> list[list[str]]:
         cfg = yaml.safe_load((workdir / "config.yaml").read_text())
-        cfg["transfer"] = {
-            "pairs": [
-                {
-                    "name": "realistic",
-                    "results_dir": str(realistic / "results"),
-                    "configfiles": [str(realistic / "config.yaml")],
-                }
-            ],
-            "n_labelled": [TRANSFER_N],
-            "seeds": TRANSFER_SEEDS,
-            "eval_every_steps": 5,
-            "log_every_steps": 5,
-            "fine_tune": {"steps": 10, "lr_factor": 0.1},
-            "scratch": {"steps": 10},
-        }
+        cfg["transfer"] = tiny_transfer(
+            "realistic", str(realistic / "results"), str(realistic / "config.yaml")
+        )
         (workdir / "config.yaml").write_text(yaml.safe_dump(cfg))
         return [["transfer", "-n"], ["transfer"]]
 
@@ -251,6 +239,32 @@ def transfer_prepare(realistic: Path):
 
 #: the transfer study of the tests: N labelled target positives and replicates
 TRANSFER_N, TRANSFER_SEEDS = 3, 3
+
+
+def tiny_transfer(name: str, results_dir: str, configfile: str) -> dict:
+    """Config section ``transfer`` of the tests: one target run, N = TRANSFER_N, a few steps."""
+    return {
+        "pairs": [{"name": name, "results_dir": results_dir, "configfiles": [configfile]}],
+        "n_labelled": [TRANSFER_N],
+        "seeds": TRANSFER_SEEDS,
+        "eval_every_steps": 5,
+        "log_every_steps": 5,
+        "fine_tune": {"steps": 10, "lr_factor": 0.1},
+        "scratch": {"steps": 10},
+    }
+
+
+#: Config section ``deepcee`` of the tests: tiny fields, a few detector steps.
+TINY_DEEPCEE = {
+    "clusters": {"m500c_min": 3e13, "z_min": 0.05, "z_max": 0.8},
+    "fields": {
+        "npix": 32,
+        "offset_arcmin": 0.4,
+        "cluster_fields": {"train": 4, "validation": 2, "test": 3},
+        "random_fields": {"train": 1, "validation": 1, "test": 1},
+    },
+    "detector": {"training": {"batch_size": 2, "steps": 4, "eval_every_steps": 2, "log_every_steps": 1}},
+}
 
 
 def deepcee_prepare(run_a: Path):
@@ -262,18 +276,7 @@ def deepcee_prepare(run_a: Path):
         sky.mkdir(parents=True)
         for name in ("halos.parquet", "galaxies.parquet"):
             shutil.copy2(run_a / cfg["results_dir"] / "sky" / name, sky / name)
-        cfg["deepcee"] = {
-            "clusters": {"m500c_min": 3e13, "z_min": 0.05, "z_max": 0.8},
-            "fields": {
-                "npix": 32,
-                "offset_arcmin": 0.4,
-                "cluster_fields": {"train": 4, "validation": 2, "test": 3},
-                "random_fields": {"train": 1, "validation": 1, "test": 1},
-            },
-            "detector": {
-                "training": {"batch_size": 2, "steps": 4, "eval_every_steps": 2, "log_every_steps": 1}
-            },
-        }
+        cfg["deepcee"] = copy.deepcopy(TINY_DEEPCEE)
         (workdir / "config.yaml").write_text(yaml.safe_dump(cfg))
         return [["deepcee", "--rerun-triggers", "mtime"]]
 

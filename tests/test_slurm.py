@@ -11,6 +11,7 @@ accounting (slurmdbd): what it checks comes from ``sacct``.
 
 from __future__ import annotations
 
+import copy
 import getpass
 import os
 import re
@@ -23,7 +24,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from .conftest import REPO, snakemake, workflow_config, write_config
+from .conftest import REPO, TINY_DEEPCEE, snakemake, tiny_transfer, workflow_config, write_config
 
 RULES = REPO / "workflow" / "rules"
 PROFILE = REPO / "workflow" / "profiles" / "slurm" / "config.yaml"
@@ -112,29 +113,59 @@ def cluster_profile(dest: Path, account: str) -> Path:
     return dest
 
 
-def targets(cfg: dict) -> list[str]:
-    """Every GPU rule and each kind of CPU rule (sky, cutouts, one matched-filter stage), two local rules.
+def slurm_config() -> dict:
+    """The tiny configuration with a Deep-CEE section and this run itself as the transfer target."""
+    cfg = workflow_config()
+    cfg["deepcee"] = copy.deepcopy(TINY_DEEPCEE)
+    cfg["transfer"] = tiny_transfer("self", cfg["results_dir"], "config.yaml")
+    return cfg
 
-    The detector, the CNN (training, scoring, edge-effect scores) and the CNN mass network on one
-    stage, and the matched filter's masses on that stage; not the default target, which has
-    twice the jobs (ensembles, catalogues, figures) and no other kind of request.
+
+def invocations(cfg: dict) -> list[list[str]]:
+    """The targets of the two Snakemake runs: every GPU rule, each kind of CPU rule, two local rules.
+
+    The first run makes the detector, the CNN (training, scoring, edge-effect scores), the CNN
+    mass network, the vetter, the selection function's injected batch (its matched filter,
+    detector and classifier jobs), one Kosiba network and the Deep-CEE detector on one stage,
+    and the matched filter's masses on it: not the default target, which adds figures and
+    tables (local rules) and no other kind of request. The second run is the transfer study's
+    two GPU rules, with this run as its own target survey: a transfer pair counts only once
+    its cutout index exists (``workflow/rules/common.smk``).
     """
-    stage = cfg["cnn"]["stages"][-1]
+    res, stage = cfg["results_dir"], cfg["cnn"]["stages"][-1]
+    pair = cfg["transfer"]["pairs"][0]["name"]
+    n, mode = cfg["transfer"]["n_labelled"][0], "fine_tune"
     return [
-        f"{cfg['results_dir']}/cnn/{stage}/scores.parquet",
-        "edge_effect_scores",
-        "detect",
-        "cnn_mass_metrics",
-        "mf_mass_metrics",
+        [
+            f"{res}/cnn/{stage}/scores.parquet",
+            "edge_effect_scores",
+            "detect",
+            "cnn_mass_metrics",
+            "mf_mass_metrics",
+            f"{res}/vetting/{stage}/scores.parquet",
+            f"{res}/selection/injections/batch_0.parquet",
+            f"{res}/selection/injections/cutouts_0.parquet",
+            f"{res}/kosiba/all_aug/scores.parquet",
+            f"{res}/deepcee/detections.parquet",
+        ],
+        [f"{res}/transfer/{pair}/zero_shot.parquet", f"{res}/transfer/{pair}/{mode}/n{n}_s0.parquet"],
     ]
 
 
 def outputs(run: Path) -> dict[Path, bytes]:
-    """The run's outputs, without job logs, benchmark tables (times) and the trainers' scratch."""
+    """The run's outputs, without job logs, benchmark tables (times) and the trainers' scratch.
+
+    The scratch is every ``*checkpoints`` folder (``checkpoints``, and the transfer study's
+    ``n<N>_s<seed>_checkpoints``): Lightning's checkpoints hold the absolute path of the folder.
+    """
     return {
         p.relative_to(run): p.read_bytes()
         for p in (run / "results").rglob("*")
-        if p.is_file() and not {"checkpoints", "logs", "benchmarks"} & set(p.relative_to(run).parts)
+        if p.is_file()
+        and not any(
+            part.endswith("checkpoints") or part in ("logs", "benchmarks")
+            for part in p.relative_to(run).parts
+        )
     }
 
 
@@ -146,24 +177,28 @@ def test_tiny_workflow_through_slurm_profile(tmp_path):
     user = getpass.getuser()
     account = slurm("sacctmgr", "-n", "-P", "list", "user", user, "format=defaultaccount").strip()
     assert account, f"no SLURM account for {user} (sacctmgr): is slurmdbd running?"
-    cfg = workflow_config()
+    cfg = slurm_config()
     local, cluster = tmp_path / "local", tmp_path / "cluster"
     write_config(local, cfg)
     write_config(cluster, cfg)
     profile = cluster_profile(tmp_path / "profile", account)
     # the local run with the profile's threads: torch's CPU results depend on the thread count
     threads = yaml.safe_load((profile / "config.yaml").read_text())["set-threads"]
-    proc = snakemake(
-        local, *targets(cfg), "--set-threads", *(f"{r}={n}" for r, n in threads.items()), timeout=1800
-    )
-    assert proc.returncode == 0, proc.stderr[-4000:]
+    for targets in invocations(cfg):
+        proc = snakemake(
+            local, *targets, "--set-threads", *(f"{r}={n}" for r, n in threads.items()), timeout=1800
+        )
+        assert proc.returncode == 0, proc.stderr[-4000:]
     since = datetime.now() - timedelta(minutes=1)
-    proc = snakemake(cluster, "--profile", str(profile), *targets(cfg), timeout=3600)
-    (tmp_path / "cluster.log").write_text(proc.stdout + proc.stderr)
-    assert proc.returncode == 0, proc.stderr[-4000:]
+    printed = ""
+    for step, targets in enumerate(invocations(cfg)):
+        proc = snakemake(cluster, "--profile", str(profile), *targets, timeout=3600)
+        printed += proc.stdout + proc.stderr
+        (tmp_path / f"cluster{step}.log").write_text(proc.stdout + proc.stderr)
+        assert proc.returncode == 0, proc.stderr[-4000:]
 
     # (a) every job that is not a localrule went through sbatch, each once, and completed
-    ran = Counter(re.findall(r"^(?:local)?rule (\w+):$", proc.stdout + proc.stderr, flags=re.MULTILINE))
+    ran = Counter(re.findall(r"^(?:local)?rule (\w+):$", printed, flags=re.MULTILINE))
     jobs = sacct_jobs(since, cluster)
     submitted = Counter(rule_of(j) for j in jobs)
     assert submitted == Counter({rule: n for rule, n in ran.items() if rule not in declared_local_rules()})
