@@ -254,17 +254,18 @@ def tiny_transfer(name: str, results_dir: str, configfile: str) -> dict:
     }
 
 
-#: Config section ``deepcee`` of the tests: tiny fields, a few detector steps.
-TINY_DEEPCEE = {
-    "clusters": {"m500c_min": 3e13, "z_min": 0.05, "z_max": 0.8},
-    "fields": {
-        "npix": 32,
-        "offset_arcmin": 0.4,
-        "cluster_fields": {"train": 4, "validation": 2, "test": 3},
-        "random_fields": {"train": 1, "validation": 1, "test": 1},
-    },
-    "detector": {"training": {"batch_size": 2, "steps": 4, "eval_every_steps": 2, "log_every_steps": 1}},
-}
+def tiny_deepcee() -> dict:
+    """Config section ``deepcee`` of the tests: tiny fields, a few detector steps."""
+    return {
+        "clusters": {"m500c_min": 3e13, "z_min": 0.05, "z_max": 0.8},
+        "fields": {
+            "npix": 32,
+            "offset_arcmin": 0.4,
+            "cluster_fields": {"train": 4, "validation": 2, "test": 3},
+            "random_fields": {"train": 1, "validation": 1, "test": 1},
+        },
+        "detector": {"training": {"batch_size": 2, "steps": 4, "eval_every_steps": 2, "log_every_steps": 1}},
+    }
 
 
 def deepcee_prepare(run_a: Path):
@@ -276,7 +277,7 @@ def deepcee_prepare(run_a: Path):
         sky.mkdir(parents=True)
         for name in ("halos.parquet", "galaxies.parquet"):
             shutil.copy2(run_a / cfg["results_dir"] / "sky" / name, sky / name)
-        cfg["deepcee"] = copy.deepcopy(TINY_DEEPCEE)
+        cfg["deepcee"] = tiny_deepcee()
         (workdir / "config.yaml").write_text(yaml.safe_dump(cfg))
         return [["deepcee", "--rerun-triggers", "mtime"]]
 
